@@ -1,0 +1,220 @@
+//! `analyze --path`: the offline audit of manifest files, directories or standard input.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use jiff::Timestamp;
+use kube_devops::audit::{AuditReport, Auditor, audit_input};
+use kube_devops::checks::Severity;
+use kube_devops::manifests;
+use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
+use kube_devops::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
+use kube_devops::report::{OutputFormat, render};
+
+use super::{EXIT_FINDINGS, EXIT_SCORE};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    /// Summary block, namespaces and findings.
+    Table,
+    /// The full report as JSON.
+    Json,
+    /// The full report as YAML.
+    Yaml,
+    /// SARIF 2.1.0 for code scanning.
+    Sarif,
+    /// JUnit XML for CI test reports.
+    Junit,
+}
+
+/// Severity thresholds on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeverityArg {
+    /// low and above.
+    Low,
+    /// medium and above.
+    Medium,
+    /// high and above.
+    High,
+    /// critical only.
+    Critical,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Manifest files or directories (walked for .yaml, .yml, .json), or - for stdin.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub path: Vec<PathBuf>,
+    /// Judge with a built-in bundle (baseline, restricted, permissive).
+    #[arg(long, conflicts_with = "policy")]
+    pub bundle: Option<String>,
+    /// Judge with the DevOpsPolicy in this file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Only this namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Exit 3 when a counted finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<SeverityArg>,
+    /// Exit 4 when the cluster score is below this (0-100).
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    pub fail_below: Option<f64>,
+    /// Namespaces to leave alone, as globs (repeatable; replaces the default
+    /// `*-system`, `cert-manager`; kube-system, kube-public and kube-node-lease are always
+    /// excluded).
+    #[arg(long = "exclude-namespace", value_name = "GLOB")]
+    pub exclude_namespace: Vec<String>,
+    /// Judge as of this instant (RFC 3339) instead of now, for reproducible reports.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<Timestamp>,
+}
+
+fn parse_score(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside 0-100"))
+    }
+}
+
+/// Resolves the policy from `--bundle`, `--policy` or the default.
+fn policy(args: &AnalyzeArgs) -> anyhow::Result<(EffectivePolicy, String)> {
+    if let Some(name) = &args.bundle {
+        let Some(b) = bundle(name) else {
+            bail!("unknown bundle {name:?}; available: {}", BUNDLE_NAMES.join(", "));
+        };
+        let p = EffectivePolicy::from_spec(&b.spec)?;
+        return Ok((p, format!("bundle {name}")));
+    }
+    if let Some(file) = &args.policy {
+        let spec = read_policy_file(file)?;
+        let p = EffectivePolicy::from_spec(&spec)
+            .with_context(|| format!("{}: invalid DevOpsPolicy", file.display()))?;
+        return Ok((p, file.display().to_string()));
+    }
+    Ok((EffectivePolicy::default(), "default".to_owned()))
+}
+
+/// Reads exactly one DevOpsPolicy from a file, refusing unknown spec fields: a typo must
+/// not silently turn a check off.
+pub fn read_policy_file(file: &PathBuf) -> anyhow::Result<DevOpsPolicySpec> {
+    let input = manifests::load(std::slice::from_ref(file), &mut std::io::empty());
+    if let Some(e) = input.errors.first() {
+        bail!("{e}");
+    }
+    let mut policies: Vec<_> = input
+        .documents
+        .into_iter()
+        .filter(|d| d.value.get("kind").and_then(|k| k.as_str()) == Some("DevOpsPolicy"))
+        .collect();
+    let doc = match policies.len() {
+        1 => policies.remove(0),
+        0 => bail!("{}: no DevOpsPolicy object found", file.display()),
+        n => bail!("{}: {n} DevOpsPolicy objects found; give a file with one", file.display()),
+    };
+    let spec = doc.value.get("spec").cloned().unwrap_or_else(|| serde_json::json!({}));
+    if let Some(map) = spec.as_object() {
+        let known = known_spec_fields();
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            bail!(
+                "{}: unknown field spec.{unknown} in DevOpsPolicy; known fields: {}",
+                doc.source,
+                known.join(", ")
+            );
+        }
+    }
+    serde_json::from_value(spec).with_context(|| format!("{}: invalid DevOpsPolicy spec", doc.source))
+}
+
+fn known_spec_fields() -> Vec<&'static str> {
+    vec![
+        "forbidLatestTag",
+        "requireLivenessProbe",
+        "requireReadinessProbe",
+        "maxRestartCount",
+        "forbidPendingDuration",
+        "enforcementMode",
+        "defaultProbe",
+        "defaultResources",
+        "severityOverrides",
+        "checks",
+        "admission",
+        "enforcement",
+        "auditRetention",
+    ]
+}
+
+/// The exit code a report earns under the thresholds: errors 1, then findings 3, then
+/// score 4.
+pub fn exit_code(report: &AuditReport, fail_on: Option<Severity>, fail_below: Option<f64>) -> u8 {
+    if !report.errors.is_empty() {
+        return 1;
+    }
+    if let (Some(threshold), Some(worst)) = (fail_on, report.worst_severity()) {
+        if worst >= threshold {
+            return EXIT_FINDINGS;
+        }
+    }
+    if let (Some(min), Some(score)) = (fail_below, report.cluster_score) {
+        if score.value() < min {
+            return EXIT_SCORE;
+        }
+    }
+    0
+}
+
+pub(super) fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
+    if args.path.is_empty() {
+        bail!("give manifests with --path FILE|DIR|- (auditing a live cluster is not available in this release)");
+    }
+    let (policy, source) = policy(&args)?;
+    let exclusions = if args.exclude_namespace.is_empty() {
+        NamespaceExclusions::default()
+    } else {
+        NamespaceExclusions::new(None, args.exclude_namespace.iter().map(String::as_str))?
+    };
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let input = manifests::load(&args.path, &mut std::io::stdin().lock());
+    let workloads_seen = input.documents.len();
+    for f in &input.empty_files {
+        tracing::warn!(file = %f, "file holds no Kubernetes objects");
+    }
+    if workloads_seen == 0 && input.errors.is_empty() {
+        let names: Vec<String> = args.path.iter().map(|p| p.display().to_string()).collect();
+        bail!("no Kubernetes objects found in {}", names.join(", "));
+    }
+    let mut auditor = Auditor::new(policy, source, exclusions, args.namespace.clone(), now);
+    audit_input(&mut auditor, input);
+    let report = auditor.finish();
+    let format = match args.output {
+        Output::Table => OutputFormat::Table,
+        Output::Json => OutputFormat::Json,
+        Output::Yaml => OutputFormat::Yaml,
+        Output::Sarif => OutputFormat::Sarif,
+        Output::Junit => OutputFormat::Junit,
+    };
+    print!("{}", render(&report, format)?);
+    for e in &report.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(exit_code(&report, args.fail_on.map(Into::into), args.fail_below))
+}

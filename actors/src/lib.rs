@@ -1,0 +1,5 @@
+//! kube-devops actors crate: the command line, and (as it grows) the actix system, the
+//! Kubernetes I/O and the HTTP servers. Decisions are made by the `kube-devops` domain
+//! crate; this crate reads input, calls it, and writes results.
+
+pub mod cli;

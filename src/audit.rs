@@ -1,0 +1,282 @@
+//! The audit: facts of many workloads under one policy to one report.
+//!
+//! In: [`PodFacts`] (from manifests or a cluster listing), each with an optional source
+//! location, one [`EffectivePolicy`], excluded namespaces and an optional namespace filter.
+//! Out: an [`AuditReport`] with per-workload findings, per-namespace and cluster scores and
+//! per-check counts. Offline, every workload counts as one scored pod: its template is what
+//! each of its replicas will run. The same [`Auditor`] serves `analyze --path` and
+//! `analyze` against a cluster, so both agree by construction.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::checks::{CheckId, Finding, Severity, evaluate, pod_score};
+use crate::facts::{ObjectRef, PodFacts, facts_from_json};
+use crate::manifests::{Input, InputError, Source};
+use crate::policy::{EffectivePolicy, NamespaceExclusions};
+use crate::score::{Aggregate, Score};
+
+/// One judged workload or pod.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadResult {
+    /// The object.
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// Where it was read from (manifests only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Its findings, counted and skipped.
+    pub findings: Vec<Finding>,
+}
+
+impl WorkloadResult {
+    /// Counted findings only.
+    pub fn counted(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.is_counted())
+    }
+}
+
+/// Score and counts of one namespace.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespaceSummary {
+    /// Namespace name.
+    pub name: String,
+    /// Its score.
+    pub score: Score,
+    /// Classification of the score.
+    pub classification: String,
+    /// Workloads (pods) scored.
+    pub workloads: u64,
+    /// Counted findings.
+    pub findings: u64,
+}
+
+/// An object that was read but not judged, and why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedObject {
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// Where it was read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// The result of an audit.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditReport {
+    /// When the audit was judged (exemption expiry and pending time use this instant).
+    pub generated_at: Timestamp,
+    /// Where the policy came from (`default`, `bundle restricted`, a file).
+    pub policy_source: String,
+    /// Enabled checks and their severities.
+    pub policy: Vec<PolicyCheck>,
+    /// Judged workloads, in input order.
+    pub workloads: Vec<WorkloadResult>,
+    /// Scored namespaces, by name.
+    pub namespaces: Vec<NamespaceSummary>,
+    /// Cluster score over every scored workload; absent when nothing was scored.
+    pub cluster_score: Option<Score>,
+    /// Classification of the cluster score.
+    pub cluster_status: Option<String>,
+    /// Counted findings per check.
+    pub counts: BTreeMap<String, u64>,
+    /// Counted findings per severity.
+    pub severities: BTreeMap<Severity, u64>,
+    /// Findings covered by exemptions.
+    pub exempted: u64,
+    /// Objects in excluded namespaces, of kinds without pods, or outside `-n`.
+    pub skipped: Vec<SkippedObject>,
+    /// Input that could not be read.
+    pub errors: Vec<InputError>,
+}
+
+/// One enabled check of the policy, for reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyCheck {
+    /// Check id.
+    pub id: CheckId,
+    /// Effective severity.
+    pub severity: Severity,
+}
+
+impl AuditReport {
+    /// Counted findings in all.
+    pub fn total_findings(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// The highest severity among counted findings.
+    pub fn worst_severity(&self) -> Option<Severity> {
+        self.severities
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(s, _)| *s)
+            .max()
+    }
+}
+
+/// Builds an [`AuditReport`] one object at a time.
+#[derive(Debug)]
+pub struct Auditor {
+    policy: EffectivePolicy,
+    exclusions: NamespaceExclusions,
+    namespace: Option<String>,
+    now: Timestamp,
+    report: AuditReport,
+    aggregates: BTreeMap<String, (Aggregate, u64)>,
+}
+
+impl Auditor {
+    /// An auditor judging with `policy` at `now`, optionally limited to one namespace.
+    pub fn new(
+        policy: EffectivePolicy,
+        policy_source: String,
+        exclusions: NamespaceExclusions,
+        namespace: Option<String>,
+        now: Timestamp,
+    ) -> Self {
+        let checks = policy
+            .enabled()
+            .map(|(id, severity)| PolicyCheck { id, severity })
+            .collect();
+        Auditor {
+            policy,
+            exclusions,
+            namespace,
+            now,
+            report: AuditReport {
+                generated_at: now,
+                policy_source,
+                policy: checks,
+                workloads: Vec::new(),
+                namespaces: Vec::new(),
+                cluster_score: None,
+                cluster_status: None,
+                counts: BTreeMap::new(),
+                severities: BTreeMap::new(),
+                exempted: 0,
+                skipped: Vec::new(),
+                errors: Vec::new(),
+            },
+            aggregates: BTreeMap::new(),
+        }
+    }
+
+    /// Judges one object.
+    pub fn add(&mut self, facts: &PodFacts, source: Option<Source>) {
+        let ns = &facts.object.namespace;
+        if self.namespace.as_ref().is_some_and(|want| want != ns) {
+            return;
+        }
+        if self.exclusions.is_excluded(ns) {
+            self.skip(facts.object.to_string(), source, "namespace is excluded");
+            return;
+        }
+        let findings = evaluate(facts, &self.policy, self.now);
+        let score = pod_score(&findings);
+        let counted = findings.iter().filter(|f| f.is_counted()).count() as u64;
+        for f in &findings {
+            if f.is_counted() {
+                *self.report.counts.entry(f.check.as_str().to_owned()).or_default() += 1;
+                *self.report.severities.entry(f.severity).or_default() += 1;
+            } else {
+                self.report.exempted += 1;
+            }
+        }
+        let entry = self.aggregates.entry(ns.clone()).or_default();
+        entry.0.pods += 1;
+        entry.0.penalty = entry.0.penalty + score.penalty;
+        entry.1 += counted;
+        self.report.workloads.push(WorkloadResult {
+            object: facts.object.clone(),
+            source,
+            findings,
+        });
+    }
+
+    /// Records an object that was read but not judged.
+    pub fn skip(&mut self, object: String, source: Option<Source>, reason: &str) {
+        self.report.skipped.push(SkippedObject {
+            object,
+            source,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// Records input that could not be read.
+    pub fn error(&mut self, error: InputError) {
+        self.report.errors.push(error);
+    }
+
+    /// Finishes the report: namespace and cluster scores.
+    pub fn finish(mut self) -> AuditReport {
+        let mut cluster = Aggregate::default();
+        for (name, (agg, findings)) in &self.aggregates {
+            cluster.pods += agg.pods;
+            cluster.penalty = cluster.penalty + agg.penalty;
+            if let Some(score) = agg.score() {
+                self.report.namespaces.push(NamespaceSummary {
+                    name: name.clone(),
+                    score,
+                    classification: score.classification().to_string(),
+                    workloads: agg.pods,
+                    findings: *findings,
+                });
+            }
+        }
+        self.report.cluster_score = cluster.score();
+        self.report.cluster_status = cluster
+            .score()
+            .map(|s| s.classification().to_string());
+        self.report
+    }
+}
+
+/// Judges everything read from manifests: workloads are judged, objects of other kinds
+/// are listed as skipped, and undecodable objects become errors naming their source.
+pub fn audit_input(auditor: &mut Auditor, input: Input) {
+    for e in input.errors {
+        auditor.error(e);
+    }
+    for doc in input.documents {
+        let kind = doc
+            .value
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_owned();
+        let name = doc
+            .value
+            .pointer("/metadata/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_owned();
+        match facts_from_json(doc.value) {
+            Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
+            Ok(None) => auditor.skip(
+                format!("{kind} {name}"),
+                Some(doc.source),
+                "kind has no pod template",
+            ),
+            Err(e) => auditor.error(InputError {
+                file: doc.source.file,
+                document: Some(doc.source.document),
+                line: Some(doc.source.line),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;

@@ -1,0 +1,317 @@
+//! Turns typed Kubernetes objects, or raw JSON of any workload kind, into [`PodFacts`].
+//!
+//! In: a `Pod`, or a workload object whose pod template is read (Deployment, StatefulSet,
+//! DaemonSet, ReplicaSet, ReplicationController, Job, CronJob). Out: facts, or an error that
+//! says which field of which object could not be read. Kinds that carry no pods answer
+//! `Ok(None)` so callers can skip them with a note.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, PodSecurityContext, PodSpec, PodTemplateSpec, ReplicationController,
+    SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ContainerFacts, ContainerRole, ObjectRef, OwnerRef, PodFacts, PodRuntime, ResourceFacts,
+    SecurityFacts, WorkloadKind,
+};
+use crate::policy::exemptions::Exemption;
+
+/// Why an object could not be turned into facts.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FactsError {
+    /// The object has no `kind` string.
+    #[error("object has no `kind`")]
+    MissingKind,
+    /// The object does not match the schema of its kind.
+    #[error("{kind} {name:?} is not a valid {kind}: {reason}")]
+    Invalid {
+        /// The declared kind.
+        kind: String,
+        /// The object's name, when readable.
+        name: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A workload with no pod template to judge.
+    #[error("{kind} {name:?} has no pod template")]
+    NoTemplate {
+        /// The declared kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+    },
+}
+
+/// Facts from a typed Pod, including its live status.
+pub fn facts_from_pod(pod: &Pod) -> PodFacts {
+    let meta = &pod.metadata;
+    let object = object_ref(WorkloadKind::Pod, meta);
+    let owners = owners(meta);
+    let batch = owners.iter().any(|o| o.controller && o.kind == "Job");
+    let exemptions = Exemption::from_annotations(meta.annotations.as_ref())
+        .into_iter()
+        .collect();
+    let mut facts = from_spec(object, meta, owners, batch, exemptions, pod.spec.as_ref());
+    if let Some(status) = &pod.status {
+        let restarts: BTreeMap<&str, i32> = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .chain(status.init_container_statuses.iter().flatten())
+            .map(|s| (s.name.as_str(), s.restart_count))
+            .collect();
+        for c in &mut facts.containers {
+            c.restart_count = restarts.get(c.name.as_str()).copied();
+        }
+        facts.runtime = Some(PodRuntime {
+            phase: status.phase.clone(),
+            pending_since: meta.creation_timestamp.as_ref().map(|t| t.0),
+        });
+    }
+    facts
+}
+
+/// Facts from raw JSON of any kind. `Ok(None)` for kinds that carry no pods.
+///
+/// A missing namespace is read as `default`, as `kubectl apply` would place it.
+pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, FactsError> {
+    let kind_str = value
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .ok_or(FactsError::MissingKind)?
+        .to_owned();
+    let Some(kind) = WorkloadKind::from_kind(&kind_str) else {
+        return Ok(None);
+    };
+    let name = value
+        .pointer("/metadata/name")
+        .or_else(|| value.pointer("/metadata/generateName"))
+        .and_then(|n| n.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let facts = match kind {
+        WorkloadKind::Pod => facts_from_pod(&decode::<Pod>(value, &kind_str, &name)?),
+        WorkloadKind::Deployment => {
+            let d: Deployment = decode(value, &kind_str, &name)?;
+            let template = d.spec.as_ref().map(|s| &s.template);
+            from_template(kind, &d.metadata, template, &kind_str)?
+        }
+        WorkloadKind::StatefulSet => {
+            let s: StatefulSet = decode(value, &kind_str, &name)?;
+            let template = s.spec.as_ref().map(|s| &s.template);
+            from_template(kind, &s.metadata, template, &kind_str)?
+        }
+        WorkloadKind::DaemonSet => {
+            let d: DaemonSet = decode(value, &kind_str, &name)?;
+            let template = d.spec.as_ref().map(|s| &s.template);
+            from_template(kind, &d.metadata, template, &kind_str)?
+        }
+        WorkloadKind::ReplicaSet => {
+            let r: ReplicaSet = decode(value, &kind_str, &name)?;
+            let template = r.spec.as_ref().and_then(|s| s.template.as_ref());
+            from_template(kind, &r.metadata, template, &kind_str)?
+        }
+        WorkloadKind::ReplicationController => {
+            let r: ReplicationController = decode(value, &kind_str, &name)?;
+            let template = r.spec.as_ref().and_then(|s| s.template.as_ref());
+            from_template(kind, &r.metadata, template, &kind_str)?
+        }
+        WorkloadKind::Job => {
+            let j: Job = decode(value, &kind_str, &name)?;
+            let template = j.spec.as_ref().map(|s| &s.template);
+            from_template(kind, &j.metadata, template, &kind_str)?
+        }
+        WorkloadKind::CronJob => {
+            let c: CronJob = decode(value, &kind_str, &name)?;
+            let template = c
+                .spec
+                .as_ref()
+                .and_then(|s| s.job_template.spec.as_ref())
+                .map(|s| &s.template);
+            from_template(kind, &c.metadata, template, &kind_str)?
+        }
+    };
+    Ok(Some(facts))
+}
+
+/// Facts from the pod template of a workload object.
+pub fn from_template(
+    kind: WorkloadKind,
+    meta: &ObjectMeta,
+    template: Option<&PodTemplateSpec>,
+    kind_str: &str,
+) -> Result<PodFacts, FactsError> {
+    let object = object_ref(kind, meta);
+    let Some(template) = template else {
+        return Err(FactsError::NoTemplate {
+            kind: kind_str.to_owned(),
+            name: object.name,
+        });
+    };
+    let exemptions = [meta.annotations.as_ref(), template_annotations(template)]
+        .into_iter()
+        .filter_map(Exemption::from_annotations)
+        .collect();
+    Ok(from_spec(
+        object,
+        meta,
+        owners(meta),
+        kind.is_batch(),
+        exemptions,
+        template.spec.as_ref(),
+    ))
+}
+
+fn template_annotations(t: &PodTemplateSpec) -> Option<&BTreeMap<String, String>> {
+    t.metadata.as_ref().and_then(|m| m.annotations.as_ref())
+}
+
+fn decode<T: DeserializeOwned>(
+    value: serde_json::Value,
+    kind: &str,
+    name: &str,
+) -> Result<T, FactsError> {
+    serde_json::from_value(value).map_err(|e| FactsError::Invalid {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn object_ref(kind: WorkloadKind, meta: &ObjectMeta) -> ObjectRef {
+    ObjectRef {
+        kind,
+        namespace: meta
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".to_owned()),
+        name: meta
+            .name
+            .clone()
+            .or_else(|| meta.generate_name.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn owners(meta: &ObjectMeta) -> Vec<OwnerRef> {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .map(|o| OwnerRef {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+            uid: o.uid.clone(),
+            controller: o.controller.unwrap_or(false),
+        })
+        .collect()
+}
+
+fn from_spec(
+    object: ObjectRef,
+    meta: &ObjectMeta,
+    owners: Vec<OwnerRef>,
+    batch: bool,
+    exemptions: Vec<Exemption>,
+    spec: Option<&PodSpec>,
+) -> PodFacts {
+    let mut facts = PodFacts {
+        object,
+        uid: meta.uid.clone(),
+        owners,
+        batch,
+        exemptions,
+        host_network: false,
+        host_pid: false,
+        host_ipc: false,
+        host_path_volumes: Vec::new(),
+        pod_security: SecurityFacts::default(),
+        containers: Vec::new(),
+        runtime: None,
+    };
+    let Some(spec) = spec else {
+        return facts;
+    };
+    facts.host_network = spec.host_network.unwrap_or(false);
+    facts.host_pid = spec.host_pid.unwrap_or(false);
+    facts.host_ipc = spec.host_ipc.unwrap_or(false);
+    facts.host_path_volumes = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.host_path.is_some())
+        .map(|v| v.name.clone())
+        .collect();
+    facts.pod_security = pod_security(spec.security_context.as_ref());
+    let init = spec.init_containers.iter().flatten().map(|c| {
+        let role = if c.restart_policy.as_deref() == Some("Always") {
+            ContainerRole::Sidecar
+        } else {
+            ContainerRole::Init
+        };
+        container(c, role)
+    });
+    let regular = spec
+        .containers
+        .iter()
+        .map(|c| container(c, ContainerRole::Regular));
+    facts.containers = init.chain(regular).collect();
+    facts
+}
+
+fn pod_security(sc: Option<&PodSecurityContext>) -> SecurityFacts {
+    sc.map(|sc| SecurityFacts {
+        run_as_non_root: sc.run_as_non_root,
+        run_as_user: sc.run_as_user,
+        ..SecurityFacts::default()
+    })
+    .unwrap_or_default()
+}
+
+fn container_security(sc: Option<&SecurityContext>) -> SecurityFacts {
+    sc.map(|sc| SecurityFacts {
+        run_as_non_root: sc.run_as_non_root,
+        run_as_user: sc.run_as_user,
+        privileged: sc.privileged,
+        allow_privilege_escalation: sc.allow_privilege_escalation,
+        read_only_root_filesystem: sc.read_only_root_filesystem,
+        capabilities_add: sc
+            .capabilities
+            .as_ref()
+            .and_then(|c| c.add.clone())
+            .unwrap_or_default(),
+    })
+    .unwrap_or_default()
+}
+
+fn container(c: &Container, role: ContainerRole) -> ContainerFacts {
+    let resources = c.resources.as_ref();
+    let has = |map: Option<&BTreeMap<String, _>>, key: &str| map.is_some_and(|m| m.contains_key(key));
+    let requests = resources.and_then(|r| r.requests.as_ref());
+    let limits = resources.and_then(|r| r.limits.as_ref());
+    let ports = c.ports.as_deref().unwrap_or_default();
+    ContainerFacts {
+        name: c.name.clone(),
+        role,
+        image: c.image.clone().unwrap_or_default(),
+        image_pull_policy: c.image_pull_policy.clone(),
+        liveness_probe: c.liveness_probe.is_some(),
+        readiness_probe: c.readiness_probe.is_some(),
+        ports: ports.iter().map(|p| p.container_port).collect(),
+        host_port: ports.iter().any(|p| p.host_port.unwrap_or(0) != 0),
+        resources: ResourceFacts {
+            cpu_request: has(requests, "cpu"),
+            memory_request: has(requests, "memory"),
+            cpu_limit: has(limits, "cpu"),
+            memory_limit: has(limits, "memory"),
+        },
+        security: container_security(c.security_context.as_ref()),
+        restart_count: None,
+    }
+}

@@ -1,0 +1,238 @@
+//! Compact facts about one pod, or one pod template of a workload.
+//!
+//! In: a Kubernetes object (`Pod`, or a workload whose pod template we read), typed by
+//! `k8s-openapi` or as raw JSON. Out: [`PodFacts`], the few fields the checks, the scores
+//! and the remediation planner need, and nothing else. Full objects are never kept: a
+//! watcher turns each event into facts at once, so memory follows the number of pods, not
+//! the size of their manifests.
+
+mod extract;
+pub mod image;
+
+pub use extract::{FactsError, facts_from_json, facts_from_pod};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::policy::exemptions::Exemption;
+
+/// The kinds whose pods or pod templates kube-devops judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WorkloadKind {
+    /// A bare or controller-owned pod, with live status when read from a cluster.
+    Pod,
+    /// `apps/v1` Deployment.
+    Deployment,
+    /// `apps/v1` StatefulSet.
+    StatefulSet,
+    /// `apps/v1` DaemonSet.
+    DaemonSet,
+    /// `apps/v1` ReplicaSet.
+    ReplicaSet,
+    /// `v1` ReplicationController.
+    ReplicationController,
+    /// `batch/v1` Job.
+    Job,
+    /// `batch/v1` CronJob.
+    CronJob,
+}
+
+impl WorkloadKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [WorkloadKind; 8] = [
+        WorkloadKind::Pod,
+        WorkloadKind::Deployment,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::ReplicationController,
+        WorkloadKind::Job,
+        WorkloadKind::CronJob,
+    ];
+
+    /// The Kubernetes `kind` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "Pod",
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::ReplicationController => "ReplicationController",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+        }
+    }
+
+    /// Parses a Kubernetes `kind` string; `None` for kinds that carry no pods.
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    /// Run-to-completion kinds, whose pods are not expected to carry probes.
+    pub fn is_batch(self) -> bool {
+        matches!(self, WorkloadKind::Job | WorkloadKind::CronJob)
+    }
+}
+
+impl std::fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which object the facts were read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ObjectRef {
+    /// The object's kind.
+    pub kind: WorkloadKind,
+    /// Its namespace (`default` when a manifest names none).
+    pub namespace: String,
+    /// Its name (or `generateName` prefix when it has no name yet).
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+    }
+}
+
+/// One `ownerReferences` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerRef {
+    /// Owner kind, e.g. `ReplicaSet`.
+    pub kind: String,
+    /// Owner name.
+    pub name: String,
+    /// Owner uid.
+    pub uid: String,
+    /// Whether this owner is the managing controller.
+    pub controller: bool,
+}
+
+/// Where a container runs in the pod lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ContainerRole {
+    /// A classic init container: runs to completion before the others start.
+    Init,
+    /// A native sidecar: an init container with `restartPolicy: Always`, running for the
+    /// pod's whole life like a regular container.
+    Sidecar,
+    /// A regular container.
+    Regular,
+}
+
+impl ContainerRole {
+    /// Long-running containers, which probe checks apply to.
+    pub fn is_long_running(self) -> bool {
+        !matches!(self, ContainerRole::Init)
+    }
+}
+
+/// Which resource fields a container declares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ResourceFacts {
+    /// `resources.requests.cpu` is set.
+    pub cpu_request: bool,
+    /// `resources.requests.memory` is set.
+    pub memory_request: bool,
+    /// `resources.limits.cpu` is set.
+    pub cpu_limit: bool,
+    /// `resources.limits.memory` is set.
+    pub memory_limit: bool,
+}
+
+/// Security settings of a pod (`spec.securityContext`) or a container, as declared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SecurityFacts {
+    /// `runAsNonRoot`.
+    pub run_as_non_root: Option<bool>,
+    /// `runAsUser`.
+    pub run_as_user: Option<i64>,
+    /// `privileged` (containers only).
+    pub privileged: Option<bool>,
+    /// `allowPrivilegeEscalation` (containers only).
+    pub allow_privilege_escalation: Option<bool>,
+    /// `readOnlyRootFilesystem` (containers only).
+    pub read_only_root_filesystem: Option<bool>,
+    /// `capabilities.add`, as written.
+    pub capabilities_add: Vec<String>,
+}
+
+/// Facts about one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerFacts {
+    /// Container name, the key enforcement matches on.
+    pub name: String,
+    /// Init, sidecar or regular.
+    pub role: ContainerRole,
+    /// Image reference as written.
+    pub image: String,
+    /// `imagePullPolicy` as written (`None` when the API server would default it).
+    pub image_pull_policy: Option<String>,
+    /// A liveness probe is declared.
+    pub liveness_probe: bool,
+    /// A readiness probe is declared.
+    pub readiness_probe: bool,
+    /// Declared `containerPort`s, in order; a probe can only be derived from these.
+    pub ports: Vec<i32>,
+    /// Some port sets a non-zero `hostPort`.
+    pub host_port: bool,
+    /// Declared resource fields.
+    pub resources: ResourceFacts,
+    /// The container's own `securityContext`.
+    pub security: SecurityFacts,
+    /// Restarts from live status (`None` for templates or when not reported yet).
+    pub restart_count: Option<i32>,
+}
+
+/// Live status of a pod read from a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodRuntime {
+    /// `status.phase`.
+    pub phase: Option<String>,
+    /// When the pod became Pending: its creation time.
+    pub pending_since: Option<Timestamp>,
+}
+
+/// Everything the checks need to know about one pod or pod template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodFacts {
+    /// The object these facts describe.
+    pub object: ObjectRef,
+    /// `metadata.uid`, when the object came from a cluster.
+    pub uid: Option<String>,
+    /// `metadata.ownerReferences`.
+    pub owners: Vec<OwnerRef>,
+    /// Run-to-completion pod: a Job or CronJob template, or a pod controlled by a Job.
+    pub batch: bool,
+    /// Exemption annotations found on the object and its pod template.
+    pub exemptions: Vec<Exemption>,
+    /// `spec.hostNetwork`.
+    pub host_network: bool,
+    /// `spec.hostPID`.
+    pub host_pid: bool,
+    /// `spec.hostIPC`.
+    pub host_ipc: bool,
+    /// Names of `hostPath` volumes.
+    pub host_path_volumes: Vec<String>,
+    /// Pod-level security context, inherited by containers that do not override it.
+    pub pod_security: SecurityFacts,
+    /// Init containers first (in order), then regular containers (in order).
+    pub containers: Vec<ContainerFacts>,
+    /// Live status, only for pods read from a cluster.
+    pub runtime: Option<PodRuntime>,
+}
+
+impl PodFacts {
+    /// The container with this name, matched by name, never by position.
+    pub fn container(&self, name: &str) -> Option<&ContainerFacts> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// The owner marked `controller: true`, if any.
+    pub fn controller(&self) -> Option<&OwnerRef> {
+        self.owners.iter().find(|o| o.controller)
+    }
+}

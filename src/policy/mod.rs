@@ -1,0 +1,18 @@
+//! Policies: the CRD types, effective-policy resolution, bundles, exemptions and excluded
+//! namespaces.
+//!
+//! In: policy specs from the cluster, files or bundles, and object annotations. Out: the
+//! [`EffectivePolicy`] the evaluator reads, and the rules for what is left alone.
+
+pub mod bundles;
+pub mod crd;
+mod effective;
+pub mod exemptions;
+pub mod namespaces;
+
+pub use crd::{DevOpsPolicy, DevOpsPolicySpec, DevOpsPolicyStatus, PolicyAuditResult};
+pub use effective::{
+    DEFAULT_DENY_SEVERITY, DEFAULT_MAX_RESTARTS, DEFAULT_PENDING_SECONDS, EffectivePolicy,
+    PolicyError, is_quantity,
+};
+pub use namespaces::NamespaceExclusions;

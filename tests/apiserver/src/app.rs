@@ -1,0 +1,182 @@
+//! The server application: shared state (store, faults, access rules, watch signals) and
+//! the dispatcher that routes an [`ApiRequest`] to discovery, OpenAPI or a resource verb,
+//! applying injected faults first. Verb handlers live in `read`, `write`, `patch`,
+//! `watch` and `review`; this module only decides who answers.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use hyper::Method;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::faults::{AccessRules, Faults};
+use crate::http::{ApiRequest, Reply};
+use crate::resources::ResourceType;
+use crate::routes::{ResourceTarget, Route, route};
+use crate::status::{ApiError, ApiResult, Reason};
+use crate::store::Store;
+use crate::{discovery, openapi, patch, read, review, watch as watches, write};
+
+/// Shared state of one running server.
+#[derive(Debug)]
+pub struct App {
+    /// All objects.
+    pub store: Store,
+    /// Pending injected faults.
+    pub faults: Mutex<Faults>,
+    /// What access reviews answer.
+    pub access: Mutex<AccessRules>,
+    /// Bumped to close every open watch.
+    pub watch_epoch: watch::Sender<u64>,
+    /// Turns true when the server stops.
+    pub shutdown: watch::Sender<bool>,
+    /// How often watches with `allowWatchBookmarks` get a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// `host:port` clients reach the server at.
+    pub address: String,
+}
+
+/// A resource request after its type has been resolved.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The resource type.
+    pub rt: Arc<ResourceType>,
+    /// Namespace from the path (empty for cluster scope or all namespaces).
+    pub namespace: String,
+    /// Whether the list spans all namespaces of a namespaced type.
+    pub all_namespaces: bool,
+    /// Object name, for object URLs.
+    pub name: Option<String>,
+    /// Whether the request targets `/status`.
+    pub status: bool,
+}
+
+/// Locks a mutex, recovering from poisoning (the guarded values stay consistent).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl App {
+    /// Answers one request.
+    pub async fn handle(self: Arc<Self>, request: ApiRequest) -> Reply {
+        let route = route(&request.path);
+        let answer = match &route {
+            Route::Version => Ok(Reply::Json(200, discovery::version())),
+            Route::CoreVersions => Ok(Reply::Json(200, discovery::core_versions(&self.address))),
+            Route::Groups => Ok(Reply::Json(200, discovery::groups(&self.store.lock()))),
+            Route::Group(group) => discovery::group(&self.store.lock(), group).map(|v| Reply::Json(200, v)),
+            Route::Resources(group, version) => {
+                discovery::resources(&self.store.lock(), group, version).map(|v| Reply::Json(200, v))
+            }
+            Route::OpenApiRoot => Ok(Reply::Json(200, openapi::root(&self.store.lock()))),
+            Route::OpenApiDocument(path) => {
+                openapi::document(&self.store.lock(), path).map(|v| Reply::Json(200, v))
+            }
+            Route::Health => Ok(Reply::Json(200, json!("ok"))),
+            Route::Resource(target) => self.resource(&request, target).await,
+            Route::Unknown => Err(ApiError::no_route(&request.path)),
+        };
+        answer.unwrap_or_else(Reply::from)
+    }
+
+    fn context(&self, target: &ResourceTarget) -> ApiResult<Context> {
+        let rt = self
+            .store
+            .lock()
+            .resolve(&target.group, &target.version, &target.plural)
+            .ok_or_else(|| ApiError::no_route(&format!("{}/{}, Resource={}", target.group, target.version, target.plural)))?;
+        let status = match target.subresource.as_deref() {
+            None => false,
+            Some("status") if rt.status_subresource => true,
+            Some(sub) => {
+                return Err(ApiError::no_route(&format!(
+                    "subresource {sub} of {} is not served by this server",
+                    rt.plural
+                )));
+            }
+        };
+        if !rt.namespaced && target.namespace.is_some() {
+            return Err(ApiError::no_route(&format!("{} is cluster-scoped", rt.plural)));
+        }
+        let all_namespaces = rt.namespaced && target.namespace.is_none();
+        if all_namespaces && target.name.is_some() {
+            return Err(ApiError::no_route(&format!("{} is namespaced; the path needs a namespace", rt.plural)));
+        }
+        Ok(Context {
+            namespace: target.namespace.clone().unwrap_or_default(),
+            all_namespaces,
+            name: target.name.clone(),
+            status,
+            rt,
+        })
+    }
+
+    async fn resource(self: &Arc<Self>, request: &ApiRequest, target: &ResourceTarget) -> ApiResult<Reply> {
+        let ctx = self.context(target)?;
+        let watching = target.legacy_watch || request.flag("watch");
+        let verb = match (&request.method, ctx.name.is_some()) {
+            (&Method::GET, false) if watching => "watch",
+            (&Method::GET, true) if watching => "watch",
+            (&Method::GET, false) => "list",
+            (&Method::GET, true) => "get",
+            (&Method::POST, false) => "create",
+            (&Method::PUT, true) => "update",
+            (&Method::PATCH, true) => "patch",
+            (&Method::DELETE, true) => "delete",
+            (&Method::DELETE, false) => "deletecollection",
+            (method, _) => {
+                return Err(ApiError::method_not_allowed(format!(
+                    "the server does not allow method {method} on {}",
+                    request.path
+                )));
+            }
+        };
+        let resource = if ctx.status {
+            format!("{}/status", ctx.rt.plural)
+        } else {
+            ctx.rt.plural.clone()
+        };
+        let (delay, fail) = lock(&self.faults).take(verb, &resource);
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
+        if let Some(code) = fail {
+            let mut error = ApiError::new(Reason::for_code(code), format!("injected fault: {verb} {resource}"));
+            error.code = code;
+            return Err(error);
+        }
+        let allowed = if ctx.status { verb == "get" || verb == "update" || verb == "patch" } else { ctx.rt.allows(verb) };
+        if !allowed {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({verb} {resource})"
+            )));
+        }
+        if ctx.all_namespaces && !matches!(verb, "list" | "watch") {
+            return Err(ApiError::no_route(&format!("{verb} on {} needs a namespace in the path", ctx.rt.plural)));
+        }
+        if ctx.rt.plural == "selfsubjectaccessreviews" {
+            let rules = lock(&self.access).clone();
+            return review::create(request, &rules).map(|v| Reply::Json(201, v));
+        }
+        match verb {
+            "get" => read::get(&self.store, &ctx).map(|v| Reply::Json(200, v)),
+            "list" => read::list(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+            "watch" => watches::start(self.clone(), request, &ctx),
+            "create" => write::create(&self.store, request, &ctx).map(|v| Reply::Json(201, v)),
+            "update" => write::update(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+            "patch" => patch::patch(&self.store, request, &ctx),
+            "delete" => write::delete(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+            _ => write::delete_collection(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+        }
+    }
+}
+
+/// The object as served at the requested version.
+pub fn present(object: &Value, rt: &ResourceType) -> Value {
+    let mut out = object.clone();
+    if let Some(map) = out.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(rt.api_version()));
+    }
+    out
+}

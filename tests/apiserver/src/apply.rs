@@ -1,0 +1,190 @@
+//! Server-side apply. In: the live object (if any), the applied configuration, the field
+//! manager and `force`. Out: the merged object with `metadata.managedFields` recomputed,
+//! or a `409 Conflict` naming each contested field and the manager that owns it. Fields
+//! the manager applied before but no longer applies are removed unless another manager
+//! still owns them; keyed lists merge item by item.
+
+use serde_json::{Map, Value, json};
+
+use crate::fieldset::{Leaves, ManagedEntry, Scope, entries_of, leaves_of, remove_path, set_entries, value_at};
+use crate::resources::ResourceType;
+use crate::status::{ApiError, ApiResult, Reason};
+use crate::structure::{ListKind, list_kind, same_item};
+
+/// One server-side apply request.
+#[derive(Clone, Debug)]
+pub struct ApplyRequest<'a> {
+    /// The field manager (required by the API).
+    pub manager: &'a str,
+    /// Take contested fields instead of failing.
+    pub force: bool,
+    /// Main resource or `/status`.
+    pub scope: Scope,
+    /// The request's apiVersion, recorded in managedFields.
+    pub api_version: &'a str,
+    /// The timestamp to record.
+    pub now: &'a str,
+}
+
+/// Restricts an applied configuration to what the scope may change.
+fn scoped(applied: &Value, scope: Scope) -> Value {
+    let mut out = applied.clone();
+    if let Some(map) = out.as_object_mut() {
+        match scope {
+            Scope::Main => {
+                map.remove("status");
+            }
+            Scope::Status => map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")),
+            Scope::Whole => {}
+        }
+    }
+    out
+}
+
+/// Computes the object after applying `applied` over `live` (an empty object for creates).
+pub fn apply(
+    live: &Value,
+    applied: &Value,
+    rt: &ResourceType,
+    request: &ApplyRequest,
+) -> ApiResult<Value> {
+    let applied = scoped(applied, request.scope);
+    let applied_leaves = leaves_of(&applied, rt, request.scope);
+    let mut entries = entries_of(live);
+    let mine = |e: &ManagedEntry| e.manager == request.manager && e.operation == "Apply" && e.in_scope(request.scope);
+
+    let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
+    for entry in entries.iter().filter(|e| e.in_scope(request.scope) && e.manager != request.manager) {
+        for path in entry.leaves.intersection(&applied_leaves) {
+            if path.last().is_some_and(|p| p == ".") {
+                continue;
+            }
+            if value_at(live, path) != value_at(&applied, path) {
+                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path.clone()));
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        if !request.force {
+            return Err(conflict_error(&conflicts));
+        }
+        for entry in entries.iter_mut().filter(|e| e.in_scope(request.scope) && e.manager != request.manager) {
+            entry.leaves.retain(|p| !conflicts.iter().any(|(_, _, c)| c == p));
+        }
+    }
+
+    let mut merged = live.clone();
+    merge(&mut merged, &applied, rt, &mut Vec::new());
+
+    let previous: Leaves = entries.iter().filter(|e| mine(e)).flat_map(|e| e.leaves.iter().cloned()).collect();
+    let others: Leaves = entries
+        .iter()
+        .filter(|e| !mine(e) && e.in_scope(request.scope))
+        .flat_map(|e| e.leaves.iter().cloned())
+        .collect();
+    let mut abandoned: Vec<&Vec<String>> = previous
+        .iter()
+        .filter(|p| !applied_leaves.contains(*p) && !others.contains(*p))
+        .collect();
+    abandoned.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for path in abandoned {
+        remove_path(&mut merged, path);
+    }
+
+    entries.retain(|e| !mine(e));
+    entries.push(ManagedEntry {
+        manager: request.manager.to_string(),
+        operation: "Apply".into(),
+        api_version: request.api_version.to_string(),
+        time: request.now.to_string(),
+        subresource: request.scope.subresource().map(str::to_string),
+        leaves: applied_leaves,
+    });
+    if let Some(map) = merged.as_object_mut() {
+        map.entry("metadata").or_insert_with(|| json!({}));
+    }
+    set_entries(&mut merged, &entries);
+    Ok(merged)
+}
+
+fn conflict_error(conflicts: &[(String, String, Vec<String>)]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|(manager, api_version, path)| {
+            json!({
+                "type": "FieldManagerConflict",
+                "message": format!("conflict with \"{manager}\" using {api_version}"),
+                "field": dotted(path),
+            })
+        })
+        .collect();
+    let lines: Vec<String> = conflicts
+        .iter()
+        .map(|(manager, api_version, path)| format!("- conflict with \"{manager}\" using {api_version}: {}", dotted(path)))
+        .collect();
+    let mut error = ApiError::new(
+        Reason::Conflict,
+        format!(
+            "Apply failed with {} conflict{}: {}",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" },
+            lines.join("\n")
+        ),
+    );
+    error.details = Some(json!({"causes": causes}));
+    error
+}
+
+/// A field path as `.spec.replicas` or `.spec.containers[name="app"].image`.
+fn dotted(path: &[String]) -> String {
+    let mut out = String::new();
+    for element in path {
+        if let Some(field) = element.strip_prefix("f:") {
+            out.push('.');
+            out.push_str(field);
+        } else if let Some(key) = element.strip_prefix("k:") {
+            let parts: Vec<String> = serde_json::from_str::<Map<String, Value>>(key)
+                .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+                .unwrap_or_default();
+            out.push_str(&format!("[{}]", parts.join(",")));
+        } else if let Some(value) = element.strip_prefix("v:") {
+            out.push_str(&format!("[{value}]"));
+        }
+    }
+    out
+}
+
+fn merge(target: &mut Value, applied: &Value, rt: &ResourceType, path: &mut Vec<String>) {
+    match (target.as_object_mut(), applied.as_object()) {
+        (Some(target_map), Some(applied_map)) => {
+            for (key, value) in applied_map {
+                path.push(key.clone());
+                match target_map.get_mut(key) {
+                    Some(slot) => merge(slot, value, rt, path),
+                    None => {
+                        target_map.insert(key.clone(), value.clone());
+                    }
+                }
+                path.pop();
+            }
+        }
+        _ => match (target.as_array_mut(), applied.as_array(), list_kind(rt, path)) {
+            (Some(target_items), Some(applied_items), ListKind::Map(keys)) => {
+                for item in applied_items {
+                    match target_items.iter_mut().find(|t| same_item(&keys, t, item)) {
+                        Some(slot) => merge(slot, item, rt, path),
+                        None => target_items.push(item.clone()),
+                    }
+                }
+            }
+            (Some(target_items), Some(applied_items), ListKind::Set) => {
+                for item in applied_items {
+                    if !target_items.contains(item) {
+                        target_items.push(item.clone());
+                    }
+                }
+            }
+            _ => *target = applied.clone(),
+        },
+    }
+}

@@ -1,0 +1,178 @@
+//! The HTTP edge: accepts loopback connections with hyper 1 (HTTP/1.1, which is what
+//! both the kube client and kubectl speak to a plain-HTTP server), turns each request into
+//! an [`ApiRequest`] and each [`Reply`] into a response, streaming watch bodies chunk by
+//! chunk. hyper runs inside the caller's tokio runtime, so a `#[tokio::test]` can start
+//! the server without a second async system, and kube already brings it into the graph.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::app::App;
+use crate::status::ApiError;
+
+/// Largest accepted request body.
+const BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// One request, with its body read.
+#[derive(Clone, Debug)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Decoded path.
+    pub path: String,
+    /// Query parameters (last value wins).
+    pub query: HashMap<String, String>,
+    /// `Content-Type`, lowercased, parameters dropped.
+    pub content_type: String,
+    /// `Accept` as sent.
+    pub accept: String,
+    /// `User-Agent` as sent.
+    pub user_agent: String,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl ApiRequest {
+    /// A query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    /// A boolean query parameter (`true` or `1`).
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.param(name), Some("true" | "1"))
+    }
+}
+
+/// What a handler answers.
+pub enum Reply {
+    /// A JSON document with a status code.
+    Json(u16, Value),
+    /// A newline-delimited JSON stream (watch).
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl From<ApiError> for Reply {
+    fn from(error: ApiError) -> Self {
+        Reply::Json(error.code, error.to_status())
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+fn into_response(reply: Reply) -> Response<Body> {
+    let (status, body) = match reply {
+        Reply::Json(code, value) => {
+            let bytes = serde_json::to_vec(&value).unwrap_or_default();
+            (code, Full::new(Bytes::from(bytes)).boxed())
+        }
+        Reply::Stream(rx) => {
+            let stream = ReceiverStream::new(rx).map(|chunk| Ok::<_, Infallible>(Frame::data(chunk)));
+            (200, StreamBody::new(stream).boxed())
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn header(request: &Request<Incoming>, name: hyper::header::HeaderName) -> String {
+    request
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+async fn read(request: Request<Incoming>) -> Result<ApiRequest, ApiError> {
+    let content_type = header(&request, hyper::header::CONTENT_TYPE);
+    let content_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let accept = header(&request, hyper::header::ACCEPT);
+    let user_agent = header(&request, hyper::header::USER_AGENT);
+    let method = request.method().clone();
+    let path = percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8_lossy()
+        .to_string();
+    let query = parse_query(request.uri().query());
+    let body = Limited::new(request.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+        .map_err(|e| ApiError::new(crate::status::Reason::RequestEntityTooLarge, format!("cannot read the request body: {e}")))?
+        .to_bytes();
+    Ok(ApiRequest {
+        method,
+        path,
+        query,
+        content_type,
+        accept,
+        user_agent,
+        body,
+    })
+}
+
+/// Serves connections until `shutdown` turns true; open connections are dropped then.
+pub async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let app = app.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let app = app.clone();
+                        async move {
+                            let reply = match read(request).await {
+                                Ok(request) => app.handle(request).await,
+                                Err(error) => error.into(),
+                            };
+                            Ok::<_, Infallible>(into_response(reply))
+                        }
+                    });
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service);
+                    if let Err(error) = connection.await {
+                        tracing::debug!(?error, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    connections.shutdown().await;
+}

@@ -1,0 +1,325 @@
+//! The object store: every object as JSON behind one lock, one monotonic
+//! `resourceVersion` counter, a bounded window of watch history and the registry of
+//! servable types (built-ins plus those the stored CRDs declare). Writes go in through
+//! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, record the
+//! event and broadcast it to open watches; nothing else mutates objects.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast};
+
+use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
+
+/// How many continue snapshots are kept before the oldest is dropped.
+const SNAPSHOT_LIMIT: usize = 64;
+
+/// The kind of change a watch event reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// The object was created.
+    Added,
+    /// The object was changed.
+    Modified,
+    /// The object was removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The `type` field of a watch event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One recorded change, as watches replay and stream it.
+#[derive(Debug)]
+pub struct StoredEvent {
+    /// The resourceVersion the change produced.
+    pub rv: u64,
+    /// What happened.
+    pub kind: EventType,
+    /// Which resource the object belongs to.
+    pub type_key: TypeKey,
+    /// The object after the change (the last state for deletions).
+    pub object: Arc<Value>,
+    /// The object before a modification, so selector watches can turn it into ADDED/DELETED.
+    pub previous: Option<Arc<Value>>,
+}
+
+/// Where one object lives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    /// Its resource.
+    pub type_key: TypeKey,
+    /// Its namespace, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl ObjectKey {
+    /// A key from borrowed parts.
+    pub fn new(type_key: &TypeKey, namespace: &str, name: &str) -> Self {
+        ObjectKey {
+            type_key: type_key.clone(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// A list frozen at one resourceVersion, served page by page through continue tokens.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The resourceVersion the list is consistent at.
+    pub rv: u64,
+    /// Every matching object, in list order.
+    pub items: Vec<Arc<Value>>,
+}
+
+/// Everything guarded by the store lock.
+#[derive(Debug)]
+pub struct State {
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
+    rv: u64,
+    history: VecDeque<Arc<StoredEvent>>,
+    history_limit: usize,
+    /// Versions at or below this are no longer answerable.
+    floor: u64,
+    builtin: Vec<Arc<ResourceType>>,
+    custom: Vec<Arc<ResourceType>>,
+    snapshots: HashMap<u64, Arc<Snapshot>>,
+    snapshot_order: VecDeque<u64>,
+    next_snapshot: u64,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    changed: Arc<Notify>,
+}
+
+/// The shared store.
+#[derive(Debug)]
+pub struct Store {
+    state: Mutex<State>,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    changed: Arc<Notify>,
+}
+
+impl Store {
+    /// An empty store keeping `history_limit` events of watch history.
+    pub fn new(history_limit: usize) -> Self {
+        let (events, _) = broadcast::channel(history_limit.max(16) * 4);
+        let changed = Arc::new(Notify::new());
+        Store {
+            state: Mutex::new(State {
+                objects: BTreeMap::new(),
+                rv: 0,
+                history: VecDeque::new(),
+                history_limit: history_limit.max(1),
+                floor: 0,
+                builtin: builtin_types(),
+                custom: Vec::new(),
+                snapshots: HashMap::new(),
+                snapshot_order: VecDeque::new(),
+                next_snapshot: 1,
+                events: events.clone(),
+                changed: changed.clone(),
+            }),
+            events,
+            changed,
+        }
+    }
+
+    /// Locks the state. A poisoned lock is recovered: every write leaves the state whole.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Subscribes to live events; call while holding the lock to avoid gaps.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Woken after every committed write.
+    pub fn changed(&self) -> Arc<Notify> {
+        self.changed.clone()
+    }
+}
+
+impl State {
+    /// The newest resourceVersion.
+    pub fn current_rv(&self) -> u64 {
+        self.rv
+    }
+
+    /// The oldest resourceVersion a watch may still start from.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// One object.
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(key).cloned()
+    }
+
+    /// Objects of one resource, optionally in one namespace, ordered by namespace then name.
+    pub fn list(&self, type_key: &TypeKey, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let start = ObjectKey::new(type_key, namespace.unwrap_or(""), "");
+        self.objects
+            .range(start..)
+            .take_while(|(k, _)| {
+                &k.type_key == type_key && namespace.is_none_or(|ns| k.namespace == ns)
+            })
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Every stored object with its key.
+    pub fn all(&self) -> Vec<(ObjectKey, Arc<Value>)> {
+        self.objects
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Stores an object at the next resourceVersion and broadcasts the change.
+    pub fn put(&mut self, key: ObjectKey, mut object: Value) -> Arc<Value> {
+        self.rv += 1;
+        let rv = self.rv;
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        }
+        let object = Arc::new(object);
+        let previous = self.objects.insert(key.clone(), object.clone());
+        let kind = if previous.is_some() {
+            EventType::Modified
+        } else {
+            EventType::Added
+        };
+        self.record(key.type_key.clone(), kind, object.clone(), previous);
+        object
+    }
+
+    /// Removes an object, stamping its final state with the next resourceVersion.
+    pub fn remove(&mut self, key: &ObjectKey, mut last: Value) -> Option<Arc<Value>> {
+        let previous = self.objects.remove(key)?;
+        self.rv += 1;
+        if let Some(meta) = last.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("resourceVersion".into(), Value::String(self.rv.to_string()));
+        }
+        let last = Arc::new(last);
+        self.record(
+            key.type_key.clone(),
+            EventType::Deleted,
+            last.clone(),
+            Some(previous),
+        );
+        Some(last)
+    }
+
+    fn record(
+        &mut self,
+        type_key: TypeKey,
+        kind: EventType,
+        object: Arc<Value>,
+        previous: Option<Arc<Value>>,
+    ) {
+        let is_crd = type_key.group == "apiextensions.k8s.io";
+        let event = Arc::new(StoredEvent {
+            rv: self.rv,
+            kind,
+            type_key,
+            object,
+            previous,
+        });
+        self.history.push_back(event.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.floor = self.floor.max(old.rv);
+            }
+        }
+        // No receivers is fine: nobody watches.
+        let _ = self.events.send(event);
+        if is_crd {
+            self.refresh_custom_types();
+        }
+        self.changed.notify_one();
+    }
+
+    /// Events newer than `rv` still in the window, or `None` when `rv` has been compacted.
+    pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<StoredEvent>>> {
+        if rv < self.floor {
+            return None;
+        }
+        Some(
+            self.history
+                .iter()
+                .filter(|e| e.rv > rv)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Forgets all history: every resourceVersion before now answers 410 Gone.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.floor = self.rv;
+        self.snapshots.clear();
+        self.snapshot_order.clear();
+    }
+
+    /// Keeps a list snapshot for pagination and answers its id.
+    pub fn keep_snapshot(&mut self, snapshot: Snapshot) -> u64 {
+        let id = self.next_snapshot;
+        self.next_snapshot += 1;
+        self.snapshots.insert(id, Arc::new(snapshot));
+        self.snapshot_order.push_back(id);
+        while self.snapshot_order.len() > SNAPSHOT_LIMIT {
+            if let Some(old) = self.snapshot_order.pop_front() {
+                self.snapshots.remove(&old);
+            }
+        }
+        id
+    }
+
+    /// A kept snapshot, unless it expired or was compacted away.
+    pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
+        self.snapshots.get(&id).cloned()
+    }
+
+    /// Every servable type: built-ins first, then custom resources.
+    pub fn types(&self) -> impl Iterator<Item = &Arc<ResourceType>> {
+        self.builtin.iter().chain(self.custom.iter())
+    }
+
+    /// The type served at `group/version/plural`.
+    pub fn resolve(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.types()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
+    }
+
+    /// The type for an `apiVersion` and `kind`, for seeding and simulation.
+    pub fn resolve_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        self.types()
+            .find(|t| t.group == group && t.version == version && t.kind == kind)
+            .cloned()
+    }
+
+    fn refresh_custom_types(&mut self) {
+        let crds = self.list(
+            &TypeKey::new("apiextensions.k8s.io", "customresourcedefinitions"),
+            None,
+        );
+        self.custom = crds
+            .iter()
+            .filter_map(|crd| crd_types(crd))
+            .flatten()
+            .collect();
+    }
+}

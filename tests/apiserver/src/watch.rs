@@ -1,0 +1,194 @@
+//! Watches: newline-delimited `{"type", "object"}` events on a list URL. A watch from a
+//! resourceVersion replays the window of history after it (or sends an `ERROR` event with
+//! a 410 `Status` when that version has been compacted away, as the real server does once
+//! the stream is open); from `0` or no version it first sends the current state as ADDED.
+//! Selectors turn modifications into ADDED/DELETED when an object enters or leaves the
+//! selection. Streams end on `timeoutSeconds`, on lag, when the handle drops watches, or
+//! at shutdown; BOOKMARKs are sent periodically when `allowWatchBookmarks` is set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::app::{App, Context, present};
+use crate::http::{ApiRequest, Reply};
+use crate::read::Filter;
+use crate::resources::ResourceType;
+use crate::status::{ApiError, ApiResult};
+use crate::store::{EventType, StoredEvent};
+
+/// Longest a watch stays open without `timeoutSeconds`, as the real server's default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+struct WatchPlan {
+    filter: Filter,
+    name: Option<String>,
+    rt: Arc<ResourceType>,
+    bookmarks: bool,
+    initial_end_bookmark: bool,
+    timeout: Duration,
+}
+
+impl WatchPlan {
+    fn selects(&self, object: &Value) -> bool {
+        self.filter.matches(object) && self.name.as_deref().is_none_or(|n| crate::meta::name(object) == n)
+    }
+
+    /// The event a client of this watch sees for a stored event, if any.
+    fn translate(&self, event: &StoredEvent) -> Option<(&'static str, Arc<Value>)> {
+        if event.type_key != self.rt.type_key() {
+            return None;
+        }
+        let now = self.selects(&event.object);
+        let before = event.previous.as_deref().is_some_and(|p| self.selects(p));
+        let kind = match event.kind {
+            EventType::Added if now => "ADDED",
+            EventType::Deleted if now || before => "DELETED",
+            EventType::Modified if now && before => "MODIFIED",
+            EventType::Modified if now => "ADDED",
+            EventType::Modified if before => "DELETED",
+            _ => return None,
+        };
+        Some((kind, event.object.clone()))
+    }
+
+    fn line(&self, kind: &str, object: &Value) -> Bytes {
+        let mut text = json!({"type": kind, "object": present(object, &self.rt)}).to_string();
+        text.push('\n');
+        Bytes::from(text)
+    }
+
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if initial_end && let Some(map) = metadata.as_object_mut() {
+            map.insert("annotations".into(), json!({"k8s.io/initial-events-end": "true"}));
+        }
+        let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata});
+        let mut text = json!({"type": "BOOKMARK", "object": object}).to_string();
+        text.push('\n');
+        Bytes::from(text)
+    }
+}
+
+enum Start {
+    Gone(String),
+    Replay(Vec<Arc<StoredEvent>>),
+    Current(Vec<Arc<Value>>),
+}
+
+/// Opens a watch stream.
+pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Reply> {
+    let rv = match request.param("resourceVersion").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))?,
+        ),
+    };
+    let timeout = match request.param("timeoutSeconds").filter(|v| !v.is_empty()) {
+        None => DEFAULT_TIMEOUT,
+        Some(text) => Duration::from_secs(
+            text.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds {text:?}")))?,
+        ),
+    };
+    let send_initial = request.flag("sendInitialEvents");
+    let bookmarks = request.flag("allowWatchBookmarks");
+    let plan = WatchPlan {
+        filter: Filter::of(request, ctx)?,
+        name: ctx.name.clone(),
+        rt: ctx.rt.clone(),
+        bookmarks,
+        initial_end_bookmark: send_initial && bookmarks,
+        timeout,
+    };
+    let (start, receiver, seen) = {
+        let state = app.store.lock();
+        let receiver = app.store.subscribe();
+        let start = match rv {
+            Some(n) if n > 0 && !send_initial => match state.events_since(n) {
+                Some(events) => Start::Replay(events),
+                None => Start::Gone(format!("too old resource version: {n} ({})", state.floor())),
+            },
+            _ => Start::Current(state.list(&ctx.rt.type_key(), plan.filter.namespace.as_deref())),
+        };
+        (start, receiver, state.current_rv())
+    };
+    let (sender, stream) = mpsc::channel(256);
+    tokio::spawn(run(app, plan, start, receiver, seen, sender));
+    Ok(Reply::Stream(stream))
+}
+
+async fn run(
+    app: Arc<App>,
+    plan: WatchPlan,
+    start: Start,
+    mut receiver: broadcast::Receiver<Arc<StoredEvent>>,
+    mut seen: u64,
+    sender: mpsc::Sender<Bytes>,
+) {
+    match start {
+        Start::Gone(message) => {
+            let status = ApiError::gone(message).to_status();
+            let mut text = json!({"type": "ERROR", "object": status}).to_string();
+            text.push('\n');
+            let _ = sender.send(Bytes::from(text)).await;
+            return;
+        }
+        Start::Replay(events) => {
+            for event in events {
+                if let Some((kind, object)) = plan.translate(&event)
+                    && sender.send(plan.line(kind, &object)).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+        Start::Current(objects) => {
+            for object in objects.iter().filter(|o| plan.selects(o)) {
+                if sender.send(plan.line("ADDED", object)).await.is_err() {
+                    return;
+                }
+            }
+            if plan.initial_end_bookmark && sender.send(plan.bookmark(seen, true)).await.is_err() {
+                return;
+            }
+        }
+    }
+    let mut epoch = app.watch_epoch.subscribe();
+    let mut shutdown = app.shutdown.subscribe();
+    let deadline = tokio::time::sleep(plan.timeout);
+    tokio::pin!(deadline);
+    let mut ticker = tokio::time::interval(app.bookmark_interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            received = receiver.recv() => match received {
+                Ok(event) => {
+                    if event.rv <= seen {
+                        continue;
+                    }
+                    seen = event.rv;
+                    if let Some((kind, object)) = plan.translate(&event)
+                        && sender.send(plan.line(kind, &object)).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            },
+            _ = ticker.tick(), if plan.bookmarks => {
+                if sender.send(plan.bookmark(seen, false)).await.is_err() {
+                    return;
+                }
+            }
+            _ = epoch.changed() => return,
+            _ = shutdown.changed() => return,
+            () = &mut deadline => return,
+            () = sender.closed() => return,
+        }
+    }
+}

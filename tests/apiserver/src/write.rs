@@ -1,0 +1,194 @@
+//! Writes over HTTP: create (POST), update (PUT) and delete, single and collection. This
+//! module reads the request (body, `dryRun`, `fieldManager`, `fieldValidation`,
+//! DeleteOptions) and hands the object to the lifecycle pipeline; it also performs the
+//! cascades the real control plane performs at once here: a namespace takes its objects
+//! with it, a CRD its custom objects, and `propagationPolicy: Orphan` frees dependents.
+
+use serde_json::{Value, json};
+
+use crate::app::{Context, present};
+use crate::http::ApiRequest;
+use crate::lifecycle::{self, Ownership, Preconditions, WriteOptions};
+use crate::meta;
+use crate::read::Filter;
+use crate::resources::TypeKey;
+use crate::status::{ApiError, ApiResult};
+use crate::store::{ObjectKey, State, Store};
+
+/// Parses a JSON (or YAML) request body.
+pub fn body(request: &ApiRequest) -> ApiResult<Value> {
+    if request.body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    match serde_json::from_slice::<Value>(&request.body) {
+        Ok(value) => Ok(value),
+        Err(json_error) => serde_yaml_ng::from_slice::<Value>(&request.body)
+            .map_err(|_| ApiError::bad_request(format!("the request body is not valid JSON or YAML: {json_error}"))),
+    }
+}
+
+/// Whether the request asks for a dry run; anything but `All` is refused.
+pub fn dry_run(request: &ApiRequest) -> ApiResult<bool> {
+    match request.param("dryRun") {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unsupported dryRun value {other:?}: only \"All\" is supported"
+        ))),
+    }
+}
+
+/// The field manager of a write: `fieldManager`, else the User-Agent's program name.
+pub fn manager(request: &ApiRequest) -> String {
+    if let Some(m) = request.param("fieldManager").filter(|m| !m.is_empty()) {
+        return m.to_string();
+    }
+    let agent = request.user_agent.split('/').next().unwrap_or("").trim();
+    if agent.is_empty() { "unknown".into() } else { agent.chars().take(128).collect() }
+}
+
+/// Write options of a request.
+pub fn options(request: &ApiRequest, ctx: &Context) -> ApiResult<WriteOptions> {
+    let strict = match request.param("fieldValidation") {
+        None | Some("" | "Ignore" | "Warn") => false,
+        Some("Strict") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("invalid fieldValidation {other:?}")));
+        }
+    };
+    Ok(WriteOptions {
+        manager: manager(request),
+        dry_run: dry_run(request)?,
+        status: ctx.status,
+        ownership: Ownership::Update,
+        strict,
+    })
+}
+
+/// POST.
+pub fn create(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+    let object = body(request)?;
+    let opts = options(request, ctx)?;
+    let mut state = store.lock();
+    let created = lifecycle::create(&mut state, &ctx.rt, &ctx.namespace, object, &opts)?;
+    Ok(present(&created, &ctx.rt))
+}
+
+/// PUT.
+pub fn update(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+    let object = body(request)?;
+    let opts = options(request, ctx)?;
+    let name = ctx.name.as_deref().unwrap_or("");
+    let mut state = store.lock();
+    let updated = lifecycle::update(&mut state, &ctx.rt, &ctx.namespace, name, object, &opts)?;
+    Ok(present(&updated, &ctx.rt))
+}
+
+/// DeleteOptions from the body (if any) and the query.
+struct DeleteRequest {
+    preconditions: Preconditions,
+    dry_run: bool,
+    orphan: bool,
+}
+
+fn delete_request(request: &ApiRequest) -> ApiResult<DeleteRequest> {
+    let options = if request.body.is_empty() { json!({}) } else { body(request)? };
+    let text = |p: &str| options.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let body_dry_run = options
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("All")));
+    let policy = text("/propagationPolicy").or_else(|| request.param("propagationPolicy").map(str::to_string));
+    let orphan_flag = options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
+    match policy.as_deref() {
+        None | Some("Background" | "Foreground" | "Orphan") => {}
+        Some(other) => return Err(ApiError::bad_request(format!("unsupported propagationPolicy {other:?}"))),
+    }
+    Ok(DeleteRequest {
+        preconditions: Preconditions {
+            uid: text("/preconditions/uid"),
+            resource_version: text("/preconditions/resourceVersion"),
+        },
+        dry_run: body_dry_run || dry_run(request)?,
+        orphan: policy.as_deref() == Some("Orphan") || orphan_flag,
+    })
+}
+
+/// DELETE of one object.
+pub fn delete(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+    let options = delete_request(request)?;
+    let name = ctx.name.as_deref().unwrap_or("");
+    let mut state = store.lock();
+    let result = delete_one(&mut state, ctx, name, &options)?;
+    Ok(present(&result, &ctx.rt))
+}
+
+fn delete_one(state: &mut State, ctx: &Context, name: &str, options: &DeleteRequest) -> ApiResult<Value> {
+    let rt = &ctx.rt;
+    let key = ObjectKey::new(&rt.type_key(), if rt.namespaced { &ctx.namespace } else { "" }, name);
+    let current = state.get(&key);
+    if options.orphan
+        && !options.dry_run
+        && let Some(current) = &current
+    {
+        orphan_dependents(state, meta::uid(current));
+    }
+    if !options.dry_run && rt.group.is_empty() && rt.plural == "namespaces" && current.is_some() {
+        empty_namespace(state, name);
+    }
+    let result = lifecycle::delete(state, rt, &ctx.namespace, name, &options.preconditions, options.dry_run)?;
+    if !options.dry_run && rt.plural == "customresourcedefinitions" && state.get(&key).is_none() {
+        crate::crd::remove_instances(state, &result);
+    }
+    Ok((*result).clone())
+}
+
+/// Removes the owner reference to `uid` from every object that has one.
+fn orphan_dependents(state: &mut State, uid: &str) {
+    for (key, object) in state.all() {
+        let refs = object.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+        if !refs.is_some_and(|r| r.iter().any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))) {
+            continue;
+        }
+        let mut freed = (*object).clone();
+        if let Some(Value::Array(refs)) = freed.pointer_mut("/metadata/ownerReferences") {
+            refs.retain(|o| o.get("uid").and_then(Value::as_str) != Some(uid));
+        }
+        state.put(key, freed);
+    }
+}
+
+/// Deletes every namespaced object in a namespace that is being deleted.
+fn empty_namespace(state: &mut State, namespace: &str) {
+    let doomed: Vec<_> = state
+        .all()
+        .into_iter()
+        .filter(|(key, _)| key.namespace == namespace && key.type_key != TypeKey::new("", "namespaces"))
+        .collect();
+    for (key, object) in doomed {
+        state.remove(&key, (*object).clone());
+    }
+}
+
+/// DELETE of a collection: every object the selectors match.
+pub fn delete_collection(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+    let filter = Filter::of(request, ctx)?;
+    let options = delete_request(request)?;
+    let mut state = store.lock();
+    let names: Vec<String> = state
+        .list(&ctx.rt.type_key(), filter.namespace.as_deref())
+        .into_iter()
+        .filter(|o| filter.matches(o))
+        .map(|o| meta::name(&o).to_string())
+        .collect();
+    let mut items = Vec::new();
+    for name in names {
+        items.push(present(&delete_one(&mut state, ctx, &name, &options)?, &ctx.rt));
+    }
+    Ok(json!({
+        "kind": format!("{}List", ctx.rt.kind),
+        "apiVersion": ctx.rt.api_version(),
+        "metadata": {"resourceVersion": state.current_rv().to_string()},
+        "items": items,
+    }))
+}
