@@ -10,6 +10,7 @@ pub mod checks;
 pub mod facts;
 pub mod manifests;
 pub mod policy;
+pub mod rbac;
 pub mod report;
 pub mod score;
 #[doc(hidden)]

@@ -108,18 +108,20 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Input {
             let mut bytes = Vec::new();
             match stdin.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
                 Ok(_) => parse_bytes(&bytes, "-", &mut input),
-                Err(e) => input
-                    .errors
-                    .push(InputError::file("-", format!("cannot read standard input: {e}"))),
+                Err(e) => input.errors.push(InputError::file(
+                    "-",
+                    format!("cannot read standard input: {e}"),
+                )),
             }
             continue;
         }
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => load_dir(path, &mut input),
             Ok(_) => load_file(path, &mut input),
-            Err(e) => input
-                .errors
-                .push(InputError::file(&path.display().to_string(), format!("cannot read: {e}"))),
+            Err(e) => input.errors.push(InputError::file(
+                &path.display().to_string(),
+                format!("cannot read: {e}"),
+            )),
         }
     }
     input
@@ -169,7 +171,9 @@ fn load_file(path: &Path, input: &mut Input) {
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) => {
-            input.errors.push(InputError::file(&name, format!("cannot read: {e}")));
+            input
+                .errors
+                .push(InputError::file(&name, format!("cannot read: {e}")));
             return;
         }
     };
@@ -186,7 +190,9 @@ fn load_file(path: &Path, input: &mut Input) {
     }
     match std::fs::read(path) {
         Ok(bytes) => parse_bytes(&bytes, &name, input),
-        Err(e) => input.errors.push(InputError::file(&name, format!("cannot read: {e}"))),
+        Err(e) => input
+            .errors
+            .push(InputError::file(&name, format!("cannot read: {e}"))),
     }
 }
 
@@ -196,14 +202,18 @@ pub fn parse_bytes(bytes: &[u8], file: &str, input: &mut Input) {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         input.errors.push(InputError::file(
             file,
-            format!("input is larger than the {} MiB limit", MAX_FILE_BYTES / 1048576),
+            format!(
+                "input is larger than the {} MiB limit",
+                MAX_FILE_BYTES / 1048576
+            ),
         ));
         return;
     }
     if bytes.contains(&0) {
-        input
-            .errors
-            .push(InputError::file(file, "binary file (contains NUL bytes), not YAML or JSON"));
+        input.errors.push(InputError::file(
+            file,
+            "binary file (contains NUL bytes), not YAML or JSON",
+        ));
         return;
     }
     let text = match std::str::from_utf8(bytes) {
@@ -211,7 +221,10 @@ pub fn parse_bytes(bytes: &[u8], file: &str, input: &mut Input) {
         Err(e) => {
             input.errors.push(InputError::file(
                 file,
-                format!("not UTF-8 text (invalid byte at offset {}), not YAML or JSON", e.valid_up_to()),
+                format!(
+                    "not UTF-8 text (invalid byte at offset {}), not YAML or JSON",
+                    e.valid_up_to()
+                ),
             ));
             return;
         }
@@ -230,22 +243,99 @@ pub fn parse_bytes(bytes: &[u8], file: &str, input: &mut Input) {
 }
 
 fn parse_json(text: &str, file: &str, input: &mut Input) {
-    let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    let mut line = 1;
-    for (i, item) in stream.enumerate() {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Strict>();
+    let mut index = 0;
+    loop {
+        // The value starts after whitespace following the previous one.
+        let offset = stream.byte_offset();
+        let skipped = text[offset..].len() - text[offset..].trim_start().len();
+        let line = 1 + text[..offset + skipped].matches('\n').count();
+        let Some(item) = stream.next() else {
+            return;
+        };
+        index += 1;
         match item {
-            Ok(value) => push_value(value, file, i + 1, line, input),
+            Ok(Strict(value)) => push_value(value, file, index, line, input),
+            Err(e) if index == 1 && text.trim_start().starts_with('{') && e.is_syntax() => {
+                // A YAML flow mapping (`{kind: Pod, ...}`) is not JSON; read it as YAML.
+                parse_yaml(text, file, input);
+                return;
+            }
             Err(e) => {
                 input.errors.push(InputError {
                     file: file.to_owned(),
-                    document: Some(i + 1),
+                    document: Some(index),
                     line: Some(e.line()),
                     message: format!("invalid JSON: {e}"),
                 });
                 return;
             }
         }
-        line = 0; // later JSON values in one stream: line unknown without re-scanning
+    }
+}
+
+/// A JSON value read from YAML or JSON that refuses duplicate mapping keys, as the API
+/// server's decoder does (a silent last-one-wins could change the kind of an object).
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a YAML or JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|Strict(v)| v)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut obj = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(v) = map.next_value()?;
+            if obj.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            obj.insert(key, v);
+        }
+        Ok(Value::Object(obj))
     }
 }
 
@@ -254,14 +344,12 @@ fn split_yaml(text: &str) -> Vec<(usize, String)> {
     let mut docs = Vec::new();
     let mut current = String::new();
     let mut start = 1;
-    let mut in_doc_end = false;
     let mut has_content = false;
     for (i, line) in text.lines().enumerate() {
         let marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
         if marker {
             docs.push((start, std::mem::take(&mut current)));
             start = i + 1;
-            in_doc_end = false;
             has_content = false;
             // Content after the marker on the same line belongs to the new document.
             let rest = line[3..].trim_start();
@@ -273,16 +361,20 @@ fn split_yaml(text: &str) -> Vec<(usize, String)> {
             continue;
         }
         if line == "..." {
-            in_doc_end = true;
+            docs.push((start, std::mem::take(&mut current)));
+            has_content = false;
             continue;
         }
-        if in_doc_end || (!has_content && line.starts_with('%')) {
+        if !has_content && line.starts_with('%') {
             continue;
         }
         let content = !line.trim().is_empty() && !line.trim_start().starts_with('#');
         if content && !has_content {
             start = i + 1;
             has_content = true;
+            // Drop the blank and comment lines before it, so the parser's line numbers
+            // count from `start` and errors point at the right file line.
+            current.clear();
         }
         current.push_str(line);
         current.push('\n');
@@ -301,9 +393,9 @@ fn parse_yaml(text: &str, file: &str, input: &mut Input) {
             continue;
         }
         index += 1;
-        match serde_yaml_ng::from_str::<Value>(&doc) {
-            Ok(Value::Null) => {}
-            Ok(value) => push_value(value, file, index, line, input),
+        match serde_yaml_ng::from_str::<Strict>(&doc) {
+            Ok(Strict(Value::Null)) => {}
+            Ok(Strict(value)) => push_value(value, file, index, line, input),
             Err(e) => input.errors.push(InputError {
                 file: file.to_owned(),
                 document: Some(index),
@@ -336,19 +428,21 @@ fn push_value(value: Value, file: &str, document: usize, line: usize, input: &mu
             file: file.to_owned(),
             document: Some(document),
             line: Some(line),
-            message: "document is not a Kubernetes object (expected a mapping with apiVersion and kind)".into(),
+            message:
+                "document is not a Kubernetes object (expected a mapping with apiVersion and kind)"
+                    .into(),
         });
         return;
     }
     if is_list {
-        if let Value::Object(mut map) = value {
-            if let Some(Value::Array(items)) = map.remove("items") {
-                for (i, item) in items.into_iter().enumerate() {
-                    input.documents.push(Document {
-                        source: source(Some(i)),
-                        value: item,
-                    });
-                }
+        if let Value::Object(mut map) = value
+            && let Some(Value::Array(items)) = map.remove("items")
+        {
+            for (i, item) in items.into_iter().enumerate() {
+                input.documents.push(Document {
+                    source: source(Some(i)),
+                    value: item,
+                });
             }
         }
         return;

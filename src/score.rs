@@ -245,7 +245,10 @@ impl ScoreBoard {
             Some((k, _)) => k.clone(),
             None => Arc::from(namespace),
         };
-        self.namespaces.entry(ns.clone()).or_default().add(score.penalty);
+        self.namespaces
+            .entry(ns.clone())
+            .or_default()
+            .add(score.penalty);
         self.cluster.add(score.penalty);
         self.pods.insert(uid.into(), (ns, score));
         previous

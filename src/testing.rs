@@ -234,7 +234,9 @@ impl ObjectBuilder {
         let selector = json!({"matchLabels": {"app": self.name}});
         let (api, spec) = match self.kind {
             WorkloadKind::Pod => ("v1", self.pod_spec.clone()),
-            WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet
+            WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
             | WorkloadKind::ReplicaSet => (
                 "apps/v1",
                 json!({"selector": selector, "template": template, "serviceName": self.name}),
@@ -246,7 +248,8 @@ impl ObjectBuilder {
                 json!({"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": template}}}),
             ),
         };
-        let mut obj = json!({"apiVersion": api, "kind": self.kind.as_str(), "metadata": meta, "spec": spec});
+        let mut obj =
+            json!({"apiVersion": api, "kind": self.kind.as_str(), "metadata": meta, "spec": spec});
         if self.kind == WorkloadKind::StatefulSet {
             // serviceName is optional; keep the object minimal but valid for every kind.
         } else if let Some(spec) = obj["spec"].as_object_mut() {

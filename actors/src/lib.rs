@@ -3,3 +3,4 @@
 //! crate; this crate reads input, calls it, and writes results.
 
 pub mod cli;
+pub mod cluster;

@@ -101,7 +101,9 @@ impl Evaluation<'_> {
         };
         let (status, message) = match verdict(&self.facts.exemptions, check, self.now) {
             ExemptionVerdict::Exempt(reason) => (FindingStatus::Skipped { reason }, message),
-            ExemptionVerdict::Lapsed(note) => (FindingStatus::Counted, format!("{message} ({note})")),
+            ExemptionVerdict::Lapsed(note) => {
+                (FindingStatus::Counted, format!("{message} ({note})"))
+            }
             ExemptionVerdict::None => (FindingStatus::Counted, message),
         };
         self.findings.push(Finding {
@@ -137,9 +139,21 @@ pub fn evaluate(facts: &PodFacts, policy: &EffectivePolicy, now: Timestamp) -> V
 fn pod_level(ev: &mut Evaluation<'_>) {
     let f = ev.facts;
     let host = [
-        (CheckId::HostNetworkSet, f.host_network, "hostNetwork: true shares the node's network stack; remove it"),
-        (CheckId::HostPidSet, f.host_pid, "hostPID: true exposes every process on the node; remove it"),
-        (CheckId::HostIpcSet, f.host_ipc, "hostIPC: true shares the node's IPC namespace; remove it"),
+        (
+            CheckId::HostNetworkSet,
+            f.host_network,
+            "hostNetwork: true shares the node's network stack; remove it",
+        ),
+        (
+            CheckId::HostPidSet,
+            f.host_pid,
+            "hostPID: true exposes every process on the node; remove it",
+        ),
+        (
+            CheckId::HostIpcSet,
+            f.host_ipc,
+            "hostIPC: true shares the node's IPC namespace; remove it",
+        ),
     ];
     for (check, set, message) in host {
         if set {
@@ -157,22 +171,22 @@ fn pod_level(ev: &mut Evaluation<'_>) {
             1,
         );
     }
-    if ev.on(CheckId::LongPending) {
-        if let Some(rt) = &f.runtime {
-            if rt.phase.as_deref() == Some("Pending") {
-                if let Some(since) = rt.pending_since {
-                    let waited = ev.now.as_second().saturating_sub(since.as_second());
-                    let limit = i64::try_from(ev.policy.pending_seconds).unwrap_or(i64::MAX);
-                    if waited > limit {
-                        ev.report(
-                            CheckId::LongPending,
-                            None,
-                            format!("Pending for {waited}s, longer than {limit}s; check scheduling events, quotas and image pulls"),
-                            1,
-                        );
-                    }
-                }
-            }
+    if ev.on(CheckId::LongPending)
+        && let Some(rt) = &f.runtime
+        && rt.phase.as_deref() == Some("Pending")
+        && let Some(since) = rt.pending_since
+    {
+        let waited = ev.now.as_second().saturating_sub(since.as_second());
+        let limit = i64::try_from(ev.policy.pending_seconds).unwrap_or(i64::MAX);
+        if waited > limit {
+            ev.report(
+                CheckId::LongPending,
+                None,
+                format!(
+                    "Pending for {waited}s, longer than {limit}s; check scheduling events, quotas and image pulls"
+                ),
+                1,
+            );
         }
     }
 }
@@ -187,60 +201,107 @@ fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
     if ev.on(CheckId::LatestTag) {
         let what = match image_pin(&c.image) {
             ImagePin::Untagged if c.image.is_empty() => Some("has no image".to_owned()),
-            ImagePin::Untagged => Some(format!("image {:?} has no tag, so it runs whatever latest is", c.image)),
-            ImagePin::Tag("latest") => Some(format!("image {:?} uses the mutable latest tag", c.image)),
+            ImagePin::Untagged => Some(format!(
+                "image {:?} has no tag, so it runs whatever latest is",
+                c.image
+            )),
+            ImagePin::Tag("latest") => {
+                Some(format!("image {:?} uses the mutable latest tag", c.image))
+            }
             _ => None,
         };
         if let Some(what) = what {
-            ev.report(CheckId::LatestTag, name, format!("{kind} {:?} {what}; pin a version tag or digest", c.name), 1);
+            ev.report(
+                CheckId::LatestTag,
+                name,
+                format!("{kind} {:?} {what}; pin a version tag or digest", c.name),
+                1,
+            );
         }
     }
     let probed = c.role.is_long_running() && !ev.facts.batch;
     if probed && !c.liveness_probe {
-        ev.report(CheckId::MissingLivenessProbe, name, format!("{kind} {:?} has no livenessProbe", c.name), 1);
+        ev.report(
+            CheckId::MissingLivenessProbe,
+            name,
+            format!("{kind} {:?} has no livenessProbe", c.name),
+            1,
+        );
     }
     if probed && !c.readiness_probe {
-        ev.report(CheckId::MissingReadinessProbe, name, format!("{kind} {:?} has no readinessProbe", c.name), 1);
+        ev.report(
+            CheckId::MissingReadinessProbe,
+            name,
+            format!("{kind} {:?} has no readinessProbe", c.name),
+            1,
+        );
     }
-    if ev.on(CheckId::HighRestarts) {
-        if let Some(restarts) = c.restart_count.and_then(|r| u32::try_from(r).ok()) {
-            let max = ev.policy.max_restart_count;
-            if restarts > max {
-                ev.report(
-                    CheckId::HighRestarts,
-                    name,
-                    format!("{kind} {:?} restarted {restarts} times (limit {max}); check `kubectl logs --previous`", c.name),
-                    restarts.min(RESTART_PENALTY_CAP),
-                );
-            }
-        }
+    if ev.on(CheckId::HighRestarts)
+        && let Some(restarts) = c.restart_count.and_then(|r| u32::try_from(r).ok())
+        && restarts > ev.policy.max_restart_count
+    {
+        let max = ev.policy.max_restart_count;
+        ev.report(
+            CheckId::HighRestarts,
+            name,
+            format!(
+                "{kind} {:?} restarted {restarts} times (limit {max}); check `kubectl logs --previous`",
+                c.name
+            ),
+            restarts.min(RESTART_PENALTY_CAP),
+        );
     }
     let resources = [
-        (CheckId::CpuRequestsMissing, c.resources.cpu_request, "resources.requests.cpu"),
-        (CheckId::MemoryRequestsMissing, c.resources.memory_request, "resources.requests.memory"),
-        (CheckId::CpuLimitsMissing, c.resources.cpu_limit, "resources.limits.cpu"),
-        (CheckId::MemoryLimitsMissing, c.resources.memory_limit, "resources.limits.memory"),
+        (
+            CheckId::CpuRequestsMissing,
+            c.resources.cpu_request,
+            "resources.requests.cpu",
+        ),
+        (
+            CheckId::MemoryRequestsMissing,
+            c.resources.memory_request,
+            "resources.requests.memory",
+        ),
+        (
+            CheckId::CpuLimitsMissing,
+            c.resources.cpu_limit,
+            "resources.limits.cpu",
+        ),
+        (
+            CheckId::MemoryLimitsMissing,
+            c.resources.memory_limit,
+            "resources.limits.memory",
+        ),
     ];
     for (check, set, field) in resources {
         if !set {
-            ev.report(check, name, format!("{kind} {:?} does not set {field}", c.name), 1);
+            ev.report(
+                check,
+                name,
+                format!("{kind} {:?} does not set {field}", c.name),
+                1,
+            );
         }
     }
     security_checks(ev, c, kind);
     if ev.on(CheckId::PullPolicyNotAlways) {
         // The API server defaults the policy to Always for latest or untagged images and
         // to IfNotPresent otherwise; judge what the cluster will actually run.
-        let effective = c.image_pull_policy.as_deref().unwrap_or(
-            match image_pin(&c.image) {
+        let effective = c
+            .image_pull_policy
+            .as_deref()
+            .unwrap_or(match image_pin(&c.image) {
                 ImagePin::Untagged | ImagePin::Tag("latest") => "Always",
                 _ => "IfNotPresent",
-            },
-        );
+            });
         if effective != "Always" {
             ev.report(
                 CheckId::PullPolicyNotAlways,
                 name,
-                format!("{kind} {:?} has imagePullPolicy {effective}; set Always", c.name),
+                format!(
+                    "{kind} {:?} has imagePullPolicy {effective}; set Always",
+                    c.name
+                ),
                 1,
             );
         }
@@ -267,7 +328,15 @@ fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts, kind: &str) {
         }
     }
     if sc.privileged == Some(true) {
-        ev.report(CheckId::RunAsPrivileged, name, format!("{kind} {:?} runs privileged; remove securityContext.privileged", c.name), 1);
+        ev.report(
+            CheckId::RunAsPrivileged,
+            name,
+            format!(
+                "{kind} {:?} runs privileged; remove securityContext.privileged",
+                c.name
+            ),
+            1,
+        );
     }
     // Privileged containers always allow escalation; otherwise it must be explicitly off.
     if sc.allow_privilege_escalation != Some(false) || sc.privileged == Some(true) {
@@ -287,22 +356,40 @@ fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts, kind: &str) {
         );
     }
     if c.host_port {
-        ev.report(CheckId::HostPortSet, name, format!("{kind} {:?} binds a hostPort; expose it through a Service", c.name), 1);
+        ev.report(
+            CheckId::HostPortSet,
+            name,
+            format!(
+                "{kind} {:?} binds a hostPort; expose it through a Service",
+                c.name
+            ),
+            1,
+        );
     }
     let dangerous: Vec<&str> = sc
         .capabilities_add
         .iter()
         .map(|cap| cap.trim())
         .filter(|cap| {
-            let bare = cap.strip_prefix("CAP_").unwrap_or(cap);
-            DANGEROUS_CAPABILITIES.iter().any(|d| d.eq_ignore_ascii_case(bare))
+            // The prefix, like the name, is matched in any case: `cap_sys_admin` must not slip by.
+            let bare = match cap.get(..4) {
+                Some(prefix) if prefix.eq_ignore_ascii_case("CAP_") => &cap[4..],
+                _ => cap,
+            };
+            DANGEROUS_CAPABILITIES
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(bare))
         })
         .collect();
     if !dangerous.is_empty() {
         ev.report(
             CheckId::DangerousCapabilities,
             name,
-            format!("{kind} {:?} adds capabilities {}; drop them", c.name, dangerous.join(", ")),
+            format!(
+                "{kind} {:?} adds capabilities {}; drop them",
+                c.name,
+                dangerous.join(", ")
+            ),
             1,
         );
     }

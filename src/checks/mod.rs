@@ -215,16 +215,26 @@ pub struct CheckSpec {
     pub remedy: &'static str,
 }
 
+/// When a check can be judged and whether enforcement can fix it.
+#[derive(Clone, Copy)]
+enum Flavor {
+    /// Judged from the spec (admission too); not repaired.
+    Spec,
+    /// Judged from the spec and repairable in enforce mode.
+    Remediable,
+    /// Needs live pod status; never judged at admission.
+    Runtime,
+}
+
 const fn spec(
     id: CheckId,
     category: Category,
     severity: Severity,
     weight: u32,
-    runtime: bool,
-    remediable: bool,
-    title: &'static str,
-    remedy: &'static str,
+    flavor: Flavor,
+    (title, remedy): (&'static str, &'static str),
 ) -> CheckSpec {
+    let runtime = matches!(flavor, Flavor::Runtime);
     CheckSpec {
         id,
         category,
@@ -232,7 +242,7 @@ const fn spec(
         weight,
         admission: !runtime,
         runtime,
-        remediable,
+        remediable: matches!(flavor, Flavor::Remediable),
         title,
         remedy,
     }
@@ -243,66 +253,211 @@ use Severity::{Critical, High, Low, Medium};
 
 /// The catalogue, indexed by [`CheckId::index`].
 pub static CATALOGUE: [CheckSpec; CHECK_COUNT] = [
-    spec(CheckId::LatestTag, Reliability, High, 5, false, false,
-        "Image uses the latest tag or no tag",
-        "pin the image to a version tag or a digest"),
-    spec(CheckId::MissingLivenessProbe, Reliability, Medium, 3, false, true,
-        "Container has no liveness probe",
-        "add a livenessProbe"),
-    spec(CheckId::MissingReadinessProbe, Reliability, Low, 2, false, true,
-        "Container has no readiness probe",
-        "add a readinessProbe"),
-    spec(CheckId::HighRestarts, Reliability, Critical, 6, true, false,
-        "Container restarts too often",
-        "find why the container crashes (kubectl logs --previous)"),
-    spec(CheckId::LongPending, Reliability, Medium, 4, true, false,
-        "Pod has been Pending too long",
-        "check scheduling events, resource quotas and image pulls"),
-    spec(CheckId::CpuRequestsMissing, Efficiency, Medium, 2, false, true,
-        "Container has no CPU request",
-        "set resources.requests.cpu"),
-    spec(CheckId::MemoryRequestsMissing, Efficiency, Medium, 2, false, true,
-        "Container has no memory request",
-        "set resources.requests.memory"),
-    spec(CheckId::CpuLimitsMissing, Efficiency, Medium, 2, false, true,
-        "Container has no CPU limit",
-        "set resources.limits.cpu"),
-    spec(CheckId::MemoryLimitsMissing, Efficiency, Medium, 2, false, true,
-        "Container has no memory limit",
-        "set resources.limits.memory"),
-    spec(CheckId::RunAsRootAllowed, Security, High, 4, false, false,
-        "Container may run as root",
-        "set securityContext.runAsNonRoot: true (or a non-zero runAsUser)"),
-    spec(CheckId::RunAsPrivileged, Security, Critical, 6, false, false,
-        "Container runs privileged",
-        "remove securityContext.privileged: true"),
-    spec(CheckId::PrivilegeEscalationAllowed, Security, High, 4, false, false,
-        "Container allows privilege escalation",
-        "set securityContext.allowPrivilegeEscalation: false"),
-    spec(CheckId::NotReadOnlyRootFilesystem, Security, Medium, 2, false, false,
-        "Container root filesystem is writable",
-        "set securityContext.readOnlyRootFilesystem: true and mount writable volumes where needed"),
-    spec(CheckId::HostNetworkSet, Security, High, 4, false, false,
-        "Pod uses the host network",
-        "remove spec.hostNetwork: true"),
-    spec(CheckId::HostPidSet, Security, High, 4, false, false,
-        "Pod shares the host PID namespace",
-        "remove spec.hostPID: true"),
-    spec(CheckId::HostIpcSet, Security, High, 4, false, false,
-        "Pod shares the host IPC namespace",
-        "remove spec.hostIPC: true"),
-    spec(CheckId::HostPathSet, Security, Medium, 2, false, false,
-        "Pod mounts a hostPath volume",
-        "use a persistentVolumeClaim, configMap, secret or emptyDir instead"),
-    spec(CheckId::HostPortSet, Security, Medium, 2, false, false,
-        "Container binds a host port",
-        "remove hostPort and expose the port through a Service"),
-    spec(CheckId::DangerousCapabilities, Security, High, 4, false, false,
-        "Container adds dangerous Linux capabilities",
-        "drop the capability from securityContext.capabilities.add"),
-    spec(CheckId::PullPolicyNotAlways, Reliability, Low, 1, false, false,
-        "Image pull policy is not Always",
-        "set imagePullPolicy: Always"),
+    spec(
+        CheckId::LatestTag,
+        Reliability,
+        High,
+        5,
+        Flavor::Spec,
+        (
+            "Image uses the latest tag or no tag",
+            "pin the image to a version tag or a digest",
+        ),
+    ),
+    spec(
+        CheckId::MissingLivenessProbe,
+        Reliability,
+        Medium,
+        3,
+        Flavor::Remediable,
+        ("Container has no liveness probe", "add a livenessProbe"),
+    ),
+    spec(
+        CheckId::MissingReadinessProbe,
+        Reliability,
+        Low,
+        2,
+        Flavor::Remediable,
+        ("Container has no readiness probe", "add a readinessProbe"),
+    ),
+    spec(
+        CheckId::HighRestarts,
+        Reliability,
+        Critical,
+        6,
+        Flavor::Runtime,
+        (
+            "Container restarts too often",
+            "find why the container crashes (kubectl logs --previous)",
+        ),
+    ),
+    spec(
+        CheckId::LongPending,
+        Reliability,
+        Medium,
+        4,
+        Flavor::Runtime,
+        (
+            "Pod has been Pending too long",
+            "check scheduling events, resource quotas and image pulls",
+        ),
+    ),
+    spec(
+        CheckId::CpuRequestsMissing,
+        Efficiency,
+        Medium,
+        2,
+        Flavor::Remediable,
+        ("Container has no CPU request", "set resources.requests.cpu"),
+    ),
+    spec(
+        CheckId::MemoryRequestsMissing,
+        Efficiency,
+        Medium,
+        2,
+        Flavor::Remediable,
+        (
+            "Container has no memory request",
+            "set resources.requests.memory",
+        ),
+    ),
+    spec(
+        CheckId::CpuLimitsMissing,
+        Efficiency,
+        Medium,
+        2,
+        Flavor::Remediable,
+        ("Container has no CPU limit", "set resources.limits.cpu"),
+    ),
+    spec(
+        CheckId::MemoryLimitsMissing,
+        Efficiency,
+        Medium,
+        2,
+        Flavor::Remediable,
+        (
+            "Container has no memory limit",
+            "set resources.limits.memory",
+        ),
+    ),
+    spec(
+        CheckId::RunAsRootAllowed,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        (
+            "Container may run as root",
+            "set securityContext.runAsNonRoot: true (or a non-zero runAsUser)",
+        ),
+    ),
+    spec(
+        CheckId::RunAsPrivileged,
+        Security,
+        Critical,
+        6,
+        Flavor::Spec,
+        (
+            "Container runs privileged",
+            "remove securityContext.privileged: true",
+        ),
+    ),
+    spec(
+        CheckId::PrivilegeEscalationAllowed,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        (
+            "Container allows privilege escalation",
+            "set securityContext.allowPrivilegeEscalation: false",
+        ),
+    ),
+    spec(
+        CheckId::NotReadOnlyRootFilesystem,
+        Security,
+        Medium,
+        2,
+        Flavor::Spec,
+        (
+            "Container root filesystem is writable",
+            "set securityContext.readOnlyRootFilesystem: true and mount writable volumes where needed",
+        ),
+    ),
+    spec(
+        CheckId::HostNetworkSet,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        ("Pod uses the host network", "remove spec.hostNetwork: true"),
+    ),
+    spec(
+        CheckId::HostPidSet,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        (
+            "Pod shares the host PID namespace",
+            "remove spec.hostPID: true",
+        ),
+    ),
+    spec(
+        CheckId::HostIpcSet,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        (
+            "Pod shares the host IPC namespace",
+            "remove spec.hostIPC: true",
+        ),
+    ),
+    spec(
+        CheckId::HostPathSet,
+        Security,
+        Medium,
+        2,
+        Flavor::Spec,
+        (
+            "Pod mounts a hostPath volume",
+            "use a persistentVolumeClaim, configMap, secret or emptyDir instead",
+        ),
+    ),
+    spec(
+        CheckId::HostPortSet,
+        Security,
+        Medium,
+        2,
+        Flavor::Spec,
+        (
+            "Container binds a host port",
+            "remove hostPort and expose the port through a Service",
+        ),
+    ),
+    spec(
+        CheckId::DangerousCapabilities,
+        Security,
+        High,
+        4,
+        Flavor::Spec,
+        (
+            "Container adds dangerous Linux capabilities",
+            "drop the capability from securityContext.capabilities.add",
+        ),
+    ),
+    spec(
+        CheckId::PullPolicyNotAlways,
+        Reliability,
+        Low,
+        1,
+        Flavor::Spec,
+        (
+            "Image pull policy is not Always",
+            "set imagePullPolicy: Always",
+        ),
+    ),
 ];
 
 #[cfg(test)]
@@ -322,8 +477,14 @@ mod tests {
         for id in CheckId::ALL {
             assert_eq!(CheckId::parse(id.as_str()), Some(*id));
         }
-        assert_eq!(CheckId::parse("missingLiveness"), Some(CheckId::MissingLivenessProbe));
-        assert_eq!(CheckId::parse("missingReadiness"), Some(CheckId::MissingReadinessProbe));
+        assert_eq!(
+            CheckId::parse("missingLiveness"),
+            Some(CheckId::MissingLivenessProbe)
+        );
+        assert_eq!(
+            CheckId::parse("missingReadiness"),
+            Some(CheckId::MissingReadinessProbe)
+        );
         assert_eq!(CheckId::parse("pending"), Some(CheckId::LongPending));
         assert_eq!(CheckId::parse("nope"), None);
     }
@@ -333,7 +494,11 @@ mod tests {
         for spec in &CATALOGUE {
             assert_ne!(spec.runtime, spec.admission, "{}", spec.id);
         }
-        let runtime: Vec<_> = CATALOGUE.iter().filter(|s| s.runtime).map(|s| s.id).collect();
+        let runtime: Vec<_> = CATALOGUE
+            .iter()
+            .filter(|s| s.runtime)
+            .map(|s| s.id)
+            .collect();
         assert_eq!(runtime, [CheckId::HighRestarts, CheckId::LongPending]);
     }
 

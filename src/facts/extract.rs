@@ -98,59 +98,90 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
     let facts = match kind {
         WorkloadKind::Pod => facts_from_pod(&decode::<Pod>(value, &kind_str, &name)?),
         WorkloadKind::Deployment => {
-            let d: Deployment = decode(value, &kind_str, &name)?;
-            let template = d.spec.as_ref().map(|s| &s.template);
-            from_template(kind, &d.metadata, template, &kind_str)?
+            facts_from_workload(&decode::<Deployment>(value, &kind_str, &name)?)?
         }
         WorkloadKind::StatefulSet => {
-            let s: StatefulSet = decode(value, &kind_str, &name)?;
-            let template = s.spec.as_ref().map(|s| &s.template);
-            from_template(kind, &s.metadata, template, &kind_str)?
+            facts_from_workload(&decode::<StatefulSet>(value, &kind_str, &name)?)?
         }
         WorkloadKind::DaemonSet => {
-            let d: DaemonSet = decode(value, &kind_str, &name)?;
-            let template = d.spec.as_ref().map(|s| &s.template);
-            from_template(kind, &d.metadata, template, &kind_str)?
+            facts_from_workload(&decode::<DaemonSet>(value, &kind_str, &name)?)?
         }
         WorkloadKind::ReplicaSet => {
-            let r: ReplicaSet = decode(value, &kind_str, &name)?;
-            let template = r.spec.as_ref().and_then(|s| s.template.as_ref());
-            from_template(kind, &r.metadata, template, &kind_str)?
+            facts_from_workload(&decode::<ReplicaSet>(value, &kind_str, &name)?)?
         }
         WorkloadKind::ReplicationController => {
-            let r: ReplicationController = decode(value, &kind_str, &name)?;
-            let template = r.spec.as_ref().and_then(|s| s.template.as_ref());
-            from_template(kind, &r.metadata, template, &kind_str)?
+            facts_from_workload(&decode::<ReplicationController>(value, &kind_str, &name)?)?
         }
-        WorkloadKind::Job => {
-            let j: Job = decode(value, &kind_str, &name)?;
-            let template = j.spec.as_ref().map(|s| &s.template);
-            from_template(kind, &j.metadata, template, &kind_str)?
-        }
-        WorkloadKind::CronJob => {
-            let c: CronJob = decode(value, &kind_str, &name)?;
-            let template = c
-                .spec
-                .as_ref()
-                .and_then(|s| s.job_template.spec.as_ref())
-                .map(|s| &s.template);
-            from_template(kind, &c.metadata, template, &kind_str)?
-        }
+        WorkloadKind::Job => facts_from_workload(&decode::<Job>(value, &kind_str, &name)?)?,
+        WorkloadKind::CronJob => facts_from_workload(&decode::<CronJob>(value, &kind_str, &name)?)?,
     };
     Ok(Some(facts))
 }
 
-/// Facts from the pod template of a workload object.
-pub fn from_template(
-    kind: WorkloadKind,
-    meta: &ObjectMeta,
-    template: Option<&PodTemplateSpec>,
-    kind_str: &str,
-) -> Result<PodFacts, FactsError> {
+/// A workload object that carries a pod template.
+pub trait PodTemplateSource {
+    /// Its kind.
+    const KIND: WorkloadKind;
+    /// Its metadata.
+    fn meta(&self) -> &ObjectMeta;
+    /// Its pod template, if it has one.
+    fn template(&self) -> Option<&PodTemplateSpec>;
+}
+
+macro_rules! template_source {
+    ($ty:ty, $kind:expr, |$w:ident| $template:expr) => {
+        impl PodTemplateSource for $ty {
+            const KIND: WorkloadKind = $kind;
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn template(&self) -> Option<&PodTemplateSpec> {
+                let $w = self;
+                $template
+            }
+        }
+    };
+}
+
+template_source!(Deployment, WorkloadKind::Deployment, |w| w
+    .spec
+    .as_ref()
+    .map(|s| &s.template));
+template_source!(StatefulSet, WorkloadKind::StatefulSet, |w| w
+    .spec
+    .as_ref()
+    .map(|s| &s.template));
+template_source!(DaemonSet, WorkloadKind::DaemonSet, |w| w
+    .spec
+    .as_ref()
+    .map(|s| &s.template));
+template_source!(ReplicaSet, WorkloadKind::ReplicaSet, |w| w
+    .spec
+    .as_ref()
+    .and_then(|s| s.template.as_ref()));
+template_source!(
+    ReplicationController,
+    WorkloadKind::ReplicationController,
+    |w| w.spec.as_ref().and_then(|s| s.template.as_ref())
+);
+template_source!(Job, WorkloadKind::Job, |w| w
+    .spec
+    .as_ref()
+    .map(|s| &s.template));
+template_source!(CronJob, WorkloadKind::CronJob, |w| w
+    .spec
+    .as_ref()
+    .and_then(|s| s.job_template.spec.as_ref())
+    .map(|s| &s.template));
+
+/// Facts from the pod template of a typed workload object.
+pub fn facts_from_workload<W: PodTemplateSource>(workload: &W) -> Result<PodFacts, FactsError> {
+    let kind = W::KIND;
+    let meta = workload.meta();
     let object = object_ref(kind, meta);
-    let Some(template) = template else {
+    let Some(template) = workload.template() else {
         return Err(FactsError::NoTemplate {
-            kind: kind_str.to_owned(),
+            kind: kind.as_str().to_owned(),
             name: object.name,
         });
     };
@@ -292,7 +323,8 @@ fn container_security(sc: Option<&SecurityContext>) -> SecurityFacts {
 
 fn container(c: &Container, role: ContainerRole) -> ContainerFacts {
     let resources = c.resources.as_ref();
-    let has = |map: Option<&BTreeMap<String, _>>, key: &str| map.is_some_and(|m| m.contains_key(key));
+    let has =
+        |map: Option<&BTreeMap<String, _>>, key: &str| map.is_some_and(|m| m.contains_key(key));
     let requests = resources.and_then(|r| r.requests.as_ref());
     let limits = resources.and_then(|r| r.limits.as_ref());
     let ports = c.ports.as_deref().unwrap_or_default();

@@ -29,7 +29,10 @@ pub fn image_pin(image: &str) -> ImagePin<'_> {
 
 /// True when the image floats: tag `latest` or no tag at all.
 pub fn is_floating(image: &str) -> bool {
-    matches!(image_pin(image), ImagePin::Untagged | ImagePin::Tag("latest"))
+    matches!(
+        image_pin(image),
+        ImagePin::Untagged | ImagePin::Tag("latest")
+    )
 }
 
 #[cfg(test)]

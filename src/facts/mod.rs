@@ -9,7 +9,9 @@
 mod extract;
 pub mod image;
 
-pub use extract::{FactsError, facts_from_json, facts_from_pod};
+pub use extract::{
+    FactsError, PodTemplateSource, facts_from_json, facts_from_pod, facts_from_workload,
+};
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -7,8 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::crd::{
-    CheckSettings, DefaultProbe, DefaultResources, DevOpsPolicy, DevOpsPolicySpec,
-    EnforcementMode,
+    CheckSettings, DefaultProbe, DefaultResources, DevOpsPolicy, DevOpsPolicySpec, EnforcementMode,
 };
 use crate::checks::{Category, CheckId, Severity};
 
@@ -157,9 +156,15 @@ mod tests {
     fn restricted_turns_everything_on_with_raised_severities() {
         let b = bundle("restricted").unwrap();
         let p = EffectivePolicy::from_spec(&b.spec).unwrap();
-        assert_eq!(p.enabled().count(), CheckId::ALL.len());
+        // Everything but pullPolicyNotAlways, which is neither a seed, resource nor
+        // security check.
+        assert_eq!(p.enabled().count(), CheckId::ALL.len() - 1);
+        assert_eq!(p.severity(CheckId::PullPolicyNotAlways), None);
         assert_eq!(p.severity(CheckId::LatestTag), Some(Severity::Critical));
-        assert_eq!(p.severity(CheckId::MissingReadinessProbe), Some(Severity::High));
+        assert_eq!(
+            p.severity(CheckId::MissingReadinessProbe),
+            Some(Severity::High)
+        );
         assert_eq!(p.severity(CheckId::LongPending), Some(Severity::High));
         assert_eq!(p.max_restart_count, 3);
         assert_eq!(b.spec.enforcement_mode, Some(EnforcementMode::Enforce));

@@ -119,9 +119,7 @@ pub struct EnforcementSettings {
 }
 
 /// A governance policy for the workloads of its namespace.
-#[derive(
-    CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "devops.stochastic.io",
     version = "v1",
@@ -236,9 +234,7 @@ pub struct AuditViolation {
 }
 
 /// A point-in-time record of one policy's evaluation.
-#[derive(
-    CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "devops.stochastic.io",
     version = "v1",

@@ -168,7 +168,10 @@ impl EffectivePolicy {
         }
         // A threshold only counts from the policies that turn its check on.
         let with = |id: CheckId| policies.iter().filter(move |p| p.severity(id).is_some());
-        if let Some(max) = with(CheckId::HighRestarts).map(|p| p.max_restart_count).min() {
+        if let Some(max) = with(CheckId::HighRestarts)
+            .map(|p| p.max_restart_count)
+            .min()
+        {
             acc.max_restart_count = max;
         }
         if let Some(secs) = with(CheckId::LongPending).map(|p| p.pending_seconds).min() {
@@ -211,8 +214,8 @@ pub fn is_quantity(s: &str) -> bool {
     if number.is_empty() || number.matches('.').count() > 1 || number == "." {
         return false;
     }
-    const SUFFIXES: [&str; 14] = [
-        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    const SUFFIXES: [&str; 16] = [
+        "", "n", "u", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
     ];
     if SUFFIXES.contains(&suffix) {
         return true;
@@ -224,3 +227,7 @@ pub fn is_quantity(s: &str) -> bool {
     let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
     !exp.is_empty() && exp.chars().all(|c| c.is_ascii_digit())
 }
+
+#[cfg(test)]
+#[path = "effective_tests.rs"]
+mod tests;

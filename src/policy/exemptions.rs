@@ -183,15 +183,24 @@ mod tests {
 
     #[test]
     fn listed_checks_and_seed_keys_are_exempt_and_others_are_not() {
-        let a = annotations(&[(IGNORE, "latestTag, missingLiveness"), (IGNORE_REASON, "vendor image")]);
+        let a = annotations(&[
+            (IGNORE, "latestTag, missingLiveness"),
+            (IGNORE_REASON, "vendor image"),
+        ]);
         let e = Exemption::from_annotations(Some(&a)).unwrap();
         let now = at("2026-01-01T00:00:00Z");
         assert_eq!(
             e.verdict(CheckId::LatestTag, now),
             ExemptionVerdict::Exempt("exempt: vendor image".into())
         );
-        assert!(matches!(e.verdict(CheckId::MissingLivenessProbe, now), ExemptionVerdict::Exempt(_)));
-        assert_eq!(e.verdict(CheckId::MissingReadinessProbe, now), ExemptionVerdict::None);
+        assert!(matches!(
+            e.verdict(CheckId::MissingLivenessProbe, now),
+            ExemptionVerdict::Exempt(_)
+        ));
+        assert_eq!(
+            e.verdict(CheckId::MissingReadinessProbe, now),
+            ExemptionVerdict::None
+        );
     }
 
     #[test]
@@ -199,7 +208,10 @@ mod tests {
         let a = annotations(&[(IGNORE, "*")]);
         let e = Exemption::from_annotations(Some(&a)).unwrap();
         for id in CheckId::ALL {
-            assert!(matches!(e.verdict(*id, Timestamp::UNIX_EPOCH), ExemptionVerdict::Exempt(_)));
+            assert!(matches!(
+                e.verdict(*id, Timestamp::UNIX_EPOCH),
+                ExemptionVerdict::Exempt(_)
+            ));
         }
     }
 
@@ -207,16 +219,28 @@ mod tests {
     fn a_plain_date_is_good_through_that_day_and_lapses_after() {
         let a = annotations(&[(IGNORE, "latestTag"), (IGNORE_UNTIL, "2026-03-01")]);
         let e = Exemption::from_annotations(Some(&a)).unwrap();
-        assert!(matches!(e.verdict(CheckId::LatestTag, at("2026-03-01T23:59:59Z")), ExemptionVerdict::Exempt(_)));
-        assert!(matches!(e.verdict(CheckId::LatestTag, at("2026-03-02T00:00:00Z")), ExemptionVerdict::Lapsed(_)));
+        assert!(matches!(
+            e.verdict(CheckId::LatestTag, at("2026-03-01T23:59:59Z")),
+            ExemptionVerdict::Exempt(_)
+        ));
+        assert!(matches!(
+            e.verdict(CheckId::LatestTag, at("2026-03-02T00:00:00Z")),
+            ExemptionVerdict::Lapsed(_)
+        ));
     }
 
     #[test]
     fn a_full_timestamp_lapses_at_that_instant() {
         let a = annotations(&[(IGNORE, "*"), (IGNORE_UNTIL, "2026-03-01T12:00:00+02:00")]);
         let e = Exemption::from_annotations(Some(&a)).unwrap();
-        assert!(matches!(e.verdict(CheckId::LatestTag, at("2026-03-01T09:59:59Z")), ExemptionVerdict::Exempt(_)));
-        assert!(matches!(e.verdict(CheckId::LatestTag, at("2026-03-01T10:00:00Z")), ExemptionVerdict::Lapsed(_)));
+        assert!(matches!(
+            e.verdict(CheckId::LatestTag, at("2026-03-01T09:59:59Z")),
+            ExemptionVerdict::Exempt(_)
+        ));
+        assert!(matches!(
+            e.verdict(CheckId::LatestTag, at("2026-03-01T10:00:00Z")),
+            ExemptionVerdict::Lapsed(_)
+        ));
     }
 
     #[test]
@@ -224,7 +248,10 @@ mod tests {
         let a = annotations(&[(IGNORE, "*"), (IGNORE_UNTIL, "next tuesday")]);
         let e = Exemption::from_annotations(Some(&a)).unwrap();
         let v = e.verdict(CheckId::LatestTag, Timestamp::UNIX_EPOCH);
-        assert!(matches!(v, ExemptionVerdict::Lapsed(ref m) if m.contains("next tuesday")), "{v:?}");
+        assert!(
+            matches!(v, ExemptionVerdict::Lapsed(ref m) if m.contains("next tuesday")),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -233,7 +260,10 @@ mod tests {
         let e = Exemption::from_annotations(Some(&a)).unwrap();
         assert_eq!(
             e.checks,
-            ExemptChecks::Only { checks: vec![CheckId::LatestTag], unknown: vec!["typoCheck".into()] }
+            ExemptChecks::Only {
+                checks: vec![CheckId::LatestTag],
+                unknown: vec!["typoCheck".into()]
+            }
         );
     }
 }

@@ -6,9 +6,11 @@
 
 pub mod bundles;
 pub mod crd;
+pub mod diff;
 mod effective;
 pub mod exemptions;
 pub mod namespaces;
+pub mod strict;
 
 pub use crd::{DevOpsPolicy, DevOpsPolicySpec, DevOpsPolicyStatus, PolicyAuditResult};
 pub use effective::{

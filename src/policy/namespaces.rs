@@ -113,3 +113,38 @@ mod tests {
         assert!(err.to_string().contains("team-[a"));
     }
 }
+
+/// Whether `s` is a valid namespace name (an RFC 1123 DNS label: lower-case
+/// alphanumerics and `-`, starting and ending alphanumeric, at most 63 characters).
+pub fn is_dns_label(s: &str) -> bool {
+    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|&c| alnum(c) || c == b'-')
+        && alnum(b[0])
+        && alnum(b[b.len() - 1])
+}
+
+/// Whether `s` is a valid object name (an RFC 1123 DNS subdomain: dot-separated labels,
+/// at most 253 characters).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels_follow_rfc_1123() {
+        for ok in ["a", "prod", "team-1", "0abc"] {
+            assert!(is_dns_label(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "Prod", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
+        assert!(is_dns_subdomain("my.policy-1"));
+        assert!(!is_dns_subdomain("my..policy"));
+    }
+}

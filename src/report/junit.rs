@@ -67,9 +67,13 @@ fn case(out: &mut String, w: &WorkloadResult) {
 pub(super) fn render(r: &AuditReport) -> String {
     let mut suites: BTreeMap<&str, Vec<&WorkloadResult>> = BTreeMap::new();
     for w in &r.workloads {
-        suites.entry(w.object.namespace.as_str()).or_default().push(w);
+        suites
+            .entry(w.object.namespace.as_str())
+            .or_default()
+            .push(w);
     }
-    let failed = |ws: &[&WorkloadResult]| ws.iter().filter(|w| w.counted().next().is_some()).count();
+    let failed =
+        |ws: &[&WorkloadResult]| ws.iter().filter(|w| w.counted().next().is_some()).count();
     let total_failed: usize = suites.values().map(|ws| failed(ws)).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

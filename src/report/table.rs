@@ -43,15 +43,29 @@ pub(super) fn render(r: &AuditReport) -> String {
             line(&mut out, "Cluster Status", status);
         }
         _ => {
-            line(&mut out, "Cluster Health Score", "n/a (no workloads scored)");
+            line(
+                &mut out,
+                "Cluster Health Score",
+                "n/a (no workloads scored)",
+            );
             line(&mut out, "Cluster Status", "n/a");
         }
     }
     let _ = writeln!(out, "{RULE}");
 
     if !r.namespaces.is_empty() {
-        let width = r.namespaces.iter().map(|n| n.name.len()).max().unwrap_or(9).max(9);
-        let _ = writeln!(out, "\n{:<width$}  {:>5}  {:<8}  {:>9}  {:>8}", "NAMESPACE", "SCORE", "STATUS", "WORKLOADS", "FINDINGS");
+        let width = r
+            .namespaces
+            .iter()
+            .map(|n| n.name.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        let _ = writeln!(
+            out,
+            "\n{:<width$}  {:>5}  {:<8}  {:>9}  {:>8}",
+            "NAMESPACE", "SCORE", "STATUS", "WORKLOADS", "FINDINGS"
+        );
         for ns in &r.namespaces {
             let _ = writeln!(
                 out,
@@ -65,11 +79,19 @@ pub(super) fn render(r: &AuditReport) -> String {
         }
     }
 
-    let with_findings: Vec<_> = r.workloads.iter().filter(|w| !w.findings.is_empty()).collect();
+    let with_findings: Vec<_> = r
+        .workloads
+        .iter()
+        .filter(|w| !w.findings.is_empty())
+        .collect();
     if !with_findings.is_empty() {
         let _ = writeln!(out, "\nFINDINGS");
         for w in with_findings {
-            let at = w.source.as_ref().map(|s| format!("  ({s})")).unwrap_or_default();
+            let at = w
+                .source
+                .as_ref()
+                .map(|s| format!("  ({s})"))
+                .unwrap_or_default();
             let _ = writeln!(out, "{}{at}", w.object);
             for f in &w.findings {
                 let sev = match &f.status {
@@ -80,7 +102,12 @@ pub(super) fn render(r: &AuditReport) -> String {
                     FindingStatus::Skipped { reason } => format!(" [{reason}]"),
                     FindingStatus::Counted => String::new(),
                 };
-                let _ = writeln!(out, "  {sev:<8}  {:<27}  {}{why}", f.check.as_str(), f.message);
+                let _ = writeln!(
+                    out,
+                    "  {sev:<8}  {:<27}  {}{why}",
+                    f.check.as_str(),
+                    f.message
+                );
             }
         }
     }
@@ -90,7 +117,10 @@ pub(super) fn render(r: &AuditReport) -> String {
         for s in &r.skipped {
             *reasons.entry(s.reason.as_str()).or_default() += 1;
         }
-        let summary: Vec<String> = reasons.iter().map(|(why, n)| format!("{n} ({why})")).collect();
+        let summary: Vec<String> = reasons
+            .iter()
+            .map(|(why, n)| format!("{n} ({why})"))
+            .collect();
         let _ = writeln!(out, "\nNot judged: {}", summary.join(", "));
     }
     if !r.errors.is_empty() {
@@ -99,7 +129,11 @@ pub(super) fn render(r: &AuditReport) -> String {
             let _ = writeln!(out, "  {e}");
         }
     }
-    let policy: Vec<String> = r.policy.iter().map(|c| format!("{} {}", c.id, c.severity)).collect();
+    let policy: Vec<String> = r
+        .policy
+        .iter()
+        .map(|c| format!("{} {}", c.id, c.severity))
+        .collect();
     let _ = writeln!(out, "\nPolicy: {} ({})", r.policy_source, policy.join(", "));
     out
 }

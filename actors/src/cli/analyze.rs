@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
-use kube_devops::audit::{AuditReport, Auditor, audit_input};
+use kube_devops::audit::{AuditReport, Auditor, audit_cluster, audit_input};
 use kube_devops::checks::Severity;
 use kube_devops::manifests;
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
+use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
 use kube_devops::report::{OutputFormat, render};
 
-use super::{EXIT_FINDINGS, EXIT_SCORE};
+use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
+use crate::cluster::gather;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -56,7 +58,8 @@ impl From<SeverityArg> for Severity {
 /// Arguments of `analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Manifest files or directories (walked for .yaml, .yml, .json), or - for stdin.
+    /// Manifest files or directories (walked for .yaml, .yml, .json), or - for stdin;
+    /// without it, the live cluster is audited.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub path: Vec<PathBuf>,
     /// Judge with a built-in bundle (baseline, restricted, permissive).
@@ -97,15 +100,21 @@ fn parse_score(s: &str) -> Result<f64, String> {
 }
 
 /// Resolves the policy from `--bundle`, `--policy` or the default.
-fn policy(args: &AnalyzeArgs) -> anyhow::Result<(EffectivePolicy, String)> {
-    if let Some(name) = &args.bundle {
+pub fn resolve_policy(
+    bundle_name: Option<&str>,
+    file: Option<&PathBuf>,
+) -> anyhow::Result<(EffectivePolicy, String)> {
+    if let Some(name) = bundle_name {
         let Some(b) = bundle(name) else {
-            bail!("unknown bundle {name:?}; available: {}", BUNDLE_NAMES.join(", "));
+            bail!(
+                "unknown bundle {name:?}; available: {}",
+                BUNDLE_NAMES.join(", ")
+            );
         };
         let p = EffectivePolicy::from_spec(&b.spec)?;
         return Ok((p, format!("bundle {name}")));
     }
-    if let Some(file) = &args.policy {
+    if let Some(file) = file {
         let spec = read_policy_file(file)?;
         let p = EffectivePolicy::from_spec(&spec)
             .with_context(|| format!("{}: invalid DevOpsPolicy", file.display()))?;
@@ -129,38 +138,14 @@ pub fn read_policy_file(file: &PathBuf) -> anyhow::Result<DevOpsPolicySpec> {
     let doc = match policies.len() {
         1 => policies.remove(0),
         0 => bail!("{}: no DevOpsPolicy object found", file.display()),
-        n => bail!("{}: {n} DevOpsPolicy objects found; give a file with one", file.display()),
+        n => bail!(
+            "{}: {n} DevOpsPolicy objects found; give a file with one",
+            file.display()
+        ),
     };
-    let spec = doc.value.get("spec").cloned().unwrap_or_else(|| serde_json::json!({}));
-    if let Some(map) = spec.as_object() {
-        let known = known_spec_fields();
-        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            bail!(
-                "{}: unknown field spec.{unknown} in DevOpsPolicy; known fields: {}",
-                doc.source,
-                known.join(", ")
-            );
-        }
-    }
-    serde_json::from_value(spec).with_context(|| format!("{}: invalid DevOpsPolicy spec", doc.source))
-}
-
-fn known_spec_fields() -> Vec<&'static str> {
-    vec![
-        "forbidLatestTag",
-        "requireLivenessProbe",
-        "requireReadinessProbe",
-        "maxRestartCount",
-        "forbidPendingDuration",
-        "enforcementMode",
-        "defaultProbe",
-        "defaultResources",
-        "severityOverrides",
-        "checks",
-        "admission",
-        "enforcement",
-        "auditRetention",
-    ]
+    let policy = policy_from_value(&doc.value)
+        .map_err(|e| anyhow::anyhow!("{}: invalid DevOpsPolicy: {e}", doc.source))?;
+    Ok(policy.spec)
 }
 
 /// The exit code a report earns under the thresholds: errors 1, then findings 3, then
@@ -169,52 +154,105 @@ pub fn exit_code(report: &AuditReport, fail_on: Option<Severity>, fail_below: Op
     if !report.errors.is_empty() {
         return 1;
     }
-    if let (Some(threshold), Some(worst)) = (fail_on, report.worst_severity()) {
-        if worst >= threshold {
-            return EXIT_FINDINGS;
-        }
+    if let (Some(threshold), Some(worst)) = (fail_on, report.worst_severity())
+        && worst >= threshold
+    {
+        return EXIT_FINDINGS;
     }
-    if let (Some(min), Some(score)) = (fail_below, report.cluster_score) {
-        if score.value() < min {
-            return EXIT_SCORE;
-        }
+    if let (Some(min), Some(score)) = (fail_below, report.cluster_score)
+        && score.value() < min
+    {
+        return EXIT_SCORE;
     }
     0
 }
 
-pub(super) fn run(args: AnalyzeArgs) -> anyhow::Result<u8> {
-    if args.path.is_empty() {
-        bail!("give manifests with --path FILE|DIR|- (auditing a live cluster is not available in this release)");
+/// Audits a live cluster: paginated lists of every workload kind and of pods.
+pub async fn cluster_report(
+    client: &kube::Client,
+    policy: EffectivePolicy,
+    policy_source: String,
+    exclusions: NamespaceExclusions,
+    namespace: Option<String>,
+    now: Timestamp,
+) -> anyhow::Result<AuditReport> {
+    let facts = gather(client, namespace.as_deref()).await?;
+    let mut auditor = Auditor::new(policy, policy_source, exclusions, namespace, now);
+    for (object, why) in &facts.skipped {
+        auditor.skip(object.clone(), None, why);
     }
-    let (policy, source) = policy(&args)?;
-    let exclusions = if args.exclude_namespace.is_empty() {
+    audit_cluster(&mut auditor, &facts.workloads, &facts.pods);
+    Ok(auditor.finish())
+}
+
+/// The exclusions asked for on the command line.
+pub fn exclusions(globs: &[String]) -> anyhow::Result<NamespaceExclusions> {
+    Ok(if globs.is_empty() {
         NamespaceExclusions::default()
     } else {
-        NamespaceExclusions::new(None, args.exclude_namespace.iter().map(String::as_str))?
-    };
-    let now = args.now.unwrap_or_else(Timestamp::now);
+        NamespaceExclusions::new(None, globs.iter().map(String::as_str))?
+    })
+}
+
+fn offline_report(
+    args: &AnalyzeArgs,
+    policy: EffectivePolicy,
+    source: String,
+    exclusions: NamespaceExclusions,
+    now: Timestamp,
+) -> anyhow::Result<AuditReport> {
     let input = manifests::load(&args.path, &mut std::io::stdin().lock());
-    let workloads_seen = input.documents.len();
     for f in &input.empty_files {
         tracing::warn!(file = %f, "file holds no Kubernetes objects");
     }
-    if workloads_seen == 0 && input.errors.is_empty() {
+    if input.documents.is_empty() && input.errors.is_empty() {
         let names: Vec<String> = args.path.iter().map(|p| p.display().to_string()).collect();
         bail!("no Kubernetes objects found in {}", names.join(", "));
     }
     let mut auditor = Auditor::new(policy, source, exclusions, args.namespace.clone(), now);
     audit_input(&mut auditor, input);
-    let report = auditor.finish();
-    let format = match args.output {
-        Output::Table => OutputFormat::Table,
-        Output::Json => OutputFormat::Json,
-        Output::Yaml => OutputFormat::Yaml,
-        Output::Sarif => OutputFormat::Sarif,
-        Output::Junit => OutputFormat::Junit,
+    Ok(auditor.finish())
+}
+
+pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
+    let exclusions = exclusions(&args.exclude_namespace)?;
+    let now = args.now.unwrap_or_else(Timestamp::now);
+    let report = if args.path.is_empty() {
+        block_on(async {
+            let client = target.connect().await?;
+            cluster_report(
+                &client,
+                policy,
+                source,
+                exclusions,
+                args.namespace.clone(),
+                now,
+            )
+            .await
+        })??
+    } else {
+        offline_report(&args, policy, source, exclusions, now)?
     };
-    print!("{}", render(&report, format)?);
+    print!("{}", render(&report, args.output.into())?);
     for e in &report.errors {
         eprintln!("error: {e}");
     }
-    Ok(exit_code(&report, args.fail_on.map(Into::into), args.fail_below))
+    Ok(exit_code(
+        &report,
+        args.fail_on.map(Into::into),
+        args.fail_below,
+    ))
+}
+
+impl From<Output> for OutputFormat {
+    fn from(o: Output) -> Self {
+        match o {
+            Output::Table => OutputFormat::Table,
+            Output::Json => OutputFormat::Json,
+            Output::Yaml => OutputFormat::Yaml,
+            Output::Sarif => OutputFormat::Sarif,
+            Output::Junit => OutputFormat::Junit,
+        }
+    }
 }

@@ -5,7 +5,11 @@
 //! `--fail-below`.
 
 mod analyze;
+mod check;
 mod crd;
+mod gitops;
+mod list;
+mod multi_cluster;
 mod policy;
 
 use std::path::PathBuf;
@@ -22,14 +26,20 @@ pub const EXIT_SCORE: u8 = 4;
 #[derive(Debug, Parser)]
 #[command(name = "kube-devops", version = kube_devops::VERSION, disable_version_flag = true)]
 pub struct Cli {
-    /// Path to a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
-    #[arg(long, global = true, env = "KUBECONFIG", value_name = "PATH")]
+    /// Path to a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then the
+    /// in-cluster service account).
+    #[arg(long, global = true, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context to use (default: the current context).
     #[arg(long, global = true, value_name = "NAME")]
     pub context: Option<String>,
     /// Log level: error, warn, info, debug or trace (or a RUST_LOG filter).
-    #[arg(long, global = true, default_value = "warn", env = "KUBE_DEVOPS_LOG_LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn",
+        env = "KUBE_DEVOPS_LOG_LEVEL"
+    )]
     pub log_level: String,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -53,14 +63,48 @@ pub enum LogFormat {
 pub enum Command {
     /// Print the version.
     Version,
-    /// Audit workloads against a policy: manifest files offline with --path.
+    /// Check connectivity, the server version and every permission kube-devops uses.
+    Check,
+    /// List cluster objects.
+    #[command(subcommand)]
+    List(list::ListCommand),
+    /// Audit workloads against a policy: the live cluster, or manifests with --path.
     Analyze(analyze::AnalyzeArgs),
     /// Custom resource definitions.
     #[command(subcommand)]
     Crd(crd::CrdCommand),
-    /// Policies and built-in bundles.
+    /// Policies: built-in bundles and GitOps export, import and diff.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Audit several kubeconfig contexts at once.
+    #[command(subcommand)]
+    MultiCluster(multi_cluster::MultiClusterCommand),
+}
+
+/// Which cluster the global flags point at.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterTarget {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+}
+
+impl ClusterTarget {
+    /// Connects to the cluster.
+    pub async fn connect(&self) -> Result<kube::Client, crate::cluster::ConnectError> {
+        crate::cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
+    }
+}
+
+/// Runs a future on a fresh multi-threaded runtime (one-shot commands only; the
+/// controllers run inside their own actor system).
+pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(f))
 }
 
 fn init_logging(level: &str, format: LogFormat) {
@@ -86,6 +130,8 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging(&cli.log_level, cli.log_format);
+    // One TLS crypto provider for the whole process, chosen before any client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -97,13 +143,20 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command; `Ok` carries the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let target = ClusterTarget {
+        kubeconfig: cli.kubeconfig.clone(),
+        context: cli.context.clone(),
+    };
     match cli.command {
         Command::Version => {
             println!("kube-devops version {}", kube_devops::VERSION);
             Ok(0)
         }
-        Command::Analyze(args) => analyze::run(args),
-        Command::Crd(cmd) => crd::run(cmd),
-        Command::Policy(cmd) => policy::run(cmd),
+        Command::Check => block_on(async { check::run(target.connect().await?).await })?,
+        Command::List(cmd) => block_on(async { list::run(target.connect().await?, cmd).await })?,
+        Command::Analyze(args) => analyze::run(args, &target),
+        Command::Crd(cmd) => crd::run(cmd, &target),
+        Command::Policy(cmd) => policy::run(cmd, &target),
+        Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
     }
 }

@@ -1,9 +1,15 @@
-//! `policy bundle-list`, `bundle-show` and `bundle-apply`: the built-in bundles.
+//! `policy bundle-list`, `bundle-show` and `bundle-apply` (the built-in bundles), and the
+//! GitOps commands `export`, `import` and `diff` (see `gitops`).
+
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+
+use super::{ClusterTarget, block_on, gitops};
 use kube_devops::policy::EffectivePolicy;
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle, bundles, policy_from_bundle};
+use kube_devops::policy::namespaces::{is_dns_label, is_dns_subdomain};
 
 /// Policy commands.
 #[derive(Debug, Subcommand)]
@@ -26,6 +32,34 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "devops-policy")]
         policy_name: String,
     },
+    /// Print the cluster's DevOpsPolicies as YAML for Git.
+    Export {
+        /// Namespace (default: the context's namespace).
+        #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
+        namespace: Option<String>,
+        /// Every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// Apply the DevOpsPolicies of a file (server-side apply); all are validated first.
+    Import {
+        /// A YAML or JSON file of DevOpsPolicies, or - for stdin.
+        file: PathBuf,
+        /// Ask the server to validate without persisting anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Take ownership of fields another manager set, instead of failing.
+        #[arg(long)]
+        force_conflicts: bool,
+    },
+    /// Compare a file of DevOpsPolicies with the cluster; exit 1 on drift.
+    Diff {
+        /// A YAML or JSON file of DevOpsPolicies.
+        file: PathBuf,
+        /// Also report cluster policies outside the file's namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
 }
 
 fn find(name: &str) -> anyhow::Result<kube_devops::policy::bundles::Bundle> {
@@ -38,8 +72,39 @@ fn find(name: &str) -> anyhow::Result<kube_devops::policy::bundles::Bundle> {
     }
 }
 
-pub(super) fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
+pub(super) fn run(cmd: PolicyCommand, target: &ClusterTarget) -> anyhow::Result<u8> {
     match cmd {
+        PolicyCommand::Export {
+            namespace,
+            all_namespaces,
+        } => {
+            return block_on(async {
+                let client = target.connect().await?;
+                let ns = match (all_namespaces, namespace) {
+                    (true, _) => None,
+                    (false, Some(ns)) => Some(ns),
+                    (false, None) => Some(client.default_namespace().to_owned()),
+                };
+                gitops::export(client, ns.as_deref()).await
+            })?;
+        }
+        PolicyCommand::Import {
+            file,
+            dry_run,
+            force_conflicts,
+        } => {
+            return block_on(async {
+                gitops::import(target.connect().await?, &file, dry_run, force_conflicts).await
+            })?;
+        }
+        PolicyCommand::Diff {
+            file,
+            all_namespaces,
+        } => {
+            return block_on(async {
+                gitops::diff_file(target.connect().await?, &file, all_namespaces).await
+            })?;
+        }
         PolicyCommand::BundleList => {
             println!("Available policy bundles:");
             for b in bundles() {
@@ -55,7 +120,12 @@ pub(super) fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
             println!("Enforcement mode: {}", mode.as_str());
             println!("\nCHECK                        SEVERITY  CATEGORY");
             for (id, sev) in policy.enabled() {
-                println!("{:<28} {:<9} {}", id.as_str(), sev.as_str(), id.spec().category.as_str());
+                println!(
+                    "{:<28} {:<9} {}",
+                    id.as_str(),
+                    sev.as_str(),
+                    id.spec().category.as_str()
+                );
             }
             println!("\nSpec:");
             print!("{}", serde_yaml_ng::to_string(&b.spec)?);
@@ -66,6 +136,16 @@ pub(super) fn run(cmd: PolicyCommand) -> anyhow::Result<u8> {
             policy_name,
         } => {
             let b = find(&name)?;
+            if !is_dns_label(&namespace) {
+                bail!(
+                    "--namespace {namespace:?} is not a valid namespace name (lower-case letters, digits and '-')"
+                );
+            }
+            if !is_dns_subdomain(&policy_name) {
+                bail!(
+                    "--policy-name {policy_name:?} is not a valid object name (lower-case letters, digits, '-' and '.')"
+                );
+            }
             let policy = policy_from_bundle(&b, &namespace, &policy_name);
             print!("{}", serde_yaml_ng::to_string(&policy)?);
         }

@@ -3,6 +3,7 @@
 //! applying injected faults first. Verb handlers live in `read`, `write`, `patch`,
 //! `watch` and `review`; this module only decides who answers.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct App {
     pub bookmark_interval: Duration,
     /// `host:port` clients reach the server at.
     pub address: String,
+    /// Uids of pods whose status a test scripted; the simulated kubelet leaves them alone.
+    pub scripted_pods: Mutex<HashSet<String>>,
 }
 
 /// A resource request after its type has been resolved.

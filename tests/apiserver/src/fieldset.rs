@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
-use crate::structure::{ListKind, list_kind, same_item};
+use crate::structure::{ListKind, list_kind};
 
 /// One owned field, as the path of `fieldsV1` keys leading to it.
 pub type FieldPath = Vec<String>;

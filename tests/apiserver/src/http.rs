@@ -78,11 +78,11 @@ fn into_response(reply: Reply) -> Response<Body> {
     let (status, body) = match reply {
         Reply::Json(code, value) => {
             let bytes = serde_json::to_vec(&value).unwrap_or_default();
-            (code, Full::new(Bytes::from(bytes)).boxed())
+            (code, BodyExt::boxed(Full::new(Bytes::from(bytes))))
         }
         Reply::Stream(rx) => {
             let stream = ReceiverStream::new(rx).map(|chunk| Ok::<_, Infallible>(Frame::data(chunk)));
-            (200, StreamBody::new(stream).boxed())
+            (200, BodyExt::boxed(StreamBody::new(stream)))
         }
     };
     let mut response = Response::new(body);

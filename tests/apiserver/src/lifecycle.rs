@@ -52,7 +52,7 @@ impl WriteOptions {
     }
 
     /// The same, targeting `/status`.
-    pub fn to_status(mut self) -> Self {
+    pub fn for_status(mut self) -> Self {
         self.status = true;
         self
     }
@@ -110,12 +110,16 @@ fn validate(rt: &ResourceType, object: &mut Value, opts: &WriteOptions) -> ApiRe
         return Ok(());
     };
     let outcome = schema::check(object, schema);
-    let mut causes = outcome.causes;
-    if opts.strict {
-        causes.extend(outcome.pruned.iter().map(|p| {
-            FieldCause::new("FieldValueInvalid", p.clone(), format!("unknown field \"{p}\""))
-        }));
+    if opts.strict && !outcome.pruned.is_empty() {
+        let unknown: Vec<String> = outcome.pruned.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            unknown.join(", "),
+            kind = rt.kind,
+            version = rt.version,
+        )));
     }
+    let causes = outcome.causes;
     if causes.is_empty() {
         Ok(())
     } else {
@@ -204,6 +208,7 @@ pub fn create(
 
 /// What a new object of a kind starts with, as the real server's defaulting does.
 fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
+    let crd_status = (rt.kind == "CustomResourceDefinition").then(|| crate::crd::established_status(object));
     let Some(map) = object.as_object_mut() else {
         return;
     };
@@ -225,11 +230,13 @@ fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
             map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             map.insert("status".into(), json!({"phase": "Active"}));
         }
-        ("", "Pod") => {
+        ("", "Pod") if !map.contains_key("status") => {
             map.insert("status".into(), json!({"phase": "Pending", "qosClass": "BestEffort"}));
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            map.insert("status".into(), crate::crd::established_status(object));
+            if let Some(status) = crd_status {
+                map.insert("status".into(), status);
+            }
         }
         _ => {}
     }
@@ -279,13 +286,13 @@ pub fn update(
         next
     } else {
         let mut next = incoming;
-        if let Some(map) = next.as_object_mut() {
-            if rt.status_subresource {
-                match current.get("status") {
-                    Some(status) => map.insert("status".into(), status.clone()),
-                    None => map.remove("status"),
-                };
-            }
+        if rt.status_subresource
+            && let Some(map) = next.as_object_mut()
+        {
+            match current.get("status") {
+                Some(status) => map.insert("status".into(), status.clone()),
+                None => map.remove("status"),
+            };
         }
         next
     };

@@ -101,7 +101,7 @@ mod tests {
     fn target(group: &str, ns: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>) -> Route {
         Route::Resource(ResourceTarget {
             group: group.into(),
-            version: if group.is_empty() { "v1".into() } else { "v1".into() },
+            version: "v1".into(),
             namespace: ns.map(str::to_string),
             plural: plural.into(),
             name: name.map(str::to_string),

@@ -149,14 +149,6 @@ impl FieldSelector {
         Ok(FieldSelector(terms))
     }
 
-    /// The name an equality on `metadata.name` pins, for single-object watches.
-    pub fn pinned_name(&self) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(f, eq, _)| f == "metadata.name" && *eq)
-            .map(|(_, _, v)| v.as_str())
-    }
-
     /// Whether an object satisfies the selector.
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, wanted)| {

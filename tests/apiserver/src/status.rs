@@ -284,16 +284,5 @@ pub fn qualified(group: &str, plural: &str) -> String {
     }
 }
 
-/// The `Status` a successful delete of a gone-at-once object may answer with.
-pub fn success_status(group: &str, plural: &str, name: &str, uid: &str) -> Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {"name": name, "group": group, "kind": plural, "uid": uid},
-    })
-}
-
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -26,17 +26,6 @@ pub enum EventType {
     Deleted,
 }
 
-impl EventType {
-    /// The `type` field of a watch event.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Added => "ADDED",
-            EventType::Modified => "MODIFIED",
-            EventType::Deleted => "DELETED",
-        }
-    }
-}
-
 /// One recorded change, as watches replay and stream it.
 #[derive(Debug)]
 pub struct StoredEvent {

@@ -5,9 +5,13 @@
 //! Out: an [`AuditReport`] with per-workload findings, per-namespace and cluster scores and
 //! per-check counts. Offline, every workload counts as one scored pod: its template is what
 //! each of its replicas will run. The same [`Auditor`] serves `analyze --path` and
-//! `analyze` against a cluster, so both agree by construction.
+//! `analyze` against a cluster (see [`cluster`]), so both agree by construction.
 
-use std::collections::BTreeMap;
+mod cluster;
+
+pub use cluster::audit_cluster;
+
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -78,6 +82,10 @@ pub struct AuditReport {
     pub policy_source: String,
     /// Enabled checks and their severities.
     pub policy: Vec<PolicyCheck>,
+    /// Workloads (pods) judged.
+    pub workloads_analyzed: u64,
+    /// Counted findings in all.
+    pub total_findings: u64,
     /// Judged workloads, in input order.
     pub workloads: Vec<WorkloadResult>,
     /// Scored namespaces, by name.
@@ -110,10 +118,6 @@ pub struct PolicyCheck {
 
 impl AuditReport {
     /// Counted findings in all.
-    pub fn total_findings(&self) -> u64 {
-        self.counts.values().sum()
-    }
-
     /// The highest severity among counted findings.
     pub fn worst_severity(&self) -> Option<Severity> {
         self.severities
@@ -132,7 +136,9 @@ pub struct Auditor {
     namespace: Option<String>,
     now: Timestamp,
     report: AuditReport,
-    aggregates: BTreeMap<String, (Aggregate, u64)>,
+    aggregates: BTreeMap<String, Aggregate>,
+    entries: HashMap<ObjectRef, usize>,
+    scored: u64,
 }
 
 impl Auditor {
@@ -157,6 +163,8 @@ impl Auditor {
                 generated_at: now,
                 policy_source,
                 policy: checks,
+                workloads_analyzed: 0,
+                total_findings: 0,
                 workloads: Vec::new(),
                 namespaces: Vec::new(),
                 cluster_score: None,
@@ -168,39 +176,107 @@ impl Auditor {
                 errors: Vec::new(),
             },
             aggregates: BTreeMap::new(),
+            entries: HashMap::new(),
+            scored: 0,
         }
     }
 
-    /// Judges one object.
-    pub fn add(&mut self, facts: &PodFacts, source: Option<Source>) {
-        let ns = &facts.object.namespace;
+    /// Whether an object in `ns` is judged; records excluded ones as skipped.
+    fn admits(&mut self, object: &ObjectRef, source: &Option<Source>) -> bool {
+        let ns = &object.namespace;
         if self.namespace.as_ref().is_some_and(|want| want != ns) {
-            return;
+            return false;
         }
         if self.exclusions.is_excluded(ns) {
-            self.skip(facts.object.to_string(), source, "namespace is excluded");
-            return;
+            self.skip(object.to_string(), source.clone(), "namespace is excluded");
+            return false;
         }
-        let findings = evaluate(facts, &self.policy, self.now);
-        let score = pod_score(&findings);
-        let counted = findings.iter().filter(|f| f.is_counted()).count() as u64;
-        for f in &findings {
+        true
+    }
+
+    fn tally<'a>(&mut self, findings: impl IntoIterator<Item = &'a Finding>) {
+        for f in findings {
             if f.is_counted() {
-                *self.report.counts.entry(f.check.as_str().to_owned()).or_default() += 1;
+                *self
+                    .report
+                    .counts
+                    .entry(f.check.as_str().to_owned())
+                    .or_default() += 1;
                 *self.report.severities.entry(f.severity).or_default() += 1;
             } else {
                 self.report.exempted += 1;
             }
         }
-        let entry = self.aggregates.entry(ns.clone()).or_default();
-        entry.0.pods += 1;
-        entry.0.penalty = entry.0.penalty + score.penalty;
-        entry.1 += counted;
+    }
+
+    fn score(&mut self, ns: &str, findings: &[Finding]) {
+        let score = pod_score(findings);
+        let agg = self.aggregates.entry(ns.to_owned()).or_default();
+        agg.pods += 1;
+        agg.penalty = agg.penalty + score.penalty;
+        self.scored += 1;
+    }
+
+    fn push(&mut self, object: ObjectRef, source: Option<Source>, findings: Vec<Finding>) {
+        self.entries
+            .insert(object.clone(), self.report.workloads.len());
         self.report.workloads.push(WorkloadResult {
-            object: facts.object.clone(),
+            object,
             source,
             findings,
         });
+    }
+
+    /// Judges one object and scores it as one pod (offline audits: a workload's template
+    /// is what each of its replicas runs).
+    pub fn add(&mut self, facts: &PodFacts, source: Option<Source>) {
+        if !self.admits(&facts.object, &source) {
+            return;
+        }
+        let findings = evaluate(facts, &self.policy, self.now);
+        self.tally(&findings);
+        self.score(&facts.object.namespace, &findings);
+        self.push(facts.object.clone(), source, findings);
+    }
+
+    /// Judges a workload's template and lists it without scoring it (cluster audits score
+    /// the workload's pods instead).
+    pub fn add_workload(&mut self, facts: &PodFacts) {
+        if !self.admits(&facts.object, &None) {
+            return;
+        }
+        let findings = evaluate(facts, &self.policy, self.now);
+        self.tally(&findings);
+        self.push(facts.object.clone(), None, findings);
+    }
+
+    /// Judges and scores a live pod. A pod owned by a listed workload adds only its
+    /// runtime findings (restarts, pending) to that workload's entry, since the template
+    /// findings are already there; a bare pod gets an entry of its own.
+    pub fn add_pod(&mut self, facts: &PodFacts, owner: Option<&ObjectRef>) {
+        if !self.admits(&facts.object, &None) {
+            return;
+        }
+        let findings = evaluate(facts, &self.policy, self.now);
+        self.score(&facts.object.namespace, &findings);
+        match owner.and_then(|o| self.entries.get(o).copied()) {
+            Some(index) => {
+                let runtime: Vec<Finding> = findings
+                    .into_iter()
+                    .filter(|f| f.check.spec().runtime)
+                    .map(|mut f| {
+                        f.message = format!("pod {}: {}", facts.object.name, f.message);
+                        f
+                    })
+                    .collect();
+                self.tally(&runtime);
+                self.report.workloads[index].findings.extend(runtime);
+            }
+            None => {
+                self.tally(&findings);
+                self.push(facts.object.clone(), None, findings);
+            }
+        }
     }
 
     /// Records an object that was read but not judged.
@@ -219,24 +295,30 @@ impl Auditor {
 
     /// Finishes the report: namespace and cluster scores.
     pub fn finish(mut self) -> AuditReport {
+        let mut findings: BTreeMap<&str, u64> = BTreeMap::new();
+        for w in &self.report.workloads {
+            *findings.entry(w.object.namespace.as_str()).or_default() += w.counted().count() as u64;
+        }
         let mut cluster = Aggregate::default();
-        for (name, (agg, findings)) in &self.aggregates {
+        let mut namespaces = Vec::new();
+        for (name, agg) in &self.aggregates {
             cluster.pods += agg.pods;
             cluster.penalty = cluster.penalty + agg.penalty;
             if let Some(score) = agg.score() {
-                self.report.namespaces.push(NamespaceSummary {
+                namespaces.push(NamespaceSummary {
                     name: name.clone(),
                     score,
                     classification: score.classification().to_string(),
                     workloads: agg.pods,
-                    findings: *findings,
+                    findings: findings.get(name.as_str()).copied().unwrap_or(0),
                 });
             }
         }
+        self.report.namespaces = namespaces;
+        self.report.workloads_analyzed = self.scored;
+        self.report.total_findings = self.report.counts.values().sum();
         self.report.cluster_score = cluster.score();
-        self.report.cluster_status = cluster
-            .score()
-            .map(|s| s.classification().to_string());
+        self.report.cluster_status = cluster.score().map(|s| s.classification().to_string());
         self.report
     }
 }
@@ -278,5 +360,4 @@ pub fn audit_input(auditor: &mut Auditor, input: Input) {
 }
 
 #[cfg(test)]
-#[path = "audit_tests.rs"]
 mod tests;

@@ -1,0 +1,118 @@
+use super::*;
+use crate::manifests::{Input, parse_bytes};
+use crate::testing::{deployment, pod};
+
+fn auditor(namespace: Option<&str>) -> Auditor {
+    Auditor::new(
+        EffectivePolicy::default(),
+        "default".into(),
+        NamespaceExclusions::default(),
+        namespace.map(str::to_owned),
+        "2026-06-01T00:00:00Z".parse().unwrap(),
+    )
+}
+
+#[test]
+fn a_clean_workload_scores_100_with_no_findings() {
+    let mut a = auditor(None);
+    a.add(&deployment("web").facts(), None);
+    let r = a.finish();
+    assert_eq!(r.total_findings, 0);
+    assert_eq!(r.cluster_score.unwrap().to_string(), "100.0");
+    assert_eq!(r.cluster_status.as_deref(), Some("Healthy"));
+}
+
+#[test]
+fn findings_are_counted_per_check_and_severity() {
+    let mut a = auditor(None);
+    a.add(
+        &pod("p").image("nginx:latest").without_probes().facts(),
+        None,
+    );
+    let r = a.finish();
+    assert_eq!(r.counts.get("latestTag"), Some(&1));
+    assert_eq!(r.counts.get("missingLivenessProbe"), Some(&1));
+    assert_eq!(r.severities.get(&Severity::High), Some(&1));
+    assert_eq!(r.worst_severity(), Some(Severity::High));
+    assert_eq!(r.cluster_score.unwrap().to_string(), "90.0");
+}
+
+#[test]
+fn the_cluster_score_is_pod_weighted_across_namespaces() {
+    let mut a = auditor(None);
+    a.add(
+        &pod("bad")
+            .ns("a")
+            .image("nginx:latest")
+            .without_probes()
+            .facts(),
+        None,
+    );
+    for i in 0..3 {
+        a.add(&pod(&format!("ok{i}")).ns("b").facts(), None);
+    }
+    let r = a.finish();
+    // 10 points over 4 pods, not the mean of 90 and 100.
+    assert_eq!(r.cluster_score.unwrap().to_string(), "97.5");
+    let names: Vec<_> = r.namespaces.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+}
+
+#[test]
+fn excluded_namespaces_are_skipped_and_not_scored() {
+    let mut a = auditor(None);
+    a.add(
+        &pod("dns").ns("kube-system").image("x:latest").facts(),
+        None,
+    );
+    let r = a.finish();
+    assert!(r.workloads.is_empty());
+    assert_eq!(r.cluster_score, None);
+    assert_eq!(r.skipped.len(), 1);
+    assert!(r.namespaces.is_empty());
+}
+
+#[test]
+fn the_namespace_filter_keeps_only_that_namespace() {
+    let mut a = auditor(Some("b"));
+    a.add(&pod("x").ns("a").facts(), None);
+    a.add(&pod("y").ns("b").facts(), None);
+    let r = a.finish();
+    assert_eq!(r.workloads.len(), 1);
+    assert_eq!(r.workloads[0].object.name, "y");
+}
+
+#[test]
+fn exempt_findings_are_reported_but_not_counted() {
+    let mut a = auditor(None);
+    let p = pod("p")
+        .image("nginx:latest")
+        .annotation("devops.stochastic.io/ignore", "latestTag");
+    a.add(&p.facts(), None);
+    let r = a.finish();
+    assert_eq!(r.exempted, 1);
+    assert_eq!(r.total_findings, 0);
+    assert_eq!(r.workloads[0].findings.len(), 1);
+    assert_eq!(r.cluster_score.unwrap().to_string(), "100.0");
+}
+
+#[test]
+fn manifest_input_judges_workloads_skips_other_kinds_and_reports_bad_objects() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n\
+                apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{name: c, image: nginx}]}}}\n---\n\
+                apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: \"not a list\"}\n";
+    let mut input = Input::default();
+    parse_bytes(text.as_bytes(), "m.yaml", &mut input);
+    let mut a = auditor(None);
+    audit_input(&mut a, input);
+    let r = a.finish();
+    assert_eq!(r.workloads.len(), 1);
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(r.errors[0].document, Some(3));
+    assert!(
+        r.errors[0].to_string().starts_with("m.yaml: document 3"),
+        "{}",
+        r.errors[0]
+    );
+}

@@ -1,0 +1,136 @@
+//! The Kubernetes permissions kube-devops uses, in one table.
+//!
+//! In: nothing. Out: [`PERMISSIONS`], what each component asks the API server for. `check`
+//! reviews exactly these with SelfSubjectAccessReviews, and the RBAC manifests are meant to
+//! grant exactly these: a verb appears here only when code calls it.
+
+/// One resource and the verbs used on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// API group (`""` for the core group).
+    pub group: &'static str,
+    /// Resource (plural).
+    pub resource: &'static str,
+    /// Subresource, if any.
+    pub subresource: Option<&'static str>,
+    /// Verbs used.
+    pub verbs: &'static [&'static str],
+    /// Which part of kube-devops needs it.
+    pub used_by: &'static str,
+}
+
+const fn perm(
+    group: &'static str,
+    resource: &'static str,
+    subresource: Option<&'static str>,
+    verbs: &'static [&'static str],
+    used_by: &'static str,
+) -> Permission {
+    Permission {
+        group,
+        resource,
+        subresource,
+        verbs,
+        used_by,
+    }
+}
+
+/// Everything the controller reads and writes, cluster-wide.
+pub const PERMISSIONS: &[Permission] = &[
+    perm(
+        "",
+        "pods",
+        None,
+        &["get", "list", "watch"],
+        "watch, analyze, operator",
+    ),
+    perm(
+        "apps",
+        "replicasets",
+        None,
+        &["get", "list"],
+        "analyze, owner resolution",
+    ),
+    perm(
+        "apps",
+        "deployments",
+        None,
+        &["get", "list", "patch"],
+        "analyze, enforcement",
+    ),
+    perm(
+        "apps",
+        "statefulsets",
+        None,
+        &["get", "list", "patch"],
+        "analyze, enforcement",
+    ),
+    perm(
+        "apps",
+        "daemonsets",
+        None,
+        &["get", "list", "patch"],
+        "analyze, enforcement",
+    ),
+    perm("", "replicationcontrollers", None, &["list"], "analyze"),
+    perm("batch", "jobs", None, &["list"], "analyze"),
+    perm("batch", "cronjobs", None, &["list"], "analyze"),
+    perm(
+        "devops.stochastic.io",
+        "devopspolicies",
+        None,
+        &["get", "list", "watch", "patch"],
+        "operator, admission",
+    ),
+    perm(
+        "devops.stochastic.io",
+        "devopspolicies",
+        Some("status"),
+        &["patch"],
+        "operator",
+    ),
+    perm(
+        "devops.stochastic.io",
+        "policyauditresults",
+        None,
+        &["list", "create", "delete"],
+        "operator",
+    ),
+    perm(
+        "coordination.k8s.io",
+        "leases",
+        None,
+        &["get", "create", "patch"],
+        "leader election",
+    ),
+];
+
+/// One (verb, permission) pair per verb, in table order.
+pub fn verb_checks() -> impl Iterator<Item = (&'static str, &'static Permission)> {
+    PERMISSIONS
+        .iter()
+        .flat_map(|p| p.verbs.iter().map(move |v| (*v, p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_names_verbs_kubernetes_knows() {
+        const KNOWN: [&str; 8] = [
+            "get",
+            "list",
+            "watch",
+            "create",
+            "update",
+            "patch",
+            "delete",
+            "deletecollection",
+        ];
+        for (verb, p) in verb_checks() {
+            assert!(KNOWN.contains(&verb), "{verb} on {}", p.resource);
+        }
+        assert!(verb_checks().count() > PERMISSIONS.len());
+    }
+}

@@ -1,0 +1,78 @@
+//! Server configuration: port, workload simulation, history window, bookmark period,
+//! seed directories and where to write the kubeconfig. Built with chained setters.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Run the simulated controllers and kubelet.
+    pub simulation: bool,
+    /// How many watch events are kept; older resourceVersions answer 410 Gone.
+    pub history_limit: usize,
+    /// How often watches with `allowWatchBookmarks` get a BOOKMARK.
+    pub bookmark_interval: Duration,
+    /// Directories of manifests loaded at start.
+    pub seed_dirs: Vec<PathBuf>,
+    /// Where to write the kubeconfig; a temporary file when unset.
+    pub kubeconfig_out: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            port: 0,
+            simulation: true,
+            history_limit: 1000,
+            bookmark_interval: Duration::from_secs(1),
+            seed_dirs: Vec::new(),
+            kubeconfig_out: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The defaults: free port, simulation on, 1000 events of history, 1 s bookmarks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Listen on this port (0 = free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Turn the workload simulation on or off.
+    pub fn simulation(mut self, on: bool) -> Self {
+        self.simulation = on;
+        self
+    }
+
+    /// Keep this many watch events.
+    pub fn history_limit(mut self, events: usize) -> Self {
+        self.history_limit = events;
+        self
+    }
+
+    /// Send bookmarks this often.
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+
+    /// Load the manifests under this directory at start.
+    pub fn seed_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.seed_dirs.push(dir.into());
+        self
+    }
+
+    /// Write the kubeconfig here.
+    pub fn kubeconfig_out(mut self, path: impl Into<PathBuf>) -> Self {
+        self.kubeconfig_out = Some(path.into());
+        self
+    }
+}

@@ -1,0 +1,327 @@
+//! Starting a server and driving it from a test: [`start`] binds 127.0.0.1, writes a
+//! kubeconfig, seeds objects and spawns the HTTP server and the workload simulation on
+//! the caller's tokio runtime. The [`ApiServerHandle`] creates and reads objects directly,
+//! scripts pod status, injects faults, drops watches, compacts history and stops the
+//! server (explicitly or when dropped).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, lock};
+use crate::config::ServerConfig;
+use crate::faults::{AccessRules, FaultAction, Faults, RequestMatch};
+use crate::lifecycle::{self, WriteOptions};
+use crate::resources::ResourceType;
+use crate::store::{ObjectKey, State, Store};
+use crate::{Error, Result, kubeconfig, meta, seed};
+
+/// The field manager of writes made through the handle.
+const HANDLE_MANAGER: &str = "apiserver-test";
+
+/// Namespaces that exist in every fresh cluster.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// What seeding a directory did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Objects created.
+    pub created: usize,
+    /// Objects skipped, each with the reason.
+    pub skipped: Vec<String>,
+}
+
+/// A running server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct ApiServerHandle {
+    app: Arc<App>,
+    url: String,
+    kubeconfig: PathBuf,
+    _kubeconfig_dir: Option<tempfile::TempDir>,
+    server: Option<JoinHandle<()>>,
+    simulation: Option<JoinHandle<()>>,
+}
+
+/// Starts a server on the current tokio runtime.
+pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
+    let listener = TcpListener::bind(("127.0.0.1", config.port))
+        .await
+        .map_err(|source| Error::Bind { port: config.port, source })?;
+    let port = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { port: config.port, source })?
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (watch_epoch, _) = watch::channel(0u64);
+    let app = Arc::new(App {
+        store: Store::new(config.history_limit),
+        faults: Mutex::new(Faults::default()),
+        access: Mutex::new(AccessRules::default()),
+        watch_epoch,
+        shutdown,
+        bookmark_interval: config.bookmark_interval.max(Duration::from_millis(10)),
+        address: format!("127.0.0.1:{port}"),
+        scripted_pods: Mutex::new(HashSet::new()),
+    });
+    {
+        let mut state = app.store.lock();
+        for namespace in SYSTEM_NAMESPACES {
+            ensure_namespace(&mut state, namespace)?;
+        }
+    }
+    let (kubeconfig, dir) = match &config.kubeconfig_out {
+        Some(path) => (path.clone(), None),
+        None => {
+            let dir = tempfile::tempdir().map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
+            (dir.path().join("kubeconfig.yaml"), Some(dir))
+        }
+    };
+    std::fs::write(&kubeconfig, kubeconfig::render(&url))
+        .map_err(|source| Error::Io { path: kubeconfig.clone(), source })?;
+    let server = tokio::spawn(crate::http::serve(listener, app.clone(), shutdown_rx));
+    let simulation = config
+        .simulation
+        .then(|| tokio::spawn(crate::simulation::run(app.clone())));
+    let handle = ApiServerHandle {
+        app,
+        url,
+        kubeconfig,
+        _kubeconfig_dir: dir,
+        server: Some(server),
+        simulation,
+    };
+    for dir in &config.seed_dirs {
+        handle.seed_dir(dir)?;
+    }
+    Ok(handle)
+}
+
+fn ensure_namespace(state: &mut State, name: &str) -> Result<()> {
+    let Some(rt) = state.resolve("", "v1", "namespaces") else {
+        return Ok(());
+    };
+    if state.get(&ObjectKey::new(&rt.type_key(), "", name)).is_none() {
+        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        lifecycle::create(state, &rt, "", namespace, &WriteOptions::by(HANDLE_MANAGER))?;
+    }
+    Ok(())
+}
+
+fn resolve(state: &State, object: &Value) -> Result<Arc<ResourceType>> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    state.resolve_kind(api_version, kind).ok_or_else(|| Error::UnknownKind {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+    })
+}
+
+impl ApiServerHandle {
+    /// The base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The kubeconfig file pointing at this server (context `test`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A kube client configured from the kubeconfig.
+    pub async fn client(&self) -> Result<kube::Client> {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Client(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+    }
+
+    /// Creates an object as given (status included), in `metadata.namespace` or `default`.
+    pub fn create(&self, object: Value) -> Result<Value> {
+        let mut state = self.app.store.lock();
+        self.create_locked(&mut state, object)
+    }
+
+    fn create_locked(&self, state: &mut State, object: Value) -> Result<Value> {
+        let rt = resolve(state, &object)?;
+        let namespace = match meta::namespace(&object) {
+            "" if rt.namespaced => "default".to_string(),
+            ns => ns.to_string(),
+        };
+        let status = object.get("status").cloned();
+        let created = lifecycle::create(state, &rt, &namespace, object, &WriteOptions::by(HANDLE_MANAGER))?;
+        let Some(status) = status.filter(|_| rt.status_subresource) else {
+            return Ok((*created).clone());
+        };
+        if rt.kind == "Pod" {
+            lock(&self.app.scripted_pods).insert(meta::uid(&created).to_string());
+        }
+        let mut with_status = (*created).clone();
+        if let Some(map) = with_status.as_object_mut() {
+            map.insert("status".into(), status);
+        }
+        let name = meta::name(&created).to_string();
+        let options = WriteOptions::by(HANDLE_MANAGER).for_status();
+        Ok((*lifecycle::update(state, &rt, &namespace, &name, with_status, &options)?).clone())
+    }
+
+    /// Loads every manifest under `dir`, creating missing namespaces. Objects of kinds
+    /// that are not served (a custom resource whose CRD is not seeded) are skipped and
+    /// reported, as are objects that already exist.
+    pub fn seed_dir(&self, dir: impl AsRef<Path>) -> Result<SeedReport> {
+        let objects = seed::load_dir(dir.as_ref())?;
+        let mut state = self.app.store.lock();
+        let mut report = SeedReport::default();
+        for object in objects {
+            let describe = || {
+                format!(
+                    "{} {}/{}",
+                    object.get("kind").and_then(Value::as_str).unwrap_or("?"),
+                    meta::namespace(&object),
+                    meta::name(&object)
+                )
+            };
+            let rt = match resolve(&state, &object) {
+                Ok(rt) => rt,
+                Err(error) => {
+                    tracing::warn!(object = %describe(), %error, "seed object skipped");
+                    report.skipped.push(format!("{}: {error}", describe()));
+                    continue;
+                }
+            };
+            if rt.namespaced {
+                let namespace = match meta::namespace(&object) {
+                    "" => "default",
+                    ns => ns,
+                };
+                ensure_namespace(&mut state, namespace)?;
+            }
+            let what = describe();
+            match self.create_locked(&mut state, object) {
+                Ok(_) => report.created += 1,
+                Err(Error::Api(error)) if error.reason == crate::Reason::AlreadyExists => {
+                    report.skipped.push(format!("{what}: {error}"));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(report)
+    }
+
+    /// One object, as stored.
+    pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let state = self.app.store.lock();
+        let rt = state.resolve_kind(api_version, kind)?;
+        let namespace = if rt.namespaced { namespace } else { "" };
+        state
+            .get(&ObjectKey::new(&rt.type_key(), namespace, name))
+            .map(|o| (*o).clone())
+    }
+
+    /// Objects of a kind, in one namespace or all.
+    pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        let state = self.app.store.lock();
+        let Some(rt) = state.resolve_kind(api_version, kind) else {
+            return Vec::new();
+        };
+        state
+            .list(&rt.type_key(), namespace)
+            .iter()
+            .map(|o| (**o).clone())
+            .collect()
+    }
+
+    /// Replaces a pod's status; the simulated kubelet leaves that pod alone afterwards.
+    pub fn set_pod_status(&self, namespace: &str, name: &str, status: Value) -> Result<Value> {
+        let mut state = self.app.store.lock();
+        let rt = resolve(&state, &json!({"apiVersion": "v1", "kind": "Pod"}))?;
+        let Some(pod) = state.get(&ObjectKey::new(&rt.type_key(), namespace, name)) else {
+            return Err(crate::ApiError::not_found("", "pods", name).into());
+        };
+        lock(&self.app.scripted_pods).insert(meta::uid(&pod).to_string());
+        let mut next = (*pod).clone();
+        if let Some(map) = next.as_object_mut() {
+            map.insert("status".into(), status);
+        }
+        let options = WriteOptions::by(HANDLE_MANAGER).for_status();
+        Ok((*lifecycle::update(&mut state, &rt, namespace, name, next, &options)?).clone())
+    }
+
+    /// Fails the next `count` requests that match with a `Status` of HTTP `code`.
+    pub fn fail_next(&self, matcher: RequestMatch, count: u32, code: u16) {
+        lock(&self.app.faults).add(matcher, count, FaultAction::Fail(code));
+    }
+
+    /// Delays the next `count` requests that match.
+    pub fn delay_next(&self, matcher: RequestMatch, count: u32, delay: Duration) {
+        lock(&self.app.faults).add(matcher, count, FaultAction::Delay(delay));
+    }
+
+    /// Drops every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.app.faults).clear();
+    }
+
+    /// Ends every open watch stream; clients see the connection's body end.
+    pub fn close_watches(&self) {
+        self.app.watch_epoch.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// Forgets watch history: every resourceVersion older than now answers 410 Gone.
+    pub fn compact(&self) {
+        self.app.store.lock().compact();
+    }
+
+    /// The newest resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.app.store.lock().current_rv()
+    }
+
+    /// Makes SelfSubjectAccessReviews for `verb` on `resource` answer `allowed: false`
+    /// (`*` matches any verb or resource).
+    pub fn deny_access(&self, verb: &str, resource: &str) {
+        lock(&self.app.access).denied.insert((verb.to_string(), resource.to_string()));
+    }
+
+    /// Makes every SelfSubjectAccessReview answer `allowed: true` again.
+    pub fn allow_all_access(&self) {
+        lock(&self.app.access).denied.clear();
+    }
+
+    /// Makes the SelfSubjectAccessReview endpoint itself answer 403 (or not).
+    pub fn forbid_access_reviews(&self, forbidden: bool) {
+        lock(&self.app.access).endpoint_forbidden = forbidden;
+    }
+
+    /// Stops the server and waits for the listener to close.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.app.shutdown.send(true);
+        if let Some(simulation) = self.simulation.take() {
+            simulation.abort();
+        }
+    }
+}
+
+impl Drop for ApiServerHandle {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! kubectl conformance: the real `kubectl` (from `$KUBECTL` or `PATH`) against the test
+//! server. Ignored by default because it needs the binary; run with
+//! `cargo test -p kube-apiserver-test --test kubectl -- --ignored`. A missing kubectl
+//! fails these tests rather than skipping them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use kube_apiserver_test::{ApiServerHandle, ServerConfig, start};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// Finds kubectl: `$KUBECTL`, else the first `kubectl` on `PATH`.
+fn kubectl_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("KUBECTL").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("kubectl"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("kubectl not found: set KUBECTL or put kubectl on PATH (scripts/install-kubectl.sh)"))
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+    files: tempfile::TempDir,
+}
+
+impl Kubectl {
+    fn new(server: &ApiServerHandle) -> Self {
+        Kubectl {
+            binary: kubectl_binary(),
+            kubeconfig: server.kubeconfig_path().to_path_buf(),
+            cache: tempfile::tempdir().expect("a cache dir"),
+            files: tempfile::tempdir().expect("a manifest dir"),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args)
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs kubectl and answers (success, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let output = tokio::time::timeout(Duration::from_secs(120), self.command(args).output())
+            .await
+            .expect("kubectl finishes")
+            .expect("kubectl runs");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Runs kubectl, failing the test unless it succeeds; answers stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let (success, stdout, stderr) = self.run(args).await;
+        assert!(success, "kubectl {args:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    /// Writes a manifest and answers its path.
+    fn manifest(&self, name: &str, text: &str) -> String {
+        let path = self.files.path().join(name);
+        std::fs::write(&path, text).expect("write manifest");
+        path.display().to_string()
+    }
+}
+
+async fn server() -> ApiServerHandle {
+    start(ServerConfig::new()).await.expect("the server starts")
+}
+
+const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"1\"\n";
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, maximum: 10}
+";
+
+const WIDGET: &str = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_gets_seeded_and_simulated_objects() {
+    let server = server().await;
+    let kubectl = Kubectl::new(&server);
+    server
+        .create(serde_json::to_value(common::deployment("web", 2, "nginx:1")).expect("json"))
+        .expect("deployment");
+    let namespaces = kubectl.ok(&["get", "namespaces", "-o", "name"]).await;
+    assert!(namespaces.contains("namespace/kube-system"), "{namespaces}");
+    let pods = common::eventually("kubectl sees two pods", || async {
+        let out = kubectl.ok(&["get", "pods", "-A", "-o", "name"]).await;
+        (out.lines().filter(|l| l.starts_with("pod/web-")).count() == 2).then_some(out)
+    })
+    .await;
+    assert!(pods.contains("pod/web-"), "{pods}");
+    let table = kubectl.ok(&["get", "deployments"]).await;
+    assert!(table.contains("web"), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_creates_applies_patches_and_deletes() {
+    let server = server().await;
+    let kubectl = Kubectl::new(&server);
+    let file = kubectl.manifest("cm.yaml", CONFIG_MAP);
+    kubectl.ok(&["create", "-f", &file]).await;
+    let (success, _, stderr) = kubectl.run(&["create", "-f", &file]).await;
+    assert!(!success && stderr.contains("AlreadyExists"), "{stderr}");
+    kubectl.ok(&["apply", "--server-side", "-f", &file]).await;
+    kubectl.ok(&["patch", "configmap", "demo", "--type", "merge", "-p", r#"{"data":{"b":"2"}}"#]).await;
+    kubectl.ok(&["patch", "configmap", "demo", "--type", "json", "-p", r#"[{"op":"add","path":"/data/c","value":"3"}]"#]).await;
+    kubectl.ok(&["patch", "configmap", "demo", "--type", "strategic", "-p", r#"{"data":{"d":"4"}}"#]).await;
+    let data = kubectl.ok(&["get", "configmap", "demo", "-o", "jsonpath={.data}"]).await;
+    assert_eq!(data, r#"{"a":"1","b":"2","c":"3","d":"4"}"#);
+    let managers = kubectl.ok(&["get", "configmap", "demo", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"]).await;
+    assert!(managers.contains("kubectl"), "{managers}");
+    kubectl.ok(&["delete", "configmap", "demo"]).await;
+    assert!(server.get("v1", "ConfigMap", "default", "demo").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_get_watch_receives_events() {
+    let server = server().await;
+    let kubectl = Kubectl::new(&server);
+    let mut child = kubectl
+        .command(&["get", "configmaps", "-w", "--output-watch-events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubectl get -w starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let file = kubectl.manifest("cm.yaml", CONFIG_MAP);
+    kubectl.ok(&["create", "-f", &file]).await;
+    kubectl.ok(&["delete", "configmap", "demo"]).await;
+    let mut seen = Vec::new();
+    let finished = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+            if seen.iter().any(|l| l.split_whitespace().take(2).eq(["DELETED", "demo"])) {
+                return;
+            }
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    assert!(finished.is_ok(), "kubectl saw {seen:?}");
+    assert!(seen.iter().any(|l| l.split_whitespace().take(2).eq(["ADDED", "demo"])), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_api_resources_lists_built_ins_and_custom_resources() {
+    let server = server().await;
+    let kubectl = Kubectl::new(&server);
+    let before = kubectl.ok(&["api-resources", "-o", "name"]).await;
+    for name in ["pods", "deployments.apps", "leases.coordination.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"] {
+        assert!(before.lines().any(|l| l == name), "{name} in\n{before}");
+    }
+    let crd = kubectl.manifest("crd.yaml", CRD);
+    kubectl.ok(&["apply", "--server-side", "-f", &crd]).await;
+    let after = kubectl.ok(&["api-resources", "--api-group", "example.com", "-o", "name"]).await;
+    assert_eq!(after.trim(), "widgets.example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_works_on_a_custom_resource_after_its_crd_is_created() {
+    let server = server().await;
+    let kubectl = Kubectl::new(&server);
+    let crd = kubectl.manifest("crd.yaml", CRD);
+    kubectl.ok(&["apply", "--server-side", "-f", &crd]).await;
+    let widget = kubectl.manifest("widget.yaml", WIDGET);
+    kubectl.ok(&["create", "-f", &widget]).await;
+    kubectl.ok(&["apply", "--server-side", "-f", &widget]).await;
+    kubectl.ok(&["patch", "widget", "w1", "--type", "merge", "-p", r#"{"spec":{"size":4}}"#]).await;
+    kubectl.ok(&["patch", "wg", "w1", "--type", "json", "-p", r#"[{"op":"replace","path":"/spec/size","value":5}]"#]).await;
+    let (success, _, stderr) = kubectl.run(&["patch", "wg", "w1", "--type", "strategic", "-p", r#"{"spec":{"size":6}}"#]).await;
+    assert!(!success, "strategic merge on a custom resource is refused: {stderr}");
+    let (success, _, stderr) = kubectl.run(&["patch", "wg", "w1", "--type", "merge", "-p", r#"{"spec":{"size":60}}"#]).await;
+    assert!(!success && stderr.contains("spec.size"), "validation names the field: {stderr}");
+    let size = kubectl.ok(&["get", "wg", "w1", "-o", "jsonpath={.spec.size}"]).await;
+    assert_eq!(size, "5");
+    kubectl.ok(&["delete", "-f", &widget]).await;
+    assert!(server.list("example.com/v1", "Widget", None).is_empty());
+}
+
+#[test]
+#[ignore = "needs the kubectl binary"]
+fn the_install_script_exists_for_ci() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-kubectl.sh");
+    assert!(script.is_file(), "{}", script.display());
+}
