@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::checks::{CheckId, Finding, Severity, evaluate, pod_score};
 use crate::facts::{ObjectRef, PodFacts, facts_from_json};
 use crate::manifests::{Input, InputError, Source};
+use crate::policy::exemptions::{ExemptChecks, IGNORE};
 use crate::policy::{EffectivePolicy, NamespaceExclusions};
 use crate::score::{Aggregate, Score};
 
@@ -102,6 +103,8 @@ pub struct AuditReport {
     pub exempted: u64,
     /// Objects in excluded namespaces, of kinds without pods, or outside `-n`.
     pub skipped: Vec<SkippedObject>,
+    /// Things worth a look that are not findings (typos in exemptions, empty filters).
+    pub warnings: Vec<String>,
     /// Input that could not be read.
     pub errors: Vec<InputError>,
 }
@@ -173,6 +176,7 @@ impl Auditor {
                 severities: BTreeMap::new(),
                 exempted: 0,
                 skipped: Vec::new(),
+                warnings: Vec::new(),
                 errors: Vec::new(),
             },
             aggregates: BTreeMap::new(),
@@ -192,6 +196,22 @@ impl Auditor {
             return false;
         }
         true
+    }
+
+    /// Records exemption annotations that name no check: a typo there silently exempts
+    /// nothing, so say so.
+    fn note_exemption_typos(&mut self, facts: &PodFacts) {
+        for e in &facts.exemptions {
+            if let ExemptChecks::Only { unknown, .. } = &e.checks
+                && !unknown.is_empty()
+            {
+                self.report.warnings.push(format!(
+                    "{}: {IGNORE} names unknown checks: {}",
+                    facts.object,
+                    unknown.join(", ")
+                ));
+            }
+        }
     }
 
     fn tally<'a>(&mut self, findings: impl IntoIterator<Item = &'a Finding>) {
@@ -233,6 +253,7 @@ impl Auditor {
         if !self.admits(&facts.object, &source) {
             return;
         }
+        self.note_exemption_typos(facts);
         let findings = evaluate(facts, &self.policy, self.now);
         self.tally(&findings);
         self.score(&facts.object.namespace, &findings);
@@ -245,6 +266,7 @@ impl Auditor {
         if !self.admits(&facts.object, &None) {
             return;
         }
+        self.note_exemption_typos(facts);
         let findings = evaluate(facts, &self.policy, self.now);
         self.tally(&findings);
         self.push(facts.object.clone(), None, findings);
@@ -256,6 +278,13 @@ impl Auditor {
     pub fn add_pod(&mut self, facts: &PodFacts, owner: Option<&ObjectRef>) {
         if !self.admits(&facts.object, &None) {
             return;
+        }
+        if facts.is_terminated() {
+            self.skip(facts.object.to_string(), None, "pod has terminated");
+            return;
+        }
+        if owner.is_none() {
+            self.note_exemption_typos(facts);
         }
         let findings = evaluate(facts, &self.policy, self.now);
         self.score(&facts.object.namespace, &findings);
@@ -295,6 +324,13 @@ impl Auditor {
 
     /// Finishes the report: namespace and cluster scores.
     pub fn finish(mut self) -> AuditReport {
+        if let Some(ns) = &self.namespace
+            && self.report.workloads.is_empty()
+        {
+            self.report
+                .warnings
+                .push(format!("no workloads found in namespace {ns:?}"));
+        }
         let mut findings: BTreeMap<&str, u64> = BTreeMap::new();
         for w in &self.report.workloads {
             *findings.entry(w.object.namespace.as_str()).or_default() += w.counted().count() as u64;
@@ -330,25 +366,49 @@ pub fn audit_input(auditor: &mut Auditor, input: Input) {
         auditor.error(e);
     }
     for doc in input.documents {
-        let kind = doc
-            .value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or("")
-            .to_owned();
-        let name = doc
-            .value
-            .pointer("/metadata/name")
-            .and_then(|n| n.as_str())
-            .unwrap_or("")
-            .to_owned();
+        let text = |pointer: &str| {
+            doc.value
+                .pointer(pointer)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (kind, name) = (text("/kind"), text("/metadata/name"));
+        let namespace = text("/metadata/namespace");
+        let outside_filter = auditor.namespace.as_ref().is_some_and(|want| {
+            *want
+                != if namespace.is_empty() {
+                    "default"
+                } else {
+                    namespace.as_str()
+                }
+        });
+        if outside_filter {
+            continue;
+        }
+        if kind.is_empty() && text("/apiVersion").is_empty() {
+            // Helm values, kustomize patches and other YAML that lives next to manifests.
+            auditor.skip(
+                doc.source.to_string(),
+                Some(doc.source),
+                "not a Kubernetes object (no apiVersion or kind)",
+            );
+            continue;
+        }
         match facts_from_json(doc.value) {
             Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
-            Ok(None) => auditor.skip(
-                format!("{kind} {name}"),
-                Some(doc.source),
-                "kind has no pod template",
-            ),
+            Ok(None) => {
+                let ns = if namespace.is_empty() {
+                    "-"
+                } else {
+                    namespace.as_str()
+                };
+                auditor.skip(
+                    format!("{ns}/{kind}/{name}"),
+                    Some(doc.source),
+                    "kind has no pod template",
+                )
+            }
             Err(e) => auditor.error(InputError {
                 file: doc.source.file,
                 document: Some(doc.source.document),

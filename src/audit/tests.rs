@@ -1,4 +1,5 @@
 use super::*;
+use crate::facts::PodFacts;
 use crate::manifests::{Input, parse_bytes};
 use crate::testing::{deployment, pod};
 
@@ -115,4 +116,92 @@ fn manifest_input_judges_workloads_skips_other_kinds_and_reports_bad_objects() {
         "{}",
         r.errors[0]
     );
+}
+
+mod cluster {
+    use super::*;
+    use crate::facts::WorkloadKind;
+    use crate::testing::workload;
+
+    fn owned_pod(name: &str, owner_kind: &str, owner: &str) -> crate::testing::ObjectBuilder {
+        pod(name).ns("a").owned_by(owner_kind, owner)
+    }
+
+    fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
+        f.uid = Some(uid.into());
+        if let Some((kind, name)) = controller {
+            f.owners = vec![crate::facts::OwnerRef {
+                kind: kind.into(),
+                name: name.into(),
+                uid: format!("uid-{name}"),
+                controller: true,
+            }];
+        }
+        f
+    }
+
+    #[test]
+    fn pods_are_scored_and_their_runtime_findings_join_the_top_level_workload() {
+        let deploy = with_uid(
+            deployment("web").ns("a").image("nginx:latest").facts(),
+            "uid-web",
+            None,
+        );
+        let rs = with_uid(
+            workload(WorkloadKind::ReplicaSet, "web-1")
+                .ns("a")
+                .image("nginx:latest")
+                .facts(),
+            "uid-web-1",
+            Some(("Deployment", "web")),
+        );
+        let crashing = owned_pod("web-1-a", "ReplicaSet", "web-1")
+            .image("nginx:latest")
+            .status("Running", 9)
+            .facts();
+        let healthy = owned_pod("web-1-b", "ReplicaSet", "web-1")
+            .image("nginx:latest")
+            .status("Running", 0)
+            .facts();
+        let mut a = auditor(None);
+        audit_cluster(&mut a, &[deploy, rs], &[crashing, healthy]);
+        let r = a.finish();
+        // One entry: the Deployment; the ReplicaSet it controls is not listed again.
+        assert_eq!(r.workloads.len(), 1);
+        let checks: Vec<_> = r.workloads[0].findings.iter().map(|f| f.check).collect();
+        assert_eq!(checks, [CheckId::LatestTag, CheckId::HighRestarts]);
+        assert!(
+            r.workloads[0].findings[1]
+                .message
+                .starts_with("pod web-1-a:")
+        );
+        // Scores come from the two pods: latest (5) each, plus 9 restarts capped at 5 x 6.
+        assert_eq!(r.workloads_analyzed, 2);
+        assert_eq!(r.cluster_score.unwrap().to_string(), "80.0");
+    }
+
+    #[test]
+    fn bare_pods_get_entries_of_their_own() {
+        let bare = pod("debug")
+            .ns("a")
+            .image("busybox")
+            .status("Running", 0)
+            .facts();
+        let mut a = auditor(None);
+        audit_cluster(&mut a, &[], &[bare]);
+        let r = a.finish();
+        assert_eq!(r.workloads.len(), 1);
+        assert_eq!(r.workloads[0].object.kind, WorkloadKind::Pod);
+        assert_eq!(r.counts.get("latestTag"), Some(&1));
+    }
+
+    #[test]
+    fn terminated_pods_are_not_scored() {
+        let done = pod("job-x").ns("a").status("Succeeded", 0).facts();
+        let mut a = auditor(None);
+        audit_cluster(&mut a, &[], &[done]);
+        let r = a.finish();
+        assert_eq!(r.cluster_score, None);
+        assert_eq!(r.skipped[0].reason, "pod has terminated");
+    }
 }

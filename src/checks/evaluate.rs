@@ -251,25 +251,28 @@ fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
             restarts.min(RESTART_PENALTY_CAP),
         );
     }
+    // The API server copies a limit into a missing request, so a limit alone satisfies
+    // the request check: judge what the cluster will actually run.
+    let r = &c.resources;
     let resources = [
         (
             CheckId::CpuRequestsMissing,
-            c.resources.cpu_request,
+            r.cpu_request || r.cpu_limit,
             "resources.requests.cpu",
         ),
         (
             CheckId::MemoryRequestsMissing,
-            c.resources.memory_request,
+            r.memory_request || r.memory_limit,
             "resources.requests.memory",
         ),
         (
             CheckId::CpuLimitsMissing,
-            c.resources.cpu_limit,
+            r.cpu_limit,
             "resources.limits.cpu",
         ),
         (
             CheckId::MemoryLimitsMissing,
-            c.resources.memory_limit,
+            r.memory_limit,
             "resources.limits.memory",
         ),
     ];

@@ -247,8 +247,8 @@ fn findings_carry_the_default_severity_and_the_catalogue_weight_as_penalty() {
 // longPending (limit 300 s by default)
 #[case::pending_longer_than_limit(CheckId::LongPending, pod("p").created("2026-05-31T23:54:59Z").status("Pending", 0).facts(), pod_level())]
 // resources
-#[case::no_cpu_request(CheckId::CpuRequestsMissing, pod("p").main_field("resources", json!({"requests": {"memory": "1Mi"}, "limits": {"cpu": "1", "memory": "1Mi"}})).facts(), main_only())]
-#[case::no_memory_request(CheckId::MemoryRequestsMissing, pod("p").main_field("resources", json!({"requests": {"cpu": "1"}, "limits": {"cpu": "1", "memory": "1Mi"}})).facts(), main_only())]
+#[case::no_cpu_request_nor_limit(CheckId::CpuRequestsMissing, pod("p").main_field("resources", json!({"requests": {"memory": "1Mi"}, "limits": {"memory": "1Mi"}})).facts(), main_only())]
+#[case::no_memory_request_nor_limit(CheckId::MemoryRequestsMissing, pod("p").main_field("resources", json!({"requests": {"cpu": "1"}, "limits": {"cpu": "1"}})).facts(), main_only())]
 #[case::no_cpu_limit(CheckId::CpuLimitsMissing, pod("p").main_field("resources", json!({"requests": {"cpu": "1", "memory": "1Mi"}, "limits": {"memory": "1Mi"}})).facts(), main_only())]
 #[case::no_memory_limit(CheckId::MemoryLimitsMissing, pod("p").main_field("resources", json!({"requests": {"cpu": "1", "memory": "1Mi"}, "limits": {"cpu": "1"}})).facts(), main_only())]
 #[case::no_resources_cpu_request(CheckId::CpuRequestsMissing, pod("p").without_resources().facts(), main_only())]
@@ -345,6 +345,8 @@ fn a_failing_object_is_flagged_on_the_right_container(
 #[case::template_has_no_restarts(CheckId::HighRestarts, deployment("d").facts())]
 // longPending
 #[case::pending_exactly_the_limit(CheckId::LongPending, pod("p").created("2026-05-31T23:55:00Z").status("Pending", 0).facts())]
+#[case::a_cpu_limit_alone_becomes_the_request(CheckId::CpuRequestsMissing, pod("p").main_field("resources", json!({"limits": {"cpu": "1", "memory": "1Mi"}})).facts())]
+#[case::a_memory_limit_alone_becomes_the_request(CheckId::MemoryRequestsMissing, pod("p").main_field("resources", json!({"limits": {"cpu": "1", "memory": "1Mi"}})).facts())]
 #[case::pending_briefly(CheckId::LongPending, pod("p").created("2026-05-31T23:59:00Z").status("Pending", 0).facts())]
 #[case::running_for_long(CheckId::LongPending, pod("p").created("2026-01-01T00:00:00Z").status("Running", 0).facts())]
 #[case::pod_without_status(CheckId::LongPending, pod("p").created("2026-01-01T00:00:00Z").facts())]

@@ -233,6 +233,15 @@ impl PodFacts {
         self.containers.iter().find(|c| c.name == name)
     }
 
+    /// A pod that has run to completion or failed for good (`Succeeded` or `Failed`):
+    /// it no longer runs anything, so it is not scored.
+    pub fn is_terminated(&self) -> bool {
+        self.runtime
+            .as_ref()
+            .and_then(|r| r.phase.as_deref())
+            .is_some_and(|p| p == "Succeeded" || p == "Failed")
+    }
+
     /// The owner marked `controller: true`, if any.
     pub fn controller(&self) -> Option<&OwnerRef> {
         self.owners.iter().find(|o| o.controller)

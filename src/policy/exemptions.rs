@@ -146,7 +146,11 @@ fn parse_until(raw: &str) -> ExemptUntil {
     if let Ok(t) = raw.parse::<Timestamp>() {
         return ExemptUntil::At(t, raw.to_owned());
     }
-    // A plain date is good through that whole day, UTC.
+    // A plain date (exactly YYYY-MM-DD) is good through that whole day, UTC. A date and
+    // time without an offset is ambiguous and never exempts.
+    if raw.len() != 10 {
+        return ExemptUntil::Invalid(raw.to_owned());
+    }
     match raw.parse::<jiff::civil::Date>() {
         Ok(date) => match date
             .tomorrow()
@@ -252,6 +256,16 @@ mod tests {
             matches!(v, ExemptionVerdict::Lapsed(ref m) if m.contains("next tuesday")),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn a_local_time_without_an_offset_never_exempts() {
+        let a = annotations(&[(IGNORE, "*"), (IGNORE_UNTIL, "2099-12-31T10:00:00")]);
+        let e = Exemption::from_annotations(Some(&a)).unwrap();
+        assert!(matches!(
+            e.verdict(CheckId::LatestTag, Timestamp::UNIX_EPOCH),
+            ExemptionVerdict::Lapsed(_)
+        ));
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
 pub(super) fn render(r: &AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "===== DevOps Governance Summary =====");
-    line(&mut out, "Workload Pods Analyzed", r.workloads.len());
+    line(&mut out, "Workload Pods Analyzed", r.workloads_analyzed);
     for check in &r.policy {
         let n = r.counts.get(check.id.as_str()).copied().unwrap_or(0);
         line(&mut out, &label(check.id), n);
@@ -122,6 +122,12 @@ pub(super) fn render(r: &AuditReport) -> String {
             .map(|(why, n)| format!("{n} ({why})"))
             .collect();
         let _ = writeln!(out, "\nNot judged: {}", summary.join(", "));
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(out, "\nWARNINGS ({})", r.warnings.len());
+        for w in &r.warnings {
+            let _ = writeln!(out, "  {w}");
+        }
     }
     if !r.errors.is_empty() {
         let _ = writeln!(out, "\nERRORS ({})", r.errors.len());

@@ -63,7 +63,7 @@ pub struct AnalyzeArgs {
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub path: Vec<PathBuf>,
     /// Judge with a built-in bundle (baseline, restricted, permissive).
-    #[arg(long, conflicts_with = "policy")]
+    #[arg(long, conflicts_with = "policy", value_parser = clap::builder::PossibleValuesParser::new(kube_devops::policy::bundles::BUNDLE_NAMES))]
     pub bundle: Option<String>,
     /// Judge with the DevOpsPolicy in this file.
     #[arg(long, value_name = "FILE")]
@@ -234,7 +234,7 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     } else {
         offline_report(&args, policy, source, exclusions, now)?
     };
-    print!("{}", render(&report, args.output.into())?);
+    out!("{}", render(&report, args.output.into())?);
     for e in &report.errors {
         eprintln!("error: {e}");
     }

@@ -57,18 +57,19 @@ pub(super) async fn run(client: Client) -> anyhow::Result<u8> {
     let version = match client.apiserver_version().await {
         Ok(v) => v,
         Err(e) => {
-            println!("Connectivity                : FAILED ({e})");
+            outln!("Connectivity                : FAILED ({e})");
             return Ok(1);
         }
     };
-    println!("Connectivity                : ok");
-    println!(
+    outln!("Connectivity                : ok");
+    outln!(
         "Server version              : {} ({})",
-        version.git_version, version.platform
+        version.git_version,
+        version.platform
     );
-    println!("Default namespace           : {namespace}");
-    println!("\nACCESS REVIEW (as the current user)");
-    println!("{:<7} {:<48} RESULT", "VERB", "RESOURCE");
+    outln!("Default namespace           : {namespace}");
+    outln!("\nACCESS REVIEW (as the current user)");
+    outln!("{:<7} {:<48} RESULT", "VERB", "RESOURCE");
     let reviews =
         futures::future::join_all(verb_checks().map(|(v, p)| review(&client, v, p))).await;
     let mut missing = 0;
@@ -84,13 +85,13 @@ pub(super) async fn run(client: Client) -> anyhow::Result<u8> {
                 format!("ERROR: {e}")
             }
         };
-        println!("{:<7} {:<48} {result}", r.verb, resource_name(r.permission));
+        outln!("{:<7} {:<48} {result}", r.verb, resource_name(r.permission));
     }
     if missing > 0 {
-        println!("\n{missing} of {} permissions missing", reviews.len());
+        outln!("\n{missing} of {} permissions missing", reviews.len());
         Ok(1)
     } else {
-        println!("\nall {} permissions granted", reviews.len());
+        outln!("\nall {} permissions granted", reviews.len());
         Ok(0)
     }
 }

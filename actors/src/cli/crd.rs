@@ -57,7 +57,7 @@ async fn install(target: &ClusterTarget) -> anyhow::Result<u8> {
     for crd in crds() {
         let name = crd.metadata.name.clone().unwrap_or_default();
         api.patch(&name, &params, &Patch::Apply(&crd)).await?;
-        println!("customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied");
+        outln!("customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied");
     }
     let deadline = tokio::time::Instant::now() + ESTABLISH_TIMEOUT;
     for crd in crds() {
@@ -72,14 +72,14 @@ async fn install(target: &ClusterTarget) -> anyhow::Result<u8> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    println!("CRDs established");
+    outln!("CRDs established");
     Ok(0)
 }
 
 pub(super) fn run(cmd: CrdCommand, target: &ClusterTarget) -> anyhow::Result<u8> {
     match cmd {
         CrdCommand::Generate => {
-            print!("{}", crds_yaml()?);
+            out!("{}", crds_yaml()?);
             Ok(0)
         }
         CrdCommand::Install => block_on(install(target))?,

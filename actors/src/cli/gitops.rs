@@ -79,7 +79,7 @@ pub async fn export(client: Client, namespace: Option<&str>) -> anyhow::Result<u
         eprintln!("No DevOpsPolicies found.");
     }
     for p in &policies {
-        print!("---\n{}", serde_yaml_ng::to_string(&portable(p))?);
+        out!("---\n{}", serde_yaml_ng::to_string(&portable(p))?);
     }
     Ok(0)
 }
@@ -152,7 +152,7 @@ pub async fn import(
         let (ns, name) = key(p);
         let api: Api<DevOpsPolicy> = Api::namespaced(client.clone(), &ns);
         match api.patch(&name, &params, &Patch::Apply(portable(p))).await {
-            Ok(_) => println!(
+            Ok(_) => outln!(
                 "devopspolicy.devops.stochastic.io/{name} -n {ns} serverside-applied{suffix}"
             ),
             Err(e) => {
@@ -185,15 +185,15 @@ pub async fn diff_file(client: Client, file: &PathBuf, all_namespaces: bool) -> 
         match live_by_key.get(k) {
             None => {
                 drift += 1;
-                println!("+ {}/{}: in the file, not in the cluster", k.0, k.1);
+                outln!("+ {}/{}: in the file, not in the cluster", k.0, k.1);
             }
             Some(have) => {
                 let changes = diff("spec", Some(&json!(want.spec)), Some(&json!(have.spec)));
                 if !changes.is_empty() {
                     drift += 1;
-                    println!("~ {}/{}:", k.0, k.1);
+                    outln!("~ {}/{}:", k.0, k.1);
                     for c in changes {
-                        println!("    {c}");
+                        outln!("    {c}");
                     }
                 }
             }
@@ -204,13 +204,13 @@ pub async fn diff_file(client: Client, file: &PathBuf, all_namespaces: bool) -> 
         .filter(|k| !desired_by_key.contains_key(*k))
     {
         drift += 1;
-        println!("- {}/{}: in the cluster, not in the file", k.0, k.1);
+        outln!("- {}/{}: in the cluster, not in the file", k.0, k.1);
     }
     if drift == 0 {
-        println!("no drift: {} policies match", desired.len());
+        outln!("no drift: {} policies match", desired.len());
         Ok(0)
     } else {
-        println!("{drift} policies drifted");
+        outln!("{drift} policies drifted");
         Ok(1)
     }
 }

@@ -84,9 +84,9 @@ pub(super) async fn run(client: Client, cmd: ListCommand) -> anyhow::Result<u8> 
         ListOutput::Json | ListOutput::Yaml => {
             let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": pods});
             if matches!(args.output, ListOutput::Json) {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                print!("{}", serde_yaml_ng::to_string(&list)?);
+                out!("{}", serde_yaml_ng::to_string(&list)?);
             }
         }
         ListOutput::Table | ListOutput::Wide => {
@@ -138,7 +138,7 @@ pub(super) async fn run(client: Client, cmd: ListCommand) -> anyhow::Result<u8> 
                     .zip(&widths)
                     .map(|(c, w)| format!("{c:<w$}"))
                     .collect();
-                println!("{}", parts.join("   ").trim_end());
+                outln!("{}", parts.join("   ").trim_end());
             };
             if rows.is_empty() {
                 eprintln!("No pods found.");

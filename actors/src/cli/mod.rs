@@ -4,6 +4,21 @@
 //! 0 success, 1 error, 2 usage, 3 findings at or above `--fail-on`, 4 score below
 //! `--fail-below`.
 
+/// `println!` to stdout that ends the process quietly when the reader has gone away
+/// (`kube-devops ... | head`), instead of panicking on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` to stdout with the same broken-pipe handling as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod analyze;
 mod check;
 mod crd;
@@ -113,11 +128,39 @@ fn init_logging(level: &str, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Writes to stdout; a closed pipe ends the process with status 0, as other command-line
+/// tools do, and any other write error is reported on stderr with status 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// An error and its causes on one line, each cause once (many errors repeat their
+/// source's text in their own).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 /// Runs the command line and returns the process exit code.
@@ -135,7 +178,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::from(1)
         }
     }
@@ -149,7 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     match cli.command {
         Command::Version => {
-            println!("kube-devops version {}", kube_devops::VERSION);
+            outln!("kube-devops version {}", kube_devops::VERSION);
             Ok(0)
         }
         Command::Check => block_on(async { check::run(target.connect().await?).await })?,

@@ -42,7 +42,7 @@ pub struct MultiAnalyzeArgs {
     #[arg(long, value_delimiter = ',')]
     pub contexts: Vec<String>,
     /// Judge with a built-in bundle.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(kube_devops::policy::bundles::BUNDLE_NAMES))]
     pub bundle: Option<String>,
     /// Print each cluster's full report too.
     #[arg(long)]
@@ -72,9 +72,12 @@ struct ClusterOutcome {
 fn list_contexts(target: &ClusterTarget) -> anyhow::Result<u8> {
     let kc = read_kubeconfig(target.kubeconfig.as_deref())?;
     let current = kc.current_context.clone().unwrap_or_default();
-    println!(
+    outln!(
         "{:<3}{:<30} {:<30} {:<40} NAMESPACE",
-        "", "NAME", "CLUSTER", "SERVER"
+        "",
+        "NAME",
+        "CLUSTER",
+        "SERVER"
     );
     for ctx in &kc.contexts {
         let (cluster, ns) = ctx
@@ -90,7 +93,7 @@ fn list_contexts(target: &ClusterTarget) -> anyhow::Result<u8> {
             .and_then(|c| c.server.clone())
             .unwrap_or_default();
         let mark = if ctx.name == current { "*" } else { "" };
-        println!("{mark:<3}{:<30} {cluster:<30} {server:<40} {ns}", ctx.name);
+        outln!("{mark:<3}{:<30} {cluster:<30} {server:<40} {ns}", ctx.name);
     }
     Ok(0)
 }
@@ -127,7 +130,7 @@ async fn analyze(args: MultiAnalyzeArgs, target: &ClusterTarget) -> anyhow::Resu
             };
             let result = match tokio::time::timeout(timeout, work).await {
                 Ok(Ok(report)) => Ok(report),
-                Ok(Err(e)) => Err(format!("{e:#}")),
+                Ok(Err(e)) => Err(super::describe(&e)),
                 Err(_) => Err(format!("timed out after {}s", timeout.as_secs())),
             };
             ClusterOutcome {
@@ -154,25 +157,29 @@ async fn analyze(args: MultiAnalyzeArgs, target: &ClusterTarget) -> anyhow::Resu
                 "overallScore": overall,
                 "overallStatus": overall.map(|s| s.classification().to_string()),
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
         }
         MultiOutput::Table => {
-            println!(
+            outln!(
                 "{:<30} {:>6}  {:<9} {:>5}  {:>8}  ERROR",
-                "CONTEXT", "SCORE", "STATUS", "PODS", "FINDINGS"
+                "CONTEXT",
+                "SCORE",
+                "STATUS",
+                "PODS",
+                "FINDINGS"
             );
             for o in &outcomes {
                 match (&o.report, &o.error) {
-                    (Some(r), _) => println!(
-                        "{:<30} {:>6}  {:<9} {:>5}  {:>8}",
+                    (Some(r), _) => outln!(
+                        "{:<30} {:>6}  {:<11} {:>5}  {:>8}",
                         o.context,
                         r.cluster_score.map_or("n/a".into(), |s| s.to_string()),
                         r.cluster_status.clone().unwrap_or_else(|| "n/a".into()),
                         r.workloads_analyzed,
                         r.total_findings
                     ),
-                    (None, e) => println!(
-                        "{:<30} {:>6}  {:<9} {:>5}  {:>8}  {}",
+                    (None, e) => outln!(
+                        "{:<30} {:>6}  {:<11} {:>5}  {:>8}  {}",
                         o.context,
                         "-",
                         "UNREACHABLE",
@@ -183,14 +190,14 @@ async fn analyze(args: MultiAnalyzeArgs, target: &ClusterTarget) -> anyhow::Resu
                 }
             }
             match overall {
-                Some(s) => println!("\nOverall score (pod-weighted): {s} {}", s.classification()),
-                None => println!("\nOverall score: n/a (no pods scored)"),
+                Some(s) => outln!("\nOverall score (pod-weighted): {s} {}", s.classification()),
+                None => outln!("\nOverall score: n/a (no pods scored)"),
             }
             if args.per_cluster {
                 for o in &outcomes {
                     if let Some(r) = &o.report {
-                        println!("\n##### {} #####", o.context);
-                        print!("{}", render(r, OutputFormat::Table)?);
+                        outln!("\n##### {} #####", o.context);
+                        out!("{}", render(r, OutputFormat::Table)?);
                     }
                 }
             }

@@ -106,29 +106,29 @@ pub(super) fn run(cmd: PolicyCommand, target: &ClusterTarget) -> anyhow::Result<
             })?;
         }
         PolicyCommand::BundleList => {
-            println!("Available policy bundles:");
+            outln!("Available policy bundles:");
             for b in bundles() {
-                println!("  {:<11} - {}", b.name, b.description);
+                outln!("  {:<11} - {}", b.name, b.description);
             }
         }
         PolicyCommand::BundleShow { name } => {
             let b = find(&name)?;
             let policy = EffectivePolicy::from_spec(&b.spec)
                 .with_context(|| format!("bundle {name} is invalid"))?;
-            println!("Bundle: {}\nDescription: {}", b.name, b.description);
+            outln!("Bundle: {}\nDescription: {}", b.name, b.description);
             let mode = b.spec.enforcement_mode.unwrap_or_default();
-            println!("Enforcement mode: {}", mode.as_str());
-            println!("\nCHECK                        SEVERITY  CATEGORY");
+            outln!("Enforcement mode: {}", mode.as_str());
+            outln!("\nCHECK                        SEVERITY  CATEGORY");
             for (id, sev) in policy.enabled() {
-                println!(
+                outln!(
                     "{:<28} {:<9} {}",
                     id.as_str(),
                     sev.as_str(),
                     id.spec().category.as_str()
                 );
             }
-            println!("\nSpec:");
-            print!("{}", serde_yaml_ng::to_string(&b.spec)?);
+            outln!("\nSpec:");
+            out!("{}", serde_yaml_ng::to_string(&b.spec)?);
         }
         PolicyCommand::BundleApply {
             name,
@@ -147,7 +147,7 @@ pub(super) fn run(cmd: PolicyCommand, target: &ClusterTarget) -> anyhow::Result<
                 );
             }
             let policy = policy_from_bundle(&b, &namespace, &policy_name);
-            print!("{}", serde_yaml_ng::to_string(&policy)?);
+            out!("{}", serde_yaml_ng::to_string(&policy)?);
         }
     }
     Ok(0)

@@ -17,7 +17,7 @@ use crate::resources::ResourceType;
 use crate::routes::{ResourceTarget, Route, route};
 use crate::status::{ApiError, ApiResult, Reason};
 use crate::store::Store;
-use crate::{discovery, openapi, patch, read, review, watch as watches, write};
+use crate::{discovery, openapi, patch, read, review, table, watch as watches, write};
 
 /// Shared state of one running server.
 #[derive(Debug)]
@@ -68,9 +68,12 @@ impl App {
             Route::Version => Ok(Reply::Json(200, discovery::version())),
             Route::CoreVersions => Ok(Reply::Json(200, discovery::core_versions(&self.address))),
             Route::Groups => Ok(Reply::Json(200, discovery::groups(&self.store.lock()))),
-            Route::Group(group) => discovery::group(&self.store.lock(), group).map(|v| Reply::Json(200, v)),
+            Route::Group(group) => {
+                discovery::group(&self.store.lock(), group).map(|v| Reply::Json(200, v))
+            }
             Route::Resources(group, version) => {
-                discovery::resources(&self.store.lock(), group, version).map(|v| Reply::Json(200, v))
+                discovery::resources(&self.store.lock(), group, version)
+                    .map(|v| Reply::Json(200, v))
             }
             Route::OpenApiRoot => Ok(Reply::Json(200, openapi::root(&self.store.lock()))),
             Route::OpenApiDocument(path) => {
@@ -88,7 +91,12 @@ impl App {
             .store
             .lock()
             .resolve(&target.group, &target.version, &target.plural)
-            .ok_or_else(|| ApiError::no_route(&format!("{}/{}, Resource={}", target.group, target.version, target.plural)))?;
+            .ok_or_else(|| {
+                ApiError::no_route(&format!(
+                    "{}/{}, Resource={}",
+                    target.group, target.version, target.plural
+                ))
+            })?;
         let status = match target.subresource.as_deref() {
             None => false,
             Some("status") if rt.status_subresource => true,
@@ -100,11 +108,17 @@ impl App {
             }
         };
         if !rt.namespaced && target.namespace.is_some() {
-            return Err(ApiError::no_route(&format!("{} is cluster-scoped", rt.plural)));
+            return Err(ApiError::no_route(&format!(
+                "{} is cluster-scoped",
+                rt.plural
+            )));
         }
         let all_namespaces = rt.namespaced && target.namespace.is_none();
         if all_namespaces && target.name.is_some() {
-            return Err(ApiError::no_route(&format!("{} is namespaced; the path needs a namespace", rt.plural)));
+            return Err(ApiError::no_route(&format!(
+                "{} is namespaced; the path needs a namespace",
+                rt.plural
+            )));
         }
         Ok(Context {
             namespace: target.namespace.clone().unwrap_or_default(),
@@ -115,7 +129,11 @@ impl App {
         })
     }
 
-    async fn resource(self: &Arc<Self>, request: &ApiRequest, target: &ResourceTarget) -> ApiResult<Reply> {
+    async fn resource(
+        self: &Arc<Self>,
+        request: &ApiRequest,
+        target: &ResourceTarget,
+    ) -> ApiResult<Reply> {
         let ctx = self.context(target)?;
         let watching = target.legacy_watch || request.flag("watch");
         let verb = match (&request.method, ctx.name.is_some()) {
@@ -145,26 +163,61 @@ impl App {
             tokio::time::sleep(delay).await;
         }
         if let Some(code) = fail {
-            let mut error = ApiError::new(Reason::for_code(code), format!("injected fault: {verb} {resource}"));
+            let mut error = ApiError::new(
+                Reason::for_code(code),
+                format!("injected fault: {verb} {resource}"),
+            );
             error.code = code;
             return Err(error);
         }
-        let allowed = if ctx.status { verb == "get" || verb == "update" || verb == "patch" } else { ctx.rt.allows(verb) };
+        let allowed = if ctx.status {
+            verb == "get" || verb == "update" || verb == "patch"
+        } else {
+            ctx.rt.allows(verb)
+        };
         if !allowed {
             return Err(ApiError::method_not_allowed(format!(
                 "the server does not allow this method on the requested resource ({verb} {resource})"
             )));
         }
         if ctx.all_namespaces && !matches!(verb, "list" | "watch") {
-            return Err(ApiError::no_route(&format!("{verb} on {} needs a namespace in the path", ctx.rt.plural)));
+            return Err(ApiError::no_route(&format!(
+                "{verb} on {} needs a namespace in the path",
+                ctx.rt.plural
+            )));
         }
         if ctx.rt.plural == "selfsubjectaccessreviews" {
             let rules = lock(&self.access).clone();
             return review::create(request, &rules).map(|v| Reply::Json(201, v));
         }
+        let include = table::Include::parse(request.param("includeObject"));
+        let as_table = table::wanted(&request.accept);
         match verb {
-            "get" => read::get(&self.store, &ctx).map(|v| Reply::Json(200, v)),
-            "list" => read::list(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+            "get" => read::get(&self.store, &ctx).map(|v| {
+                if as_table {
+                    let metadata =
+                        json!({"resourceVersion": crate::meta::meta_str(&v, "resourceVersion")});
+                    Reply::Json(
+                        200,
+                        table::render(&ctx.rt, std::slice::from_ref(&v), metadata, include),
+                    )
+                } else {
+                    Reply::Json(200, v)
+                }
+            }),
+            "list" => read::list(&self.store, request, &ctx).map(|v| {
+                if as_table {
+                    let items = v
+                        .get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
+                    let metadata = v.get("metadata").cloned().unwrap_or_else(|| json!({}));
+                    Reply::Json(200, table::render(&ctx.rt, &items, metadata, include))
+                } else {
+                    Reply::Json(200, v)
+                }
+            }),
             "watch" => watches::start(self.clone(), request, &ctx),
             "create" => write::create(&self.store, request, &ctx).map(|v| Reply::Json(201, v)),
             "update" => write::update(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),

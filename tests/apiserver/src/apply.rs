@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::fieldset::{Leaves, ManagedEntry, Scope, entries_of, leaves_of, remove_path, set_entries, value_at};
+use crate::fieldset::{
+    Leaves, ManagedEntry, Scope, entries_of, leaves_of, remove_path, set_entries, value_at,
+};
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult, Reason};
 use crate::structure::{ListKind, list_kind, same_item};
@@ -34,7 +36,8 @@ fn scoped(applied: &Value, scope: Scope) -> Value {
             Scope::Main => {
                 map.remove("status");
             }
-            Scope::Status => map.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")),
+            Scope::Status => map
+                .retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status")),
             Scope::Whole => {}
         }
     }
@@ -51,16 +54,25 @@ pub fn apply(
     let applied = scoped(applied, request.scope);
     let applied_leaves = leaves_of(&applied, rt, request.scope);
     let mut entries = entries_of(live);
-    let mine = |e: &ManagedEntry| e.manager == request.manager && e.operation == "Apply" && e.in_scope(request.scope);
+    let mine = |e: &ManagedEntry| {
+        e.manager == request.manager && e.operation == "Apply" && e.in_scope(request.scope)
+    };
 
     let mut conflicts: Vec<(String, String, Vec<String>)> = Vec::new();
-    for entry in entries.iter().filter(|e| e.in_scope(request.scope) && e.manager != request.manager) {
+    for entry in entries
+        .iter()
+        .filter(|e| e.in_scope(request.scope) && e.manager != request.manager)
+    {
         for path in entry.leaves.intersection(&applied_leaves) {
             if path.last().is_some_and(|p| p == ".") {
                 continue;
             }
             if value_at(live, path) != value_at(&applied, path) {
-                conflicts.push((entry.manager.clone(), entry.api_version.clone(), path.clone()));
+                conflicts.push((
+                    entry.manager.clone(),
+                    entry.api_version.clone(),
+                    path.clone(),
+                ));
             }
         }
     }
@@ -68,15 +80,24 @@ pub fn apply(
         if !request.force {
             return Err(conflict_error(&conflicts));
         }
-        for entry in entries.iter_mut().filter(|e| e.in_scope(request.scope) && e.manager != request.manager) {
-            entry.leaves.retain(|p| !conflicts.iter().any(|(_, _, c)| c == p));
+        for entry in entries
+            .iter_mut()
+            .filter(|e| e.in_scope(request.scope) && e.manager != request.manager)
+        {
+            entry
+                .leaves
+                .retain(|p| !conflicts.iter().any(|(_, _, c)| c == p));
         }
     }
 
     let mut merged = live.clone();
     merge(&mut merged, &applied, rt, &mut Vec::new());
 
-    let previous: Leaves = entries.iter().filter(|e| mine(e)).flat_map(|e| e.leaves.iter().cloned()).collect();
+    let previous: Leaves = entries
+        .iter()
+        .filter(|e| mine(e))
+        .flat_map(|e| e.leaves.iter().cloned())
+        .collect();
     let others: Leaves = entries
         .iter()
         .filter(|e| !mine(e) && e.in_scope(request.scope))
@@ -120,7 +141,12 @@ fn conflict_error(conflicts: &[(String, String, Vec<String>)]) -> ApiError {
         .collect();
     let lines: Vec<String> = conflicts
         .iter()
-        .map(|(manager, api_version, path)| format!("- conflict with \"{manager}\" using {api_version}: {}", dotted(path)))
+        .map(|(manager, api_version, path)| {
+            format!(
+                "- conflict with \"{manager}\" using {api_version}: {}",
+                dotted(path)
+            )
+        })
         .collect();
     let mut error = ApiError::new(
         Reason::Conflict,
@@ -168,7 +194,11 @@ fn merge(target: &mut Value, applied: &Value, rt: &ResourceType, path: &mut Vec<
                 path.pop();
             }
         }
-        _ => match (target.as_array_mut(), applied.as_array(), list_kind(rt, path)) {
+        _ => match (
+            target.as_array_mut(),
+            applied.as_array(),
+            list_kind(rt, path),
+        ) {
             (Some(target_items), Some(applied_items), ListKind::Map(keys)) => {
                 for item in applied_items {
                     match target_items.iter_mut().find(|t| same_item(&keys, t, item)) {
@@ -186,5 +216,91 @@ fn merge(target: &mut Value, applied: &Value, rt: &ResourceType, path: &mut Vec<
             }
             _ => *target = applied.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::builtin_types;
+
+    fn deployment() -> ResourceType {
+        builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "Deployment")
+            .map(|t| (*t).clone())
+            .unwrap_or_else(|| panic!("deployments are built in"))
+    }
+
+    fn request(manager: &str, force: bool) -> ApplyRequest<'_> {
+        ApplyRequest {
+            manager,
+            force,
+            scope: Scope::Main,
+            api_version: "apps/v1",
+            now: "t",
+        }
+    }
+
+    fn containers(images: &[(&str, &str)]) -> Value {
+        let list: Vec<Value> = images
+            .iter()
+            .map(|(n, i)| json!({"name": n, "image": i}))
+            .collect();
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+               "spec": {"template": {"spec": {"containers": list}}}})
+    }
+
+    #[test]
+    fn managers_of_different_containers_do_not_conflict() {
+        let rt = deployment();
+        let first = apply(
+            &json!({}),
+            &containers(&[("app", "a:1")]),
+            &rt,
+            &request("alice", false),
+        );
+        let first = first.unwrap_or_else(|e| panic!("{e}"));
+        let second = apply(
+            &first,
+            &containers(&[("side", "s:1")]),
+            &rt,
+            &request("bob", false),
+        );
+        let names: Vec<String> = second
+            .map(|o| {
+                o.pointer("/spec/template/spec/containers")
+                    .and_then(Value::as_array)
+                    .map(|cs| {
+                        cs.iter()
+                            .filter_map(|c| c["name"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        assert_eq!(names, vec!["app", "side"]);
+    }
+
+    #[test]
+    fn a_different_image_for_someone_elses_container_conflicts_unless_forced() {
+        let rt = deployment();
+        let live = apply(
+            &json!({}),
+            &containers(&[("app", "a:1")]),
+            &rt,
+            &request("alice", false),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let cases = [(false, Some(409)), (true, None)];
+        for (force, expected) in cases {
+            let result = apply(
+                &live,
+                &containers(&[("app", "a:2")]),
+                &rt,
+                &request("bob", force),
+            );
+            assert_eq!(result.err().map(|e| e.code), expected, "force={force}");
+        }
     }
 }

@@ -17,20 +17,34 @@ pub fn validate(crd: &Value) -> ApiResult<()> {
     let group = text("/spec/group");
     let plural = text("/spec/names/plural");
     if group.is_empty() {
-        causes.push(FieldCause::new("FieldValueRequired", "spec.group", "Required value"));
+        causes.push(FieldCause::new(
+            "FieldValueRequired",
+            "spec.group",
+            "Required value",
+        ));
     }
     if plural.is_empty() {
-        causes.push(FieldCause::new("FieldValueRequired", "spec.names.plural", "Required value"));
+        causes.push(FieldCause::new(
+            "FieldValueRequired",
+            "spec.names.plural",
+            "Required value",
+        ));
     }
     if text("/spec/names/kind").is_empty() {
-        causes.push(FieldCause::new("FieldValueRequired", "spec.names.kind", "Required value"));
+        causes.push(FieldCause::new(
+            "FieldValueRequired",
+            "spec.names.kind",
+            "Required value",
+        ));
     }
     let scope = text("/spec/scope");
     if scope != "Namespaced" && scope != "Cluster" {
         causes.push(FieldCause::new(
             "FieldValueNotSupported",
             "spec.scope",
-            format!("Unsupported value: \"{scope}\": supported values: \"Cluster\", \"Namespaced\""),
+            format!(
+                "Unsupported value: \"{scope}\": supported values: \"Cluster\", \"Namespaced\""
+            ),
         ));
     }
     let name = meta::name(crd);
@@ -47,7 +61,11 @@ pub fn validate(crd: &Value) -> ApiResult<()> {
         .cloned()
         .unwrap_or_default();
     if versions.is_empty() {
-        causes.push(FieldCause::new("FieldValueRequired", "spec.versions", "Required value"));
+        causes.push(FieldCause::new(
+            "FieldValueRequired",
+            "spec.versions",
+            "Required value",
+        ));
     }
     let storage = versions
         .iter()
@@ -118,7 +136,8 @@ pub fn remove_instances(state: &mut State, crd: &Value) {
     };
     let type_key = TypeKey::new(group, plural);
     for object in state.list(&type_key, None) {
-        let key = crate::store::ObjectKey::new(&type_key, meta::namespace(&object), meta::name(&object));
+        let key =
+            crate::store::ObjectKey::new(&type_key, meta::namespace(&object), meta::name(&object));
         state.remove(&key, (*object).clone());
     }
 }

@@ -85,7 +85,10 @@ pub fn group(state: &State, group: &str) -> ApiResult<Value> {
 /// `/api/v1` or `/apis/<group>/<version>`.
 pub fn resources(state: &State, group: &str, version: &str) -> ApiResult<Value> {
     let mut resources = Vec::new();
-    for rt in state.types().filter(|t| t.group == group && t.version == version) {
+    for rt in state
+        .types()
+        .filter(|t| t.group == group && t.version == version)
+    {
         let mut entry = json!({
             "name": rt.plural,
             "singularName": rt.singular,
@@ -113,10 +116,18 @@ pub fn resources(state: &State, group: &str, version: &str) -> ApiResult<Value> 
         }
     }
     if resources.is_empty() {
-        let path = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let path = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         return Err(ApiError::no_route(&path));
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Ok(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",

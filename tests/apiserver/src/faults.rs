@@ -120,7 +120,11 @@ mod tests {
     #[test]
     fn a_rule_fires_for_exactly_its_count_of_matching_requests() {
         let mut faults = Faults::default();
-        faults.add(RequestMatch::any().verb("list").resource("pods"), 2, FaultAction::Fail(500));
+        faults.add(
+            RequestMatch::any().verb("list").resource("pods"),
+            2,
+            FaultAction::Fail(500),
+        );
         let seen: Vec<Option<u16>> = [
             ("list", "pods"),
             ("get", "pods"),
@@ -138,6 +142,10 @@ mod tests {
     fn a_resource_match_covers_its_subresources() {
         let matcher = RequestMatch::any().resource("pods");
         assert!(matcher.matches("update", "pods/status"));
-        assert!(!RequestMatch::any().resource("pods/status").matches("update", "pods"));
+        assert!(
+            !RequestMatch::any()
+                .resource("pods/status")
+                .matches("update", "pods")
+        );
     }
 }

@@ -394,7 +394,9 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, wr
         return;
     }
     for entry in &mut entries {
-        entry.leaves.retain(|p| !changed.contains(p) && !removed.contains(p));
+        entry
+            .leaves
+            .retain(|p| !changed.contains(p) && !removed.contains(p));
     }
     let subresource = writer.scope.subresource().map(str::to_string);
     let position = entries.iter().position(|e| {
@@ -416,4 +418,110 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, wr
     own.api_version = writer.api_version.to_string();
     entries.push(own);
     set_entries(new, &entries);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::builtin_types;
+    use serde_json::json;
+
+    fn deployment() -> ResourceType {
+        builtin_types()
+            .into_iter()
+            .find(|t| t.kind == "Deployment")
+            .map(|t| (*t).clone())
+            .unwrap_or_else(|| panic!("deployments are built in"))
+    }
+
+    fn path(elements: &[&str]) -> FieldPath {
+        elements.iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn leaves_name_keyed_list_items_and_skip_identity_metadata() {
+        let object = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "uid": "u", "labels": {"app": "web"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx"}]}}},
+            "status": {"replicas": 1},
+        });
+        let leaves = leaves_of(&object, &deployment(), Scope::Main);
+        let item = r#"k:{"name":"app"}"#;
+        let expected: Leaves = [
+            path(&["f:metadata", "f:labels", "f:app"]),
+            path(&["f:spec", "f:template", "f:spec", "f:containers", item, "."]),
+            path(&[
+                "f:spec",
+                "f:template",
+                "f:spec",
+                "f:containers",
+                item,
+                "f:image",
+            ]),
+            path(&[
+                "f:spec",
+                "f:template",
+                "f:spec",
+                "f:containers",
+                item,
+                "f:name",
+            ]),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(leaves, expected);
+    }
+
+    #[test]
+    fn fields_v1_round_trips_through_leaves() {
+        let fields =
+            json!({"f:data": {"f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}});
+        assert_eq!(to_fields_v1(&from_fields_v1(&fields)), fields);
+    }
+
+    #[test]
+    fn an_update_takes_changed_fields_from_other_managers() {
+        let rt = deployment();
+        let mut old =
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 1, "paused": false}});
+        let writer = |manager| Writer {
+            manager,
+            api_version: "apps/v1",
+            scope: Scope::Main,
+            now: "t",
+        };
+        record_update(None, &mut old, &rt, &writer("alice"));
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(3);
+        record_update(Some(&old), &mut new, &rt, &writer("bob"));
+        let owners: Vec<(String, Vec<FieldPath>)> = entries_of(&new)
+            .into_iter()
+            .map(|e| (e.manager, e.leaves.into_iter().collect()))
+            .collect();
+        assert_eq!(
+            owners,
+            vec![
+                ("alice".to_string(), vec![path(&["f:spec", "f:paused"])]),
+                ("bob".to_string(), vec![path(&["f:spec", "f:replicas"])]),
+            ]
+        );
+    }
+
+    #[test]
+    fn removing_a_path_removes_keyed_items_and_fields() {
+        let mut object = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "x": 1}});
+        let cases = [
+            (
+                path(&["f:spec", "f:containers", r#"k:{"name":"a"}"#, "."]),
+                true,
+            ),
+            (path(&["f:spec", "f:x"]), true),
+            (path(&["f:spec", "f:missing"]), false),
+        ];
+        for (p, removed) in cases {
+            assert_eq!(remove_path(&mut object, &p), removed, "{p:?}");
+        }
+        assert_eq!(object, json!({"spec": {"containers": [{"name": "b"}]}}));
+    }
 }

@@ -52,10 +52,16 @@ pub struct ApiServerHandle {
 pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
-        .map_err(|source| Error::Bind { port: config.port, source })?;
+        .map_err(|source| Error::Bind {
+            port: config.port,
+            source,
+        })?;
     let port = listener
         .local_addr()
-        .map_err(|source| Error::Bind { port: config.port, source })?
+        .map_err(|source| Error::Bind {
+            port: config.port,
+            source,
+        })?
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -79,12 +85,17 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
     let (kubeconfig, dir) = match &config.kubeconfig_out {
         Some(path) => (path.clone(), None),
         None => {
-            let dir = tempfile::tempdir().map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
+            let dir = tempfile::tempdir().map_err(|source| Error::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
             (dir.path().join("kubeconfig.yaml"), Some(dir))
         }
     };
-    std::fs::write(&kubeconfig, kubeconfig::render(&url))
-        .map_err(|source| Error::Io { path: kubeconfig.clone(), source })?;
+    std::fs::write(&kubeconfig, kubeconfig::render(&url)).map_err(|source| Error::Io {
+        path: kubeconfig.clone(),
+        source,
+    })?;
     let server = tokio::spawn(crate::http::serve(listener, app.clone(), shutdown_rx));
     let simulation = config
         .simulation
@@ -107,20 +118,29 @@ fn ensure_namespace(state: &mut State, name: &str) -> Result<()> {
     let Some(rt) = state.resolve("", "v1", "namespaces") else {
         return Ok(());
     };
-    if state.get(&ObjectKey::new(&rt.type_key(), "", name)).is_none() {
-        let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    if state
+        .get(&ObjectKey::new(&rt.type_key(), "", name))
+        .is_none()
+    {
+        let namespace =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         lifecycle::create(state, &rt, "", namespace, &WriteOptions::by(HANDLE_MANAGER))?;
     }
     Ok(())
 }
 
 fn resolve(state: &State, object: &Value) -> Result<Arc<ResourceType>> {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    state.resolve_kind(api_version, kind).ok_or_else(|| Error::UnknownKind {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-    })
+    state
+        .resolve_kind(api_version, kind)
+        .ok_or_else(|| Error::UnknownKind {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        })
 }
 
 impl ApiServerHandle {
@@ -136,11 +156,14 @@ impl ApiServerHandle {
 
     /// A kube client configured from the kubeconfig.
     pub async fn client(&self) -> Result<kube::Client> {
-        let kubeconfig =
-            kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| Error::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| Error::Client(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
     }
 
@@ -157,7 +180,13 @@ impl ApiServerHandle {
             ns => ns.to_string(),
         };
         let status = object.get("status").cloned();
-        let created = lifecycle::create(state, &rt, &namespace, object, &WriteOptions::by(HANDLE_MANAGER))?;
+        let created = lifecycle::create(
+            state,
+            &rt,
+            &namespace,
+            object,
+            &WriteOptions::by(HANDLE_MANAGER),
+        )?;
         let Some(status) = status.filter(|_| rt.status_subresource) else {
             return Ok((*created).clone());
         };
@@ -288,7 +317,9 @@ impl ApiServerHandle {
     /// Makes SelfSubjectAccessReviews for `verb` on `resource` answer `allowed: false`
     /// (`*` matches any verb or resource).
     pub fn deny_access(&self, verb: &str, resource: &str) {
-        lock(&self.app.access).denied.insert((verb.to_string(), resource.to_string()));
+        lock(&self.app.access)
+            .denied
+            .insert((verb.to_string(), resource.to_string()));
     }
 
     /// Makes every SelfSubjectAccessReview answer `allowed: true` again.

@@ -81,12 +81,14 @@ fn into_response(reply: Reply) -> Response<Body> {
             (code, BodyExt::boxed(Full::new(Bytes::from(bytes))))
         }
         Reply::Stream(rx) => {
-            let stream = ReceiverStream::new(rx).map(|chunk| Ok::<_, Infallible>(Frame::data(chunk)));
+            let stream =
+                ReceiverStream::new(rx).map(|chunk| Ok::<_, Infallible>(Frame::data(chunk)));
             (200, BodyExt::boxed(StreamBody::new(stream)))
         }
     };
     let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
@@ -127,7 +129,12 @@ async fn read(request: Request<Incoming>) -> Result<ApiRequest, ApiError> {
     let body = Limited::new(request.into_body(), BODY_LIMIT)
         .collect()
         .await
-        .map_err(|e| ApiError::new(crate::status::Reason::RequestEntityTooLarge, format!("cannot read the request body: {e}")))?
+        .map_err(|e| {
+            ApiError::new(
+                crate::status::Reason::RequestEntityTooLarge,
+                format!("cannot read the request body: {e}"),
+            )
+        })?
         .to_bytes();
     Ok(ApiRequest {
         method,

@@ -33,6 +33,7 @@ mod status;
 mod store;
 mod strategic;
 mod structure;
+mod table;
 mod watch;
 mod write;
 

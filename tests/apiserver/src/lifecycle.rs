@@ -59,7 +59,11 @@ impl WriteOptions {
 }
 
 fn key_of(rt: &ResourceType, namespace: &str, name: &str) -> ObjectKey {
-    ObjectKey::new(&rt.type_key(), if rt.namespaced { namespace } else { "" }, name)
+    ObjectKey::new(
+        &rt.type_key(),
+        if rt.namespaced { namespace } else { "" },
+        name,
+    )
 }
 
 fn check_type(rt: &ResourceType, object: &Value) -> ApiResult<()> {
@@ -83,7 +87,12 @@ fn check_type(rt: &ResourceType, object: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_namespace(state: &State, rt: &ResourceType, namespace: &str, object: &Value) -> ApiResult<()> {
+fn check_namespace(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    object: &Value,
+) -> ApiResult<()> {
     if !rt.namespaced {
         return Ok(());
     }
@@ -111,7 +120,11 @@ fn validate(rt: &ResourceType, object: &mut Value, opts: &WriteOptions) -> ApiRe
     };
     let outcome = schema::check(object, schema);
     if opts.strict && !outcome.pruned.is_empty() {
-        let unknown: Vec<String> = outcome.pruned.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+        let unknown: Vec<String> = outcome
+            .pruned
+            .iter()
+            .map(|p| format!("unknown field \"{p}\""))
+            .collect();
         return Err(ApiError::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
             unknown.join(", "),
@@ -136,7 +149,9 @@ pub fn create(
     opts: &WriteOptions,
 ) -> ApiResult<Arc<Value>> {
     if !object.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_type(rt, &object)?;
     check_namespace(state, rt, namespace, &object)?;
@@ -163,7 +178,9 @@ pub fn create(
     }
     let now = meta::now();
     let Some(map) = object.as_object_mut() else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     map.insert("apiVersion".into(), Value::String(rt.api_version()));
     map.insert("kind".into(), Value::String(rt.kind.clone()));
@@ -171,7 +188,9 @@ pub fn create(
         map.remove("status");
     }
     let Some(metadata) = metadata_mut(&mut object) else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     metadata.insert("name".into(), Value::String(name.clone()));
     if rt.namespaced {
@@ -182,7 +201,12 @@ pub fn create(
     metadata.insert("uid".into(), Value::String(meta::new_uid()));
     metadata.insert("creationTimestamp".into(), Value::String(now.clone()));
     metadata.insert("generation".into(), json!(1));
-    for field in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for field in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         metadata.remove(field);
     }
     if opts.ownership == Ownership::Update {
@@ -208,7 +232,8 @@ pub fn create(
 
 /// What a new object of a kind starts with, as the real server's defaulting does.
 fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
-    let crd_status = (rt.kind == "CustomResourceDefinition").then(|| crate::crd::established_status(object));
+    let crd_status =
+        (rt.kind == "CustomResourceDefinition").then(|| crate::crd::established_status(object));
     let Some(map) = object.as_object_mut() else {
         return;
     };
@@ -230,8 +255,27 @@ fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
             map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             map.insert("status".into(), json!({"phase": "Active"}));
         }
+        ("", "Service") => {
+            let uid_sum: u32 = map
+                .get("metadata")
+                .and_then(|m| m.get("uid"))
+                .and_then(Value::as_str)
+                .map_or(0, |u| u.bytes().map(u32::from).sum());
+            if let Some(Value::Object(spec)) = map.get_mut("spec") {
+                let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
+                if !spec.contains_key("clusterIP") && !headless {
+                    let ip = format!("10.96.{}.{}", (uid_sum / 250) % 250, uid_sum % 250 + 1);
+                    spec.insert("clusterIP".into(), json!(ip));
+                    spec.insert("clusterIPs".into(), json!([ip]));
+                }
+                spec.entry("type").or_insert_with(|| json!("ClusterIP"));
+            }
+        }
         ("", "Pod") if !map.contains_key("status") => {
-            map.insert("status".into(), json!({"phase": "Pending", "qosClass": "BestEffort"}));
+            map.insert(
+                "status".into(),
+                json!({"phase": "Pending", "qosClass": "BestEffort"}),
+            );
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             if let Some(status) = crd_status {
@@ -256,7 +300,9 @@ pub fn update(
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
     };
     if !incoming.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     check_type(rt, &incoming)?;
     let body_name = meta::name(&incoming);
@@ -301,7 +347,9 @@ pub fn update(
         map.insert("kind".into(), Value::String(rt.kind.clone()));
     }
     let Some(metadata) = metadata_mut(&mut next) else {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     };
     let kept = [
         "name",

@@ -10,7 +10,11 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::State;
 
 fn document_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`.
@@ -18,7 +22,10 @@ pub fn root(state: &State) -> Value {
     let mut paths = Map::new();
     for rt in state.types() {
         let path = document_path(&rt.group, &rt.version);
-        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}")}));
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -26,7 +33,10 @@ pub fn root(state: &State) -> Value {
 /// `/openapi/v3/<api/v1|apis/group/version>`.
 pub fn document(state: &State, path: &str) -> ApiResult<Value> {
     let mut paths = Map::new();
-    for rt in state.types().filter(|t| document_path(&t.group, &t.version) == path) {
+    for rt in state
+        .types()
+        .filter(|t| document_path(&t.group, &t.version) == path)
+    {
         let prefix = format!("/{path}");
         let collection = if rt.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", rt.plural)

@@ -6,8 +6,8 @@
 
 use serde_json::Value;
 
-use crate::apply::{ApplyRequest, apply};
 use crate::app::{Context, present};
+use crate::apply::{ApplyRequest, apply};
 use crate::fieldset::Scope;
 use crate::http::{ApiRequest, Reply};
 use crate::lifecycle::{self, Ownership};
@@ -31,7 +31,11 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
     let name = ctx.name.as_deref().unwrap_or("");
     let rt = &ctx.rt;
     let mut opts = options(request, ctx)?;
-    let key = ObjectKey::new(&rt.type_key(), if rt.namespaced { &ctx.namespace } else { "" }, name);
+    let key = ObjectKey::new(
+        &rt.type_key(),
+        if rt.namespaced { &ctx.namespace } else { "" },
+        name,
+    );
     let mut state = store.lock();
     let current = state.get(&key);
     let content_type = request.content_type.as_str();
@@ -44,11 +48,17 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         let force = match request.param("force") {
             None | Some("" | "false") => false,
             Some("true") => true,
-            Some(other) => return Err(ApiError::bad_request(format!("invalid force value {other:?}"))),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid force value {other:?}"
+                )));
+            }
         };
         let applied = parse_apply_body(request)?;
         if !applied.is_object() {
-            return Err(ApiError::bad_request("the applied configuration must be an object"));
+            return Err(ApiError::bad_request(
+                "the applied configuration must be an object",
+            ));
         }
         let applied_name = meta::name(&applied);
         if !applied_name.is_empty() && applied_name != name {
@@ -67,7 +77,10 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         };
         opts.manager = manager.to_string();
         opts.ownership = Ownership::Precomputed;
-        let live = current.as_deref().cloned().unwrap_or_else(|| serde_json::json!({}));
+        let live = current
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
         let mut merged = apply(&live, &applied, rt, &apply_request)?;
         let result = match current {
             Some(_) => lifecycle::update(&mut state, rt, &ctx.namespace, name, merged, &opts)?,
@@ -96,7 +109,7 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
             let patch: json_patch::Patch = serde_json::from_slice(&request.body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
             let mut target = (*current).clone();
-            json_patch::patch(&mut target, &patch).map_err(|e| json_patch_error(&e))?;
+            apply_json_patch(&mut target, patch)?;
             target
         }
         STRATEGIC if rt.builtin => crate::strategic::patch(&current, &body(request)?, rt)?,
@@ -136,11 +149,32 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
     Ok(Reply::Json(200, present(&result, rt)))
 }
 
+/// Applies RFC 6902 operations one by one with the Kubernetes reading of `test`: testing
+/// a missing path for `null` passes (kube's finalizer helper relies on it).
+fn apply_json_patch(target: &mut Value, patch: json_patch::Patch) -> ApiResult<()> {
+    for operation in patch.0 {
+        if let json_patch::PatchOperation::Test(test) = &operation
+            && test.value.is_null()
+            && target.pointer(test.path.as_str()).is_none()
+        {
+            continue;
+        }
+        json_patch::patch(target, &[operation]).map_err(|e| json_patch_error(&e))?;
+    }
+    Ok(())
+}
+
 fn json_patch_error(error: &json_patch::PatchError) -> ApiError {
     let message = error.to_string();
     if message.to_ascii_lowercase().contains("test") {
-        ApiError::new(crate::status::Reason::Invalid, format!("the JSON patch test operation failed: {message}"))
+        ApiError::new(
+            crate::status::Reason::Invalid,
+            format!("the JSON patch test operation failed: {message}"),
+        )
     } else {
-        ApiError::new(crate::status::Reason::Invalid, format!("the JSON patch could not be applied: {message}"))
+        ApiError::new(
+            crate::status::Reason::Invalid,
+            format!("the JSON patch could not be applied: {message}"),
+        )
     }
 }

@@ -61,7 +61,9 @@ fn encode_token(snapshot: u64, offset: usize) -> String {
 
 fn decode_token(token: &str) -> ApiResult<(u64, usize)> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
-    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let snapshot = value.get("s").and_then(Value::as_u64).ok_or_else(bad)?;
     let offset = value.get("o").and_then(Value::as_u64).ok_or_else(bad)?;
@@ -108,7 +110,13 @@ pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Val
                 .collect();
             let rv = state.current_rv();
             if limit == 0 || items.len() <= limit {
-                return Ok(list_document(ctx, rv, items.iter().map(|o| present(o, &ctx.rt)).collect(), None, None));
+                return Ok(list_document(
+                    ctx,
+                    rv,
+                    items.iter().map(|o| present(o, &ctx.rt)).collect(),
+                    None,
+                    None,
+                ));
             }
             let snapshot = Snapshot { rv, items };
             let id = state.keep_snapshot(snapshot);
@@ -118,7 +126,11 @@ pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Val
     };
     drop(state);
     let (snapshot, id, offset) = snapshot;
-    let end = if limit == 0 { snapshot.items.len() } else { offset.saturating_add(limit).min(snapshot.items.len()) };
+    let end = if limit == 0 {
+        snapshot.items.len()
+    } else {
+        offset.saturating_add(limit).min(snapshot.items.len())
+    };
     let page: Vec<Value> = snapshot
         .items
         .get(offset.min(end)..end)
@@ -127,11 +139,21 @@ pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Val
         .map(|o| present(o, &ctx.rt))
         .collect();
     let remaining = snapshot.items.len() - end;
-    let (token, count) = if remaining > 0 { (Some(encode_token(id, end)), Some(remaining)) } else { (None, None) };
+    let (token, count) = if remaining > 0 {
+        (Some(encode_token(id, end)), Some(remaining))
+    } else {
+        (None, None)
+    };
     Ok(list_document(ctx, snapshot.rv, page, token, count))
 }
 
-fn list_document(ctx: &Context, rv: u64, items: Vec<Value>, token: Option<String>, remaining: Option<usize>) -> Value {
+fn list_document(
+    ctx: &Context,
+    rv: u64,
+    items: Vec<Value>,
+    token: Option<String>,
+    remaining: Option<usize>,
+) -> Value {
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let (Some(token), Some(map)) = (token, metadata.as_object_mut()) {
         map.insert("continue".into(), Value::String(token));

@@ -26,7 +26,13 @@ pub fn create(request: &ApiRequest, rules: &AccessRules) -> ApiResult<Value> {
             "SelfSubjectAccessReview is invalid: spec.resourceAttributes: this server answers resource attributes only",
         ));
     };
-    let text = |k: &str| attributes.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |k: &str| {
+        attributes
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let (verb, resource) = (text("verb"), text("resource"));
     let denied = rules.denied.contains(&(verb.clone(), resource.clone()))
         || rules.denied.contains(&("*".into(), resource.clone()))

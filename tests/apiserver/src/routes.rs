@@ -48,7 +48,11 @@ pub enum Route {
 
 /// Routes a decoded path.
 pub fn route(path: &str) -> Route {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     match segments.as_slice() {
         ["version"] => Route::Version,
         ["healthz" | "livez" | "readyz", ..] => Route::Health,
@@ -72,7 +76,9 @@ fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
     };
     let namespace_subresource = matches!(rest, ["namespaces", _, "status" | "finalize"]);
     let (namespace, rest) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !namespace_subresource => (Some(ns.to_string()), tail),
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() && !namespace_subresource => {
+            (Some(ns.to_string()), tail)
+        }
         _ => (None, rest),
     };
     let target = |plural: &str, name: Option<&str>, sub: Option<&str>| {
@@ -98,7 +104,13 @@ fn resource(group: &str, version: &str, rest: &[&str]) -> Route {
 mod tests {
     use super::*;
 
-    fn target(group: &str, ns: Option<&str>, plural: &str, name: Option<&str>, sub: Option<&str>) -> Route {
+    fn target(
+        group: &str,
+        ns: Option<&str>,
+        plural: &str,
+        name: Option<&str>,
+        sub: Option<&str>,
+    ) -> Route {
         Route::Resource(ResourceTarget {
             group: group.into(),
             version: "v1".into(),
@@ -114,12 +126,30 @@ mod tests {
     fn paths_route_like_the_kubernetes_rest_layout() {
         let cases = [
             ("/api/v1/pods", target("", None, "pods", None, None)),
-            ("/api/v1/namespaces/a/pods", target("", Some("a"), "pods", None, None)),
-            ("/api/v1/namespaces/a/pods/p/status", target("", Some("a"), "pods", Some("p"), Some("status"))),
-            ("/api/v1/namespaces/a", target("", None, "namespaces", Some("a"), None)),
-            ("/api/v1/namespaces/a/status", target("", None, "namespaces", Some("a"), Some("status"))),
-            ("/apis/apps/v1/namespaces/d/deployments/x", target("apps", Some("d"), "deployments", Some("x"), None)),
-            ("/apis/apps/v1", Route::Resources("apps".into(), "v1".into())),
+            (
+                "/api/v1/namespaces/a/pods",
+                target("", Some("a"), "pods", None, None),
+            ),
+            (
+                "/api/v1/namespaces/a/pods/p/status",
+                target("", Some("a"), "pods", Some("p"), Some("status")),
+            ),
+            (
+                "/api/v1/namespaces/a",
+                target("", None, "namespaces", Some("a"), None),
+            ),
+            (
+                "/api/v1/namespaces/a/status",
+                target("", None, "namespaces", Some("a"), Some("status")),
+            ),
+            (
+                "/apis/apps/v1/namespaces/d/deployments/x",
+                target("apps", Some("d"), "deployments", Some("x"), None),
+            ),
+            (
+                "/apis/apps/v1",
+                Route::Resources("apps".into(), "v1".into()),
+            ),
             ("/apis", Route::Groups),
             ("/version", Route::Version),
             ("/nope", Route::Unknown),

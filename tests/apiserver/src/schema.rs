@@ -152,7 +152,10 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) ->
             outcome,
             path,
             value,
-            format!("{path} in body must be of type {wanted}: \"{}\"", type_name(value)),
+            format!(
+                "{path} in body must be of type {wanted}: \"{}\"",
+                type_name(value)
+            ),
         );
         return false;
     }
@@ -164,12 +167,22 @@ fn walk(value: &mut Value, schema: &Value, path: &str, outcome: &mut Outcome) ->
             if let Some(min) = bound("minItems")
                 && (items.len() as u64) < min
             {
-                invalid(outcome, path, &Value::Null, format!("{path} in body should have at least {min} items"));
+                invalid(
+                    outcome,
+                    path,
+                    &Value::Null,
+                    format!("{path} in body should have at least {min} items"),
+                );
             }
             if let Some(max) = bound("maxItems")
                 && (items.len() as u64) > max
             {
-                invalid(outcome, path, &Value::Null, format!("{path} in body should have at most {max} items"));
+                invalid(
+                    outcome,
+                    path,
+                    &Value::Null,
+                    format!("{path} in body should have at most {max} items"),
+                );
             }
             if let Some(item_schema) = schema.get("items") {
                 let mut index = 0;
@@ -235,15 +248,33 @@ fn scalar_rules(value: &Value, schema: &Value, path: &str, outcome: &mut Outcome
     if let Some(number) = value.as_f64() {
         let exclusive = |k: &str| schema.get(k).and_then(Value::as_bool) == Some(true);
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            let too_small = if exclusive("exclusiveMinimum") { number <= min } else { number < min };
+            let too_small = if exclusive("exclusiveMinimum") {
+                number <= min
+            } else {
+                number < min
+            };
             if too_small {
-                invalid(outcome, path, value, format!("{path} in body should be greater than or equal to {min}"));
+                invalid(
+                    outcome,
+                    path,
+                    value,
+                    format!("{path} in body should be greater than or equal to {min}"),
+                );
             }
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            let too_big = if exclusive("exclusiveMaximum") { number >= max } else { number > max };
+            let too_big = if exclusive("exclusiveMaximum") {
+                number >= max
+            } else {
+                number > max
+            };
             if too_big {
-                invalid(outcome, path, value, format!("{path} in body should be less than or equal to {max}"));
+                invalid(
+                    outcome,
+                    path,
+                    value,
+                    format!("{path} in body should be less than or equal to {max}"),
+                );
             }
         }
     }
@@ -252,12 +283,22 @@ fn scalar_rules(value: &Value, schema: &Value, path: &str, outcome: &mut Outcome
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
             && length < min
         {
-            invalid(outcome, path, value, format!("{path} in body should be at least {min} chars long"));
+            invalid(
+                outcome,
+                path,
+                value,
+                format!("{path} in body should be at least {min} chars long"),
+            );
         }
         if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
             && length > max
         {
-            invalid(outcome, path, value, format!("{path} in body should be at most {max} chars long"));
+            invalid(
+                outcome,
+                path,
+                value,
+                format!("{path} in body should be at most {max} chars long"),
+            );
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
             match regex::Regex::new(pattern) {
@@ -307,10 +348,19 @@ mod tests {
     fn violations_name_the_field_path() {
         let cases = [
             (json!({"spec": {"mode": "x"}}), "spec.mode"),
-            (json!({"spec": {"mode": "audit", "replicas": 11}}), "spec.replicas"),
-            (json!({"spec": {"mode": "audit", "replicas": "2"}}), "spec.replicas"),
+            (
+                json!({"spec": {"mode": "audit", "replicas": 11}}),
+                "spec.replicas",
+            ),
+            (
+                json!({"spec": {"mode": "audit", "replicas": "2"}}),
+                "spec.replicas",
+            ),
             (json!({"spec": {}}), "spec.mode"),
-            (json!({"spec": {"mode": "audit", "items": [1]}}), "spec.items[0]"),
+            (
+                json!({"spec": {"mode": "audit", "items": [1]}}),
+                "spec.items[0]",
+            ),
         ];
         for (mut object, field) in cases {
             let outcome = check(&mut object, &schema());
@@ -328,7 +378,10 @@ mod tests {
         });
         let outcome = check(&mut object, &schema());
         assert!(outcome.causes.is_empty(), "{:?}", outcome.causes);
-        assert_eq!(outcome.pruned, vec!["junk".to_string(), "spec.bogus".to_string()]);
+        assert_eq!(
+            outcome.pruned,
+            vec!["junk".to_string(), "spec.bogus".to_string()]
+        );
         assert_eq!(
             object,
             json!({

@@ -102,6 +102,9 @@ mod tests {
             .iter()
             .filter_map(|o| o.get("kind").and_then(Value::as_str).map(str::to_string))
             .collect();
-        assert_eq!(kinds, vec!["Namespace".to_string(), "ConfigMap".to_string()]);
+        assert_eq!(
+            kinds,
+            vec!["Namespace".to_string(), "ConfigMap".to_string()]
+        );
     }
 }

@@ -53,7 +53,11 @@ fn value_set(text: &str, term: &str) -> ApiResult<Vec<String>> {
         .trim()
         .strip_prefix('(')
         .and_then(|t| t.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: {term}: expected a parenthesised set")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: {term}: expected a parenthesised set"
+            ))
+        })?;
     Ok(inner.split(',').map(|v| v.trim().to_string()).collect())
 }
 
@@ -69,7 +73,11 @@ impl LabelSelector {
     pub fn parse(text: &str) -> ApiResult<Self> {
         let mut requirements = Vec::new();
         for term in split_terms(text) {
-            let bad = || ApiError::bad_request(format!("unable to parse requirement: invalid label selector term: {term}"));
+            let bad = || {
+                ApiError::bad_request(format!(
+                    "unable to parse requirement: invalid label selector term: {term}"
+                ))
+            };
             let requirement = if let Some(key) = term.strip_prefix('!') {
                 Requirement::NotExists(key.trim().to_string())
             } else if let Some((key, value)) = term.split_once("!=") {
@@ -117,7 +125,12 @@ impl LabelSelector {
 }
 
 /// The fields a field selector may name.
-const SUPPORTED_FIELDS: &[&str] = &["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"];
+const SUPPORTED_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "status.phase",
+];
 
 /// A parsed field selector; the empty selector matches everything.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -135,7 +148,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = term.split_once('=') {
                 (f, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: '{term}'; can't understand '{term}'")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{term}'; can't understand '{term}'"
+                )));
             };
             let field = field.trim();
             if !SUPPORTED_FIELDS.contains(&field) {
@@ -155,8 +170,14 @@ impl FieldSelector {
             let actual = match field.as_str() {
                 "metadata.name" => meta::name(object),
                 "metadata.namespace" => meta::namespace(object),
-                "spec.nodeName" => object.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or(""),
-                _ => object.pointer("/status/phase").and_then(Value::as_str).unwrap_or(""),
+                "spec.nodeName" => object
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                _ => object
+                    .pointer("/status/phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
             };
             (actual == wanted) == *equal
         })
@@ -190,7 +211,11 @@ mod tests {
         ];
         for (selector, expected) in cases {
             let parsed = LabelSelector::parse(selector);
-            assert_eq!(parsed.map(|s| s.matches(&object)), Ok(expected), "{selector}");
+            assert_eq!(
+                parsed.map(|s| s.matches(&object)),
+                Ok(expected),
+                "{selector}"
+            );
         }
     }
 

@@ -147,8 +147,11 @@ impl ApiError {
 
     /// `404 NotFound` for a named object of a resource.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(Reason::NotFound, format!("{} \"{name}\" not found", qualified(group, plural)))
-            .with_subject(group, plural, name)
+        Self::new(
+            Reason::NotFound,
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        )
+        .with_subject(group, plural, name)
     }
 
     /// `404 NotFound` for a URL that names no resource.
@@ -194,7 +197,10 @@ impl ApiError {
         };
         let mut error = Self::new(
             Reason::Invalid,
-            format!("{qualified_kind} \"{name}\" is invalid: {}", summary.join(", ")),
+            format!(
+                "{qualified_kind} \"{name}\" is invalid: {}",
+                summary.join(", ")
+            ),
         );
         error.details = Some(json!({
             "name": name,
@@ -247,7 +253,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.code, self.reason.as_str(), self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.code,
+            self.reason.as_str(),
+            self.message
+        )
     }
 }
 

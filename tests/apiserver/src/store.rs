@@ -12,6 +12,9 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
 
+/// The largest watch history window accepted.
+const MAX_HISTORY: usize = 1_000_000;
+
 /// How many continue snapshots are kept before the oldest is dropped.
 const SNAPSHOT_LIMIT: usize = 64;
 
@@ -101,6 +104,7 @@ pub struct Store {
 impl Store {
     /// An empty store keeping `history_limit` events of watch history.
     pub fn new(history_limit: usize) -> Self {
+        let history_limit = history_limit.clamp(1, MAX_HISTORY);
         let (events, _) = broadcast::channel(history_limit.max(16) * 4);
         let changed = Arc::new(Notify::new());
         Store {
@@ -108,7 +112,7 @@ impl Store {
                 objects: BTreeMap::new(),
                 rv: 0,
                 history: VecDeque::new(),
-                history_limit: history_limit.max(1),
+                history_limit,
                 floor: 0,
                 builtin: builtin_types(),
                 custom: Vec::new(),
@@ -244,13 +248,7 @@ impl State {
         if rv < self.floor {
             return None;
         }
-        Some(
-            self.history
-                .iter()
-                .filter(|e| e.rv > rv)
-                .cloned()
-                .collect(),
-        )
+        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
     }
 
     /// Forgets all history: every resourceVersion before now answers 410 Gone.

@@ -1,8 +1,9 @@
 //! Strategic merge patch for built-in kinds: like a JSON merge patch, except that lists
 //! with a patch merge key (containers by name, ports by containerPort, ...) merge item by
-//! item, finalizers merge as a set, and the `$patch: delete|replace`,
-//! `$deleteFromPrimitiveList/<field>`, `$setElementOrder/<field>` and `$retainKeys`
-//! directives are honoured. Directives this server does not implement are refused.
+//! item, finalizers merge as a set, and the `$patch: delete|replace|merge`,
+//! `$deleteFromPrimitiveList/<field>` and `$retainKeys` directives are honoured
+//! (`$setElementOrder/<field>` is accepted; items keep the live order). Directives this
+//! server does not implement are refused.
 
 use serde_json::{Map, Value};
 
@@ -13,7 +14,9 @@ use crate::structure::{ListKind, list_kind, same_item};
 /// Applies a strategic merge patch to `target`.
 pub fn patch(target: &Value, patch: &Value, rt: &ResourceType) -> ApiResult<Value> {
     let Some(patch) = patch.as_object() else {
-        return Err(ApiError::bad_request("a strategic merge patch must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "a strategic merge patch must be a JSON object",
+        ));
     };
     let mut out = target.clone();
     merge_map(&mut out, patch, rt, &mut Vec::new())?;
@@ -35,12 +38,12 @@ fn merge_map(
             *target = Value::Object(Map::new());
             return Ok(());
         }
+        Some("merge") | None => {}
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "unsupported strategic merge patch directive: $patch: {other}"
             )));
         }
-        None => {}
     }
     if !target.is_object() {
         *target = Value::Object(Map::new());
@@ -83,6 +86,9 @@ fn merge_map(
         }
         path.pop();
     }
+    if let Some(retained) = patch.get("$retainKeys").and_then(Value::as_array) {
+        map.retain(|k, _| retained.iter().any(|r| r.as_str() == Some(k.as_str())));
+    }
     Ok(())
 }
 
@@ -92,7 +98,10 @@ fn merge_list(
     rt: &ResourceType,
     path: &mut Vec<String>,
 ) -> ApiResult<Value> {
-    let existing = current.and_then(Value::as_array).cloned().unwrap_or_default();
+    let existing = current
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let replace_all = patch
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
@@ -212,6 +221,15 @@ mod tests {
             let result = patch(&base, &patch_doc, &deployment());
             assert_eq!(result, Ok(expected), "{case}");
         }
+    }
+
+    #[test]
+    fn retain_keys_drops_the_fields_it_does_not_list() {
+        let base = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}});
+        let patch_doc =
+            json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}});
+        let expected = json!({"spec": {"strategy": {"type": "Recreate"}}});
+        assert_eq!(patch(&base, &patch_doc, &deployment()), Ok(expected));
     }
 
     #[test]

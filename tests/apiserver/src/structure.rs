@@ -40,9 +40,16 @@ fn builtin_list_kind(path: &[String]) -> ListKind {
     };
     let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
     match last.as_str() {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "containerStatuses" | "initContainerStatuses"
-        | "ephemeralContainerStatuses" | "resourceClaims" => key("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "containerStatuses"
+        | "initContainerStatuses"
+        | "ephemeralContainerStatuses"
+        | "resourceClaims" => key("name"),
         "volumeMounts" => key("mountPath"),
         "volumeDevices" => key("devicePath"),
         "ports" => match parent.map(String::as_str) {
@@ -81,7 +88,11 @@ fn schema_list_kind(schema: &Value, path: &[String]) -> ListKind {
             let keys: Vec<String> = node
                 .get("x-kubernetes-list-map-keys")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             if keys.is_empty() {
                 ListKind::Atomic

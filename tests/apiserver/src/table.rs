@@ -32,13 +32,20 @@ impl Include {
 
 /// Whether the `Accept` header asks for a Table.
 pub fn wanted(accept: &str) -> bool {
-    accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
 }
 
 type Cell = fn(&Value) -> Value;
 
 fn text(object: &Value, pointer: &str) -> String {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string()
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn number(object: &Value, pointer: &str) -> i64 {
@@ -66,12 +73,21 @@ fn age(object: &Value) -> Value {
 }
 
 fn container_statuses(pod: &Value) -> Vec<Value> {
-    pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default()
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn pod_ready(pod: &Value) -> Value {
-    let total = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
-    let ready = container_statuses(pod).iter().filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true)).count();
+    let total = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let ready = container_statuses(pod)
+        .iter()
+        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+        .count();
     json!(format!("{ready}/{total}"))
 }
 
@@ -81,17 +97,29 @@ fn pod_status(pod: &Value) -> Value {
     }
     for status in container_statuses(pod) {
         for state in ["waiting", "terminated"] {
-            if let Some(reason) = status.pointer(&format!("/state/{state}/reason")).and_then(Value::as_str) {
+            if let Some(reason) = status
+                .pointer(&format!("/state/{state}/reason"))
+                .and_then(Value::as_str)
+            {
                 return json!(reason);
             }
         }
     }
     let reason = text(pod, "/status/reason");
-    json!(if reason.is_empty() { text(pod, "/status/phase") } else { reason })
+    json!(if reason.is_empty() {
+        text(pod, "/status/phase")
+    } else {
+        reason
+    })
 }
 
 fn pod_restarts(pod: &Value) -> Value {
-    json!(container_statuses(pod).iter().map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum::<i64>())
+    json!(
+        container_statuses(pod)
+            .iter()
+            .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+            .sum::<i64>()
+    )
 }
 
 fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, u8, Cell)> {
@@ -109,30 +137,82 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, u8, Cell)> {
             return out;
         }
         ("apps", "Deployment") => {
-            out.push(("Ready", "string", 0, |d| json!(format!("{}/{}", number(d, "/status/readyReplicas"), d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)))));
-            out.push(("Up-to-date", "integer", 0, |d| json!(number(d, "/status/updatedReplicas"))));
-            out.push(("Available", "integer", 0, |d| json!(number(d, "/status/availableReplicas"))));
+            out.push(("Ready", "string", 0, |d| {
+                json!(format!(
+                    "{}/{}",
+                    number(d, "/status/readyReplicas"),
+                    d.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }));
+            out.push(("Up-to-date", "integer", 0, |d| {
+                json!(number(d, "/status/updatedReplicas"))
+            }));
+            out.push(("Available", "integer", 0, |d| {
+                json!(number(d, "/status/availableReplicas"))
+            }));
         }
         ("apps", "ReplicaSet") | ("", "ReplicationController") => {
-            out.push(("Desired", "integer", 0, |r| json!(r.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1))));
-            out.push(("Current", "integer", 0, |r| json!(number(r, "/status/replicas"))));
-            out.push(("Ready", "integer", 0, |r| json!(number(r, "/status/readyReplicas"))));
+            out.push(("Desired", "integer", 0, |r| {
+                json!(
+                    r.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                )
+            }));
+            out.push(("Current", "integer", 0, |r| {
+                json!(number(r, "/status/replicas"))
+            }));
+            out.push(("Ready", "integer", 0, |r| {
+                json!(number(r, "/status/readyReplicas"))
+            }));
         }
         ("apps", "StatefulSet") => {
-            out.push(("Ready", "string", 0, |s| json!(format!("{}/{}", number(s, "/status/readyReplicas"), s.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)))));
+            out.push(("Ready", "string", 0, |s| {
+                json!(format!(
+                    "{}/{}",
+                    number(s, "/status/readyReplicas"),
+                    s.pointer("/spec/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }));
         }
         ("apps", "DaemonSet") => {
-            out.push(("Desired", "integer", 0, |d| json!(number(d, "/status/desiredNumberScheduled"))));
-            out.push(("Current", "integer", 0, |d| json!(number(d, "/status/currentNumberScheduled"))));
-            out.push(("Ready", "integer", 0, |d| json!(number(d, "/status/numberReady"))));
+            out.push(("Desired", "integer", 0, |d| {
+                json!(number(d, "/status/desiredNumberScheduled"))
+            }));
+            out.push(("Current", "integer", 0, |d| {
+                json!(number(d, "/status/currentNumberScheduled"))
+            }));
+            out.push(("Ready", "integer", 0, |d| {
+                json!(number(d, "/status/numberReady"))
+            }));
         }
         ("batch", "Job") => {
-            out.push(("Completions", "string", 0, |j| json!(format!("{}/{}", number(j, "/status/succeeded"), j.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1)))));
+            out.push(("Completions", "string", 0, |j| {
+                json!(format!(
+                    "{}/{}",
+                    number(j, "/status/succeeded"),
+                    j.pointer("/spec/completions")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }));
         }
         ("", "Namespace") => out.push(("Status", "string", 0, |n| json!(text(n, "/status/phase")))),
         ("", "Service") => {
-            out.push(("Type", "string", 0, |s| json!(s.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP"))));
-            out.push(("Cluster-IP", "string", 0, |s| json!(text(s, "/spec/clusterIP"))));
+            out.push(("Type", "string", 0, |s| {
+                json!(
+                    s.pointer("/spec/type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("ClusterIP")
+                )
+            }));
+            out.push(("Cluster-IP", "string", 0, |s| {
+                json!(text(s, "/spec/clusterIP"))
+            }));
         }
         _ => {}
     }
@@ -153,7 +233,12 @@ fn row_object(object: &Value, include: Include) -> Option<Value> {
 }
 
 /// A Table of objects; `list_metadata` becomes the Table's metadata.
-pub fn render(rt: &ResourceType, objects: &[Value], list_metadata: Value, include: Include) -> Value {
+pub fn render(
+    rt: &ResourceType,
+    objects: &[Value],
+    list_metadata: Value,
+    include: Include,
+) -> Value {
     let columns = columns(rt);
     let definitions: Vec<Value> = columns
         .iter()

@@ -19,6 +19,7 @@ use crate::read::Filter;
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult};
 use crate::store::{EventType, StoredEvent};
+use crate::table::{self, Include};
 
 /// Longest a watch stays open without `timeoutSeconds`, as the real server's default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -30,11 +31,16 @@ struct WatchPlan {
     bookmarks: bool,
     initial_end_bookmark: bool,
     timeout: Duration,
+    table: Option<Include>,
 }
 
 impl WatchPlan {
     fn selects(&self, object: &Value) -> bool {
-        self.filter.matches(object) && self.name.as_deref().is_none_or(|n| crate::meta::name(object) == n)
+        self.filter.matches(object)
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| crate::meta::name(object) == n)
     }
 
     /// The event a client of this watch sees for a stored event, if any.
@@ -56,7 +62,13 @@ impl WatchPlan {
     }
 
     fn line(&self, kind: &str, object: &Value) -> Bytes {
-        let mut text = json!({"type": kind, "object": present(object, &self.rt)}).to_string();
+        let mut shown = present(object, &self.rt);
+        if let Some(include) = self.table {
+            let metadata =
+                json!({"resourceVersion": crate::meta::meta_str(&shown, "resourceVersion")});
+            shown = table::render(&self.rt, std::slice::from_ref(&shown), metadata, include);
+        }
+        let mut text = json!({"type": kind, "object": shown}).to_string();
         text.push('\n');
         Bytes::from(text)
     }
@@ -64,7 +76,10 @@ impl WatchPlan {
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
         let mut metadata = json!({"resourceVersion": rv.to_string()});
         if initial_end && let Some(map) = metadata.as_object_mut() {
-            map.insert("annotations".into(), json!({"k8s.io/initial-events-end": "true"}));
+            map.insert(
+                "annotations".into(),
+                json!({"k8s.io/initial-events-end": "true"}),
+            );
         }
         let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata});
         let mut text = json!({"type": "BOOKMARK", "object": object}).to_string();
@@ -104,6 +119,8 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         bookmarks,
         initial_end_bookmark: send_initial && bookmarks,
         timeout,
+        table: table::wanted(&request.accept)
+            .then(|| Include::parse(request.param("includeObject"))),
     };
     let (start, receiver, seen) = {
         let state = app.store.lock();

@@ -22,8 +22,11 @@ pub fn body(request: &ApiRequest) -> ApiResult<Value> {
     }
     match serde_json::from_slice::<Value>(&request.body) {
         Ok(value) => Ok(value),
-        Err(json_error) => serde_yaml_ng::from_slice::<Value>(&request.body)
-            .map_err(|_| ApiError::bad_request(format!("the request body is not valid JSON or YAML: {json_error}"))),
+        Err(json_error) => serde_yaml_ng::from_slice::<Value>(&request.body).map_err(|_| {
+            ApiError::bad_request(format!(
+                "the request body is not valid JSON or YAML: {json_error}"
+            ))
+        }),
     }
 }
 
@@ -44,7 +47,11 @@ pub fn manager(request: &ApiRequest) -> String {
         return m.to_string();
     }
     let agent = request.user_agent.split('/').next().unwrap_or("").trim();
-    if agent.is_empty() { "unknown".into() } else { agent.chars().take(128).collect() }
+    if agent.is_empty() {
+        "unknown".into()
+    } else {
+        agent.chars().take(128).collect()
+    }
 }
 
 /// Write options of a request.
@@ -53,7 +60,9 @@ pub fn options(request: &ApiRequest, ctx: &Context) -> ApiResult<WriteOptions> {
         None | Some("" | "Ignore" | "Warn") => false,
         Some("Strict") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(format!("invalid fieldValidation {other:?}")));
+            return Err(ApiError::bad_request(format!(
+                "invalid fieldValidation {other:?}"
+            )));
         }
     };
     Ok(WriteOptions {
@@ -92,17 +101,31 @@ struct DeleteRequest {
 }
 
 fn delete_request(request: &ApiRequest) -> ApiResult<DeleteRequest> {
-    let options = if request.body.is_empty() { json!({}) } else { body(request)? };
-    let text = |p: &str| options.pointer(p).and_then(Value::as_str).map(str::to_string);
+    let options = if request.body.is_empty() {
+        json!({})
+    } else {
+        body(request)?
+    };
+    let text = |p: &str| {
+        options
+            .pointer(p)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let body_dry_run = options
         .get("dryRun")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("All")));
-    let policy = text("/propagationPolicy").or_else(|| request.param("propagationPolicy").map(str::to_string));
+    let policy = text("/propagationPolicy")
+        .or_else(|| request.param("propagationPolicy").map(str::to_string));
     let orphan_flag = options.get("orphanDependents").and_then(Value::as_bool) == Some(true);
     match policy.as_deref() {
         None | Some("Background" | "Foreground" | "Orphan") => {}
-        Some(other) => return Err(ApiError::bad_request(format!("unsupported propagationPolicy {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unsupported propagationPolicy {other:?}"
+            )));
+        }
     }
     Ok(DeleteRequest {
         preconditions: Preconditions {
@@ -123,9 +146,18 @@ pub fn delete(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<V
     Ok(present(&result, &ctx.rt))
 }
 
-fn delete_one(state: &mut State, ctx: &Context, name: &str, options: &DeleteRequest) -> ApiResult<Value> {
+fn delete_one(
+    state: &mut State,
+    ctx: &Context,
+    name: &str,
+    options: &DeleteRequest,
+) -> ApiResult<Value> {
     let rt = &ctx.rt;
-    let key = ObjectKey::new(&rt.type_key(), if rt.namespaced { &ctx.namespace } else { "" }, name);
+    let key = ObjectKey::new(
+        &rt.type_key(),
+        if rt.namespaced { &ctx.namespace } else { "" },
+        name,
+    );
     let current = state.get(&key);
     if options.orphan
         && !options.dry_run
@@ -136,7 +168,14 @@ fn delete_one(state: &mut State, ctx: &Context, name: &str, options: &DeleteRequ
     if !options.dry_run && rt.group.is_empty() && rt.plural == "namespaces" && current.is_some() {
         empty_namespace(state, name);
     }
-    let result = lifecycle::delete(state, rt, &ctx.namespace, name, &options.preconditions, options.dry_run)?;
+    let result = lifecycle::delete(
+        state,
+        rt,
+        &ctx.namespace,
+        name,
+        &options.preconditions,
+        options.dry_run,
+    )?;
     if !options.dry_run && rt.plural == "customresourcedefinitions" && state.get(&key).is_none() {
         crate::crd::remove_instances(state, &result);
     }
@@ -146,8 +185,13 @@ fn delete_one(state: &mut State, ctx: &Context, name: &str, options: &DeleteRequ
 /// Removes the owner reference to `uid` from every object that has one.
 fn orphan_dependents(state: &mut State, uid: &str) {
     for (key, object) in state.all() {
-        let refs = object.pointer("/metadata/ownerReferences").and_then(Value::as_array);
-        if !refs.is_some_and(|r| r.iter().any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))) {
+        let refs = object
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array);
+        if !refs.is_some_and(|r| {
+            r.iter()
+                .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))
+        }) {
             continue;
         }
         let mut freed = (*object).clone();
@@ -163,7 +207,9 @@ fn empty_namespace(state: &mut State, namespace: &str) {
     let doomed: Vec<_> = state
         .all()
         .into_iter()
-        .filter(|(key, _)| key.namespace == namespace && key.type_key != TypeKey::new("", "namespaces"))
+        .filter(|(key, _)| {
+            key.namespace == namespace && key.type_key != TypeKey::new("", "namespaces")
+        })
         .collect();
     for (key, object) in doomed {
         state.remove(&key, (*object).clone());
@@ -183,7 +229,10 @@ pub fn delete_collection(store: &Store, request: &ApiRequest, ctx: &Context) -> 
         .collect();
     let mut items = Vec::new();
     for name in names {
-        items.push(present(&delete_one(&mut state, ctx, &name, &options)?, &ctx.rt));
+        items.push(present(
+            &delete_one(&mut state, ctx, &name, &options)?,
+            &ctx.rt,
+        ));
     }
     Ok(json!({
         "kind": format!("{}List", ctx.rt.kind),

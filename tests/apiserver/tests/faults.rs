@@ -18,8 +18,14 @@ use serde_json::{Value, json};
 async fn injected_failures_hit_exactly_the_matching_requests() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &config_map("cm", json!({}))).await.expect("create");
-    server.fail_next(RequestMatch::any().verb("get").resource("configmaps"), 2, 500);
+    api.create(&PostParams::default(), &config_map("cm", json!({})))
+        .await
+        .expect("create");
+    server.fail_next(
+        RequestMatch::any().verb("get").resource("configmaps"),
+        2,
+        500,
+    );
     let listed = api.list(&ListParams::default()).await;
     assert!(listed.is_ok(), "a list is not a get");
     let first = status(api.get("cm").await);
@@ -54,13 +60,27 @@ async fn access_reviews_allow_unless_the_pair_is_denied() {
     let (server, client) = quiet_server().await;
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     server.deny_access("patch", "deployments");
-    let cases = [("patch", "deployments", false), ("get", "deployments", true), ("patch", "pods", true)];
+    let cases = [
+        ("patch", "deployments", false),
+        ("get", "deployments", true),
+        ("patch", "pods", true),
+    ];
     for (verb, resource, allowed) in cases {
-        let answer = api.create(&PostParams::default(), &review(verb, resource)).await.expect("review");
-        assert_eq!(answer.status.map(|s| s.allowed), Some(allowed), "{verb} {resource}");
+        let answer = api
+            .create(&PostParams::default(), &review(verb, resource))
+            .await
+            .expect("review");
+        assert_eq!(
+            answer.status.map(|s| s.allowed),
+            Some(allowed),
+            "{verb} {resource}"
+        );
     }
     server.forbid_access_reviews(true);
-    let refused = status(api.create(&PostParams::default(), &review("get", "pods")).await);
+    let refused = status(
+        api.create(&PostParams::default(), &review("get", "pods"))
+            .await,
+    );
     assert_eq!((refused.code, refused.reason.as_str()), (403, "Forbidden"));
 }
 
@@ -73,22 +93,37 @@ async fn discovery_lists_built_in_resources_and_their_status_subresources() {
         .flat_map(|g| g.recommended_resources())
         .map(|(r, _)| r.kind)
         .collect();
-    for kind in ["Pod", "Deployment", "Job", "Lease", "CustomResourceDefinition", "SelfSubjectAccessReview"] {
+    for kind in [
+        "Pod",
+        "Deployment",
+        "Job",
+        "Lease",
+        "CustomResourceDefinition",
+        "SelfSubjectAccessReview",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
     let (_, core) = raw_accepting(server.url(), "GET", "/api/v1", "", "application/json", "").await;
-    let body: Value = serde_json::from_str(core.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default();
-    let names: Vec<&str> = body["resources"].as_array().map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect()).unwrap_or_default();
+    let body: Value =
+        serde_json::from_str(core.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default();
+    let names: Vec<&str> = body["resources"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect())
+        .unwrap_or_default();
     assert!(names.contains(&"pods/status"), "{names:?}");
 }
 
 #[tokio::test]
 async fn aggregated_discovery_requests_get_the_plain_documents() {
     let (server, _client) = quiet_server().await;
-    let accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+    let accept =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
     let (code, response) = raw_accepting(server.url(), "GET", "/apis", "", accept, "").await;
     assert_eq!(code, 200);
     let lowered = response.to_ascii_lowercase();
-    assert!(lowered.contains("content-type: application/json\r\n"), "{response}");
+    assert!(
+        lowered.contains("content-type: application/json\r\n"),
+        "{response}"
+    );
     assert!(response.contains("\"kind\":\"APIGroupList\""), "{response}");
 }

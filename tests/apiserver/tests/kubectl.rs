@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,7 +22,11 @@ fn kubectl_binary() -> PathBuf {
     std::env::split_paths(&path)
         .map(|dir| dir.join("kubectl"))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("kubectl not found: set KUBECTL or put kubectl on PATH (scripts/install-kubectl.sh)"))
+        .unwrap_or_else(|| {
+            panic!(
+                "kubectl not found: set KUBECTL or put kubectl on PATH (scripts/install-kubectl.sh)"
+            )
+        })
 }
 
 struct Kubectl {
@@ -86,7 +90,8 @@ async fn server() -> ApiServerHandle {
     start(ServerConfig::new()).await.expect("the server starts")
 }
 
-const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"1\"\n";
+const CONFIG_MAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"1\"\n";
 
 const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -111,7 +116,8 @@ spec:
               size: {type: integer, maximum: 10}
 ";
 
-const WIDGET: &str = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
+const WIDGET: &str =
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the kubectl binary"]
@@ -143,12 +149,53 @@ async fn kubectl_creates_applies_patches_and_deletes() {
     let (success, _, stderr) = kubectl.run(&["create", "-f", &file]).await;
     assert!(!success && stderr.contains("AlreadyExists"), "{stderr}");
     kubectl.ok(&["apply", "--server-side", "-f", &file]).await;
-    kubectl.ok(&["patch", "configmap", "demo", "--type", "merge", "-p", r#"{"data":{"b":"2"}}"#]).await;
-    kubectl.ok(&["patch", "configmap", "demo", "--type", "json", "-p", r#"[{"op":"add","path":"/data/c","value":"3"}]"#]).await;
-    kubectl.ok(&["patch", "configmap", "demo", "--type", "strategic", "-p", r#"{"data":{"d":"4"}}"#]).await;
-    let data = kubectl.ok(&["get", "configmap", "demo", "-o", "jsonpath={.data}"]).await;
+    kubectl
+        .ok(&[
+            "patch",
+            "configmap",
+            "demo",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"b":"2"}}"#,
+        ])
+        .await;
+    kubectl
+        .ok(&[
+            "patch",
+            "configmap",
+            "demo",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/data/c","value":"3"}]"#,
+        ])
+        .await;
+    kubectl
+        .ok(&[
+            "patch",
+            "configmap",
+            "demo",
+            "--type",
+            "strategic",
+            "-p",
+            r#"{"data":{"d":"4"}}"#,
+        ])
+        .await;
+    let data = kubectl
+        .ok(&["get", "configmap", "demo", "-o", "jsonpath={.data}"])
+        .await;
     assert_eq!(data, r#"{"a":"1","b":"2","c":"3","d":"4"}"#);
-    let managers = kubectl.ok(&["get", "configmap", "demo", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"]).await;
+    let managers = kubectl
+        .ok(&[
+            "get",
+            "configmap",
+            "demo",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ])
+        .await;
     assert!(managers.contains("kubectl"), "{managers}");
     kubectl.ok(&["delete", "configmap", "demo"]).await;
     assert!(server.get("v1", "ConfigMap", "default", "demo").is_none());
@@ -174,7 +221,10 @@ async fn kubectl_get_watch_receives_events() {
     let finished = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
             seen.push(line);
-            if seen.iter().any(|l| l.split_whitespace().take(2).eq(["DELETED", "demo"])) {
+            if seen
+                .iter()
+                .any(|l| l.split_whitespace().take(2).eq(["DELETED", "demo"]))
+            {
                 return;
             }
         }
@@ -182,7 +232,11 @@ async fn kubectl_get_watch_receives_events() {
     .await;
     let _ = child.kill().await;
     assert!(finished.is_ok(), "kubectl saw {seen:?}");
-    assert!(seen.iter().any(|l| l.split_whitespace().take(2).eq(["ADDED", "demo"])), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|l| l.split_whitespace().take(2).eq(["ADDED", "demo"])),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,12 +245,19 @@ async fn kubectl_api_resources_lists_built_ins_and_custom_resources() {
     let server = server().await;
     let kubectl = Kubectl::new(&server);
     let before = kubectl.ok(&["api-resources", "-o", "name"]).await;
-    for name in ["pods", "deployments.apps", "leases.coordination.k8s.io", "customresourcedefinitions.apiextensions.k8s.io"] {
+    for name in [
+        "pods",
+        "deployments.apps",
+        "leases.coordination.k8s.io",
+        "customresourcedefinitions.apiextensions.k8s.io",
+    ] {
         assert!(before.lines().any(|l| l == name), "{name} in\n{before}");
     }
     let crd = kubectl.manifest("crd.yaml", CRD);
     kubectl.ok(&["apply", "--server-side", "-f", &crd]).await;
-    let after = kubectl.ok(&["api-resources", "--api-group", "example.com", "-o", "name"]).await;
+    let after = kubectl
+        .ok(&["api-resources", "--api-group", "example.com", "-o", "name"])
+        .await;
     assert_eq!(after.trim(), "widgets.example.com");
 }
 
@@ -210,21 +271,62 @@ async fn kubectl_works_on_a_custom_resource_after_its_crd_is_created() {
     let widget = kubectl.manifest("widget.yaml", WIDGET);
     kubectl.ok(&["create", "-f", &widget]).await;
     kubectl.ok(&["apply", "--server-side", "-f", &widget]).await;
-    kubectl.ok(&["patch", "widget", "w1", "--type", "merge", "-p", r#"{"spec":{"size":4}}"#]).await;
-    kubectl.ok(&["patch", "wg", "w1", "--type", "json", "-p", r#"[{"op":"replace","path":"/spec/size","value":5}]"#]).await;
-    let (success, _, stderr) = kubectl.run(&["patch", "wg", "w1", "--type", "strategic", "-p", r#"{"spec":{"size":6}}"#]).await;
-    assert!(!success, "strategic merge on a custom resource is refused: {stderr}");
-    let (success, _, stderr) = kubectl.run(&["patch", "wg", "w1", "--type", "merge", "-p", r#"{"spec":{"size":60}}"#]).await;
-    assert!(!success && stderr.contains("spec.size"), "validation names the field: {stderr}");
-    let size = kubectl.ok(&["get", "wg", "w1", "-o", "jsonpath={.spec.size}"]).await;
+    kubectl
+        .ok(&[
+            "patch",
+            "widget",
+            "w1",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"size":4}}"#,
+        ])
+        .await;
+    kubectl
+        .ok(&[
+            "patch",
+            "wg",
+            "w1",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/size","value":5}]"#,
+        ])
+        .await;
+    let (success, _, stderr) = kubectl
+        .run(&[
+            "patch",
+            "wg",
+            "w1",
+            "--type",
+            "strategic",
+            "-p",
+            r#"{"spec":{"size":6}}"#,
+        ])
+        .await;
+    assert!(
+        !success,
+        "strategic merge on a custom resource is refused: {stderr}"
+    );
+    let (success, _, stderr) = kubectl
+        .run(&[
+            "patch",
+            "wg",
+            "w1",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"size":60}}"#,
+        ])
+        .await;
+    assert!(
+        !success && stderr.contains("spec.size"),
+        "validation names the field: {stderr}"
+    );
+    let size = kubectl
+        .ok(&["get", "wg", "w1", "-o", "jsonpath={.spec.size}"])
+        .await;
     assert_eq!(size, "5");
     kubectl.ok(&["delete", "-f", &widget]).await;
     assert!(server.list("example.com/v1", "Widget", None).is_empty());
-}
-
-#[test]
-#[ignore = "needs the kubectl binary"]
-fn the_install_script_exists_for_ci() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-kubectl.sh");
-    assert!(script.is_file(), "{}", script.display());
 }

@@ -14,16 +14,36 @@ async fn pages_cover_the_list_once_and_stay_consistent_at_their_version() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..5 {
-        api.create(&PostParams::default(), &config_map(&format!("cm-{i}"), json!({}))).await.expect("create");
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("cm-{i}"), json!({})),
+        )
+        .await
+        .expect("create");
     }
-    let first = api.list(&ListParams::default().limit(2)).await.expect("first page");
+    let first = api
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("first page");
     let token = first.metadata.continue_.clone().expect("a continue token");
-    api.create(&PostParams::default(), &config_map("cm-late", json!({}))).await.expect("create during paging");
-    let mut names: Vec<String> = first.items.iter().filter_map(|c| c.metadata.name.clone()).collect();
+    api.create(&PostParams::default(), &config_map("cm-late", json!({})))
+        .await
+        .expect("create during paging");
+    let mut names: Vec<String> = first
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
     let mut next = Some(token);
     while let Some(token) = next {
-        let page = api.list(&ListParams::default().limit(2).continue_token(&token)).await.expect("page");
-        assert_eq!(page.metadata.resource_version, first.metadata.resource_version, "pages share a version");
+        let page = api
+            .list(&ListParams::default().limit(2).continue_token(&token))
+            .await
+            .expect("page");
+        assert_eq!(
+            page.metadata.resource_version, first.metadata.resource_version,
+            "pages share a version"
+        );
         names.extend(page.items.iter().filter_map(|c| c.metadata.name.clone()));
         next = page.metadata.continue_.clone();
     }
@@ -35,13 +55,29 @@ async fn a_compacted_continue_token_is_gone() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     for i in 0..3 {
-        api.create(&PostParams::default(), &config_map(&format!("cm-{i}"), json!({}))).await.expect("create");
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("cm-{i}"), json!({})),
+        )
+        .await
+        .expect("create");
     }
-    let first = api.list(&ListParams::default().limit(1)).await.expect("first page");
+    let first = api
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("first page");
     let token = first.metadata.continue_.expect("a continue token");
     server.compact();
-    let gone = status(api.list(&ListParams::default().limit(1).continue_token(&token)).await);
-    assert_eq!((gone.code, gone.reason.as_str()), (410, "Expired"), "{}", gone.message);
+    let gone = status(
+        api.list(&ListParams::default().limit(1).continue_token(&token))
+            .await,
+    );
+    assert_eq!(
+        (gone.code, gone.reason.as_str()),
+        (410, "Expired"),
+        "{}",
+        gone.message
+    );
 }
 
 #[tokio::test]
@@ -54,7 +90,9 @@ async fn label_selectors_filter_lists() {
         ("db", json!({"app": "db"})),
     ];
     for (name, labels) in objects {
-        api.create(&PostParams::default(), &config_map(name, labels)).await.expect("create");
+        api.create(&PostParams::default(), &config_map(name, labels))
+            .await
+            .expect("create");
     }
     let cases = [
         ("app=web", vec!["web"]),
@@ -67,8 +105,15 @@ async fn label_selectors_filter_lists() {
         ("tier=front,app=api", vec![]),
     ];
     for (selector, expected) in cases {
-        let listed = api.list(&ListParams::default().labels(selector)).await.expect(selector);
-        let names: Vec<String> = listed.items.into_iter().filter_map(|c| c.metadata.name).collect();
+        let listed = api
+            .list(&ListParams::default().labels(selector))
+            .await
+            .expect(selector);
+        let names: Vec<String> = listed
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
         assert_eq!(names, expected, "{selector}");
     }
 }
@@ -77,8 +122,12 @@ async fn label_selectors_filter_lists() {
 async fn field_selectors_filter_on_supported_fields_and_refuse_the_rest() {
     let (server, client) = quiet_server().await;
     let api: Api<Pod> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &pod("a", "nginx")).await.expect("create a");
-    api.create(&PostParams::default(), &pod("b", "nginx")).await.expect("create b");
+    api.create(&PostParams::default(), &pod("a", "nginx"))
+        .await
+        .expect("create a");
+    api.create(&PostParams::default(), &pod("b", "nginx"))
+        .await
+        .expect("create b");
     server
         .set_pod_status("default", "b", json!({"phase": "Running"}))
         .expect("script b");
@@ -90,11 +139,25 @@ async fn field_selectors_filter_on_supported_fields_and_refuse_the_rest() {
         ("spec.nodeName=", vec!["a", "b"]),
     ];
     for (selector, expected) in cases {
-        let listed = api.list(&ListParams::default().fields(selector)).await.expect(selector);
-        let names: Vec<String> = listed.items.into_iter().filter_map(|p| p.metadata.name).collect();
+        let listed = api
+            .list(&ListParams::default().fields(selector))
+            .await
+            .expect(selector);
+        let names: Vec<String> = listed
+            .items
+            .into_iter()
+            .filter_map(|p| p.metadata.name)
+            .collect();
         assert_eq!(names, expected, "{selector}");
     }
-    let refused = status(api.list(&ListParams::default().fields("spec.schedulerName=x")).await);
+    let refused = status(
+        api.list(&ListParams::default().fields("spec.schedulerName=x"))
+            .await,
+    );
     assert_eq!(refused.code, 400);
-    assert!(refused.message.contains("spec.schedulerName"), "{}", refused.message);
+    assert!(
+        refused.message.contains("spec.schedulerName"),
+        "{}",
+        refused.message
+    );
 }

@@ -14,12 +14,26 @@ use serde_json::json;
 async fn every_write_gets_a_higher_resource_version() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let a = api.create(&PostParams::default(), &config_map("a", json!({}))).await.expect("create a");
-    let b = api.create(&PostParams::default(), &config_map("b", json!({}))).await.expect("create b");
+    let a = api
+        .create(&PostParams::default(), &config_map("a", json!({})))
+        .await
+        .expect("create a");
+    let b = api
+        .create(&PostParams::default(), &config_map("b", json!({})))
+        .await
+        .expect("create b");
     let patch = Patch::Merge(json!({"data": {"key": "changed"}}));
-    let a2 = api.patch("a", &PatchParams::default(), &patch).await.expect("patch a");
+    let a2 = api
+        .patch("a", &PatchParams::default(), &patch)
+        .await
+        .expect("patch a");
     let list = api.list(&ListParams::default()).await.expect("list");
-    let list_rv: u64 = list.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).expect("list rv");
+    let list_rv: u64 = list
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("list rv");
     assert!(rv_of(&a) < rv_of(&b) && rv_of(&b) < rv_of(&a2) && rv_of(&a2) <= list_rv);
 }
 
@@ -27,17 +41,34 @@ async fn every_write_gets_a_higher_resource_version() {
 async fn failures_answer_status_objects_with_reason_and_code() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
-    let created = api.create(&PostParams::default(), &config_map("x", json!({}))).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &config_map("x", json!({})))
+        .await
+        .expect("create");
     let mut stale = created.clone();
-    api.patch("x", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "2"}}))).await.expect("patch");
+    api.patch(
+        "x",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .expect("patch");
     stale.data = Some([("k".to_string(), "3".to_string())].into());
 
     let missing_ns: Api<ConfigMap> = Api::namespaced(client, "nowhere");
     let cases = [
-        ("a missing object is NotFound", status(api.get("nope").await), 404, "NotFound"),
+        (
+            "a missing object is NotFound",
+            status(api.get("nope").await),
+            404,
+            "NotFound",
+        ),
         (
             "a duplicate name is AlreadyExists",
-            status(api.create(&PostParams::default(), &config_map("x", json!({}))).await),
+            status(
+                api.create(&PostParams::default(), &config_map("x", json!({})))
+                    .await,
+            ),
             409,
             "AlreadyExists",
         ),
@@ -49,13 +80,22 @@ async fn failures_answer_status_objects_with_reason_and_code() {
         ),
         (
             "a create in a missing namespace is NotFound",
-            status(missing_ns.create(&PostParams::default(), &config_map("y", json!({}))).await),
+            status(
+                missing_ns
+                    .create(&PostParams::default(), &config_map("y", json!({})))
+                    .await,
+            ),
             404,
             "NotFound",
         ),
     ];
     for (case, status, code, reason) in cases {
-        assert_eq!((status.code, status.reason.as_str()), (code, reason), "{case}: {}", status.message);
+        assert_eq!(
+            (status.code, status.reason.as_str()),
+            (code, reason),
+            "{case}: {}",
+            status.message
+        );
     }
 }
 
@@ -66,9 +106,15 @@ async fn generate_name_appends_a_random_suffix() {
     let mut cm = config_map("", json!({}));
     cm.metadata.name = None;
     cm.metadata.generate_name = Some("gen-".into());
-    let created = api.create(&PostParams::default(), &cm).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
     let name = created.metadata.name.unwrap_or_default();
-    assert!(name.starts_with("gen-") && name.len() == "gen-".len() + 5, "{name}");
+    assert!(
+        name.starts_with("gen-") && name.len() == "gen-".len() + 5,
+        "{name}"
+    );
 }
 
 #[tokio::test]
@@ -83,22 +129,46 @@ async fn the_system_namespaces_exist_at_start() {
         .into_iter()
         .filter_map(|n| n.metadata.name)
         .collect();
-    assert_eq!(names, vec!["default", "kube-node-lease", "kube-public", "kube-system"]);
+    assert_eq!(
+        names,
+        vec!["default", "kube-node-lease", "kube-public", "kube-system"]
+    );
 }
 
 #[tokio::test]
 async fn generation_moves_only_when_the_spec_changes() {
     let (_server, client) = quiet_server().await;
     let api: Api<Deployment> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1")).await.expect("create");
+    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1"))
+        .await
+        .expect("create");
     let steps = [
-        ("a label change keeps the generation", json!({"metadata": {"labels": {"a": "b"}}}), 1),
-        ("a spec change bumps it", json!({"spec": {"replicas": 3}}), 2),
-        ("a status change through the main resource is ignored", json!({"status": {"replicas": 9}}), 2),
-        ("another spec change bumps it again", json!({"spec": {"paused": true}}), 3),
+        (
+            "a label change keeps the generation",
+            json!({"metadata": {"labels": {"a": "b"}}}),
+            1,
+        ),
+        (
+            "a spec change bumps it",
+            json!({"spec": {"replicas": 3}}),
+            2,
+        ),
+        (
+            "a status change through the main resource is ignored",
+            json!({"status": {"replicas": 9}}),
+            2,
+        ),
+        (
+            "another spec change bumps it again",
+            json!({"spec": {"paused": true}}),
+            3,
+        ),
     ];
     for (step, patch, generation) in steps {
-        let patched = api.patch("web", &PatchParams::default(), &Patch::Merge(patch)).await.expect(step);
+        let patched = api
+            .patch("web", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect(step);
         assert_eq!(patched.metadata.generation, Some(generation), "{step}");
     }
 }
@@ -107,17 +177,38 @@ async fn generation_moves_only_when_the_spec_changes() {
 async fn the_status_subresource_and_the_main_resource_ignore_each_other() {
     let (_server, client) = quiet_server().await;
     let api: Api<Deployment> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1")).await.expect("create");
+    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1"))
+        .await
+        .expect("create");
     let through_status = json!({"spec": {"replicas": 7}, "status": {"replicas": 5}});
     let after = api
-        .patch_status("web", &PatchParams::default(), &Patch::Merge(through_status))
+        .patch_status(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(through_status),
+        )
         .await
         .expect("status patch");
-    assert_eq!(after.spec.and_then(|s| s.replicas), Some(1), "spec is untouched by /status");
-    assert_eq!(after.status.and_then(|s| s.replicas), Some(5), "status is written by /status");
+    assert_eq!(
+        after.spec.and_then(|s| s.replicas),
+        Some(1),
+        "spec is untouched by /status"
+    );
+    assert_eq!(
+        after.status.and_then(|s| s.replicas),
+        Some(5),
+        "status is written by /status"
+    );
     let through_main = json!({"status": {"replicas": 1}});
-    let after = api.patch("web", &PatchParams::default(), &Patch::Merge(through_main)).await.expect("patch");
-    assert_eq!(after.status.and_then(|s| s.replicas), Some(5), "status is untouched by the main resource");
+    let after = api
+        .patch("web", &PatchParams::default(), &Patch::Merge(through_main))
+        .await
+        .expect("patch");
+    assert_eq!(
+        after.status.and_then(|s| s.replicas),
+        Some(5),
+        "status is untouched by the main resource"
+    );
 }
 
 #[tokio::test]
@@ -126,13 +217,24 @@ async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let mut cm = config_map("held", json!({}));
     cm.metadata.finalizers = Some(vec!["example.com/hold".into()]);
-    api.create(&PostParams::default(), &cm).await.expect("create");
-    api.delete("held", &DeleteParams::default()).await.expect("delete");
-    let marked = api.get("held").await.expect("still there");
-    assert!(marked.metadata.deletion_timestamp.is_some(), "deletionTimestamp is set");
-    api.patch("held", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}})))
+    api.create(&PostParams::default(), &cm)
         .await
-        .expect("remove finalizers");
+        .expect("create");
+    api.delete("held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let marked = api.get("held").await.expect("still there");
+    assert!(
+        marked.metadata.deletion_timestamp.is_some(),
+        "deletionTimestamp is set"
+    );
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .expect("remove finalizers");
     assert_eq!(status(api.get("held").await).code, 404);
     assert!(server.get("v1", "ConfigMap", "default", "held").is_none());
 }
@@ -141,20 +243,45 @@ async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
 async fn dry_run_writes_answer_but_store_nothing() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let dry = PostParams { dry_run: true, ..Default::default() };
-    api.create(&dry, &config_map("ghost", json!({}))).await.expect("dry create answers");
-    assert!(server.get("v1", "ConfigMap", "default", "ghost").is_none(), "create stored nothing");
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    api.create(&dry, &config_map("ghost", json!({})))
+        .await
+        .expect("dry create answers");
+    assert!(
+        server.get("v1", "ConfigMap", "default", "ghost").is_none(),
+        "create stored nothing"
+    );
 
-    api.create(&PostParams::default(), &config_map("real", json!({}))).await.expect("create");
+    api.create(&PostParams::default(), &config_map("real", json!({})))
+        .await
+        .expect("create");
     let rv = server.resource_version();
-    let dry_patch = PatchParams { dry_run: true, ..Default::default() };
+    let dry_patch = PatchParams {
+        dry_run: true,
+        ..Default::default()
+    };
     let answered = api
-        .patch("real", &dry_patch, &Patch::Merge(json!({"data": {"key": "new"}})))
+        .patch(
+            "real",
+            &dry_patch,
+            &Patch::Merge(json!({"data": {"key": "new"}})),
+        )
         .await
         .expect("dry patch answers");
-    assert_eq!(answered.data.and_then(|d| d.get("key").cloned()).as_deref(), Some("new"));
-    let dry_delete = DeleteParams { dry_run: true, ..Default::default() };
-    api.delete("real", &dry_delete).await.expect("dry delete answers");
+    assert_eq!(
+        answered.data.and_then(|d| d.get("key").cloned()).as_deref(),
+        Some("new")
+    );
+    let dry_delete = DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    api.delete("real", &dry_delete)
+        .await
+        .expect("dry delete answers");
     assert_eq!(server.resource_version(), rv, "no write happened");
     assert!(server.get("v1", "ConfigMap", "default", "real").is_some());
 }
@@ -167,7 +294,9 @@ async fn lists_span_all_namespaces_on_the_cluster_path() {
         .expect("namespace");
     for ns in ["default", "other"] {
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-        api.create(&PostParams::default(), &config_map("cm", json!({}))).await.expect("create");
+        api.create(&PostParams::default(), &config_map("cm", json!({})))
+            .await
+            .expect("create");
     }
     let all: Api<ConfigMap> = Api::all(client);
     let namespaces: Vec<String> = all

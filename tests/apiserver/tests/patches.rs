@@ -13,7 +13,12 @@ fn containers(d: &Deployment) -> Vec<(String, Option<String>)> {
     d.spec
         .as_ref()
         .and_then(|s| s.template.spec.as_ref())
-        .map(|s| s.containers.iter().map(|c| (c.name.clone(), c.image.clone())).collect())
+        .map(|s| {
+            s.containers
+                .iter()
+                .map(|c| (c.name.clone(), c.image.clone()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -21,41 +26,78 @@ fn containers(d: &Deployment) -> Vec<(String, Option<String>)> {
 async fn merge_json_and_strategic_patches_change_what_they_name() {
     let (_server, client) = quiet_server().await;
     let api: Api<Deployment> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1")).await.expect("create");
+    api.create(&PostParams::default(), &deployment("web", 1, "nginx:1"))
+        .await
+        .expect("create");
     let params = PatchParams::default();
 
     let side = json!({"spec": {"template": {"spec": {"containers": [{"name": "side", "image": "busybox:1"}]}}}});
-    let merged = api.patch("web", &params, &Patch::Strategic(side)).await.expect("strategic");
-    let expected = vec![("app".to_string(), Some("nginx:1".to_string())), ("side".to_string(), Some("busybox:1".to_string()))];
-    assert_eq!(containers(&merged), expected, "strategic merge adds a container by name");
+    let merged = api
+        .patch("web", &params, &Patch::Strategic(side))
+        .await
+        .expect("strategic");
+    let expected = vec![
+        ("app".to_string(), Some("nginx:1".to_string())),
+        ("side".to_string(), Some("busybox:1".to_string())),
+    ];
+    assert_eq!(
+        containers(&merged),
+        expected,
+        "strategic merge adds a container by name"
+    );
 
-    let replace = json!({"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "x:1"}]}}}});
-    let replaced = api.patch("web", &params, &Patch::Merge(replace)).await.expect("merge");
-    assert_eq!(containers(&replaced), vec![("only".to_string(), Some("x:1".to_string()))], "merge patch replaces lists");
+    let replace =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "only", "image": "x:1"}]}}}});
+    let replaced = api
+        .patch("web", &params, &Patch::Merge(replace))
+        .await
+        .expect("merge");
+    assert_eq!(
+        containers(&replaced),
+        vec![("only".to_string(), Some("x:1".to_string()))],
+        "merge patch replaces lists"
+    );
 
     let ops: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/spec/replicas", "value": 1},
         {"op": "replace", "path": "/spec/replicas", "value": 4},
     ]))
     .expect("valid ops");
-    let patched = api.patch("web", &params, &Patch::<Value>::Json(ops)).await.expect("json patch");
-    assert_eq!(patched.spec.and_then(|s| s.replicas), Some(4), "json patch applies after a passing test");
+    let patched = api
+        .patch("web", &params, &Patch::<Value>::Json(ops))
+        .await
+        .expect("json patch");
+    assert_eq!(
+        patched.spec.and_then(|s| s.replicas),
+        Some(4),
+        "json patch applies after a passing test"
+    );
 
     let failing: json_patch::Patch =
-        serde_json::from_value(json!([{"op": "test", "path": "/spec/replicas", "value": 1}])).expect("valid ops");
-    let refused = status(api.patch("web", &params, &Patch::<Value>::Json(failing)).await);
-    assert_eq!(refused.code, 422, "a failing test op refuses the patch: {}", refused.message);
+        serde_json::from_value(json!([{"op": "test", "path": "/spec/replicas", "value": 1}]))
+            .expect("valid ops");
+    let refused = status(
+        api.patch("web", &params, &Patch::<Value>::Json(failing))
+            .await,
+    );
+    assert_eq!(
+        refused.code, 422,
+        "a failing test op refuses the patch: {}",
+        refused.message
+    );
 }
 
 #[tokio::test]
 async fn server_side_apply_tracks_managers_and_reports_conflicts() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let config = |value: &str| {
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"owned": value}})
-    };
+    let config = |value: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"owned": value}});
     let created = api
-        .patch("shared", &PatchParams::apply("alice"), &Patch::Apply(config("a")))
+        .patch(
+            "shared",
+            &PatchParams::apply("alice"),
+            &Patch::Apply(config("a")),
+        )
         .await
         .expect("apply creates");
     let managers: Vec<String> = created
@@ -63,17 +105,34 @@ async fn server_side_apply_tracks_managers_and_reports_conflicts() {
         .managed_fields
         .unwrap_or_default()
         .into_iter()
-        .map(|m| format!("{}:{}", m.manager.unwrap_or_default(), m.operation.unwrap_or_default()))
+        .map(|m| {
+            format!(
+                "{}:{}",
+                m.manager.unwrap_or_default(),
+                m.operation.unwrap_or_default()
+            )
+        })
         .collect();
     assert_eq!(managers, vec!["alice:Apply"]);
 
     let same = api
-        .patch("shared", &PatchParams::apply("bob"), &Patch::Apply(config("a")))
+        .patch(
+            "shared",
+            &PatchParams::apply("bob"),
+            &Patch::Apply(config("a")),
+        )
         .await
         .expect("the same value is shared, not contested");
     assert_eq!(same.metadata.managed_fields.map(|m| m.len()), Some(2));
 
-    let conflict = status(api.patch("shared", &PatchParams::apply("carol"), &Patch::Apply(config("c"))).await);
+    let conflict = status(
+        api.patch(
+            "shared",
+            &PatchParams::apply("carol"),
+            &Patch::Apply(config("c")),
+        )
+        .await,
+    );
     assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
     assert!(
         conflict.message.contains("alice") && conflict.message.contains(".data.owned"),
@@ -82,16 +141,27 @@ async fn server_side_apply_tracks_managers_and_reports_conflicts() {
     );
 
     let forced = api
-        .patch("shared", &PatchParams::apply("carol").force(), &Patch::Apply(config("c")))
+        .patch(
+            "shared",
+            &PatchParams::apply("carol").force(),
+            &Patch::Apply(config("c")),
+        )
         .await
         .expect("force takes the field");
-    assert_eq!(forced.data.and_then(|d| d.get("owned").cloned()).as_deref(), Some("c"));
+    assert_eq!(
+        forced.data.and_then(|d| d.get("owned").cloned()).as_deref(),
+        Some("c")
+    );
     let owners: Vec<String> = forced
         .metadata
         .managed_fields
         .unwrap_or_default()
         .into_iter()
-        .filter(|m| m.fields_v1.as_ref().is_some_and(|f| f.0.pointer("/f:data/f:owned").is_some()))
+        .filter(|m| {
+            m.fields_v1
+                .as_ref()
+                .is_some_and(|f| f.0.pointer("/f:data/f:owned").is_some())
+        })
         .filter_map(|m| m.manager)
         .collect();
     assert_eq!(owners, vec!["carol"], "the other managers lost the field");
@@ -103,8 +173,13 @@ async fn applying_less_removes_what_the_manager_no_longer_applies() {
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     let both = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1", "b": "2"}});
     let only_a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}});
-    api.patch("cm", &PatchParams::apply("tool"), &Patch::Apply(both)).await.expect("apply both");
-    let after = api.patch("cm", &PatchParams::apply("tool"), &Patch::Apply(only_a)).await.expect("apply one");
+    api.patch("cm", &PatchParams::apply("tool"), &Patch::Apply(both))
+        .await
+        .expect("apply both");
+    let after = api
+        .patch("cm", &PatchParams::apply("tool"), &Patch::Apply(only_a))
+        .await
+        .expect("apply one");
     let keys: Vec<String> = after.data.unwrap_or_default().into_keys().collect();
     assert_eq!(keys, vec!["a"]);
 }
@@ -121,4 +196,27 @@ async fn apply_without_a_field_manager_is_a_bad_request() {
     )
     .await;
     assert_eq!(code, 400, "{body}");
+}
+
+#[tokio::test]
+async fn a_json_patch_testing_a_missing_field_for_null_passes_as_finalizer_helpers_expect() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "cm"}})).expect("cm");
+    api.create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    let ops: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["example.com/cleanup"]},
+    ]))
+    .expect("valid ops");
+    let patched = api
+        .patch("cm", &PatchParams::default(), &Patch::<Value>::Json(ops))
+        .await
+        .expect("json patch");
+    assert_eq!(
+        patched.metadata.finalizers,
+        Some(vec!["example.com/cleanup".to_string()])
+    );
 }

@@ -10,8 +10,8 @@ use common::{config_map, eventually, quiet_server, rv_of, server};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube_apiserver_test::{RequestMatch, ServerConfig};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -19,8 +19,12 @@ use tokio::sync::mpsc;
 fn kind_of(event: &WatchEvent<ConfigMap>) -> String {
     match event {
         WatchEvent::Added(o) => format!("ADDED {}", o.metadata.name.clone().unwrap_or_default()),
-        WatchEvent::Modified(o) => format!("MODIFIED {}", o.metadata.name.clone().unwrap_or_default()),
-        WatchEvent::Deleted(o) => format!("DELETED {}", o.metadata.name.clone().unwrap_or_default()),
+        WatchEvent::Modified(o) => {
+            format!("MODIFIED {}", o.metadata.name.clone().unwrap_or_default())
+        }
+        WatchEvent::Deleted(o) => {
+            format!("DELETED {}", o.metadata.name.clone().unwrap_or_default())
+        }
         WatchEvent::Bookmark(_) => "BOOKMARK".into(),
         WatchEvent::Error(s) => format!("ERROR {}", s.code),
     }
@@ -30,12 +34,28 @@ fn kind_of(event: &WatchEvent<ConfigMap>) -> String {
 async fn a_watch_from_a_version_sees_later_changes_in_order() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let first = api.create(&PostParams::default(), &config_map("a", json!({}))).await.expect("create a");
-    let stream = api.watch(&WatchParams::default(), &rv_of(&first).to_string()).await.expect("watch");
+    let first = api
+        .create(&PostParams::default(), &config_map("a", json!({})))
+        .await
+        .expect("create a");
+    let stream = api
+        .watch(&WatchParams::default(), &rv_of(&first).to_string())
+        .await
+        .expect("watch");
     let mut stream = stream.boxed();
-    api.create(&PostParams::default(), &config_map("b", json!({}))).await.expect("create b");
-    api.patch("a", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "v"}}))).await.expect("patch a");
-    api.delete("b", &Default::default()).await.expect("delete b");
+    api.create(&PostParams::default(), &config_map("b", json!({})))
+        .await
+        .expect("create b");
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "v"}})),
+    )
+    .await
+    .expect("patch a");
+    api.delete("b", &Default::default())
+        .await
+        .expect("delete b");
     let mut seen = Vec::new();
     while seen.len() < 3 {
         let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
@@ -54,12 +74,24 @@ async fn a_watch_from_a_version_sees_later_changes_in_order() {
 async fn a_label_selected_watch_sees_objects_enter_and_leave_the_selection() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let cm = api.create(&PostParams::default(), &config_map("x", json!({"app": "other"}))).await.expect("create");
+    let cm = api
+        .create(
+            &PostParams::default(),
+            &config_map("x", json!({"app": "other"})),
+        )
+        .await
+        .expect("create");
     let params = WatchParams::default().labels("app=web");
-    let mut stream = api.watch(&params, &rv_of(&cm).to_string()).await.expect("watch").boxed();
+    let mut stream = api
+        .watch(&params, &rv_of(&cm).to_string())
+        .await
+        .expect("watch")
+        .boxed();
     for app in ["web", "other"] {
         let patch = Patch::Merge(json!({"metadata": {"labels": {"app": app}}}));
-        api.patch("x", &PatchParams::default(), &patch).await.expect("relabel");
+        api.patch("x", &PatchParams::default(), &patch)
+            .await
+            .expect("relabel");
     }
     let mut seen = Vec::new();
     while seen.len() < 2 {
@@ -78,10 +110,16 @@ async fn a_label_selected_watch_sees_objects_enter_and_leave_the_selection() {
 #[tokio::test]
 async fn watches_that_allow_bookmarks_receive_them() {
     // The kube client asks for bookmarks by default.
-    let config = ServerConfig::new().simulation(false).bookmark_interval(Duration::from_millis(50));
+    let config = ServerConfig::new()
+        .simulation(false)
+        .bookmark_interval(Duration::from_millis(50));
     let (_server, client) = server(config).await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let mut stream = api.watch(&WatchParams::default(), "0").await.expect("watch").boxed();
+    let mut stream = api
+        .watch(&WatchParams::default(), "0")
+        .await
+        .expect("watch")
+        .boxed();
     let bookmark = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(event)) = stream.try_next().await {
             if let WatchEvent::Bookmark(b) = event {
@@ -99,10 +137,19 @@ async fn watches_that_allow_bookmarks_receive_them() {
 async fn a_watch_from_a_compacted_version_gets_a_410_error_event() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    let old = api.create(&PostParams::default(), &config_map("a", json!({}))).await.expect("create");
-    api.create(&PostParams::default(), &config_map("b", json!({}))).await.expect("create");
+    let old = api
+        .create(&PostParams::default(), &config_map("a", json!({})))
+        .await
+        .expect("create");
+    api.create(&PostParams::default(), &config_map("b", json!({})))
+        .await
+        .expect("create");
     server.compact();
-    let mut stream = api.watch(&WatchParams::default(), &rv_of(&old).to_string()).await.expect("watch").boxed();
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv_of(&old).to_string())
+        .await
+        .expect("watch")
+        .boxed();
     let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
         .await
         .expect("an event in time")
@@ -112,13 +159,23 @@ async fn a_watch_from_a_compacted_version_gets_a_410_error_event() {
 
 /// Runs a watcher on ConfigMaps and forwards its events as short strings.
 fn run_watcher(api: Api<ConfigMap>) -> mpsc::UnboundedReceiver<String> {
+    run_watcher_with(api, watcher::Config::default())
+}
+
+/// Runs a watcher with a configuration and forwards its events as short strings.
+fn run_watcher_with(
+    api: Api<ConfigMap>,
+    config: watcher::Config,
+) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
         while let Some(event) = stream.next().await {
             let text = match event {
                 Ok(Event::Init) => "Init".to_string(),
-                Ok(Event::InitApply(o)) => format!("InitApply {}", o.metadata.name.unwrap_or_default()),
+                Ok(Event::InitApply(o)) => {
+                    format!("InitApply {}", o.metadata.name.unwrap_or_default())
+                }
                 Ok(Event::InitDone) => "InitDone".to_string(),
                 Ok(Event::Apply(o)) => format!("Apply {}", o.metadata.name.unwrap_or_default()),
                 Ok(Event::Delete(o)) => format!("Delete {}", o.metadata.name.unwrap_or_default()),
@@ -153,20 +210,33 @@ async fn wait_for(rx: &mut mpsc::UnboundedReceiver<String>, wanted: &str) -> Vec
 async fn the_watcher_relists_after_its_version_is_compacted_away() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    api.create(&PostParams::default(), &config_map("before", json!({}))).await.expect("create");
+    api.create(&PostParams::default(), &config_map("before", json!({})))
+        .await
+        .expect("create");
     let mut events = run_watcher(api.clone());
     wait_for(&mut events, "InitDone").await;
 
-    server.fail_next(RequestMatch::any().verb("watch").resource("configmaps"), u32::MAX, 503);
+    server.fail_next(
+        RequestMatch::any().verb("watch").resource("configmaps"),
+        u32::MAX,
+        503,
+    );
     server.close_watches();
-    server.create(serde_json::to_value(config_map("during", json!({}))).expect("json")).expect("create");
+    server
+        .create(serde_json::to_value(config_map("during", json!({}))).expect("json"))
+        .expect("create");
     server.compact();
     server.clear_faults();
 
     let seen = wait_for(&mut events, "InitApply during").await;
-    assert!(seen.iter().any(|e| e.contains("410") || e == "Init"), "the watcher restarted: {seen:?}");
+    assert!(
+        seen.iter().any(|e| e.contains("410") || e == "Init"),
+        "the watcher restarted: {seen:?}"
+    );
     wait_for(&mut events, "InitDone").await;
-    api.create(&PostParams::default(), &config_map("after", json!({}))).await.expect("create");
+    api.create(&PostParams::default(), &config_map("after", json!({})))
+        .await
+        .expect("create");
     wait_for(&mut events, "Apply after").await;
 }
 
@@ -179,7 +249,9 @@ async fn the_watcher_resumes_after_its_connection_is_dropped() {
     for round in 0..3 {
         server.close_watches();
         let name = format!("round-{round}");
-        api.create(&PostParams::default(), &config_map(&name, json!({}))).await.expect("create");
+        api.create(&PostParams::default(), &config_map(&name, json!({})))
+            .await
+            .expect("create");
         wait_for(&mut events, &format!("Apply {name}")).await;
     }
     let stored = eventually("three objects", || async {
@@ -188,4 +260,23 @@ async fn the_watcher_resumes_after_its_connection_is_dropped() {
     })
     .await;
     assert_eq!(stored, 3);
+}
+
+#[tokio::test]
+async fn a_streaming_list_watcher_gets_the_initial_state_then_live_events() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &config_map("existing", json!({})))
+        .await
+        .expect("create");
+    let mut events = run_watcher_with(api.clone(), watcher::Config::default().streaming_lists());
+    let initial = wait_for(&mut events, "InitDone").await;
+    assert!(
+        initial.contains(&"InitApply existing".to_string()),
+        "{initial:?}"
+    );
+    api.create(&PostParams::default(), &config_map("later", json!({})))
+        .await
+        .expect("create");
+    wait_for(&mut events, "Apply later").await;
 }

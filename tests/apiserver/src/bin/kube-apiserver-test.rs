@@ -37,14 +37,18 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    let mut config = ServerConfig::new().port(cli.port).simulation(!cli.no_simulation);
+    let mut config = ServerConfig::new()
+        .port(cli.port)
+        .simulation(!cli.no_simulation);
     for dir in cli.seed {
         config = config.seed_dir(dir);
     }
     if let Some(path) = cli.kubeconfig_out {
         config = config.kubeconfig_out(path);
     }
-    let handle = start(config).await.context("starting the test API server")?;
+    let handle = start(config)
+        .await
+        .context("starting the test API server")?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", handle.url())?;
     stdout.flush()?;

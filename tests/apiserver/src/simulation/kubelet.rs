@@ -14,11 +14,14 @@ use super::{log_refusal, type_of, write_status};
 use crate::lifecycle::{self, WriteOptions};
 use crate::meta;
 use crate::store::State;
-use crate::{PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION, WAITING_REASON_ANNOTATION};
+use crate::{
+    PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION, WAITING_REASON_ANNOTATION,
+};
 
 /// Schedules and runs every pod once.
 pub fn reconcile(state: &mut State, scripted: &HashSet<String>) {
-    let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes")) else {
+    let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes"))
+    else {
         return;
     };
     let node = state
@@ -29,7 +32,10 @@ pub fn reconcile(state: &mut State, scripted: &HashSet<String>) {
         if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) {
             continue;
         }
-        let scheduled = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let scheduled = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
         if !scheduled {
             let mut next = (*pod).clone();
             if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
@@ -56,7 +62,10 @@ pub fn reconcile(state: &mut State, scripted: &HashSet<String>) {
 fn owned_by_job(pod: &Value) -> bool {
     pod.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r.get("kind").and_then(Value::as_str) == Some("Job")))
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("kind").and_then(Value::as_str) == Some("Job"))
+        })
 }
 
 /// A stable pod IP derived from the uid.
@@ -66,28 +75,57 @@ fn pod_ip(pod: &Value) -> String {
 }
 
 fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
-    let resources: Vec<&Value> = containers.iter().filter_map(|c| c.get("resources")).collect();
-    let set = |r: &Value, k: &str| r.get(k).and_then(Value::as_object).is_some_and(|m| !m.is_empty());
-    if resources.iter().all(|r| !set(r, "requests") && !set(r, "limits")) {
+    let containers = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let resources: Vec<&Value> = containers
+        .iter()
+        .filter_map(|c| c.get("resources"))
+        .collect();
+    let set = |r: &Value, k: &str| {
+        r.get(k)
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty())
+    };
+    if resources
+        .iter()
+        .all(|r| !set(r, "requests") && !set(r, "limits"))
+    {
         return "BestEffort";
     }
     let guaranteed = containers.len() == resources.len()
         && resources.iter().all(|r| {
             ["cpu", "memory"].iter().all(|k| {
                 let limit = r.pointer(&format!("/limits/{k}"));
-                limit.is_some() && r.pointer(&format!("/requests/{k}")).is_none_or(|q| Some(q) == limit)
+                limit.is_some()
+                    && r.pointer(&format!("/requests/{k}"))
+                        .is_none_or(|q| Some(q) == limit)
             })
         });
-    if guaranteed { "Guaranteed" } else { "Burstable" }
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 /// The status a kubelet reports for the pod, honouring the scripting annotations.
 pub fn desired_status(pod: &Value) -> Value {
     let now = meta::now();
-    let started = pod.pointer("/status/startTime").and_then(Value::as_str).map_or(now.clone(), str::to_string);
-    let default_phase = if owned_by_job(pod) { "Succeeded" } else { "Running" };
-    let phase = meta::annotation(pod, PHASE_ANNOTATION).unwrap_or(default_phase).to_string();
+    let started = pod
+        .pointer("/status/startTime")
+        .and_then(Value::as_str)
+        .map_or(now.clone(), str::to_string);
+    let default_phase = if owned_by_job(pod) {
+        "Succeeded"
+    } else {
+        "Running"
+    };
+    let phase = meta::annotation(pod, PHASE_ANNOTATION)
+        .unwrap_or(default_phase)
+        .to_string();
     let restarts = meta::annotation(pod, RESTART_COUNT_ANNOTATION)
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or(0);
@@ -97,10 +135,16 @@ pub fn desired_status(pod: &Value) -> Value {
     let ready = running && waiting.is_none() && !ready_override;
     let state_of = || -> Value {
         match (phase.as_str(), &waiting) {
-            (_, Some(reason)) => json!({"waiting": {"reason": reason, "message": format!("simulated {reason}")}}),
+            (_, Some(reason)) => {
+                json!({"waiting": {"reason": reason, "message": format!("simulated {reason}")}})
+            }
             ("Running", None) => json!({"running": {"startedAt": started}}),
-            ("Succeeded", None) => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now}}),
-            ("Failed", None) => json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": now}}),
+            ("Succeeded", None) => {
+                json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now}})
+            }
+            ("Failed", None) => {
+                json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started, "finishedAt": now}})
+            }
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         }
     };

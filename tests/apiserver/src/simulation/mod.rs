@@ -88,7 +88,13 @@ pub(crate) fn remove(state: &mut State, rt: &ResourceType, object: &Value) {
 }
 
 /// Writes `status` when it differs from the stored one, timestamps aside.
-pub(crate) fn write_status(state: &mut State, rt: &ResourceType, object: &Value, status: Value, manager: &str) {
+pub(crate) fn write_status(
+    state: &mut State,
+    rt: &ResourceType,
+    object: &Value,
+    status: Value,
+    manager: &str,
+) {
     if object.get("status").map(strip_times) == Some(strip_times(&status)) {
         return;
     }
@@ -97,7 +103,14 @@ pub(crate) fn write_status(state: &mut State, rt: &ResourceType, object: &Value,
         map.insert("status".into(), status);
     }
     let options = WriteOptions::by(manager).for_status();
-    let result = lifecycle::update(state, rt, meta::namespace(object), meta::name(object), next, &options);
+    let result = lifecycle::update(
+        state,
+        rt,
+        meta::namespace(object),
+        meta::name(object),
+        next,
+        &options,
+    );
     log_refusal("status", result);
 }
 
@@ -109,8 +122,13 @@ pub(crate) fn strip_times(value: &Value) -> Value {
                 .filter(|(k, _)| {
                     !matches!(
                         k.as_str(),
-                        "startTime" | "startedAt" | "finishedAt" | "lastTransitionTime" | "lastProbeTime"
-                            | "lastUpdateTime" | "completionTime"
+                        "startTime"
+                            | "startedAt"
+                            | "finishedAt"
+                            | "lastTransitionTime"
+                            | "lastProbeTime"
+                            | "lastUpdateTime"
+                            | "completionTime"
                     )
                 })
                 .map(|(k, v)| (k.clone(), strip_times(v)))
@@ -128,7 +146,9 @@ fn collect_garbage(state: &mut State) {
     let orphans: Vec<_> = objects
         .iter()
         .filter(|(_, o)| {
-            let owners = o.pointer("/metadata/ownerReferences").and_then(Value::as_array);
+            let owners = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array);
             owners.is_some_and(|refs| {
                 !refs.is_empty()
                     && refs

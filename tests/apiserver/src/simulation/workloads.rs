@@ -52,7 +52,10 @@ fn replicas(object: &Value) -> usize {
 }
 
 fn generation(object: &Value) -> Value {
-    object.pointer("/metadata/generation").cloned().unwrap_or(json!(1))
+    object
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1))
 }
 
 /// Live (not deleting) objects of a type in a namespace controlled by `owner`.
@@ -76,12 +79,22 @@ fn is_ready(pod: &Value) -> bool {
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    pod.pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// A pod from a workload's template.
-fn pod_from_template(template: &Value, name: &str, owner_ref: Value, extra_labels: &[(&str, String)]) -> Value {
-    let mut metadata = template.get("metadata").cloned().unwrap_or_else(|| json!({}));
+fn pod_from_template(
+    template: &Value,
+    name: &str,
+    owner_ref: Value,
+    extra_labels: &[(&str, String)],
+) -> Value {
+    let mut metadata = template
+        .get("metadata")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     if let Some(meta) = metadata.as_object_mut() {
         meta.insert("name".into(), json!(name));
         meta.insert("ownerReferences".into(), json!([owner_ref]));
@@ -104,7 +117,10 @@ fn create_pod(state: &mut State, namespace: &str, pod: Value) {
     let Some(pods) = type_of(state, "", "pods") else {
         return;
     };
-    log_refusal("create pod", lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER)));
+    log_refusal(
+        "create pod",
+        lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER)),
+    );
 }
 
 fn condition(kind: &str, ok: bool, reason: &str) -> Value {
@@ -113,7 +129,10 @@ fn condition(kind: &str, ok: bool, reason: &str) -> Value {
 }
 
 fn deployments(state: &mut State) {
-    let (Some(deploy_rt), Some(rs_rt)) = (type_of(state, "apps", "deployments"), type_of(state, "apps", "replicasets")) else {
+    let (Some(deploy_rt), Some(rs_rt)) = (
+        type_of(state, "apps", "deployments"),
+        type_of(state, "apps", "replicasets"),
+    ) else {
         return;
     };
     let Some(pod_rt) = type_of(state, "", "pods") else {
@@ -124,7 +143,10 @@ fn deployments(state: &mut State) {
             continue;
         }
         let namespace = meta::namespace(&deployment).to_string();
-        let template = deployment.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+        let template = deployment
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let hash = template_hash(&template);
         let name = format!("{}-{hash}", meta::name(&deployment));
         let wanted = replicas(&deployment);
@@ -136,7 +158,10 @@ fn deployments(state: &mut State) {
                     .pointer("/spec/selector")
                     .cloned()
                     .unwrap_or_else(|| json!({"matchLabels": {}}));
-                if let Some(labels) = selector.get_mut("matchLabels").and_then(Value::as_object_mut) {
+                if let Some(labels) = selector
+                    .get_mut("matchLabels")
+                    .and_then(Value::as_object_mut)
+                {
                     labels.insert(HASH_LABEL.into(), json!(hash));
                 }
                 let mut labels = template
@@ -159,12 +184,18 @@ fn deployments(state: &mut State) {
                                  "ownerReferences": [controller_ref(&deployment, &deploy_rt)]},
                     "spec": {"replicas": wanted, "selector": selector, "template": template},
                 });
-                log_refusal("create replicaset", lifecycle::create(state, &rs_rt, &namespace, rs, &WriteOptions::by(MANAGER)));
+                log_refusal(
+                    "create replicaset",
+                    lifecycle::create(state, &rs_rt, &namespace, rs, &WriteOptions::by(MANAGER)),
+                );
             }
             Some(rs) if replicas(rs) != wanted => scale(state, &rs_rt, rs, wanted),
             Some(_) => {}
         }
-        for old in sets.iter().filter(|rs| meta::name(rs) != name && replicas(rs) != 0) {
+        for old in sets
+            .iter()
+            .filter(|rs| meta::name(rs) != name && replicas(rs) != 0)
+        {
             scale(state, &rs_rt, old, 0);
         }
         let mut total: usize = 0;
@@ -198,12 +229,20 @@ fn scale(state: &mut State, rt: &ResourceType, object: &Value, replicas: usize) 
     if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));
     }
-    let result = lifecycle::update(state, rt, meta::namespace(object), meta::name(object), next, &WriteOptions::by(MANAGER));
+    let result = lifecycle::update(
+        state,
+        rt,
+        meta::namespace(object),
+        meta::name(object),
+        next,
+        &WriteOptions::by(MANAGER),
+    );
     log_refusal("scale", result);
 }
 
 fn replica_sets(state: &mut State, group: &str, plural: &str) {
-    let (Some(rt), Some(pod_rt)) = (type_of(state, group, plural), type_of(state, "", "pods")) else {
+    let (Some(rt), Some(pod_rt)) = (type_of(state, group, plural), type_of(state, "", "pods"))
+    else {
         return;
     };
     for set in state.list(&rt.type_key(), None) {
@@ -213,7 +252,10 @@ fn replica_sets(state: &mut State, group: &str, plural: &str) {
         let namespace = meta::namespace(&set).to_string();
         let wanted = replicas(&set);
         let mut pods = owned(state, &pod_rt, &set);
-        let template = set.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+        let template = set
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         for _ in pods.len()..wanted {
             let name = format!("{}-{}", meta::name(&set), meta::random_suffix());
             let pod = pod_from_template(&template, &name, controller_ref(&set, &rt), &[]);
@@ -238,7 +280,10 @@ fn replica_sets(state: &mut State, group: &str, plural: &str) {
 }
 
 fn stateful_sets(state: &mut State) {
-    let (Some(rt), Some(pod_rt)) = (type_of(state, "apps", "statefulsets"), type_of(state, "", "pods")) else {
+    let (Some(rt), Some(pod_rt)) = (
+        type_of(state, "apps", "statefulsets"),
+        type_of(state, "", "pods"),
+    ) else {
         return;
     };
     for set in state.list(&rt.type_key(), None) {
@@ -248,22 +293,38 @@ fn stateful_sets(state: &mut State) {
         let namespace = meta::namespace(&set).to_string();
         let base = meta::name(&set).to_string();
         let wanted = replicas(&set);
-        let template = set.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+        let template = set
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let revision = format!("{base}-{}", template_hash(&template));
         for pod in owned(state, &pod_rt, &set) {
             let ordinal = meta::name(&pod)
                 .strip_prefix(&format!("{base}-"))
                 .and_then(|n| n.parse::<usize>().ok());
-            let stale = meta::labels(&pod).and_then(|l| l.get(REVISION_LABEL)).and_then(Value::as_str)
+            let stale = meta::labels(&pod)
+                .and_then(|l| l.get(REVISION_LABEL))
+                .and_then(Value::as_str)
                 != Some(revision.as_str());
             if ordinal.is_none_or(|o| o >= wanted) || stale {
                 remove(state, &pod_rt, &pod);
             }
         }
-        let present: Vec<String> = owned(state, &pod_rt, &set).iter().map(|p| meta::name(p).to_string()).collect();
+        let present: Vec<String> = owned(state, &pod_rt, &set)
+            .iter()
+            .map(|p| meta::name(p).to_string())
+            .collect();
         for ordinal in 0..wanted {
             let name = format!("{base}-{ordinal}");
-            if present.contains(&name) || state.get(&crate::store::ObjectKey::new(&pod_rt.type_key(), &namespace, &name)).is_some() {
+            if present.contains(&name)
+                || state
+                    .get(&crate::store::ObjectKey::new(
+                        &pod_rt.type_key(),
+                        &namespace,
+                        &name,
+                    ))
+                    .is_some()
+            {
                 continue;
             }
             let labels = [
@@ -294,9 +355,11 @@ fn stateful_sets(state: &mut State) {
 }
 
 fn daemon_sets(state: &mut State) {
-    let (Some(rt), Some(pod_rt), Some(node_rt)) =
-        (type_of(state, "apps", "daemonsets"), type_of(state, "", "pods"), type_of(state, "", "nodes"))
-    else {
+    let (Some(rt), Some(pod_rt), Some(node_rt)) = (
+        type_of(state, "apps", "daemonsets"),
+        type_of(state, "", "pods"),
+        type_of(state, "", "nodes"),
+    ) else {
         return;
     };
     let nodes: Vec<String> = state
@@ -309,20 +372,38 @@ fn daemon_sets(state: &mut State) {
             continue;
         }
         let namespace = meta::namespace(&set).to_string();
-        let template = set.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+        let template = set
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let revision = template_hash(&template);
-        let node_of = |p: &Value| p.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("").to_string();
+        let node_of = |p: &Value| {
+            p.pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         for pod in owned(state, &pod_rt, &set) {
-            let stale = meta::labels(&pod).and_then(|l| l.get(REVISION_LABEL)).and_then(Value::as_str)
+            let stale = meta::labels(&pod)
+                .and_then(|l| l.get(REVISION_LABEL))
+                .and_then(Value::as_str)
                 != Some(revision.as_str());
             if !nodes.contains(&node_of(&pod)) || stale {
                 remove(state, &pod_rt, &pod);
             }
         }
-        let covered: Vec<String> = owned(state, &pod_rt, &set).iter().map(|p| node_of(p)).collect();
+        let covered: Vec<String> = owned(state, &pod_rt, &set)
+            .iter()
+            .map(|p| node_of(p))
+            .collect();
         for node in nodes.iter().filter(|n| !covered.contains(n)) {
             let name = format!("{}-{}", meta::name(&set), meta::random_suffix());
-            let mut pod = pod_from_template(&template, &name, controller_ref(&set, &rt), &[(REVISION_LABEL, revision.clone())]);
+            let mut pod = pod_from_template(
+                &template,
+                &name,
+                controller_ref(&set, &rt),
+                &[(REVISION_LABEL, revision.clone())],
+            );
             if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.insert("nodeName".into(), json!(node));
             }
@@ -344,7 +425,8 @@ fn daemon_sets(state: &mut State) {
 }
 
 fn jobs(state: &mut State) {
-    let (Some(rt), Some(pod_rt)) = (type_of(state, "batch", "jobs"), type_of(state, "", "pods")) else {
+    let (Some(rt), Some(pod_rt)) = (type_of(state, "batch", "jobs"), type_of(state, "", "pods"))
+    else {
         return;
     };
     for job in state.list(&rt.type_key(), None) {
@@ -352,8 +434,14 @@ fn jobs(state: &mut State) {
             continue;
         }
         let namespace = meta::namespace(&job).to_string();
-        let completions = job.pointer("/spec/completions").and_then(Value::as_u64).unwrap_or(1);
-        let backoff_limit = job.pointer("/spec/backoffLimit").and_then(Value::as_u64).unwrap_or(6);
+        let completions = job
+            .pointer("/spec/completions")
+            .and_then(Value::as_u64)
+            .unwrap_or(1);
+        let backoff_limit = job
+            .pointer("/spec/backoffLimit")
+            .and_then(Value::as_u64)
+            .unwrap_or(6);
         let pods = owned(state, &pod_rt, &job);
         let count = |p: &str| pods.iter().filter(|pod| phase(pod) == p).count() as u64;
         let (succeeded, failed) = (count("Succeeded"), count("Failed"));
@@ -361,23 +449,42 @@ fn jobs(state: &mut State) {
         let done = succeeded >= completions;
         let gave_up = failed > backoff_limit;
         if !done && !gave_up && active + succeeded < completions {
-            let template = job.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+            let template = job
+                .pointer("/spec/template")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             let name = format!("{}-{}", meta::name(&job), meta::random_suffix());
             let labels = [
                 ("job-name", meta::name(&job).to_string()),
                 ("batch.kubernetes.io/job-name", meta::name(&job).to_string()),
                 ("controller-uid", meta::uid(&job).to_string()),
             ];
-            create_pod(state, &namespace, pod_from_template(&template, &name, controller_ref(&job, &rt), &labels));
+            create_pod(
+                state,
+                &namespace,
+                pod_from_template(&template, &name, controller_ref(&job, &rt), &labels),
+            );
         }
         let mut status = json!({"active": active, "succeeded": succeeded, "failed": failed, "ready": active,
                                 "startTime": job.pointer("/status/startTime").cloned().unwrap_or_else(|| json!(meta::now()))});
         if let Some(map) = status.as_object_mut() {
             if done {
                 map.insert("completionTime".into(), json!(meta::now()));
-                map.insert("conditions".into(), json!([condition("SuccessCriteriaMet", true, "CompletionsReached"), condition("Complete", true, "CompletionsReached")]));
+                map.insert(
+                    "conditions".into(),
+                    json!([
+                        condition("SuccessCriteriaMet", true, "CompletionsReached"),
+                        condition("Complete", true, "CompletionsReached")
+                    ]),
+                );
             } else if gave_up {
-                map.insert("conditions".into(), json!([condition("FailureTarget", true, "BackoffLimitExceeded"), condition("Failed", true, "BackoffLimitExceeded")]));
+                map.insert(
+                    "conditions".into(),
+                    json!([
+                        condition("FailureTarget", true, "BackoffLimitExceeded"),
+                        condition("Failed", true, "BackoffLimitExceeded")
+                    ]),
+                );
             }
         }
         write_status(state, &rt, &job, status, MANAGER);

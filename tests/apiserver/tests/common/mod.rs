@@ -21,7 +21,10 @@ pub async fn quiet_server() -> (ApiServerHandle, kube::Client) {
 /// A server with the given configuration, and a client for it.
 pub async fn server(config: ServerConfig) -> (ApiServerHandle, kube::Client) {
     let handle = start(config).await.expect("the server starts");
-    let client = handle.client().await.expect("a client can be built from the kubeconfig");
+    let client = handle
+        .client()
+        .await
+        .expect("a client can be built from the kubeconfig");
     (handle, client)
 }
 
@@ -36,7 +39,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -61,7 +67,11 @@ pub fn config_map(name: &str, labels: Value) -> k8s_openapi::api::core::v1::Conf
 }
 
 /// A Deployment of `replicas` pods running `image`.
-pub fn deployment(name: &str, replicas: i32, image: &str) -> k8s_openapi::api::apps::v1::Deployment {
+pub fn deployment(
+    name: &str,
+    replicas: i32,
+    image: &str,
+) -> k8s_openapi::api::apps::v1::Deployment {
     serde_json::from_value(json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -101,7 +111,13 @@ pub fn rv_of<K: kube::Resource>(object: &K) -> u64 {
 
 /// A raw HTTP/1.1 request, for requests the kube client will not make. Answers the status
 /// code and the whole response text.
-pub async fn raw(url: &str, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+pub async fn raw(
+    url: &str,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, String) {
     raw_accepting(url, method, path, content_type, "application/json", body).await
 }
 
@@ -116,7 +132,9 @@ pub async fn raw_accepting(
 ) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let authority = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(authority).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .expect("connect");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\nAccept: {accept}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -125,6 +143,10 @@ pub async fn raw_accepting(
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");
-    let code = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (code, response)
 }
