@@ -2,5 +2,7 @@
 //! Kubernetes I/O and the HTTP servers. Decisions are made by the `kube-devops` domain
 //! crate; this crate reads input, calls it, and writes results.
 
+pub mod admission;
 pub mod cli;
 pub mod cluster;
+pub mod metrics;

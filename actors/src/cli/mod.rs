@@ -26,6 +26,7 @@ mod gitops;
 mod list;
 mod multi_cluster;
 mod policy;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +95,9 @@ pub enum Command {
     /// Audit several kubeconfig contexts at once.
     #[command(subcommand)]
     MultiCluster(multi_cluster::MultiClusterCommand),
+    /// The validating admission webhook.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// Which cluster the global flags point at.
@@ -201,5 +205,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Crd(cmd) => crd::run(cmd, &target),
         Command::Policy(cmd) => policy::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
+        Command::Webhook(cmd) => webhook::run(cmd, &target),
     }
 }

@@ -17,7 +17,7 @@ use crate::resources::ResourceType;
 use crate::routes::{ResourceTarget, Route, route};
 use crate::status::{ApiError, ApiResult, Reason};
 use crate::store::Store;
-use crate::{discovery, openapi, patch, read, review, table, watch as watches, write};
+use crate::{discovery, openapi, patch, read, review, scale, table, watch as watches, write};
 
 /// Shared state of one running server.
 #[derive(Debug)]
@@ -53,6 +53,8 @@ pub struct Context {
     pub name: Option<String>,
     /// Whether the request targets `/status`.
     pub status: bool,
+    /// Whether the request targets `/scale`.
+    pub scale: bool,
 }
 
 /// Locks a mutex, recovering from poisoning (the guarded values stay consistent).
@@ -97,9 +99,10 @@ impl App {
                     target.group, target.version, target.plural
                 ))
             })?;
-        let status = match target.subresource.as_deref() {
-            None => false,
-            Some("status") if rt.status_subresource => true,
+        let (status, scale) = match target.subresource.as_deref() {
+            None => (false, false),
+            Some("status") if rt.status_subresource => (true, false),
+            Some("scale") if rt.scale_subresource => (false, true),
             Some(sub) => {
                 return Err(ApiError::no_route(&format!(
                     "subresource {sub} of {} is not served by this server",
@@ -125,6 +128,7 @@ impl App {
             all_namespaces,
             name: target.name.clone(),
             status,
+            scale,
             rt,
         })
     }
@@ -153,10 +157,10 @@ impl App {
                 )));
             }
         };
-        let resource = if ctx.status {
-            format!("{}/status", ctx.rt.plural)
-        } else {
-            ctx.rt.plural.clone()
+        let resource = match (ctx.status, ctx.scale) {
+            (true, _) => format!("{}/status", ctx.rt.plural),
+            (_, true) => format!("{}/scale", ctx.rt.plural),
+            _ => ctx.rt.plural.clone(),
         };
         let (delay, fail) = lock(&self.faults).take(verb, &resource);
         if let Some(delay) = delay {
@@ -170,7 +174,7 @@ impl App {
             error.code = code;
             return Err(error);
         }
-        let allowed = if ctx.status {
+        let allowed = if ctx.status || ctx.scale {
             verb == "get" || verb == "update" || verb == "patch"
         } else {
             ctx.rt.allows(verb)
@@ -189,6 +193,9 @@ impl App {
         if ctx.rt.plural == "selfsubjectaccessreviews" {
             let rules = lock(&self.access).clone();
             return review::create(request, &rules).map(|v| Reply::Json(201, v));
+        }
+        if ctx.scale {
+            return scale::handle(&self.store, request, &ctx, verb).map(|v| Reply::Json(200, v));
         }
         let include = table::Include::parse(request.param("includeObject"));
         let as_table = table::wanted(&request.accept);

@@ -105,6 +105,17 @@ pub fn resources(state: &State, group: &str, version: &str) -> ApiResult<Value> 
             }
         }
         resources.push(entry);
+        if rt.scale_subresource {
+            resources.push(json!({
+                "name": format!("{}/scale", rt.plural),
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": crate::resources::STATUS_VERBS,
+            }));
+        }
         if rt.status_subresource {
             resources.push(json!({
                 "name": format!("{}/status", rt.plural),

@@ -25,6 +25,7 @@ mod read;
 mod resources;
 mod review;
 mod routes;
+mod scale;
 mod schema;
 mod seed;
 mod selector;

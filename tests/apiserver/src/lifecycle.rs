@@ -172,6 +172,21 @@ pub fn create(
         }
         name = format!("{prefix}{}", meta::random_suffix());
     }
+    if !is_dns_subdomain(&name) {
+        return Err(ApiError::invalid(
+            &rt.kind,
+            &rt.group,
+            &name,
+            &[FieldCause::new(
+                "FieldValueInvalid",
+                "metadata.name",
+                format!(
+                    "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case \
+                     alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ),
+            )],
+        ));
+    }
     let key = key_of(rt, namespace, &name);
     if state.get(&key).is_some() {
         return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -228,6 +243,17 @@ pub fn create(
         return Ok(Arc::new(object));
     }
     Ok(state.put(key, object))
+}
+
+/// Whether a name is a lowercase RFC 1123 subdomain, as object names must be.
+fn is_dns_subdomain(name: &str) -> bool {
+    let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    name.len() <= 253
+        && name.starts_with(alphanumeric)
+        && name.ends_with(alphanumeric)
+        && name
+            .chars()
+            .all(|c| alphanumeric(c) || c == '-' || c == '.')
 }
 
 /// What a new object of a kind starts with, as the real server's defaulting does.

@@ -44,6 +44,8 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether `/status` is served and `status` is split from the main resource.
     pub status_subresource: bool,
+    /// Whether `/scale` is served (an `autoscaling/v1 Scale` over `spec.replicas`).
+    pub scale_subresource: bool,
     /// Built-in kinds accept strategic merge patch; custom resources do not.
     pub builtin: bool,
     /// The structural schema of a custom resource version.
@@ -377,6 +379,10 @@ pub fn builtin_types() -> Vec<Arc<ResourceType>> {
                 verbs: b.verbs.iter().map(|s| s.to_string()).collect(),
                 categories: b.categories.iter().map(|s| s.to_string()).collect(),
                 status_subresource: b.status,
+                scale_subresource: matches!(
+                    b.kind,
+                    "Deployment" | "ReplicaSet" | "StatefulSet" | "ReplicationController"
+                ),
                 builtin: true,
                 schema: None,
                 specless: b.specless,
@@ -430,6 +436,7 @@ pub fn crd_types(crd: &Value) -> Option<Vec<Arc<ResourceType>>> {
             verbs: ALL_VERBS.iter().map(|s| s.to_string()).collect(),
             categories: strings(names.get("categories")),
             status_subresource: version.pointer("/subresources/status").is_some(),
+            scale_subresource: false,
             builtin: false,
             schema,
             specless: false,

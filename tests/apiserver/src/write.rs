@@ -77,6 +77,11 @@ pub fn options(request: &ApiRequest, ctx: &Context) -> ApiResult<WriteOptions> {
 /// POST.
 pub fn create(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
     let object = body(request)?;
+    if !meta::meta_str(&object, "resourceVersion").is_empty() {
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
+    }
     let opts = options(request, ctx)?;
     let mut state = store.lock();
     let created = lifecycle::create(&mut state, &ctx.rt, &ctx.namespace, object, &opts)?;

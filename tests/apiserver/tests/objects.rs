@@ -88,6 +88,21 @@ async fn failures_answer_status_objects_with_reason_and_code() {
             404,
             "NotFound",
         ),
+        (
+            "an invalid name is Invalid",
+            status(
+                api.create(&PostParams::default(), &config_map("Not_Valid", json!({})))
+                    .await,
+            ),
+            422,
+            "Invalid",
+        ),
+        (
+            "a resourceVersion on create is a BadRequest",
+            status(api.create(&PostParams::default(), &stale).await),
+            400,
+            "BadRequest",
+        ),
     ];
     for (case, status, code, reason) in cases {
         assert_eq!(
@@ -308,4 +323,129 @@ async fn lists_span_all_namespaces_on_the_cluster_path() {
         .filter_map(|c| c.metadata.namespace)
         .collect();
     assert_eq!(namespaces, vec!["default", "other"]);
+}
+
+#[tokio::test]
+async fn delete_collection_removes_only_what_the_selector_matches() {
+    let (server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    for (name, app) in [("a", "x"), ("b", "x"), ("c", "y")] {
+        api.create(
+            &PostParams::default(),
+            &config_map(name, json!({"app": app})),
+        )
+        .await
+        .expect("create");
+    }
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("app=x"),
+    )
+    .await
+    .expect("delete collection");
+    let left: Vec<String> = server
+        .list("v1", "ConfigMap", Some("default"))
+        .iter()
+        .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(left, vec!["c"]);
+}
+
+#[tokio::test]
+async fn deleting_a_namespace_removes_the_objects_in_it() {
+    let (server, client) = quiet_server().await;
+    server
+        .create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}))
+        .expect("namespace");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
+    api.create(&PostParams::default(), &config_map("cm", json!({})))
+        .await
+        .expect("create");
+    let namespaces: Api<Namespace> = Api::all(client);
+    namespaces
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    assert!(server.list("v1", "ConfigMap", Some("doomed")).is_empty());
+    assert_eq!(
+        status(
+            api.create(&PostParams::default(), &config_map("late", json!({})))
+                .await
+        )
+        .code,
+        404
+    );
+}
+
+#[tokio::test]
+async fn an_orphaning_delete_frees_the_dependents() {
+    let (server, client) = quiet_server().await;
+    let owner = server
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}))
+        .expect("owner");
+    let uid = owner["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    server
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dependent",
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]}}))
+        .expect("dependent");
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.delete("owner", &DeleteParams::orphan())
+        .await
+        .expect("delete");
+    let dependent = api.get("dependent").await.expect("the dependent stays");
+    assert_eq!(
+        dependent
+            .metadata
+            .owner_references
+            .unwrap_or_default()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_update_changes_nothing() {
+    let (server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut cm = api
+        .create(&PostParams::default(), &config_map("cm", json!({})))
+        .await
+        .expect("create");
+    cm.data = Some([("key".to_string(), "dry".to_string())].into());
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answered = api.replace("cm", &dry, &cm).await.expect("dry replace");
+    assert_eq!(
+        answered.data.and_then(|d| d.get("key").cloned()).as_deref(),
+        Some("dry")
+    );
+    let stored = server
+        .get("v1", "ConfigMap", "default", "cm")
+        .unwrap_or_default();
+    assert_eq!(stored["data"]["key"], json!("value"));
+}
+
+#[tokio::test]
+async fn the_scale_subresource_reads_and_writes_spec_replicas() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<Deployment> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &deployment("web", 2, "nginx:1"))
+        .await
+        .expect("create");
+    let scale = api.get_scale("web").await.expect("get scale");
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(2));
+    let patch = Patch::Merge(json!({"spec": {"replicas": 5}}));
+    let scaled = api
+        .patch_scale("web", &PatchParams::default(), &patch)
+        .await
+        .expect("patch scale");
+    assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(5));
+    let stored = api.get("web").await.expect("get");
+    assert_eq!(stored.spec.and_then(|s| s.replicas), Some(5));
+    assert_eq!(stored.metadata.generation, Some(2));
 }

@@ -1,0 +1,1 @@
+//! The admission webhook: AdmissionActor, the HTTPS server and TLS material.
