@@ -5,6 +5,7 @@
 //! `kube-devops-actors` and call into this crate; nothing here knows about actix, tokio or
 //! HTTP.
 
+pub mod admission;
 pub mod audit;
 pub mod checks;
 pub mod facts;
