@@ -290,6 +290,11 @@ impl ScoreBoard {
         self.pods.is_empty()
     }
 
+    /// The namespace a tracked pod belongs to.
+    pub fn namespace_of(&self, uid: &str) -> Option<&str> {
+        self.pods.get(uid).map(|(ns, _)| &**ns)
+    }
+
     /// A pod's current score.
     pub fn pod(&self, uid: &str) -> Option<PodScore> {
         self.pods.get(uid).map(|(_, s)| *s)

@@ -6,3 +6,4 @@ pub mod admission;
 pub mod cli;
 pub mod cluster;
 pub mod metrics;
+pub mod runtime;

@@ -27,8 +27,8 @@ pub struct Metrics {
     pub pods_tracked: IntGauge,
     /// `kube_devops_watch_errors_total{resource}`.
     pub watch_errors_total: IntCounterVec,
-    /// `kube_devops_watch_events_dropped_total{resource}`: events a full mailbox refused.
-    pub watch_events_dropped_total: IntCounterVec,
+    /// `kube_devops_watch_backpressure_total{resource}`: events that waited for a full mailbox.
+    pub watch_backpressure_total: IntCounterVec,
     /// `kube_devops_leader` (1 while this replica holds the lease).
     pub leader: IntGauge,
     /// `kube_devops_policy_reconcile_total`.
@@ -152,9 +152,9 @@ impl Metrics {
                 "Watch stream errors, by resource",
                 &["resource"],
             )?,
-            watch_events_dropped_total: counter_vec(
-                "watch_events_dropped_total",
-                "Watch events dropped because the scoring mailbox was full, by resource",
+            watch_backpressure_total: counter_vec(
+                "watch_backpressure_total",
+                "Watch events that waited because the scoring mailbox was full, by resource",
                 &["resource"],
             )?,
             leader,

@@ -23,7 +23,7 @@ use super::{
 use crate::policy::exemptions::Exemption;
 
 /// Why an object could not be turned into facts.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FactsError {
     /// The object has no `kind` string.
     #[error("object has no `kind`")]

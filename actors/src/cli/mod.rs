@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod analyze;
 mod check;
+mod controller;
 mod crd;
 mod gitops;
 mod list;
@@ -98,6 +99,10 @@ pub enum Command {
     /// The validating admission webhook.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Watch controller: pod watch, namespace scores, leader election, ops HTTP server.
+    Watch(controller::ControllerArgs),
+    /// Every controller component in one process (the in-cluster default).
+    Run(controller::ControllerArgs),
 }
 
 /// Which cluster the global flags point at.
@@ -206,5 +211,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(cmd) => policy::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),
+        Command::Watch(args) | Command::Run(args) => controller::run_controller(args, &target),
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::app::{Context, present};
 use crate::http::ApiRequest;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::status::{ApiError, ApiResult, Reason};
+use crate::status::{ApiError, ApiResult};
 use crate::store::{ObjectKey, Snapshot, Store};
 
 /// Answers one object.
@@ -71,8 +71,7 @@ fn decode_token(token: &str) -> ApiResult<(u64, usize)> {
 }
 
 fn expired_token() -> ApiError {
-    ApiError::new(
-        Reason::Expired,
+    ApiError::expired(
         "The provided continue parameter is too old to display a consistent list result. \
          You can start a new list without the continue parameter.",
     )

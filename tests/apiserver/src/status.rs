@@ -213,9 +213,10 @@ impl ApiError {
         error
     }
 
-    /// `410 Gone` for a watch or list from a compacted `resourceVersion`.
-    pub fn gone(message: impl Into<String>) -> Self {
-        Self::new(Reason::Gone, message)
+    /// 410 for a watch or list from a compacted `resourceVersion`. The real server spells
+    /// the reason `Expired` (its "resource expired" error); clients look at the code.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(Reason::Expired, message)
     }
 
     /// `405 MethodNotAllowed` naming what is not supported.

@@ -1,6 +1,7 @@
 //! Server-side printing: when a client asks for `as=Table` (kubectl does for its human
 //! output), gets, lists and watch events answer `meta.k8s.io/v1 Table` objects with the
-//! columns the real server prints for the common kinds (Name and Age for the rest), and
+//! columns the real server prints for the common kinds, a CRD's
+//! `additionalPrinterColumns` (simple JSONPaths), or Name and Age for the rest, and
 //! rows carrying `PartialObjectMetadata` or the full object per `includeObject`.
 
 use serde_json::{Value, json};
@@ -220,6 +221,103 @@ fn columns(rt: &ResourceType) -> Vec<(&'static str, &'static str, u8, Cell)> {
     out
 }
 
+/// One column: its definition and how its cells are computed.
+struct Column {
+    name: String,
+    kind: String,
+    priority: u64,
+    source: Source,
+}
+
+enum Source {
+    Computed(Cell),
+    Path(String),
+    Date(String),
+}
+
+impl Column {
+    fn cell(&self, object: &Value) -> Value {
+        match &self.source {
+            Source::Computed(cell) => cell(object),
+            Source::Path(path) => json_path(object, path).map_or(Value::Null, |v| match v {
+                Value::Array(_) | Value::Object(_) => json!(v.to_string()),
+                other => other.clone(),
+            }),
+            Source::Date(path) => match json_path(object, path).and_then(Value::as_str) {
+                Some(when) => age(&json!({"metadata": {"creationTimestamp": when}})),
+                None => Value::Null,
+            },
+        }
+    }
+}
+
+/// Follows a simple JSONPath (`.spec.size`, `.status.conditions[0].type`).
+fn json_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = object;
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
+        let (field, indexes) = match part.split_once('[') {
+            Some((field, rest)) => (field, Some(rest)),
+            None => (part, None),
+        };
+        if !field.is_empty() {
+            node = node.get(field)?;
+        }
+        if let Some(rest) = indexes {
+            for index in rest.split('[') {
+                let index: usize = index.trim_end_matches(']').parse().ok()?;
+                node = node.get(index)?;
+            }
+        }
+    }
+    Some(node)
+}
+
+/// The columns of a type: the built-in printers, a CRD's printer columns, or Name and Age.
+fn table_columns(rt: &ResourceType) -> Vec<Column> {
+    if rt.printer_columns.is_empty() {
+        return columns(rt)
+            .into_iter()
+            .map(|(name, kind, priority, cell)| Column {
+                name: name.to_string(),
+                kind: kind.to_string(),
+                priority: u64::from(priority),
+                source: Source::Computed(cell),
+            })
+            .collect();
+    }
+    let mut out = vec![Column {
+        name: "Name".into(),
+        kind: "string".into(),
+        priority: 0,
+        source: Source::Computed(name),
+    }];
+    for column in &rt.printer_columns {
+        let field = |k: &str| {
+            column
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (kind, path) = (field("type"), field("jsonPath"));
+        out.push(Column {
+            name: field("name"),
+            priority: column.get("priority").and_then(Value::as_u64).unwrap_or(0),
+            source: if kind == "date" {
+                Source::Date(path)
+            } else {
+                Source::Path(path)
+            },
+            kind,
+        });
+    }
+    out
+}
+
 fn row_object(object: &Value, include: Include) -> Option<Value> {
     match include {
         Include::Nothing => None,
@@ -239,18 +337,18 @@ pub fn render(
     list_metadata: Value,
     include: Include,
 ) -> Value {
-    let columns = columns(rt);
+    let columns = table_columns(rt);
     let definitions: Vec<Value> = columns
         .iter()
-        .map(|(name, kind, priority, _)| {
-            let format = if *name == "Name" { "name" } else { "" };
-            json!({"name": name, "type": kind, "format": format, "description": "", "priority": priority})
+        .map(|c| {
+            let format = if c.name == "Name" { "name" } else { "" };
+            json!({"name": c.name, "type": c.kind, "format": format, "description": "", "priority": c.priority})
         })
         .collect();
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let cells: Vec<Value> = columns.iter().map(|(_, _, _, cell)| cell(object)).collect();
+            let cells: Vec<Value> = columns.iter().map(|c| c.cell(object)).collect();
             let mut row = json!({"cells": cells});
             if let (Some(inner), Some(map)) = (row_object(object, include), row.as_object_mut()) {
                 map.insert("object".into(), inner);
@@ -265,4 +363,57 @@ pub fn render(
         "columnDefinitions": definitions,
         "rows": rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::crd_types;
+
+    fn widget_type() -> ResourceType {
+        let crd = json!({"spec": {
+            "group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                    {"name": "First", "type": "string", "jsonPath": ".spec.items[0].name"}
+                ]}]
+        }});
+        crd_types(&crd)
+            .and_then(|types| types.into_iter().next())
+            .map(|t| (*t).clone())
+            .unwrap_or_else(|| panic!("the CRD declares a type"))
+    }
+
+    #[test]
+    fn printer_columns_of_a_crd_become_table_cells() {
+        let object =
+            json!({"metadata": {"name": "w"}, "spec": {"size": 3, "items": [{"name": "a"}]}});
+        let table = render(&widget_type(), &[object], json!({}), Include::Nothing);
+        let headers: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(headers, vec!["Name", "Size", "First"]);
+        assert_eq!(table["rows"][0]["cells"], json!(["w", 3, "a"]));
+    }
+
+    #[test]
+    fn only_a_table_first_accept_header_asks_for_a_table() {
+        let cases = [
+            (
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+                true,
+            ),
+            ("application/json", false),
+            (
+                "application/json, application/json;as=Table;v=v1;g=meta.k8s.io",
+                false,
+            ),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(wanted(accept), expected, "{accept}");
+        }
+    }
 }

@@ -149,7 +149,7 @@ async fn run(
 ) {
     match start {
         Start::Gone(message) => {
-            let status = ApiError::gone(message).to_status();
+            let status = ApiError::expired(message).to_status();
             let mut text = json!({"type": "ERROR", "object": status}).to_string();
             text.push('\n');
             let _ = sender.send(Bytes::from(text)).await;

@@ -17,6 +17,13 @@ use crate::store::{ObjectKey, State, Store};
 
 /// Parses a JSON (or YAML) request body.
 pub fn body(request: &ApiRequest) -> ApiResult<Value> {
+    if request.content_type.contains("protobuf") || request.content_type.contains("cbor") {
+        return Err(ApiError::unsupported_media_type(format!(
+            "this server accepts JSON and YAML request bodies only, not {:?} \
+             (kubectl's typed commands such as `create deployment` send protobuf; use `create -f` or `apply`)",
+            request.content_type
+        )));
+    }
     if request.body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
     }

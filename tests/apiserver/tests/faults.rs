@@ -127,3 +127,17 @@ async fn aggregated_discovery_requests_get_the_plain_documents() {
     );
     assert!(response.contains("\"kind\":\"APIGroupList\""), "{response}");
 }
+
+#[tokio::test]
+async fn protobuf_request_bodies_are_refused_as_unsupported_media() {
+    let (server, _client) = quiet_server().await;
+    let (code, response) = common::raw(
+        server.url(),
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/vnd.kubernetes.protobuf",
+        "k8s\u{0}",
+    )
+    .await;
+    assert_eq!(code, 415, "{response}");
+}

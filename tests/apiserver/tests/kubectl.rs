@@ -106,6 +106,8 @@ spec:
     served: true
     storage: true
     subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
     schema:
       openAPIV3Schema:
         type: object
@@ -327,6 +329,12 @@ async fn kubectl_works_on_a_custom_resource_after_its_crd_is_created() {
         .ok(&["get", "wg", "w1", "-o", "jsonpath={.spec.size}"])
         .await;
     assert_eq!(size, "5");
+    let table = kubectl.ok(&["get", "widgets"]).await;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows, vec![vec!["NAME", "SIZE"], vec!["w1", "5"]], "{table}");
     kubectl.ok(&["delete", "-f", &widget]).await;
     assert!(server.list("example.com/v1", "Widget", None).is_empty());
 }

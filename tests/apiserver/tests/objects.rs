@@ -449,3 +449,31 @@ async fn the_scale_subresource_reads_and_writes_spec_replicas() {
     assert_eq!(stored.spec.and_then(|s| s.replicas), Some(5));
     assert_eq!(stored.metadata.generation, Some(2));
 }
+
+#[tokio::test]
+async fn generation_of_a_kind_without_spec_moves_on_any_data_change() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    api.create(&PostParams::default(), &config_map("cm", json!({})))
+        .await
+        .expect("create");
+    let steps = [
+        (
+            "a label change keeps it",
+            json!({"metadata": {"labels": {"a": "b"}}}),
+            1,
+        ),
+        (
+            "a data change bumps it",
+            json!({"data": {"key": "other"}}),
+            2,
+        ),
+    ];
+    for (step, patch, generation) in steps {
+        let patched = api
+            .patch("cm", &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect(step);
+        assert_eq!(patched.metadata.generation, Some(generation), "{step}");
+    }
+}

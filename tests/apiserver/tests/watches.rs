@@ -26,7 +26,7 @@ fn kind_of(event: &WatchEvent<ConfigMap>) -> String {
             format!("DELETED {}", o.metadata.name.clone().unwrap_or_default())
         }
         WatchEvent::Bookmark(_) => "BOOKMARK".into(),
-        WatchEvent::Error(s) => format!("ERROR {}", s.code),
+        WatchEvent::Error(s) => format!("ERROR {} {}", s.code, s.reason),
     }
 }
 
@@ -154,7 +154,10 @@ async fn a_watch_from_a_compacted_version_gets_a_410_error_event() {
         .await
         .expect("an event in time")
         .expect("a decodable event");
-    assert_eq!(event.as_ref().map(kind_of), Some("ERROR 410".to_string()));
+    assert_eq!(
+        event.as_ref().map(kind_of),
+        Some("ERROR 410 Expired".to_string())
+    );
 }
 
 /// Runs a watcher on ConfigMaps and forwards its events as short strings.
@@ -279,4 +282,88 @@ async fn a_streaming_list_watcher_gets_the_initial_state_then_live_events() {
         .await
         .expect("create");
     wait_for(&mut events, "Apply later").await;
+}
+
+#[tokio::test]
+async fn a_version_that_fell_out_of_the_history_window_is_expired() {
+    let config = ServerConfig::new().simulation(false).history_limit(3);
+    let (_server, client) = server(config).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let first = api
+        .create(&PostParams::default(), &config_map("first", json!({})))
+        .await
+        .expect("create");
+    for i in 0..5 {
+        api.create(
+            &PostParams::default(),
+            &config_map(&format!("cm-{i}"), json!({})),
+        )
+        .await
+        .expect("create");
+    }
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv_of(&first).to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
+        .await
+        .expect("an event in time")
+        .expect("a decodable event");
+    assert_eq!(
+        event.as_ref().map(kind_of),
+        Some("ERROR 410 Expired".to_string())
+    );
+}
+
+#[tokio::test]
+async fn removing_the_last_finalizer_emits_the_deletion() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut cm = config_map("held", json!({}));
+    cm.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    let created = api
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv_of(&created).to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    api.delete("held", &Default::default())
+        .await
+        .expect("delete");
+    let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    api.patch("held", &PatchParams::default(), &release)
+        .await
+        .expect("release");
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
+            .await
+            .expect("an event in time")
+            .expect("a decodable event")
+            .expect("the stream stays open");
+        if !matches!(event, WatchEvent::Bookmark(_)) {
+            seen.push(kind_of(&event));
+        }
+    }
+    assert_eq!(seen, vec!["MODIFIED held", "DELETED held"]);
+}
+
+#[tokio::test]
+async fn a_watch_ends_after_its_timeout() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(_)) = stream.try_next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ended");
 }

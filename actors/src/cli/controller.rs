@@ -1,0 +1,128 @@
+//! `watch` and `run`: the long-running controller.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use kube_devops::policy::NamespaceExclusions;
+use kube_devops::policy::namespaces::DEFAULT_EXCLUDE_GLOBS;
+
+use super::ClusterTarget;
+use super::analyze::resolve_policy;
+use crate::runtime::lease::LeaseSettings;
+use crate::runtime::{ControllerOptions, run};
+
+/// Where the service account's namespace is mounted in a pod.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// Arguments of `watch` and `run`.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    /// Address of the ops HTTP server (/healthz, /readyz, /metrics, /api/v1/scores, /).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// The controller's own namespace (holds the lease; never scored). Default:
+    /// $POD_NAMESPACE, the service account's namespace, then the context's namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// This replica's identity in leader election (unique per replica). Default: $POD_NAME,
+    /// then the host name and process id.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Namespaces to leave alone, as globs (repeatable; replaces the default `*-system`,
+    /// `cert-manager`).
+    #[arg(long = "exclude-namespace", value_name = "GLOB")]
+    pub exclude_namespace: Vec<String>,
+    /// Score with a built-in bundle instead of the default policy.
+    #[arg(long, conflicts_with = "policy", value_parser = clap::builder::PossibleValuesParser::new(kube_devops::policy::bundles::BUNDLE_NAMES))]
+    pub bundle: Option<String>,
+    /// Score with the DevOpsPolicy in this file.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "kube-devops-leader")]
+    pub lease_name: String,
+    /// Lease duration in seconds.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub lease_duration: u64,
+    /// Renew the lease this many seconds before it expires (below the duration).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3599))]
+    pub renew_before: u64,
+    /// Seconds between turning not-ready and stopping at SIGTERM (lets endpoints update).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
+    pub shutdown_delay: u64,
+    /// Seconds between attempts after a failed renewal.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub retry_period: u64,
+}
+
+fn identity(flag: Option<String>) -> String {
+    if let Some(id) = flag.filter(|s| !s.is_empty()) {
+        return id;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "kube-devops".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result<String> {
+    if let Some(ns) = flag.filter(|s| !s.is_empty()) {
+        return Ok(ns);
+    }
+    if let Ok(ns) = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE) {
+        let ns = ns.trim();
+        if !ns.is_empty() {
+            return Ok(ns.to_owned());
+        }
+    }
+    let kc = crate::cluster::read_kubeconfig(target.kubeconfig.as_deref()).ok();
+    let from_context = kc.and_then(|kc| {
+        let name = target.context.clone().or(kc.current_context.clone())?;
+        kc.contexts
+            .into_iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.context)
+            .and_then(|c| c.namespace)
+    });
+    Ok(from_context.unwrap_or_else(|| "default".to_owned()))
+}
+
+pub(super) fn run_controller(args: ControllerArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    if args.renew_before >= args.lease_duration {
+        anyhow::bail!(
+            "--renew-before ({}) must be below --lease-duration ({})",
+            args.renew_before,
+            args.lease_duration
+        );
+    }
+    let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
+    let namespace = own_namespace(args.namespace, target)?;
+    let globs: Vec<&str> = if args.exclude_namespace.is_empty() {
+        DEFAULT_EXCLUDE_GLOBS.to_vec()
+    } else {
+        args.exclude_namespace.iter().map(String::as_str).collect()
+    };
+    let exclusions = NamespaceExclusions::new(Some(&namespace), globs)?;
+    let identity = identity(args.identity);
+    tracing::info!(%namespace, %identity, policy = %source, "starting controller");
+    let options = ControllerOptions {
+        http_addr: args.http_addr,
+        policy,
+        exclusions,
+        lease: LeaseSettings {
+            name: args.lease_name,
+            namespace,
+            identity,
+            duration: args.lease_duration,
+            renew_before: args.renew_before,
+            retry: Duration::from_secs(args.retry_period),
+        },
+        shutdown_delay: Duration::from_secs(args.shutdown_delay),
+    };
+    run(options, target.clone())
+}

@@ -1,0 +1,173 @@
+//! WatchActor: the pod watch.
+//!
+//! In: a `kube_runtime::watcher` stream of Pods (with the default backoff, so errors never
+//! become a hot loop). Out: [`PodEvent`]s to the score state, each carrying only the pod's
+//! facts: the full Pod is dropped as soon as it arrives. A relist (`Init`..`InitDone`) is
+//! passed on as such, so vanished pods are pruned. Errors are counted and turn readiness
+//! off until the stream recovers. Hand-off is bounded: when the receiver's mailbox is full
+//! the watcher waits (backpressure, counted) instead of dropping an event, because a lost
+//! event would leave a score wrong until the next relist.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube_devops::facts::facts_from_pod;
+
+use super::health::{HEARTBEAT_INTERVAL, Health};
+use super::messages::{PodEvent, Shutdown};
+use crate::metrics::Metrics;
+
+/// Resource label of the pod watch in metrics.
+const RESOURCE: &str = "pods";
+
+/// The pod watch.
+pub struct WatchActor {
+    client: Client,
+    scores: Recipient<PodEvent>,
+    health: Arc<Health>,
+    metrics: Metrics,
+    stream: Option<SpawnHandle>,
+}
+
+impl WatchActor {
+    /// A watcher that reports to `scores`.
+    pub fn new(
+        client: Client,
+        scores: Recipient<PodEvent>,
+        health: Arc<Health>,
+        metrics: Metrics,
+    ) -> Self {
+        WatchActor {
+            client,
+            scores,
+            health,
+            metrics,
+            stream: None,
+        }
+    }
+
+    fn start_stream(&mut self, ctx: &mut Context<Self>) {
+        let api: Api<Pod> = Api::all(self.client.clone());
+        let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .boxed();
+        self.stream = Some(ctx.add_stream(stream));
+    }
+
+    fn forward(&mut self, event: PodEvent, ctx: &mut Context<Self>) {
+        match self.scores.try_send(event) {
+            Ok(()) => {}
+            Err(SendError::Full(event)) => {
+                self.metrics
+                    .watch_backpressure_total
+                    .with_label_values(&[RESOURCE])
+                    .inc();
+                // Wait for room: `wait` holds further stream items until this is delivered.
+                let send = self.scores.send(event);
+                ctx.wait(send.into_actor(self).map(|result, _, _| {
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "score state unreachable");
+                    }
+                }));
+            }
+            Err(SendError::Closed(_)) => {
+                tracing::error!("score state has stopped; pod event lost");
+            }
+        }
+    }
+}
+
+impl Actor for WatchActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.health.beat("watch");
+        ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("watch"));
+        self.start_stream(ctx);
+    }
+}
+
+impl Supervised for WatchActor {
+    fn restarting(&mut self, ctx: &mut Context<Self>) {
+        tracing::warn!("WatchActor restarting");
+        self.stream = None;
+        let _ = ctx;
+    }
+}
+
+impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
+    fn handle(&mut self, item: Result<Event<Pod>, watcher::Error>, ctx: &mut Context<Self>) {
+        let kind = match &item {
+            Ok(Event::Apply(_)) => "applied",
+            Ok(Event::Delete(_)) => "deleted",
+            Ok(Event::Init) => "init",
+            Ok(Event::InitApply(_)) => "init_applied",
+            Ok(Event::InitDone) => "init_done",
+            Err(_) => "error",
+        };
+        self.metrics
+            .pod_events_total
+            .with_label_values(&[kind])
+            .inc();
+        let event = match item {
+            Ok(Event::Apply(pod)) => PodEvent::Applied {
+                facts: Box::new(facts_from_pod(&pod)),
+                relist: false,
+            },
+            Ok(Event::InitApply(pod)) => PodEvent::Applied {
+                facts: Box::new(facts_from_pod(&pod)),
+                relist: true,
+            },
+            Ok(Event::Delete(pod)) => match pod.metadata.uid {
+                Some(uid) => PodEvent::Deleted { uid },
+                None => return,
+            },
+            Ok(Event::Init) => PodEvent::RelistStarted,
+            Ok(Event::InitDone) => {
+                self.health.set_synced();
+                tracing::info!("pod watch synced");
+                PodEvent::RelistDone
+            }
+            Err(e) => {
+                self.health.set_watch_healthy(false);
+                self.metrics
+                    .watch_errors_total
+                    .with_label_values(&[RESOURCE])
+                    .inc();
+                tracing::warn!(error = %e, resource = RESOURCE, "watch error; retrying with backoff");
+                return;
+            }
+        };
+        self.health.set_watch_healthy(true);
+        self.forward(event, ctx);
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The watcher retries forever, so an end means something stopped it; unless we
+        // are shutting down, start it again rather than going silent.
+        if self.health.is_shutting_down() {
+            return;
+        }
+        tracing::warn!(resource = RESOURCE, "watch stream ended; restarting it");
+        self.health.set_watch_healthy(false);
+        self.start_stream(ctx);
+    }
+}
+
+impl Handler<Shutdown> for WatchActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+        // Stop watching; the actor itself stays until the system stops, so its supervisor
+        // does not restart it mid-shutdown.
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+    }
+}
