@@ -10,6 +10,10 @@
 use std::time::Duration;
 
 use actix::prelude::*;
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::Client;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::oneshot;
@@ -83,6 +87,27 @@ async fn build(
         .await
 }
 
+/// A stream that yields whenever the Lease shows no holder: a released lease must be
+/// taken over at once, not when its old expiry time comes round.
+fn released(client: &Client, s: &LeaseSettings) -> impl futures::Stream<Item = ()> + Unpin + use<> {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &s.namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", s.name));
+    watcher::watcher(api, config)
+        .default_backoff()
+        .filter_map(|event| {
+            let free = match event {
+                Ok(watcher::Event::Apply(lease) | watcher::Event::InitApply(lease)) => lease
+                    .spec
+                    .and_then(|spec| spec.holder_identity)
+                    .is_none_or(|h| h.is_empty()),
+                Ok(watcher::Event::Delete(_)) => true,
+                _ => false,
+            };
+            futures::future::ready(free.then_some(()))
+        })
+        .boxed()
+}
+
 /// The election loop: runs until asked to stop, then releases the lease.
 async fn elect(
     client: Client,
@@ -91,6 +116,7 @@ async fn elect(
     mut stop: oneshot::Receiver<oneshot::Sender<()>>,
 ) {
     let mut leader = false;
+    let mut free = released(&client, &settings);
     loop {
         let manager = tokio::select! {
             built = build(&client, &settings) => match built {
@@ -131,6 +157,12 @@ async fn elect(
                         }
                     }
                 },
+                Some(()) = free.next(), if !leader => {
+                    // The holder let go: start over with a fresh manager, which sees the
+                    // lease free and takes it now.
+                    tracing::debug!("lease released by its holder; taking over");
+                    break;
+                }
                 done = &mut stop => {
                     if let Err(e) = manager.release().await {
                         tracing::warn!(error = %e, "cannot release the lease; it will expire");

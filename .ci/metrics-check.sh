@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Scrapes a populated /metrics from a real controller and checks it with Prometheus's own
+# promtool: the test API server is seeded with the examples, `kube-devops run` watches it,
+# and every exposition-format or naming complaint fails the check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+fi
+command -v promtool >/dev/null || { echo "promtool is not installed" >&2; exit 1; }
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build -q -p kube-apiserver-test --bin kube-apiserver-test
+cargo build -q -p kube-devops-actors --bin kube-devops
+target/debug/kube-apiserver-test --port 0 --seed deploy/examples --kubeconfig-out "$work/kc.yaml" >"$work/server.out" 2>"$work/server.err" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
+
+port=18480
+target/debug/kube-devops --kubeconfig "$work/kc.yaml" run --http-addr "127.0.0.1:${port}" \
+  --namespace kube-devops --identity ci-metrics >"$work/run.out" 2>"$work/run.err" &
+pids+=($!)
+for _ in $(seq 150); do
+  curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:${port}/metrics" >"$work/metrics.txt"
+grep -q '^kube_devops_namespace_health_score{' "$work/metrics.txt" || {
+  echo "metrics are not populated:" >&2; head -40 "$work/metrics.txt" >&2; exit 1; }
+promtool --version | head -n 1
+if ! promtool check metrics <"$work/metrics.txt"; then
+  echo "promtool found problems in /metrics" >&2
+  exit 1
+fi
+echo "promtool: $(grep -c '^kube_devops_' "$work/metrics.txt") kube_devops samples, no complaints"
