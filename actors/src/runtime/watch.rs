@@ -1,21 +1,23 @@
 //! WatchActor: the pod watch.
 //!
-//! In: a `kube_runtime::watcher` stream of Pods (with the default backoff, so errors never
-//! become a hot loop). Out: [`PodEvent`]s to the score state, each carrying only the pod's
-//! facts: the full Pod is dropped as soon as it arrives. A relist (`Init`..`InitDone`) is
-//! passed on as such, so vanished pods are pruned. Errors are counted and turn readiness
-//! off until the stream recovers. Hand-off is bounded: when the receiver's mailbox is full
+//! In: a `kube_runtime::watcher` stream of Pods. Out: [`PodEvent`]s to the score state,
+//! each carrying only the pod's facts: the full Pod is dropped as soon as it arrives. A
+//! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. On an
+//! error the stream is dropped and started again after an exponential backoff (1 s doubling
+//! to 30 s, never a hot loop); a restarted watcher always relists, so the state converges on
+//! the server's truth and readiness comes back with the relist's `InitDone`, not on a
+//! guess. Errors are counted and turn readiness off until then. Hand-off is bounded: when the receiver's mailbox is full
 //! the watcher waits (backpressure, counted) instead of dropping an event, because a lost
 //! event would leave a score wrong until the next relist.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::Api;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube_devops::facts::facts_from_pod;
 
@@ -26,6 +28,10 @@ use crate::metrics::Metrics;
 /// Resource label of the pod watch in metrics.
 const RESOURCE: &str = "pods";
 
+/// First and largest wait before restarting a failed watch.
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
 /// The pod watch.
 pub struct WatchActor {
     client: Client,
@@ -33,6 +39,8 @@ pub struct WatchActor {
     health: Arc<Health>,
     metrics: Metrics,
     stream: Option<SpawnHandle>,
+    backoff: Duration,
+    restart_pending: bool,
 }
 
 impl WatchActor {
@@ -49,15 +57,36 @@ impl WatchActor {
             health,
             metrics,
             stream: None,
+            backoff: BACKOFF_MIN,
+            restart_pending: false,
         }
     }
 
     fn start_stream(&mut self, ctx: &mut Context<Self>) {
+        self.restart_pending = false;
+        if self.health.is_shutting_down() {
+            return;
+        }
         let api: Api<Pod> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .boxed();
+        let stream = watcher::watcher(api, watcher::Config::default().any_semantic()).boxed();
         self.stream = Some(ctx.add_stream(stream));
+    }
+
+    /// Drops the current stream and starts a fresh one (which relists) after the backoff.
+    fn restart_later(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.stream.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.restart_pending || self.health.is_shutting_down() {
+            return;
+        }
+        self.restart_pending = true;
+        // A little jitter keeps replicas from retrying in lockstep.
+        let jitter = Duration::from_millis(u64::from(std::process::id() % 250));
+        let delay = self.backoff + jitter;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        tracing::debug!(?delay, "restarting the pod watch after backoff");
+        ctx.run_later(delay, |act, ctx| act.start_stream(ctx));
     }
 
     fn forward(&mut self, event: PodEvent, ctx: &mut Context<Self>) {
@@ -130,6 +159,7 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
             },
             Ok(Event::Init) => PodEvent::RelistStarted,
             Ok(Event::InitDone) => {
+                self.backoff = BACKOFF_MIN;
                 self.health.set_synced();
                 tracing::info!("pod watch synced");
                 PodEvent::RelistDone
@@ -141,6 +171,7 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
                     .with_label_values(&[RESOURCE])
                     .inc();
                 tracing::warn!(error = %e, resource = RESOURCE, "watch error; retrying with backoff");
+                self.restart_later(ctx);
                 return;
             }
         };
@@ -151,12 +182,13 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
     fn finished(&mut self, ctx: &mut Context<Self>) {
         // The watcher retries forever, so an end means something stopped it; unless we
         // are shutting down, start it again rather than going silent.
-        if self.health.is_shutting_down() {
+        if self.health.is_shutting_down() || self.restart_pending {
             return;
         }
         tracing::warn!(resource = RESOURCE, "watch stream ended; restarting it");
         self.health.set_watch_healthy(false);
-        self.start_stream(ctx);
+        self.stream = None;
+        self.restart_later(ctx);
     }
 }
 
