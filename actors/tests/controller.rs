@@ -38,14 +38,24 @@ impl Controller {
         let child = Command::new(env!("CARGO_BIN_EXE_kube-devops"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["run", "--http-addr", &format!("127.0.0.1:{port}"), "--identity", identity])
+            .args([
+                "run",
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--identity",
+                identity,
+            ])
             .args(["--namespace", "kube-devops"])
             .args(extra)
             .env_remove("KUBECONFIG")
             .env_remove("POD_NAME")
             .env_remove("POD_NAMESPACE")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(format!("/tmp/ctl-{identity}-{port}.log")).map(Stdio::from).unwrap_or(Stdio::null()))
+            .stderr(
+                std::fs::File::create(format!("/tmp/ctl-{identity}-{port}.log"))
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+            )
             .spawn()
             .expect("the binary starts");
         Controller { child, port }
@@ -56,18 +66,24 @@ impl Controller {
     }
 
     fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([sig, &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status();
     }
 
     fn leader(&self) -> Option<bool> {
         let (_, body) = self.get("/metrics")?;
-        let line = body.lines().find(|l| l.starts_with("kube_devops_leader "))?;
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("kube_devops_leader "))?;
         Some(line.ends_with(" 1"))
     }
 
     fn scores(&self) -> Option<Value> {
         let (code, body) = self.get("/api/v1/scores")?;
-        (code == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+        (code == 200)
+            .then(|| serde_json::from_str(&body).ok())
+            .flatten()
     }
 }
 
@@ -81,13 +97,20 @@ impl Drop for Controller {
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
     let code = raw.split_whitespace().nth(1)?.parse().ok()?;
     let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     // Chunked bodies: keep only the payload lines.
-    let body = if raw.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if raw
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body.split("\r\n")
             .enumerate()
             .filter(|(i, _)| i % 2 == 1)
@@ -113,9 +136,12 @@ async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Optio
 }
 
 async fn server() -> ApiServerHandle {
-    let h = start(ServerConfig::new().simulation(false)).await.expect("server starts");
+    let h = start(ServerConfig::new().simulation(false))
+        .await
+        .expect("server starts");
     for ns in ["kube-devops", "shop", "blog"] {
-        h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).unwrap();
+        h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+            .unwrap();
     }
     h
 }
@@ -141,7 +167,13 @@ async fn audit(kubeconfig: &Path) -> Value {
         Command::new(env!("CARGO_BIN_EXE_kube-devops"))
             .arg("--kubeconfig")
             .arg(&kc)
-            .args(["analyze", "-o", "json", "--exclude-namespace", "kube-devops"])
+            .args([
+                "analyze",
+                "-o",
+                "json",
+                "--exclude-namespace",
+                "kube-devops",
+            ])
             .current_dir(root())
             .output()
             .expect("analyze runs")
@@ -157,7 +189,12 @@ fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|n| (n["name"].as_str().unwrap_or("").to_owned(), n["score"].as_f64().unwrap_or(-1.0)))
+                .map(|n| {
+                    (
+                        n["name"].as_str().unwrap_or("").to_owned(),
+                        n["score"].as_f64().unwrap_or(-1.0),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -178,18 +215,26 @@ async fn matches_audit(c: &Controller, kubeconfig: &Path, what: &str) {
 async fn scores_and_gauges_follow_pod_changes_and_an_emptied_namespace_loses_its_series() {
     let h = server().await;
     h.create(pod("shop", "web", "nginx:1.27", true)).unwrap();
-    h.create(pod("shop", "cart", "nginx:latest", false)).unwrap();
+    h.create(pod("shop", "cart", "nginx:latest", false))
+        .unwrap();
     h.create(pod("blog", "ghost", "ghost:5", true)).unwrap();
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
-    eventually(Duration::from_secs(20), "readiness", || (c.get("/readyz")?.0 == 200).then_some(())).await;
+    eventually(Duration::from_secs(20), "readiness", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
     matches_audit(&c, h.kubeconfig_path(), "initial scores").await;
     // shop: 10 points over 2 pods.
     let s = c.scores().unwrap();
-    assert_eq!(namespace_scores(&s), [("blog".to_owned(), 100.0), ("shop".to_owned(), 95.0)]);
+    assert_eq!(
+        namespace_scores(&s),
+        [("blog".to_owned(), 100.0), ("shop".to_owned(), 95.0)]
+    );
 
     // A change: the good pod goes bad.
     let client = h.client().await.unwrap();
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), "blog");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), "blog");
     pods.delete("ghost", &Default::default()).await.unwrap();
     h.create(pod("blog", "ghost2", "ghost", false)).unwrap();
     matches_audit(&c, h.kubeconfig_path(), "scores after a change").await;
@@ -198,7 +243,8 @@ async fn scores_and_gauges_follow_pod_changes_and_an_emptied_namespace_loses_its
     pods.delete("ghost2", &Default::default()).await.unwrap();
     eventually(Duration::from_secs(10), "blog series removed", || {
         let (_, metrics) = c.get("/metrics")?;
-        (!metrics.contains("namespace=\"blog\"") && metrics.contains("namespace=\"shop\"")).then_some(())
+        (!metrics.contains("namespace=\"blog\"") && metrics.contains("namespace=\"shop\""))
+            .then_some(())
     })
     .await;
     matches_audit(&c, h.kubeconfig_path(), "scores after emptying blog").await;
@@ -209,7 +255,10 @@ async fn dropped_watches_and_expired_versions_end_in_the_servers_truth() {
     let h = server().await;
     h.create(pod("shop", "a", "nginx:1.27", true)).unwrap();
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
-    eventually(Duration::from_secs(20), "readiness", || (c.get("/readyz")?.0 == 200).then_some(())).await;
+    eventually(Duration::from_secs(20), "readiness", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
 
     // Drop the connection, then change things while it reconnects.
     h.close_watches();
@@ -235,13 +284,21 @@ async fn a_failing_watch_backs_off_turns_not_ready_and_the_process_stays_up() {
     let h = server().await;
     h.create(pod("shop", "a", "nginx:1.27", true)).unwrap();
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
-    eventually(Duration::from_secs(20), "readiness", || (c.get("/readyz")?.0 == 200).then_some(())).await;
+    eventually(Duration::from_secs(20), "readiness", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
     h.fail_next(RequestMatch::any().resource("pods"), 100_000, 500);
     h.close_watches();
-    eventually(Duration::from_secs(15), "readiness off", || (c.get("/readyz")?.0 == 503).then_some(())).await;
+    eventually(Duration::from_secs(15), "readiness off", || {
+        (c.get("/readyz")?.0 == 503).then_some(())
+    })
+    .await;
     let errors = |c: &Controller| -> Option<u64> {
         let (_, m) = c.get("/metrics")?;
-        let line = m.lines().find(|l| l.starts_with("kube_devops_watch_errors_total{resource=\"pods\"}"))?;
+        let line = m
+            .lines()
+            .find(|l| l.starts_with("kube_devops_watch_errors_total{resource=\"pods\"}"))?;
         line.rsplit(' ').next()?.parse().ok()
     };
     let first = eventually(Duration::from_secs(5), "an error count", || errors(&c)).await;
@@ -249,21 +306,40 @@ async fn a_failing_watch_backs_off_turns_not_ready_and_the_process_stays_up() {
     let later = errors(&c).unwrap();
     // Backoff: a handful of attempts in four seconds, never a hot loop.
     assert!(later > first || later >= 1, "errors are counted");
-    assert!(later - first <= 10, "{first} -> {later} requests in 4 s is not backing off");
-    assert_eq!(c.get("/healthz").map(|r| r.0), Some(200), "the process stays alive");
+    assert!(
+        later - first <= 10,
+        "{first} -> {later} requests in 4 s is not backing off"
+    );
+    assert_eq!(
+        c.get("/healthz").map(|r| r.0),
+        Some(200),
+        "the process stays alive"
+    );
 
     h.clear_faults();
-    eventually(Duration::from_secs(20), "recovery", || (c.get("/readyz")?.0 == 200).then_some(())).await;
+    eventually(Duration::from_secs(20), "recovery", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_turns_not_ready_first_then_exits_0() {
     let h = server().await;
     let mut c = Controller::start(h.kubeconfig_path(), "solo", &["--shutdown-delay", "2"]);
-    eventually(Duration::from_secs(20), "readiness", || (c.get("/readyz")?.0 == 200).then_some(())).await;
+    eventually(Duration::from_secs(20), "readiness", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
     c.signal("-TERM");
-    eventually(Duration::from_secs(2), "503 after SIGTERM", || (c.get("/readyz")?.0 == 503).then_some(())).await;
-    let status = eventually(Duration::from_secs(15), "exit", || c.child.try_wait().ok().flatten()).await;
+    eventually(Duration::from_secs(2), "503 after SIGTERM", || {
+        (c.get("/readyz")?.0 == 503).then_some(())
+    })
+    .await;
+    let status = eventually(Duration::from_secs(15), "exit", || {
+        c.child.try_wait().ok().flatten()
+    })
+    .await;
     assert_eq!(status.code(), Some(0));
 }
 
@@ -271,7 +347,14 @@ fn leaders(cs: &[&Controller]) -> Option<Vec<bool>> {
     cs.iter().map(|c| c.leader()).collect()
 }
 
-const FAST_LEASE: [&str; 6] = ["--lease-duration", "6", "--renew-before", "4", "--retry-period", "1"];
+const FAST_LEASE: [&str; 6] = [
+    "--lease-duration",
+    "6",
+    "--renew-before",
+    "4",
+    "--retry-period",
+    "1",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_elect_one_leader_and_sigterm_hands_over_at_once() {
@@ -292,7 +375,12 @@ async fn two_replicas_elect_one_leader_and_sigterm_hands_over_at_once() {
     }
     leader.signal("-TERM");
     let handed = Instant::now();
-    eventually(Duration::from_secs(3), "standby leads after release", || standby.leader()?.then_some(())).await;
+    eventually(
+        Duration::from_secs(3),
+        "standby leads after release",
+        || standby.leader()?.then_some(()),
+    )
+    .await;
     assert!(handed.elapsed() < Duration::from_secs(3));
 }
 
@@ -309,9 +397,11 @@ async fn a_killed_leader_is_replaced_within_the_lease_duration() {
     let (leader, standby) = if state[0] { (a, b) } else { (b, a) };
     leader.signal("-KILL");
     // Lease of 6 s, plus a margin for the standby's retry.
-    eventually(Duration::from_secs(6 + 4), "standby leads after the lease expires", || {
-        standby.leader()?.then_some(())
-    })
+    eventually(
+        Duration::from_secs(6 + 4),
+        "standby leads after the lease expires",
+        || standby.leader()?.then_some(()),
+    )
     .await;
 }
 
@@ -319,11 +409,21 @@ async fn a_killed_leader_is_replaced_within_the_lease_duration() {
 async fn a_leader_that_cannot_renew_steps_down_before_its_lease_expires() {
     let h = server().await;
     let a = Controller::start(h.kubeconfig_path(), "replica-a", &FAST_LEASE);
-    eventually(Duration::from_secs(20), "leadership", || a.leader()?.then_some(())).await;
+    eventually(Duration::from_secs(20), "leadership", || {
+        a.leader()?.then_some(())
+    })
+    .await;
     h.fail_next(RequestMatch::any().resource("leases"), 100_000, 500);
     let failing = Instant::now();
-    eventually(Duration::from_secs(6), "step-down", || (!a.leader()?).then_some(())).await;
+    eventually(Duration::from_secs(6), "step-down", || {
+        (!a.leader()?).then_some(())
+    })
+    .await;
     // Renewal is due 2 s into a 6 s lease: stepping down must come before the lease could
     // have expired for another replica.
-    assert!(failing.elapsed() < Duration::from_secs(6), "stepped down after {:?}", failing.elapsed());
+    assert!(
+        failing.elapsed() < Duration::from_secs(6),
+        "stepped down after {:?}",
+        failing.elapsed()
+    );
 }

@@ -1,0 +1,216 @@
+//! Actor and HTTP tests of the ops server: the same `configure` function the controller
+//! uses, a real NamespaceScoreActor fed with pod events, no cluster.
+
+use std::sync::Arc;
+
+use actix::Actor;
+use actix_web::{App, test, web};
+use kube_devops::facts::PodFacts;
+use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
+use kube_devops::testing::pod;
+use kube_devops_actors::metrics::Metrics;
+use kube_devops_actors::runtime::health::Health;
+use kube_devops_actors::runtime::http::{OpsState, configure};
+use kube_devops_actors::runtime::messages::{GetScores, PodEvent};
+use kube_devops_actors::runtime::scores::NamespaceScoreActor;
+use serde_json::Value;
+
+fn facts(name: &str, ns: &str, image: &str, probes: bool) -> Box<PodFacts> {
+    let mut b = pod(name).ns(ns).image(image).status("Running", 0);
+    if !probes {
+        b = b.without_probes();
+    }
+    let mut f = b.facts();
+    f.uid = Some(format!("uid-{ns}-{name}"));
+    Box::new(f)
+}
+
+struct Fixture {
+    health: Arc<Health>,
+    metrics: Metrics,
+    scores: actix::Addr<NamespaceScoreActor>,
+}
+
+fn fixture() -> Fixture {
+    let health = Arc::new(Health::default());
+    let metrics = Metrics::new().unwrap();
+    let scores = NamespaceScoreActor::new(
+        EffectivePolicy::default(),
+        NamespaceExclusions::default(),
+        metrics.clone(),
+        health.clone(),
+    )
+    .start();
+    Fixture {
+        health,
+        metrics,
+        scores,
+    }
+}
+
+fn state(f: &Fixture) -> web::Data<OpsState> {
+    web::Data::new(OpsState {
+        health: f.health.clone(),
+        metrics: f.metrics.clone(),
+        scores: Some(f.scores.clone().recipient()),
+    })
+}
+
+#[actix_web::test]
+async fn readyz_is_503_until_the_first_sync_and_again_during_shutdown() {
+    let f = fixture();
+    let app = test::init_service(App::new().app_data(state(&f)).configure(configure)).await;
+    let get = |path: &'static str| test::TestRequest::get().uri(path).to_request();
+    assert_eq!(test::call_service(&app, get("/readyz")).await.status(), 503);
+    f.health.set_synced();
+    assert_eq!(test::call_service(&app, get("/readyz")).await.status(), 200);
+    f.health.set_shutting_down();
+    let res = test::call_service(&app, get("/readyz")).await;
+    assert_eq!(res.status(), 503);
+    let body = test::read_body(res).await;
+    assert!(String::from_utf8_lossy(&body).contains("shutting down"));
+}
+
+#[actix_web::test]
+async fn healthz_is_200_while_actors_beat() {
+    let f = fixture();
+    f.health.beat("scores");
+    let app = test::init_service(App::new().app_data(state(&f)).configure(configure)).await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[actix_web::test]
+async fn scores_follow_pod_events_with_exact_values() {
+    let f = fixture();
+    let send = |e: PodEvent| f.scores.send(e);
+    send(PodEvent::Applied {
+        facts: facts("web", "shop", "nginx:1.27", true),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    send(PodEvent::Applied {
+        facts: facts("cart", "shop", "nginx:latest", false),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    send(PodEvent::Applied {
+        facts: facts("ghost", "blog", "ghost:5", true),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    let app = test::init_service(App::new().app_data(state(&f)).configure(configure)).await;
+    let v: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/api/v1/scores").to_request(),
+    )
+    .await;
+    // shop: 10 points over 2 pods = 95.0; cluster: 10 over 3 = 96.7.
+    assert_eq!(v["cluster"], 96.7);
+    assert_eq!(v["namespaces"][1]["name"], "shop");
+    assert_eq!(v["namespaces"][1]["score"], 95.0);
+    assert_eq!(v["topFindings"][0]["pods"], 1);
+
+    let metrics =
+        test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    assert!(
+        metrics
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(test::read_body(metrics).await.to_vec()).unwrap();
+    assert!(
+        text.contains("kube_devops_namespace_health_score{namespace=\"shop\"} 95"),
+        "{text}"
+    );
+    assert!(text.contains("kube_devops_pods_tracked 3"));
+}
+
+#[actix_web::test]
+async fn a_relist_prunes_pods_that_vanished_and_their_namespace_series() {
+    let f = fixture();
+    let send = |e: PodEvent| f.scores.send(e);
+    send(PodEvent::Applied {
+        facts: facts("a", "shop", "nginx:1.27", true),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    send(PodEvent::Applied {
+        facts: facts("b", "blog", "nginx:1.27", true),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    send(PodEvent::RelistStarted).await.unwrap();
+    send(PodEvent::Applied {
+        facts: facts("a", "shop", "nginx:1.27", true),
+        relist: true,
+    })
+    .await
+    .unwrap();
+    send(PodEvent::RelistDone).await.unwrap();
+    let view = f.scores.send(GetScores { top: 5 }).await.unwrap();
+    assert_eq!(view.pods, 1);
+    assert_eq!(view.namespaces.len(), 1);
+    assert!(!f.metrics.encode().contains("namespace=\"blog\""));
+}
+
+#[actix_web::test]
+async fn deleting_and_reapplying_never_double_counts() {
+    let f = fixture();
+    let send = |e: PodEvent| f.scores.send(e);
+    for _ in 0..3 {
+        send(PodEvent::Applied {
+            facts: facts("a", "shop", "nginx:latest", true),
+            relist: false,
+        })
+        .await
+        .unwrap();
+    }
+    send(PodEvent::Deleted {
+        uid: "uid-shop-missing".into(),
+    })
+    .await
+    .unwrap();
+    let view = f.scores.send(GetScores { top: 5 }).await.unwrap();
+    assert_eq!(view.pods, 1);
+    assert_eq!(view.cluster.unwrap().to_string(), "95.0");
+    send(PodEvent::Deleted {
+        uid: "uid-shop-a".into(),
+    })
+    .await
+    .unwrap();
+    let view = f.scores.send(GetScores { top: 5 }).await.unwrap();
+    assert_eq!(view.cluster, None);
+}
+
+#[actix_web::test]
+async fn excluded_namespaces_and_terminated_pods_are_not_scored() {
+    let f = fixture();
+    let send = |e: PodEvent| f.scores.send(e);
+    send(PodEvent::Applied {
+        facts: facts("dns", "kube-system", "coredns", false),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    let mut done = pod("job").ns("shop").status("Succeeded", 0).facts();
+    done.uid = Some("uid-job".into());
+    send(PodEvent::Applied {
+        facts: Box::new(done),
+        relist: false,
+    })
+    .await
+    .unwrap();
+    let view = f.scores.send(GetScores { top: 5 }).await.unwrap();
+    assert_eq!(view.pods, 0);
+    assert_eq!(view.cluster, None);
+}
