@@ -52,9 +52,11 @@ impl Controller {
             .env_remove("POD_NAMESPACE")
             .stdout(Stdio::null())
             .stderr(
-                std::fs::File::create(format!("/tmp/ctl-{identity}-{port}.log"))
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null()),
+                std::fs::File::create(
+                    std::env::temp_dir().join(format!("kube-devops-test-{identity}-{port}.log")),
+                )
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
             )
             .spawn()
             .expect("the binary starts");
