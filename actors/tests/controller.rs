@@ -349,6 +349,18 @@ fn leaders(cs: &[&Controller]) -> Option<Vec<bool>> {
     cs.iter().map(|c| c.leader()).collect()
 }
 
+/// Starts two replicas and waits until exactly one leads; returns (leader, standby).
+async fn two_replicas(h: &ApiServerHandle) -> (Controller, Controller) {
+    let a = Controller::start(h.kubeconfig_path(), "replica-a", &FAST_LEASE);
+    let b = Controller::start(h.kubeconfig_path(), "replica-b", &FAST_LEASE);
+    let state = eventually(Duration::from_secs(20), "one leader", || {
+        let l = leaders(&[&a, &b])?;
+        (l.iter().filter(|x| **x).count() == 1).then_some(l)
+    })
+    .await;
+    if state[0] { (a, b) } else { (b, a) }
+}
+
 const FAST_LEASE: [&str; 6] = [
     "--lease-duration",
     "6",
@@ -361,14 +373,7 @@ const FAST_LEASE: [&str; 6] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_elect_one_leader_and_sigterm_hands_over_at_once() {
     let h = server().await;
-    let a = Controller::start(h.kubeconfig_path(), "replica-a", &FAST_LEASE);
-    let b = Controller::start(h.kubeconfig_path(), "replica-b", &FAST_LEASE);
-    let state = eventually(Duration::from_secs(20), "one leader", || {
-        let l = leaders(&[&a, &b])?;
-        (l.iter().filter(|x| **x).count() == 1).then_some(l)
-    })
-    .await;
-    let (leader, standby) = if state[0] { (a, b) } else { (b, a) };
+    let (leader, standby) = two_replicas(&h).await;
     // Stays one leader for a while.
     for _ in 0..10 {
         let l = leaders(&[&leader, &standby]).unwrap();
@@ -389,14 +394,7 @@ async fn two_replicas_elect_one_leader_and_sigterm_hands_over_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_is_replaced_within_the_lease_duration() {
     let h = server().await;
-    let a = Controller::start(h.kubeconfig_path(), "replica-a", &FAST_LEASE);
-    let b = Controller::start(h.kubeconfig_path(), "replica-b", &FAST_LEASE);
-    let state = eventually(Duration::from_secs(20), "one leader", || {
-        let l = leaders(&[&a, &b])?;
-        (l.iter().filter(|x| **x).count() == 1).then_some(l)
-    })
-    .await;
-    let (leader, standby) = if state[0] { (a, b) } else { (b, a) };
+    let (leader, standby) = two_replicas(&h).await;
     leader.signal("-KILL");
     // Lease of 6 s, plus a margin for the standby's retry.
     eventually(
