@@ -1,7 +1,8 @@
 //! The server application: shared state (store, faults, access rules, watch signals) and
 //! the dispatcher that routes an [`ApiRequest`] to discovery, OpenAPI or a resource verb,
 //! applying injected faults first. Verb handlers live in `read`, `write`, `patch`,
-//! `watch` and `review`; this module only decides who answers.
+//! `watch` and `review`; writes pass through `admission` on their way to the store.
+//! This module only decides who answers.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,7 +18,9 @@ use crate::resources::ResourceType;
 use crate::routes::{ResourceTarget, Route, route};
 use crate::status::{ApiError, ApiResult, Reason};
 use crate::store::Store;
-use crate::{discovery, openapi, patch, read, review, scale, table, watch as watches, write};
+use crate::{
+    admission, discovery, openapi, patch, read, review, scale, table, watch as watches, write,
+};
 
 /// Shared state of one running server.
 #[derive(Debug)]
@@ -38,6 +41,8 @@ pub struct App {
     pub address: String,
     /// Uids of pods whose status a test scripted; the simulated kubelet leaves them alone.
     pub scripted_pods: Mutex<HashSet<String>>,
+    /// Webhook services a test mapped to loopback addresses.
+    pub services: Mutex<crate::admission::client::ServiceMap>,
 }
 
 /// A resource request after its type has been resolved.
@@ -195,7 +200,11 @@ impl App {
             return review::create(request, &rules).map(|v| Reply::Json(201, v));
         }
         if ctx.scale {
-            return scale::handle(&self.store, request, &ctx, verb).map(|v| Reply::Json(200, v));
+            if verb == "get" {
+                return scale::get(&self.store, &ctx).map(|v| Reply::Json(200, v));
+            }
+            let plan = |state: &mut _| scale::plan(state, request, &ctx, verb);
+            return Ok(admission::admit(self, &ctx, plan).await.into());
         }
         let include = table::Include::parse(request.param("includeObject"));
         let as_table = table::wanted(&request.accept);
@@ -226,12 +235,52 @@ impl App {
                 }
             }),
             "watch" => watches::start(self.clone(), request, &ctx),
-            "create" => write::create(&self.store, request, &ctx).map(|v| Reply::Json(201, v)),
-            "update" => write::update(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
-            "patch" => patch::patch(&self.store, request, &ctx),
-            "delete" => write::delete(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
-            _ => write::delete_collection(&self.store, request, &ctx).map(|v| Reply::Json(200, v)),
+            "create" => {
+                let plan = |state: &mut _| write::plan_create(state, request, &ctx);
+                Ok(admission::admit(self, &ctx, plan).await.into())
+            }
+            "update" => {
+                let plan = |state: &mut _| write::plan_update(state, request, &ctx);
+                Ok(admission::admit(self, &ctx, plan).await.into())
+            }
+            "patch" => {
+                let plan = |state: &mut _| patch::plan(state, request, &ctx);
+                Ok(admission::admit(self, &ctx, plan).await.into())
+            }
+            "delete" => {
+                let options = write::delete_request(request)?;
+                let name = ctx.name.clone().unwrap_or_default();
+                let plan = |state: &mut _| write::plan_delete(state, &ctx, &name, &options);
+                Ok(admission::admit(self, &ctx, plan).await.into())
+            }
+            _ => self.delete_collection(request, &ctx).await,
         }
+    }
+
+    /// Deletes every selected object, each admitted on its own as the real server does.
+    async fn delete_collection(&self, request: &ApiRequest, ctx: &Context) -> ApiResult<Reply> {
+        let options = write::delete_request(request)?;
+        let mut items = Vec::new();
+        let mut warnings = Vec::new();
+        for name in write::collection_names(&self.store, request, ctx)? {
+            let plan = |state: &mut _| write::plan_delete(state, ctx, &name, &options);
+            let mut answer = admission::admit(self, ctx, plan).await;
+            warnings.append(&mut answer.warnings);
+            match answer.code {
+                200..=299 => items.push(answer.body),
+                404 => {}
+                _ => {
+                    answer.warnings = warnings;
+                    return Ok(answer.into());
+                }
+            }
+        }
+        Ok(crate::planned::Answer {
+            code: 200,
+            body: write::collection_answer(&self.store, ctx, items),
+            warnings,
+        }
+        .into())
     }
 }
 

@@ -75,6 +75,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         bookmark_interval: config.bookmark_interval.max(Duration::from_millis(10)),
         address: format!("127.0.0.1:{port}"),
         scripted_pods: Mutex::new(HashSet::new()),
+        services: Mutex::new(Default::default()),
     });
     {
         let mut state = app.store.lock();
@@ -330,6 +331,17 @@ impl ApiServerHandle {
     /// Makes the SelfSubjectAccessReview endpoint itself answer 403 (or not).
     pub fn forbid_access_reviews(&self, forbidden: bool) {
         lock(&self.app.access).endpoint_forbidden = forbidden;
+    }
+
+    /// Makes webhooks whose `clientConfig.service` names `namespace/name` on `port` reach
+    /// `url` (e.g. `https://127.0.0.1:40123`, loopback only); the certificate must still
+    /// be valid for `<name>.<namespace>.svc`, as with the real server. Unmapped services
+    /// cannot be called.
+    pub fn map_service(&self, namespace: &str, name: &str, port: u16, url: &str) {
+        lock(&self.app.services).insert(
+            (namespace.to_string(), name.to_string(), port),
+            url.trim_end_matches('/').to_string(),
+        );
     }
 
     /// Stops the server and waits for the listener to close.

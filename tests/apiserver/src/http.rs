@@ -64,6 +64,29 @@ pub enum Reply {
     Json(u16, Value),
     /// A newline-delimited JSON stream (watch).
     Stream(mpsc::Receiver<Bytes>),
+    /// A JSON document with `Warning` headers (admission webhook warnings).
+    Warned(u16, Value, Vec<String>),
+}
+
+/// A `Warning` header value as kube-apiserver writes it: code 299, no agent, the text
+/// quoted with `"` and `\` escaped and control characters replaced by spaces.
+pub fn warning_header(text: &str) -> hyper::header::HeaderValue {
+    let mut quoted = String::with_capacity(text.len() + 10);
+    quoted.push_str("299 - \"");
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if c.is_control() => quoted.push(' '),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    hyper::header::HeaderValue::from_bytes(quoted.as_bytes()).unwrap_or_else(|_| {
+        hyper::header::HeaderValue::from_static("299 - \"unprintable warning\"")
+    })
 }
 
 impl From<ApiError> for Reply {
@@ -75,8 +98,14 @@ impl From<ApiError> for Reply {
 type Body = BoxBody<Bytes, Infallible>;
 
 fn into_response(reply: Reply) -> Response<Body> {
+    let mut warnings = Vec::new();
     let (status, body) = match reply {
         Reply::Json(code, value) => {
+            let bytes = serde_json::to_vec(&value).unwrap_or_default();
+            (code, BodyExt::boxed(Full::new(Bytes::from(bytes))))
+        }
+        Reply::Warned(code, value, texts) => {
+            warnings = texts;
             let bytes = serde_json::to_vec(&value).unwrap_or_default();
             (code, BodyExt::boxed(Full::new(Bytes::from(bytes))))
         }
@@ -93,6 +122,11 @@ fn into_response(reply: Reply) -> Response<Body> {
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),
     );
+    for text in &warnings {
+        response
+            .headers_mut()
+            .append(hyper::header::WARNING, warning_header(text));
+    }
     response
 }
 

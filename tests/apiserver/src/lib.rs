@@ -3,10 +3,12 @@
 //! work against it: discovery, CRUD with resourceVersion semantics, pagination,
 //! selectors, watches with bookmarks and 410 Gone, status subresources, merge / JSON /
 //! strategic patches, server-side apply with managedFields, CRDs with schema validation
-//! and pruning, finalizers, dry runs, a small workload simulation and fault injection.
+//! and pruning, finalizers, dry runs, validating admission webhooks called over HTTPS, a
+//! small workload simulation and fault injection.
 //! Start it with [`start`]; drive it through the returned [`ApiServerHandle`]. Where it
 //! cannot match the real server it answers an explicit error rather than guessing.
 
+mod admission;
 mod app;
 mod apply;
 mod config;
@@ -21,6 +23,8 @@ mod lifecycle;
 mod meta;
 mod openapi;
 mod patch;
+mod pending;
+mod planned;
 mod read;
 mod resources;
 mod review;

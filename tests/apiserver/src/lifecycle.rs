@@ -2,7 +2,9 @@
 //! it comes from HTTP, the handle or the workload simulation. It enforces the object
 //! lifecycle of the real server: names and namespaces, uid and timestamps, resourceVersion
 //! preconditions, status isolation, generation bumps, CRD schemas, managedFields,
-//! finalizers with deletionTimestamp, no-op detection and dry runs.
+//! finalizers with deletionTimestamp, no-op detection and dry runs. A write is first
+//! prepared into a [`PendingWrite`] and then committed; admission runs in between, with
+//! the store unlocked, and [`commit`] refuses a pending write the store has moved past.
 
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use crate::resources::{ResourceType, TypeKey};
 use crate::schema;
 use crate::status::{ApiError, ApiResult, FieldCause, qualified};
 use crate::store::{ObjectKey, State};
+
+pub use crate::pending::{Effect, PendingWrite, Stale, commit, is_fresh};
 
 /// How managedFields are maintained for a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,12 @@ impl WriteOptions {
         self.status = true;
         self
     }
+}
+
+/// Commits under the same lock the write was prepared under, where it cannot be stale.
+fn settle(state: &mut State, pending: PendingWrite, dry_run: bool) -> ApiResult<Arc<Value>> {
+    commit(state, pending, dry_run)
+        .map_err(|Stale| ApiError::internal("the store changed while the lock was held"))
 }
 
 fn key_of(rt: &ResourceType, namespace: &str, name: &str) -> ObjectKey {
@@ -115,6 +125,9 @@ fn validate(rt: &ResourceType, object: &mut Value, opts: &WriteOptions) -> ApiRe
     if rt.type_key() == TypeKey::new("apiextensions.k8s.io", "customresourcedefinitions") {
         return crate::crd::validate(object);
     }
+    if rt.type_key() == crate::admission::configuration::type_key() {
+        return crate::admission::configuration::default_and_validate(object);
+    }
     let Some(schema) = &rt.schema else {
         return Ok(());
     };
@@ -145,9 +158,21 @@ pub fn create(
     state: &mut State,
     rt: &ResourceType,
     namespace: &str,
-    mut object: Value,
+    object: Value,
     opts: &WriteOptions,
 ) -> ApiResult<Arc<Value>> {
+    let pending = prepare_create(state, rt, namespace, object, opts)?;
+    settle(state, pending, opts.dry_run)
+}
+
+/// Checks and completes a new object without storing it.
+pub fn prepare_create(
+    state: &mut State,
+    rt: &ResourceType,
+    namespace: &str,
+    mut object: Value,
+    opts: &WriteOptions,
+) -> ApiResult<PendingWrite> {
     if !object.is_object() {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object",
@@ -239,10 +264,15 @@ pub fn create(
         };
         record_update(None, &mut object, rt, &writer);
     }
-    if opts.dry_run {
-        return Ok(Arc::new(object));
-    }
-    Ok(state.put(key, object))
+    Ok(PendingWrite {
+        key,
+        old: None,
+        new: Arc::new(object),
+        effect: Effect::Put,
+        namespace: rt
+            .namespaced
+            .then(|| ObjectKey::new(&TypeKey::new("", "namespaces"), "", namespace)),
+    })
 }
 
 /// Whether a name is a lowercase RFC 1123 subdomain, as object names must be.
@@ -265,19 +295,7 @@ fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
     };
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("", "Namespace") => {
-            let name = map
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-                let labels = metadata
-                    .entry("labels")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Some(labels) = labels.as_object_mut() {
-                    labels.insert("kubernetes.io/metadata.name".into(), name);
-                }
-            }
+            label_namespace_name(map);
             map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             map.insert("status".into(), json!({"phase": "Active"}));
         }
@@ -312,6 +330,27 @@ fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
     }
 }
 
+/// Sets the `kubernetes.io/metadata.name` label every namespace carries, as the real
+/// server does on each write (admission namespace selectors rely on it).
+fn label_namespace_name(map: &mut Map<String, Value>) {
+    let name = map
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+        let labels = metadata
+            .entry("labels")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !labels.is_object() {
+            *labels = Value::Object(Map::new());
+        }
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert("kubernetes.io/metadata.name".into(), name);
+        }
+    }
+}
+
 /// Replaces an object (PUT, patch results, status writes).
 pub fn update(
     state: &mut State,
@@ -321,6 +360,19 @@ pub fn update(
     incoming: Value,
     opts: &WriteOptions,
 ) -> ApiResult<Arc<Value>> {
+    let pending = prepare_update(state, rt, namespace, name, incoming, opts)?;
+    settle(state, pending, opts.dry_run)
+}
+
+/// Checks and completes a replacement without storing it.
+pub fn prepare_update(
+    state: &mut State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    incoming: Value,
+    opts: &WriteOptions,
+) -> ApiResult<PendingWrite> {
     let key = key_of(rt, namespace, name);
     let Some(current) = state.get(&key) else {
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
@@ -400,6 +452,12 @@ pub fn update(
             None => metadata.remove("managedFields"),
         };
     }
+    if rt.group.is_empty()
+        && rt.kind == "Namespace"
+        && let Some(map) = next.as_object_mut()
+    {
+        label_namespace_name(map);
+    }
     if !opts.status {
         validate(rt, &mut next, opts)?;
     }
@@ -429,18 +487,25 @@ pub fn update(
         let status = crate::crd::established_status(&Value::Object(map.clone()));
         map.insert("status".into(), status);
     }
-    if comparable(&next) == comparable(&current) {
-        return Ok(current);
-    }
-    if opts.dry_run {
-        return Ok(Arc::new(next));
-    }
-    if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
-        return state
-            .remove(&key, next)
-            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name));
-    }
-    Ok(state.put(key, next))
+    let effect = if comparable(&next) == comparable(&current) {
+        Effect::Unchanged
+    } else if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
+        Effect::Remove
+    } else {
+        Effect::Put
+    };
+    let new = if effect == Effect::Unchanged {
+        current.clone()
+    } else {
+        Arc::new(next)
+    };
+    Ok(PendingWrite {
+        key,
+        old: Some(current),
+        new,
+        effect,
+        namespace: None,
+    })
 }
 
 /// Preconditions a delete may carry.
@@ -462,6 +527,19 @@ pub fn delete(
     preconditions: &Preconditions,
     dry_run: bool,
 ) -> ApiResult<Arc<Value>> {
+    let pending = prepare_delete(state, rt, namespace, name, preconditions)?;
+    settle(state, pending, dry_run)
+}
+
+/// Checks a delete without performing it: a removal, or a deletionTimestamp while
+/// finalizers remain.
+pub fn prepare_delete(
+    state: &State,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    preconditions: &Preconditions,
+) -> ApiResult<PendingWrite> {
     let key = key_of(rt, namespace, name);
     let Some(current) = state.get(&key) else {
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
@@ -484,22 +562,23 @@ pub fn delete(
         )
         .with_subject(&rt.group, &rt.plural, name));
     }
-    if dry_run {
-        return Ok(current);
-    }
+    let pending = |new: Arc<Value>, effect: Effect| PendingWrite {
+        key: key.clone(),
+        old: Some(current.clone()),
+        new,
+        effect,
+        namespace: None,
+    };
     if meta::finalizers(&current).is_empty() {
-        let last = (*current).clone();
-        return state
-            .remove(&key, last)
-            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name));
+        return Ok(pending(current.clone(), Effect::Remove));
     }
     if meta::is_deleting(&current) {
-        return Ok(current);
+        return Ok(pending(current.clone(), Effect::Unchanged));
     }
     let mut marked = (*current).clone();
     if let Some(metadata) = metadata_mut(&mut marked) {
         metadata.insert("deletionTimestamp".into(), Value::String(meta::now()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
     }
-    Ok(state.put(key, marked))
+    Ok(pending(Arc::new(marked), Effect::Put))
 }

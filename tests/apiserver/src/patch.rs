@@ -2,18 +2,20 @@
 //! patch (RFC 6902, including `test`), strategic merge patch (built-in kinds only; custom
 //! resources get 415 as from the real server) and server-side apply
 //! (`application/apply-patch+yaml`, `fieldManager` required, `force`). The patched object
-//! then goes through the same lifecycle pipeline as a PUT; apply may also create.
+//! then goes through the same lifecycle pipeline as a PUT (apply may also create) and
+//! comes out as a [`Planned`] write for admission to see and commit.
 
 use serde_json::Value;
 
-use crate::app::{Context, present};
+use crate::app::Context;
 use crate::apply::{ApplyRequest, apply};
 use crate::fieldset::Scope;
-use crate::http::{ApiRequest, Reply};
-use crate::lifecycle::{self, Ownership};
+use crate::http::ApiRequest;
+use crate::lifecycle::{self, Ownership, PendingWrite, WriteOptions};
 use crate::meta;
+use crate::planned::{Cascade, Operation, Planned, View};
 use crate::status::{ApiError, ApiResult};
-use crate::store::{ObjectKey, Store};
+use crate::store::{ObjectKey, State};
 use crate::write::{body, options};
 
 const MERGE: &str = "application/merge-patch+json";
@@ -26,8 +28,24 @@ fn parse_apply_body(request: &ApiRequest) -> ApiResult<Value> {
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
 }
 
-/// PATCH of one object.
-pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Reply> {
+fn planned(pending: PendingWrite, operation: Operation, opts: WriteOptions) -> Planned {
+    Planned {
+        pending,
+        operation,
+        dry_run: opts.dry_run,
+        code: if operation == Operation::Create {
+            201
+        } else {
+            200
+        },
+        view: View::Object,
+        manager: opts.manager,
+        cascade: Cascade::default(),
+    }
+}
+
+/// PATCH of one object, prepared.
+pub fn plan(state: &mut State, request: &ApiRequest, ctx: &Context) -> ApiResult<Planned> {
     let name = ctx.name.as_deref().unwrap_or("");
     let rt = &ctx.rt;
     let mut opts = options(request, ctx)?;
@@ -36,7 +54,6 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         if rt.namespaced { &ctx.namespace } else { "" },
         name,
     );
-    let mut state = store.lock();
     let current = state.get(&key);
     let content_type = request.content_type.as_str();
     if content_type == APPLY {
@@ -82,18 +99,21 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
         let mut merged = apply(&live, &applied, rt, &apply_request)?;
-        let result = match current {
-            Some(_) => lifecycle::update(&mut state, rt, &ctx.namespace, name, merged, &opts)?,
-            None if ctx.status => return Err(ApiError::not_found(&rt.group, &rt.plural, name)),
+        return match current {
+            Some(_) => {
+                let pending =
+                    lifecycle::prepare_update(state, rt, &ctx.namespace, name, merged, &opts)?;
+                Ok(planned(pending, Operation::Update, opts))
+            }
+            None if ctx.status => Err(ApiError::not_found(&rt.group, &rt.plural, name)),
             None => {
                 if let Some(metadata) = meta::metadata_mut(&mut merged) {
                     metadata.insert("name".into(), Value::String(name.to_string()));
                 }
-                let created = lifecycle::create(&mut state, rt, &ctx.namespace, merged, &opts)?;
-                return Ok(Reply::Json(201, present(&created, rt)));
+                let pending = lifecycle::prepare_create(state, rt, &ctx.namespace, merged, &opts)?;
+                Ok(planned(pending, Operation::Create, opts))
             }
         };
-        return Ok(Reply::Json(200, present(&result, rt)));
     }
     let Some(current) = current else {
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
@@ -145,8 +165,8 @@ pub fn patch(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
     if !patch_names_rv && let Some(metadata) = meta::metadata_mut(&mut patched) {
         metadata.remove("resourceVersion");
     }
-    let result = lifecycle::update(&mut state, rt, &ctx.namespace, name, patched, &opts)?;
-    Ok(Reply::Json(200, present(&result, rt)))
+    let pending = lifecycle::prepare_update(state, rt, &ctx.namespace, name, patched, &opts)?;
+    Ok(planned(pending, Operation::Update, opts))
 }
 
 /// Applies RFC 6902 operations one by one with the Kubernetes reading of `test`: testing

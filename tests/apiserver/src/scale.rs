@@ -1,7 +1,8 @@
 //! The `/scale` subresource of Deployments, ReplicaSets, StatefulSets and
 //! ReplicationControllers: an `autoscaling/v1 Scale` view of `spec.replicas`, readable
 //! and writable by PUT or by merge / JSON / strategic patch (as `kubectl scale` does).
-//! Writes go through the lifecycle pipeline as an update of the owning object.
+//! Writes go through the lifecycle pipeline as an update of the owning object, prepared
+//! as a [`Planned`] write whose admission objects are Scales.
 
 use serde_json::{Value, json};
 
@@ -9,8 +10,9 @@ use crate::app::Context;
 use crate::http::ApiRequest;
 use crate::lifecycle;
 use crate::meta;
+use crate::planned::{Cascade, Operation, Planned, View};
 use crate::status::{ApiError, ApiResult};
-use crate::store::{ObjectKey, Store};
+use crate::store::{ObjectKey, State, Store};
 use crate::write::{body, options};
 
 fn selector(object: &Value) -> String {
@@ -28,7 +30,7 @@ fn selector(object: &Value) -> String {
 }
 
 /// The Scale view of an object.
-fn scale_of(object: &Value) -> Value {
+pub fn scale_of(object: &Value) -> Value {
     let metadata = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let keep = [
         "name",
@@ -58,18 +60,33 @@ fn scale_of(object: &Value) -> Value {
     })
 }
 
-/// Answers get, update and patch on `/scale`.
-pub fn handle(store: &Store, request: &ApiRequest, ctx: &Context, verb: &str) -> ApiResult<Value> {
+fn current(state: &State, ctx: &Context) -> ApiResult<std::sync::Arc<Value>> {
     let rt = &ctx.rt;
     let name = ctx.name.as_deref().unwrap_or("");
     let key = ObjectKey::new(&rt.type_key(), &ctx.namespace, name);
-    let mut state = store.lock();
-    let current = state
+    state
         .get(&key)
-        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+}
+
+/// Answers a get of `/scale`.
+pub fn get(store: &Store, ctx: &Context) -> ApiResult<Value> {
+    let object = current(&store.lock(), ctx)?;
+    Ok(scale_of(&object))
+}
+
+/// An update or patch of `/scale`, prepared as an update of the owning object.
+pub fn plan(
+    state: &mut State,
+    request: &ApiRequest,
+    ctx: &Context,
+    verb: &str,
+) -> ApiResult<Planned> {
+    let rt = &ctx.rt;
+    let name = ctx.name.as_deref().unwrap_or("");
+    let current = current(state, ctx)?;
     let view = scale_of(&current);
     let wanted = match verb {
-        "get" => return Ok(view),
         "update" => body(request)?,
         _ => {
             let mut patched = view.clone();
@@ -114,6 +131,14 @@ pub fn handle(store: &Store, request: &ApiRequest, ctx: &Context, verb: &str) ->
     }
     let mut opts = options(request, ctx)?;
     opts.status = false;
-    let updated = lifecycle::update(&mut state, rt, &ctx.namespace, name, next, &opts)?;
-    Ok(scale_of(&updated))
+    let pending = lifecycle::prepare_update(state, rt, &ctx.namespace, name, next, &opts)?;
+    Ok(Planned {
+        pending,
+        operation: Operation::Update,
+        dry_run: opts.dry_run,
+        code: 200,
+        view: View::Scale,
+        manager: opts.manager,
+        cascade: Cascade::default(),
+    })
 }

@@ -1,19 +1,21 @@
-//! Writes over HTTP: create (POST), update (PUT) and delete, single and collection. This
-//! module reads the request (body, `dryRun`, `fieldManager`, `fieldValidation`,
-//! DeleteOptions) and hands the object to the lifecycle pipeline; it also performs the
-//! cascades the real control plane performs at once here: a namespace takes its objects
-//! with it, a CRD its custom objects, and `propagationPolicy: Orphan` frees dependents.
+//! Writes over HTTP: create (POST), update (PUT) and delete. This module reads the
+//! request (body, `dryRun`, `fieldManager`, `fieldValidation`, DeleteOptions) and has the
+//! lifecycle pipeline prepare the change as a [`Planned`] write, which admission then
+//! sees and commits. It also holds the cascades the real control plane performs
+//! eventually and this server at once: a namespace takes its objects with it, a CRD its
+//! custom objects, and `propagationPolicy: Orphan` frees dependents.
 
 use serde_json::{Value, json};
 
-use crate::app::{Context, present};
+use crate::app::Context;
 use crate::http::ApiRequest;
 use crate::lifecycle::{self, Ownership, Preconditions, WriteOptions};
 use crate::meta;
+use crate::planned::{Cascade, Operation, Planned, View};
 use crate::read::Filter;
 use crate::resources::TypeKey;
 use crate::status::{ApiError, ApiResult};
-use crate::store::{ObjectKey, State, Store};
+use crate::store::{State, Store};
 
 /// Parses a JSON (or YAML) request body.
 pub fn body(request: &ApiRequest) -> ApiResult<Value> {
@@ -81,8 +83,8 @@ pub fn options(request: &ApiRequest, ctx: &Context) -> ApiResult<WriteOptions> {
     })
 }
 
-/// POST.
-pub fn create(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+/// POST: the new object, prepared.
+pub fn plan_create(state: &mut State, request: &ApiRequest, ctx: &Context) -> ApiResult<Planned> {
     let object = body(request)?;
     if !meta::meta_str(&object, "resourceVersion").is_empty() {
         return Err(ApiError::bad_request(
@@ -90,29 +92,44 @@ pub fn create(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<V
         ));
     }
     let opts = options(request, ctx)?;
-    let mut state = store.lock();
-    let created = lifecycle::create(&mut state, &ctx.rt, &ctx.namespace, object, &opts)?;
-    Ok(present(&created, &ctx.rt))
+    let pending = lifecycle::prepare_create(state, &ctx.rt, &ctx.namespace, object, &opts)?;
+    Ok(Planned {
+        pending,
+        operation: Operation::Create,
+        dry_run: opts.dry_run,
+        code: 201,
+        view: View::Object,
+        manager: opts.manager,
+        cascade: Cascade::default(),
+    })
 }
 
-/// PUT.
-pub fn update(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+/// PUT: the replacement, prepared.
+pub fn plan_update(state: &mut State, request: &ApiRequest, ctx: &Context) -> ApiResult<Planned> {
     let object = body(request)?;
     let opts = options(request, ctx)?;
     let name = ctx.name.as_deref().unwrap_or("");
-    let mut state = store.lock();
-    let updated = lifecycle::update(&mut state, &ctx.rt, &ctx.namespace, name, object, &opts)?;
-    Ok(present(&updated, &ctx.rt))
+    let pending = lifecycle::prepare_update(state, &ctx.rt, &ctx.namespace, name, object, &opts)?;
+    Ok(Planned {
+        pending,
+        operation: Operation::Update,
+        dry_run: opts.dry_run,
+        code: 200,
+        view: View::Object,
+        manager: opts.manager,
+        cascade: Cascade::default(),
+    })
 }
 
 /// DeleteOptions from the body (if any) and the query.
-struct DeleteRequest {
+pub struct DeleteRequest {
     preconditions: Preconditions,
     dry_run: bool,
     orphan: bool,
 }
 
-fn delete_request(request: &ApiRequest) -> ApiResult<DeleteRequest> {
+/// Reads the DeleteOptions of a delete or deletecollection request.
+pub fn delete_request(request: &ApiRequest) -> ApiResult<DeleteRequest> {
     let options = if request.body.is_empty() {
         json!({})
     } else {
@@ -149,53 +166,33 @@ fn delete_request(request: &ApiRequest) -> ApiResult<DeleteRequest> {
     })
 }
 
-/// DELETE of one object.
-pub fn delete(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
-    let options = delete_request(request)?;
-    let name = ctx.name.as_deref().unwrap_or("");
-    let mut state = store.lock();
-    let result = delete_one(&mut state, ctx, name, &options)?;
-    Ok(present(&result, &ctx.rt))
-}
-
-fn delete_one(
-    state: &mut State,
+/// DELETE of the object `name`, prepared.
+pub fn plan_delete(
+    state: &State,
     ctx: &Context,
     name: &str,
     options: &DeleteRequest,
-) -> ApiResult<Value> {
+) -> ApiResult<Planned> {
     let rt = &ctx.rt;
-    let key = ObjectKey::new(
-        &rt.type_key(),
-        if rt.namespaced { &ctx.namespace } else { "" },
-        name,
-    );
-    let current = state.get(&key);
-    if options.orphan
-        && !options.dry_run
-        && let Some(current) = &current
-    {
-        orphan_dependents(state, meta::uid(current));
-    }
-    if !options.dry_run && rt.group.is_empty() && rt.plural == "namespaces" && current.is_some() {
-        empty_namespace(state, name);
-    }
-    let result = lifecycle::delete(
-        state,
-        rt,
-        &ctx.namespace,
-        name,
-        &options.preconditions,
-        options.dry_run,
-    )?;
-    if !options.dry_run && rt.plural == "customresourcedefinitions" && state.get(&key).is_none() {
-        crate::crd::remove_instances(state, &result);
-    }
-    Ok((*result).clone())
+    let pending =
+        lifecycle::prepare_delete(state, rt, &ctx.namespace, name, &options.preconditions)?;
+    Ok(Planned {
+        pending,
+        operation: Operation::Delete,
+        dry_run: options.dry_run,
+        code: 200,
+        view: View::Object,
+        manager: String::new(),
+        cascade: Cascade {
+            orphan: options.orphan,
+            namespace: rt.group.is_empty() && rt.plural == "namespaces",
+            crd: rt.plural == "customresourcedefinitions",
+        },
+    })
 }
 
 /// Removes the owner reference to `uid` from every object that has one.
-fn orphan_dependents(state: &mut State, uid: &str) {
+pub fn orphan_dependents(state: &mut State, uid: &str) {
     for (key, object) in state.all() {
         let refs = object
             .pointer("/metadata/ownerReferences")
@@ -215,7 +212,7 @@ fn orphan_dependents(state: &mut State, uid: &str) {
 }
 
 /// Deletes every namespaced object in a namespace that is being deleted.
-fn empty_namespace(state: &mut State, namespace: &str) {
+pub fn empty_namespace(state: &mut State, namespace: &str) {
     let doomed: Vec<_> = state
         .all()
         .into_iter()
@@ -228,28 +225,28 @@ fn empty_namespace(state: &mut State, namespace: &str) {
     }
 }
 
-/// DELETE of a collection: every object the selectors match.
-pub fn delete_collection(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+/// The names a deletecollection request selects, in list order.
+pub fn collection_names(
+    store: &Store,
+    request: &ApiRequest,
+    ctx: &Context,
+) -> ApiResult<Vec<String>> {
     let filter = Filter::of(request, ctx)?;
-    let options = delete_request(request)?;
-    let mut state = store.lock();
-    let names: Vec<String> = state
+    let state = store.lock();
+    Ok(state
         .list(&ctx.rt.type_key(), filter.namespace.as_deref())
         .into_iter()
         .filter(|o| filter.matches(o))
         .map(|o| meta::name(&o).to_string())
-        .collect();
-    let mut items = Vec::new();
-    for name in names {
-        items.push(present(
-            &delete_one(&mut state, ctx, &name, &options)?,
-            &ctx.rt,
-        ));
-    }
-    Ok(json!({
+        .collect())
+}
+
+/// The list a deletecollection answers.
+pub fn collection_answer(store: &Store, ctx: &Context, items: Vec<Value>) -> Value {
+    json!({
         "kind": format!("{}List", ctx.rt.kind),
         "apiVersion": ctx.rt.api_version(),
-        "metadata": {"resourceVersion": state.current_rv().to_string()},
+        "metadata": {"resourceVersion": store.lock().current_rv().to_string()},
         "items": items,
-    }))
+    })
 }

@@ -338,3 +338,68 @@ async fn kubectl_works_on_a_custom_resource_after_its_crd_is_created() {
     kubectl.ok(&["delete", "-f", &widget]).await;
     assert!(server.list("example.com/v1", "Widget", None).is_empty());
 }
+
+const LATEST_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: bad-pod
+spec:
+  containers:
+  - {name: app, image: \"nginx:latest\"}
+";
+
+const UNTAGGED_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: untagged-pod
+spec:
+  containers:
+  - {name: app, image: nginx}
+";
+
+/// A server whose pods pass the test image policy webhook.
+async fn guarded_server() -> (ApiServerHandle, common::webhook::TestWebhook) {
+    let server = server().await;
+    let webhook = common::webhook::start_webhook(common::webhook::Behaviour::ImagePolicy).await;
+    server
+        .create(common::webhook::configuration(
+            "image-policy",
+            common::webhook::url_client(&webhook),
+            serde_json::json!({}),
+        ))
+        .expect("the webhook configuration");
+    (server, webhook)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_create_of_a_pod_a_webhook_denies_prints_the_denial_and_fails() {
+    let (server, _webhook) = guarded_server().await;
+    let kubectl = Kubectl::new(&server);
+    let file = kubectl.manifest("bad-pod.yaml", LATEST_POD);
+    let (success, stdout, stderr) = kubectl.run(&["create", "-f", &file]).await;
+    assert!(!success, "{stdout}");
+    assert!(
+        stderr.contains(
+            "admission webhook \"images.policy.example\" denied the request: \
+             image nginx:latest uses the :latest tag"
+        ),
+        "{stderr}"
+    );
+    assert!(server.get("v1", "Pod", "default", "bad-pod").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the kubectl binary"]
+async fn kubectl_create_of_a_pod_a_webhook_warns_about_prints_the_warning() {
+    let (server, _webhook) = guarded_server().await;
+    let kubectl = Kubectl::new(&server);
+    let file = kubectl.manifest("untagged-pod.yaml", UNTAGGED_POD);
+    let (success, stdout, stderr) = kubectl.run(&["create", "-f", &file]).await;
+    assert!(success, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("Warning: image nginx has no tag; pin a version"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("pod/untagged-pod created"), "{stdout}");
+}

@@ -10,6 +10,8 @@ use kube::core::Status;
 use kube_apiserver_test::{ApiServerHandle, ServerConfig, start};
 use serde_json::{Value, json};
 
+pub mod webhook;
+
 /// How long `eventually` waits before failing the test.
 const PATIENCE: Duration = Duration::from_secs(30);
 
