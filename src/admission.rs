@@ -21,10 +21,15 @@ pub use wire::{
 };
 
 use jiff::Timestamp;
-use serde_json::Value;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use serde::de::DeserializeOwned;
 
 use crate::checks::{CheckId, Finding, evaluate};
-use crate::facts::{FactsError, WorkloadKind, facts_from_json};
+use crate::facts::{
+    FactsError, PodFacts, PodTemplateSource, WorkloadKind, facts_from_pod, facts_from_workload,
+};
 
 /// Why a well-formed request could not be judged: an internal error, answered per the
 /// webhook's failure mode.
@@ -78,7 +83,7 @@ pub fn judged_kind(gvk: &GroupVersionKind) -> Option<WorkloadKind> {
 
 /// Judges one request.
 pub fn review(
-    request: AdmissionRequest,
+    request: &AdmissionRequest<'_>,
     snapshot: &PolicySnapshot,
     now: Timestamp,
 ) -> Result<Verdict, JudgeError> {
@@ -89,8 +94,7 @@ pub fn review(
         judgement,
         denied_by: Vec::new(),
     };
-    if !matches!(operation, Operation::Create | Operation::Update)
-        || request.sub_resource.is_some()
+    if !matches!(operation, Operation::Create | Operation::Update) || request.sub_resource.is_some()
     {
         return Ok(pass(Judgement::NotJudgedOperation));
     }
@@ -100,15 +104,6 @@ pub fn review(
     let namespace = request
         .namespace
         .clone()
-        .or_else(|| {
-            request
-                .object
-                .as_ref()
-                .and_then(|o| o.pointer("/metadata/namespace"))
-                .and_then(Value::as_str)
-                .filter(|ns| !ns.is_empty())
-                .map(str::to_owned)
-        })
         .unwrap_or_else(|| "default".to_owned());
     if snapshot.exclusions().is_excluded(&namespace) {
         return Ok(pass(Judgement::Excluded));
@@ -116,12 +111,6 @@ pub fn review(
     let Some(ns_policy) = snapshot.namespace(&namespace) else {
         return Ok(pass(Judgement::NoPolicy));
     };
-    if operation == Operation::Update
-        && let (Some(old), Some(new)) = (&request.old_object, &request.object)
-        && !pod_template_changed(kind, old, new)
-    {
-        return Ok(pass(Judgement::Unchanged));
-    }
     let ignored: Vec<String> = ns_policy
         .ignored
         .iter()
@@ -132,13 +121,18 @@ pub fn review(
         verdict.response = verdict.response.with_warnings(ignored);
         return Ok(verdict);
     };
-    let mut object = request.object.unwrap_or(Value::Null);
-    // Judge the object as the kind the API server says it is, whatever it claims.
-    if let Some(map) = object.as_object_mut() {
-        map.insert("kind".to_owned(), Value::String(kind.as_str().to_owned()));
-    }
-    let Some(facts) = facts_from_json(object)? else {
-        return Ok(pass(Judgement::NotJudgedKind));
+    let changed = match kind {
+        WorkloadKind::Pod => pod_facts(request)?,
+        WorkloadKind::Deployment => workload_facts::<Deployment>(request)?,
+        WorkloadKind::StatefulSet => workload_facts::<StatefulSet>(request)?,
+        WorkloadKind::DaemonSet => workload_facts::<DaemonSet>(request)?,
+        WorkloadKind::ReplicaSet => workload_facts::<ReplicaSet>(request)?,
+        WorkloadKind::ReplicationController => workload_facts::<ReplicationController>(request)?,
+        WorkloadKind::Job => workload_facts::<Job>(request)?,
+        WorkloadKind::CronJob => workload_facts::<CronJob>(request)?,
+    };
+    let Some(facts) = changed else {
+        return Ok(pass(Judgement::Unchanged));
     };
     let findings = evaluate(&facts, policy, now);
     let (deny, warn): (Vec<&Finding>, Vec<&Finding>) = findings
@@ -180,30 +174,63 @@ fn describe(f: &Finding) -> String {
     format!("[{} {}] {}", f.check, f.severity, f.message)
 }
 
-/// Whether an UPDATE changes what the pods will run: the pod template of a workload, or
-/// any container image of a Pod (the rest of a Pod's spec is immutable or not judged).
-pub fn pod_template_changed(kind: WorkloadKind, old: &Value, new: &Value) -> bool {
-    match kind {
-        WorkloadKind::Pod => pod_images(old) != pod_images(new),
-        WorkloadKind::CronJob => {
-            old.pointer("/spec/jobTemplate/spec/template")
-                != new.pointer("/spec/jobTemplate/spec/template")
-        }
-        _ => old.pointer("/spec/template") != new.pointer("/spec/template"),
+/// The new object and, for an UPDATE, the old one.
+fn decode_pair<T: DeserializeOwned>(
+    request: &AdmissionRequest<'_>,
+) -> Result<(T, Option<T>), JudgeError> {
+    let invalid = |reason: String| FactsError::Invalid {
+        kind: request.kind.kind.clone(),
+        name: request.name.clone(),
+        reason,
+    };
+    match request.objects::<T>() {
+        Ok((Some(new), old)) => Ok((new, old.filter(|_| request.operation == Operation::Update))),
+        Ok((None, _)) => Err(invalid("request.object is missing".to_owned()).into()),
+        Err(e) => Err(invalid(e.to_string()).into()),
     }
 }
 
-fn pod_images(pod: &Value) -> Vec<(&str, Option<&Value>, Option<&Value>)> {
-    ["containers", "initContainers", "ephemeralContainers"]
-        .into_iter()
-        .flat_map(|section| {
-            pod.pointer(&format!("/spec/{section}"))
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(move |c| (section, c.get("name"), c.get("image")))
-        })
-        .collect()
+/// Facts of a workload's pod template; `None` for an UPDATE that leaves the template alone
+/// (replicas, labels, annotations and status changes are not judged).
+fn workload_facts<W: DeserializeOwned + PodTemplateSource>(
+    request: &AdmissionRequest<'_>,
+) -> Result<Option<PodFacts>, JudgeError> {
+    let (new, old) = decode_pair::<W>(request)?;
+    if old.is_some_and(|old| old.template() == new.template()) {
+        return Ok(None);
+    }
+    Ok(Some(facts_from_workload(&new)?))
+}
+
+/// Facts of a Pod; `None` for an UPDATE that changes no container image (the rest of a
+/// Pod's spec is immutable or not judged).
+fn pod_facts(request: &AdmissionRequest<'_>) -> Result<Option<PodFacts>, JudgeError> {
+    let (new, old) = decode_pair::<Pod>(request)?;
+    if old.is_some_and(|old| pod_images(&old) == pod_images(&new)) {
+        return Ok(None);
+    }
+    Ok(Some(facts_from_pod(&new)))
+}
+
+fn pod_images(pod: &Pod) -> Vec<(&str, Option<&str>)> {
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
+    let regular = spec
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.image.as_deref()));
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.image.as_deref()));
+    let ephemeral = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|c| (c.name.as_str(), c.image.as_deref()));
+    regular.chain(init).chain(ephemeral).collect()
 }
 
 #[cfg(test)]

@@ -49,8 +49,8 @@ fn body(op: &str, object: Option<&Value>, old: Option<&Value>) -> Value {
     })
 }
 
-fn request(op: &str, object: Option<&Value>, old: Option<&Value>) -> AdmissionRequest {
-    parse_review(body(op, object, old).to_string().as_bytes()).unwrap()
+fn request(op: &str, object: Option<&Value>, old: Option<&Value>) -> String {
+    body(op, object, old).to_string()
 }
 
 fn spec(edit: impl FnOnce(&mut DevOpsPolicySpec)) -> DevOpsPolicySpec {
@@ -80,16 +80,22 @@ fn snapshot(policies: &[(&str, &str, DevOpsPolicySpec)]) -> PolicySnapshot {
     )
 }
 
-fn judge(req: AdmissionRequest, snap: &PolicySnapshot) -> Verdict {
-    review(req, snap, now()).unwrap()
+fn judge(text: String, snap: &PolicySnapshot) -> Verdict {
+    review(&parse_review(text.as_bytes()).unwrap(), snap, now()).unwrap()
 }
 
 fn create(b: &ObjectBuilder, snap: &PolicySnapshot) -> Verdict {
-    judge(request("CREATE", Some(&b.clone().ns(NS).build()), None), snap)
+    judge(
+        request("CREATE", Some(&b.clone().ns(NS).build()), None),
+        snap,
+    )
 }
 
 fn message(v: &Verdict) -> &str {
-    v.response.status.as_ref().map_or("", |s| s.message.as_str())
+    v.response
+        .status
+        .as_ref()
+        .map_or("", |s| s.message.as_str())
 }
 
 #[rstest]
@@ -201,11 +207,19 @@ fn each_admission_check_denies_at_high_and_above_and_warns_below() {
             assert!(message(&v).contains(id.as_str()), "{}", message(&v));
         } else {
             assert!(v.response.allowed, "{id} should only warn");
-            assert_eq!(v.response.warnings.len(), 1, "{id}: {:?}", v.response.warnings);
+            assert_eq!(
+                v.response.warnings.len(),
+                1,
+                "{id}: {:?}",
+                v.response.warnings
+            );
             assert!(v.response.warnings[0].contains(id.as_str()));
         }
         let clean = create(&pod("web"), &snap);
-        assert!(clean.response.allowed && clean.response.warnings.is_empty(), "{id}");
+        assert!(
+            clean.response.allowed && clean.response.warnings.is_empty(),
+            "{id}"
+        );
     }
 }
 
@@ -228,7 +242,11 @@ fn runtime_checks_are_never_judged() {
 #[case::default_threshold_denies_high(None, None, true)]
 #[case::lowered_severity_only_warns(None, Some(Severity::Medium), false)]
 #[case::raised_threshold_only_warns(Some(Severity::Critical), None, false)]
-#[case::raised_severity_meets_raised_threshold(Some(Severity::Critical), Some(Severity::Critical), true)]
+#[case::raised_severity_meets_raised_threshold(
+    Some(Severity::Critical),
+    Some(Severity::Critical),
+    true
+)]
 #[case::lowest_threshold_denies_low(Some(Severity::Low), Some(Severity::Low), true)]
 fn the_deny_threshold_follows_overrides(
     #[case] deny: Option<Severity>,
@@ -263,7 +281,11 @@ fn multiple_policies_are_united_and_the_lowest_threshold_wins() {
         v.denied_by,
         [CheckId::LatestTag, CheckId::MissingLivenessProbe]
     );
-    assert!(message(&v).contains("a-latest, b-probes"), "{}", message(&v));
+    assert!(
+        message(&v).contains("a-latest, b-probes"),
+        "{}",
+        message(&v)
+    );
 }
 
 #[test]
@@ -272,10 +294,17 @@ fn the_highest_severity_of_the_united_policies_wins() {
         s.forbid_latest_tag = Some(true);
         s.severity_overrides = Some(BTreeMap::from([("latestTag".to_owned(), Severity::Low)]));
     });
-    let alone = create(&pod("web").image("nginx:latest"), &snapshot(&[(NS, "low", low.clone())]));
+    let alone = create(
+        &pod("web").image("nginx:latest"),
+        &snapshot(&[(NS, "low", low.clone())]),
+    );
     assert!(alone.response.allowed);
     let both = snapshot(&[(NS, "low", low), (NS, "plain", latest_policy())]);
-    assert!(!create(&pod("web").image("nginx:latest"), &both).response.allowed);
+    assert!(
+        !create(&pod("web").image("nginx:latest"), &both)
+            .response
+            .allowed
+    );
 }
 
 #[rstest]
@@ -293,7 +322,10 @@ fn exemptions_are_honoured_until_they_lapse(#[case] until: Option<&str>, #[case]
     }
     let v = create(&b, &snap);
     assert_eq!(v.response.allowed, allowed, "{}", message(&v));
-    assert!(v.response.warnings.is_empty(), "exempt findings are not warned");
+    assert!(
+        v.response.warnings.is_empty(),
+        "exempt findings are not warned"
+    );
     if !allowed {
         assert!(message(&v).contains("exemption"), "{}", message(&v));
     }
@@ -305,9 +337,13 @@ fn exemptions_are_honoured_until_they_lapse(#[case] until: Option<&str>, #[case]
 #[case::cert_manager("cert-manager")]
 fn excluded_namespaces_are_never_judged(#[case] ns: &str) {
     let snap = snapshot(&[(ns, "p", latest_policy())]);
-    let mut b = body("CREATE", Some(&pod("web").ns(ns).image("nginx:latest").build()), None);
+    let mut b = body(
+        "CREATE",
+        Some(&pod("web").ns(ns).image("nginx:latest").build()),
+        None,
+    );
     b["request"]["namespace"] = json!(ns);
-    let v = judge(parse_review(b.to_string().as_bytes()).unwrap(), &snap);
+    let v = judge(b.to_string(), &snap);
     assert!(v.response.allowed);
     assert_eq!(v.judgement, Judgement::Excluded);
 }
@@ -317,11 +353,19 @@ fn own_exclusion_globs_replace_the_defaults() {
     let ex = NamespaceExclusions::new(None, ["team-*"]).unwrap();
     let spec = latest_policy();
     let snap = PolicySnapshot::from_policies([("team-a", "p", &spec), (NS, "p", &spec)], ex);
-    let mut b = body("CREATE", Some(&pod("web").image("nginx:latest").build()), None);
+    let mut b = body(
+        "CREATE",
+        Some(&pod("web").image("nginx:latest").build()),
+        None,
+    );
     b["request"]["namespace"] = json!("team-a");
-    let v = judge(parse_review(b.to_string().as_bytes()).unwrap(), &snap);
+    let v = judge(b.to_string(), &snap);
     assert_eq!(v.judgement, Judgement::Excluded);
-    assert!(!create(&pod("web").image("nginx:latest"), &snap).response.allowed);
+    assert!(
+        !create(&pod("web").image("nginx:latest"), &snap)
+            .response
+            .allowed
+    );
 }
 
 #[test]
@@ -351,7 +395,10 @@ fn updates_are_judged_only_when_the_pod_template_or_an_image_changes(
 ) {
     // The stored object is already bad: only a judged update can be denied.
     let snap = snapshot(&[(NS, "p", with_checks(&[CheckId::HostNetworkSet]))]);
-    let old = workload(kind, "web").ns(NS).pod_field("hostNetwork", json!(true)).build();
+    let old = workload(kind, "web")
+        .ns(NS)
+        .pod_field("hostNetwork", json!(true))
+        .build();
     let mut new = old.clone();
     edit(&mut new);
     let v = judge(request("UPDATE", Some(&new), Some(&old)), &snap);
@@ -365,7 +412,9 @@ fn findings_below_the_threshold_come_back_as_warnings_naming_the_container() {
         s.require_liveness_probe = Some(true);
         s.require_readiness_probe = Some(true);
     });
-    let b = pod("web").container("sidecar", "busybox:1.36").without_probes();
+    let b = pod("web")
+        .container("sidecar", "busybox:1.36")
+        .without_probes();
     let v = create(&b, &snapshot(&[(NS, "p", policy)]));
     assert!(v.response.allowed);
     assert_eq!(
@@ -396,12 +445,19 @@ fn the_denial_message_names_object_container_check_and_fix() {
 #[test]
 fn an_invalid_policy_is_left_out_with_a_warning() {
     let broken = spec(|s| {
-        s.checks = Some(BTreeMap::from([("noSuchCheck".to_owned(), CheckSettings::default())]))
+        s.checks = Some(BTreeMap::from([(
+            "noSuchCheck".to_owned(),
+            CheckSettings::default(),
+        )]))
     });
     let snap = snapshot(&[(NS, "broken", broken.clone()), (NS, "ok", latest_policy())]);
     let v = create(&pod("web").image("nginx:latest"), &snap);
     assert!(!v.response.allowed);
-    assert!(v.response.warnings[0].contains("\"broken\" ignored"), "{:?}", v.response.warnings);
+    assert!(
+        v.response.warnings[0].contains("\"broken\" ignored"),
+        "{:?}",
+        v.response.warnings
+    );
     let only_broken = snapshot(&[(NS, "broken", broken)]);
     let v = create(&pod("web").image("nginx:latest"), &only_broken);
     assert!(v.response.allowed);
@@ -414,11 +470,11 @@ fn subresources_and_foreign_groups_are_not_judged() {
     let object = pod("web").ns(NS).image("nginx:latest").build();
     let mut b = body("UPDATE", Some(&object), Some(&object));
     b["request"]["subResource"] = json!("status");
-    let v = judge(parse_review(b.to_string().as_bytes()).unwrap(), &snap);
+    let v = judge(b.to_string(), &snap);
     assert_eq!(v.judgement, Judgement::NotJudgedOperation);
     let mut b = body("CREATE", Some(&object), None);
     b["request"]["kind"] = json!({"group": "example.com", "version": "v1", "kind": "Pod"});
-    let v = judge(parse_review(b.to_string().as_bytes()).unwrap(), &snap);
+    let v = judge(b.to_string(), &snap);
     assert_eq!(v.judgement, Judgement::NotJudgedKind);
 }
 
@@ -427,7 +483,8 @@ fn an_object_that_does_not_decode_is_a_judge_error() {
     let snap = snapshot(&[(NS, "p", latest_policy())]);
     let mut object = pod("web").ns(NS).build();
     object["spec"]["containers"] = json!("not a list");
-    let err = review(request("CREATE", Some(&object), None), &snap, now()).unwrap_err();
+    let text = request("CREATE", Some(&object), None);
+    let err = review(&parse_review(text.as_bytes()).unwrap(), &snap, now()).unwrap_err();
     assert!(err.to_string().contains("web"), "{err}");
 }
 
@@ -452,7 +509,10 @@ fn many_warnings_are_capped_with_a_count() {
     let r = AdmissionResponse::allow("u").with_warnings(warnings);
     assert_eq!(r.warnings.len(), MAX_WARNINGS);
     assert_eq!(r.warnings[0], "w0 line");
-    assert_eq!(r.warnings[MAX_WARNINGS - 1], "kube-devops: 19 more findings not shown");
+    assert_eq!(
+        r.warnings[MAX_WARNINGS - 1],
+        "kube-devops: 19 more findings not shown"
+    );
     let long = AdmissionResponse::allow("u").with_warnings(vec!["é".repeat(400)]);
     assert!(long.warnings[0].len() <= MAX_WARNING_LEN && long.warnings[0].ends_with("..."));
 }
@@ -461,16 +521,31 @@ fn many_warnings_are_capped_with_a_count() {
 #[case::empty("", "empty body")]
 #[case::whitespace("  \n", "empty body")]
 #[case::not_json("hello", "malformed")]
-#[case::truncated(r#"{"apiVersion":"admission.k8s.io/v1","kind":"Admission"#, "malformed")]
-#[case::wrong_version(r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#, "v1beta1")]
-#[case::wrong_kind(r#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod"}"#, "kind AdmissionReview")]
-#[case::no_request(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#, "no request")]
+#[case::truncated(
+    r#"{"apiVersion":"admission.k8s.io/v1","kind":"Admission"#,
+    "malformed"
+)]
+#[case::wrong_version(
+    r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"}"#,
+    "v1beta1"
+)]
+#[case::wrong_kind(
+    r#"{"apiVersion":"admission.k8s.io/v1","kind":"Pod"}"#,
+    "kind AdmissionReview"
+)]
+#[case::no_request(
+    r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#,
+    "no request"
+)]
 #[case::no_uid(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"},"operation":"CREATE","object":{}}}"#, "request.uid")]
 #[case::no_kind(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","object":{}}}"#, "request.kind")]
 #[case::bad_operation(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"PATCH","object":{}}}"#, "PATCH")]
 #[case::null_object(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE","object":null}}"#, "request.object")]
 #[case::string_object(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"CREATE","object":"x"}}"#, "JSON object")]
-#[case::uid_is_a_number(r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#, "invalid type")]
+#[case::uid_is_a_number(
+    r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#,
+    "invalid type"
+)]
 fn malformed_reviews_are_explained(#[case] text: &str, #[case] expected: &str) {
     let err = parse_review(text.as_bytes()).unwrap_err();
     assert!(err.to_string().contains(expected), "{err}");
@@ -479,6 +554,6 @@ fn malformed_reviews_are_explained(#[case] text: &str, #[case] expected: &str) {
 #[test]
 fn a_delete_needs_no_object() {
     let text = r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"kind":"Pod"},"operation":"DELETE","object":null}}"#;
-    let v = judge(parse_review(text.as_bytes()).unwrap(), &snapshot(&[]));
+    let v = judge(text.to_owned(), &snapshot(&[]));
     assert!(v.response.allowed);
 }

