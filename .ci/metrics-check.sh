@@ -28,13 +28,19 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
 
 port=18480
+target/debug/kube-devops webhook cert-generate --out-dir "$work/certs" --ip-san 127.0.0.1 >/dev/null
 target/debug/kube-devops --kubeconfig "$work/kc.yaml" run --http-addr "127.0.0.1:${port}" \
+  --webhook-addr 127.0.0.1:18443 --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
   --namespace kube-devops --identity ci-metrics >"$work/run.out" 2>"$work/run.err" &
 pids+=($!)
 for _ in $(seq 150); do
   curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+# One review through the webhook so its series are populated too.
+curl -fsS --cacert "$work/certs/ca.crt" -H 'Content-Type: application/json' \
+  --data '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"ci","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","userInfo":{},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}' \
+  https://127.0.0.1:18443/validate >/dev/null
 curl -fsS "http://127.0.0.1:${port}/metrics" >"$work/metrics.txt"
 grep -q '^kube_devops_namespace_health_score{' "$work/metrics.txt" || {
   echo "metrics are not populated:" >&2; head -40 "$work/metrics.txt" >&2; exit 1; }

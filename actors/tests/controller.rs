@@ -45,7 +45,7 @@ impl Controller {
                 "--identity",
                 identity,
             ])
-            .args(["--namespace", "kube-devops"])
+            .args(["--namespace", "kube-devops", "--no-webhook"])
             .args(extra)
             .env_remove("KUBECONFIG")
             .env_remove("POD_NAME")

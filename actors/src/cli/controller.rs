@@ -10,6 +10,7 @@ use kube_devops::policy::namespaces::DEFAULT_EXCLUDE_GLOBS;
 
 use super::ClusterTarget;
 use super::analyze::resolve_policy;
+use crate::admission::{FailureMode, WebhookOptions};
 use crate::runtime::lease::LeaseSettings;
 use crate::runtime::{ControllerOptions, run};
 
@@ -92,7 +93,61 @@ fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result
     Ok(from_context.unwrap_or_else(|| "default".to_owned()))
 }
 
+/// Arguments of `run`: the controller's, plus the admission webhook's.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Controller settings.
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+    /// Do not serve the admission webhook.
+    #[arg(long)]
+    pub no_webhook: bool,
+    /// Address of the HTTPS admission webhook.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub webhook_addr: SocketAddr,
+    /// Serving certificate (PEM), reloaded when it changes.
+    #[arg(long, default_value = "/etc/kube-devops/tls/tls.crt")]
+    pub tls_cert: PathBuf,
+    /// Serving key (PEM), reloaded when it changes.
+    #[arg(long, default_value = "/etc/kube-devops/tls/tls.key")]
+    pub tls_key: PathBuf,
+    /// Answer to internal admission errors: allow with a warning (open) or deny (closed).
+    #[arg(long, value_enum, default_value_t = FailureMode::Open)]
+    pub failure_mode: FailureMode,
+}
+
+/// `run`: every component, the webhook included unless `--no-webhook`.
+pub(super) fn run_all(args: RunArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let webhook = if args.no_webhook {
+        None
+    } else {
+        for (flag, path) in [("--tls-cert", &args.tls_cert), ("--tls-key", &args.tls_key)] {
+            if !path.is_file() {
+                anyhow::bail!(
+                    "{flag} {} does not exist; give the webhook's certificate and key \
+                     (kube-devops webhook cert-generate makes them) or pass --no-webhook",
+                    path.display()
+                );
+            }
+        }
+        let mut options = WebhookOptions::new(args.tls_cert, args.tls_key);
+        options.addr = args.webhook_addr;
+        options.failure_mode = args.failure_mode;
+        Some(options)
+    };
+    start_controller(args.controller, webhook, target)
+}
+
+/// `watch`: the watch set only.
 pub(super) fn run_controller(args: ControllerArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    start_controller(args, None, target)
+}
+
+fn start_controller(
+    args: ControllerArgs,
+    mut webhook: Option<WebhookOptions>,
+    target: &ClusterTarget,
+) -> anyhow::Result<u8> {
     if args.renew_before >= args.lease_duration {
         anyhow::bail!(
             "--renew-before ({}) must be below --lease-duration ({})",
@@ -108,6 +163,9 @@ pub(super) fn run_controller(args: ControllerArgs, target: &ClusterTarget) -> an
         args.exclude_namespace.iter().map(String::as_str).collect()
     };
     let exclusions = NamespaceExclusions::new(Some(&namespace), globs)?;
+    if let Some(w) = webhook.as_mut() {
+        w.exclusions = exclusions.clone();
+    }
     let identity = identity(args.identity);
     tracing::info!(%namespace, %identity, policy = %source, "starting controller");
     let options = ControllerOptions {
@@ -123,6 +181,7 @@ pub(super) fn run_controller(args: ControllerArgs, target: &ClusterTarget) -> an
             retry: Duration::from_secs(args.retry_period),
         },
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
+        webhook,
     };
     run(options, target.clone())
 }

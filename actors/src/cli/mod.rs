@@ -101,8 +101,9 @@ pub enum Command {
     Webhook(webhook::WebhookCommand),
     /// Watch controller: pod watch, namespace scores, leader election, ops HTTP server.
     Watch(controller::ControllerArgs),
-    /// Every controller component in one process (the in-cluster default).
-    Run(controller::ControllerArgs),
+    /// Every controller component in one process (the in-cluster default): the watch set
+    /// plus the admission webhook on :8443.
+    Run(controller::RunArgs),
 }
 
 /// Which cluster the global flags point at.
@@ -211,6 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(cmd) => policy::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),
-        Command::Watch(args) | Command::Run(args) => controller::run_controller(args, &target),
+        Command::Watch(args) => controller::run_controller(args, &target),
+        Command::Run(args) => controller::run_all(args, &target),
     }
 }

@@ -46,6 +46,8 @@ pub struct ControllerOptions {
     /// Time between turning not-ready and stopping work at shutdown, so endpoints stop
     /// routing here first.
     pub shutdown_delay: Duration,
+    /// The admission webhook, when this process serves it (`run`).
+    pub webhook: Option<crate::admission::WebhookOptions>,
 }
 
 /// The running actors, for shutdown.
@@ -53,6 +55,7 @@ struct Running {
     watch: Addr<WatchActor>,
     lease: Addr<LeaseActor>,
     server: actix_web::dev::ServerHandle,
+    webhook: Option<crate::admission::WebhookRuntime>,
 }
 
 /// Starts the watch set (WatchActor, NamespaceScoreActor, LeaseActor) and the ops server
@@ -88,6 +91,16 @@ async fn start(
         metrics.clone(),
     )
     .start();
+    let webhook = match options.webhook.clone() {
+        Some(webhook) => {
+            let addr = webhook.addr;
+            let runtime = crate::admission::start(webhook, client.clone(), metrics.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}"))?;
+            Some(runtime)
+        }
+        None => None,
+    };
     let state = OpsState {
         health: health.clone(),
         metrics,
@@ -116,6 +129,7 @@ async fn start(
         watch,
         lease,
         server: handle,
+        webhook,
     })
 }
 
@@ -154,12 +168,18 @@ pub fn run(options: ControllerOptions, target: crate::cli::ClusterTarget) -> any
         signalled().await;
         // 1. Not ready: load balancers and the API server stop sending traffic.
         health.set_shutting_down();
+        if let Some(webhook) = &running.webhook {
+            webhook.readiness.set_stopping();
+        }
         actix_rt::time::sleep(shutdown_delay).await;
         // 2. Stop watching.
         let _ = running.watch.send(Shutdown).await;
         // 3. Release the lease so a standby takes over at once.
         let _ = running.lease.send(Shutdown).await;
-        // 4. Drain HTTP.
+        // 4. Drain HTTP (the webhook stops its policy watch, then drains).
+        if let Some(webhook) = running.webhook {
+            webhook.stop().await;
+        }
         running.server.stop(true).await;
         tracing::info!("shutdown complete");
         anyhow::Ok(0)
