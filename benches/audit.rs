@@ -3,18 +3,19 @@
 //! In: 1,000 workloads from the corpus generator of `examples/gen_corpus.rs` (the same mix
 //! the end-to-end measurement reads), as ten YAML streams of 100 documents. Out: time per
 //! workload for YAML parsing, facts extraction, evaluation under the default policy and the
-//! `restricted` bundle, scoring, the whole path from bytes to a finished report, and the
-//! rendering of that report. Every group counts workloads as its throughput elements.
+//! `restricted` bundle, scoring, the whole path from bytes to a finished report (reading
+//! everything first, and judging each document as it is read, as `analyze --path` does),
+//! and the rendering of that report. Every group counts workloads as its throughput elements.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use jiff::Timestamp;
-use kube_devops::audit::{AuditReport, Auditor, audit_input};
+use kube_devops::audit::{AuditReport, Auditor, ManifestAudit, audit_input};
 use kube_devops::checks::{Finding, evaluate, pod_score};
 use kube_devops::facts::{PodFacts, facts_from_json};
-use kube_devops::manifests::{Input, parse_bytes};
+use kube_devops::manifests::{Input, parse_bytes, parse_into};
 use kube_devops::policy::bundles::bundle;
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 use kube_devops::report::{OutputFormat, render};
@@ -123,6 +124,23 @@ fn audit(inputs: &Inputs, policy: &EffectivePolicy, source: &str) -> AuditReport
     auditor.finish()
 }
 
+/// The path `analyze --path` takes: each document judged as soon as it is parsed.
+fn audit_streamed(inputs: &Inputs, policy: &EffectivePolicy, source: &str) -> AuditReport {
+    let mut auditor = Auditor::new(
+        policy.clone(),
+        source.to_owned(),
+        NamespaceExclusions::default(),
+        None,
+        inputs.now,
+    );
+    let mut audit = ManifestAudit::new(&mut auditor);
+    for (name, bytes) in &inputs.files {
+        parse_into(bytes, name, &mut audit);
+    }
+    audit.finish();
+    auditor.finish()
+}
+
 fn benches(c: &mut Criterion) {
     let inputs = inputs();
     let default = EffectivePolicy::default();
@@ -213,6 +231,9 @@ fn benches(c: &mut Criterion) {
     for (name, policy) in [("default", &default), ("restricted", &inputs.restricted)] {
         group.bench_function(name, |b| b.iter(|| black_box(audit(&inputs, policy, name))));
     }
+    group.bench_function("streamed", |b| {
+        b.iter(|| black_box(audit_streamed(&inputs, &default, "default")))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("render");

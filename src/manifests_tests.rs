@@ -593,3 +593,40 @@ fn a_document_after_an_end_marker_without_a_new_start_marker_is_read() {
     assert_eq!(names(&input), ["a", "b"]);
     assert_eq!(sources(&input), [(1, None, 1), (2, None, 4)]);
 }
+
+// ---------------------------------------------------------------------------------------
+// YAML versions and line breaks
+
+/// The API server's clients read YAML 1.1 (`yes` is true, `0644` is octal, `<<` merges);
+/// manifests here are read as YAML 1.2, the way they always have been: those forms stay
+/// strings or plain keys, so a typed field holding one is reported, never guessed.
+#[test]
+fn yaml_1_1_forms_are_read_as_yaml_1_2() {
+    let input = parse(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: yes\n  b: on\n  c: 0644\n  d: 0o644\n",
+    );
+    no_errors(&input);
+    let data = &input.documents[0].value["data"];
+    assert_eq!(data["a"], "yes");
+    assert_eq!(data["b"], "on");
+    assert_eq!(data["c"], "0644");
+    assert_eq!(data["d"], 420);
+    let merged = parse("apiVersion: v1\nkind: ConfigMap\nbase: &b {x: 1}\ndata:\n  <<: *b\n");
+    no_errors(&merged);
+    assert_eq!(merged.documents[0].value["data"]["<<"]["x"], 1);
+    assert_eq!(merged.documents[0].value["data"].get("x"), None);
+}
+
+#[rstest::rstest]
+#[case::unix("\n")]
+#[case::windows("\r\n")]
+fn a_last_document_without_a_final_line_break_ends_its_block_scalar_with_one(
+    #[case] newline: &str,
+) {
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  s: |\n    x"
+        .replace('\n', newline);
+    let input = parse(&text);
+    no_errors(&input);
+    assert_eq!(names(&input), ["a", "b"]);
+    assert_eq!(input.documents[1].value["data"]["s"], "x\n");
+}

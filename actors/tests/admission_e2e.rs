@@ -188,25 +188,20 @@ async fn create_until_judged(pods: &Api<Pod>, p: &Pod) -> Result<Pod, kube::Erro
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let result = pods.create(&PostParams::default(), p).await;
-        match &result {
-            Ok(created) => {
+        if let Ok(created) = &result {
+            let latest = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.first())
+                .and_then(|c| c.image.as_deref())
+                .is_some_and(|i| i.ends_with(":latest"));
+            if latest && Instant::now() < deadline {
+                // Admitted before the snapshot synced: delete and try again.
                 let name = created.metadata.name.clone().unwrap_or_default();
-                if Instant::now() < deadline
-                    && p.spec.as_ref().is_some_and(|s| {
-                        s.containers[0]
-                            .image
-                            .as_deref()
-                            .unwrap_or("")
-                            .ends_with(":latest")
-                    })
-                {
-                    // Admitted before the snapshot synced: delete and try again.
-                    let _ = pods.delete(&name, &Default::default()).await;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+                let _ = pods.delete(&name, &Default::default()).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
-            Err(_) => {}
         }
         return result;
     }

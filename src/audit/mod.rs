@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::checks::{CheckId, Finding, Severity, evaluate, pod_score};
 use crate::facts::{ObjectRef, PodFacts, facts_from_json};
-use crate::manifests::{Input, InputError, Source};
+use crate::manifests::{Document, Input, InputError, InputSink, Source};
 use crate::policy::exemptions::{ExemptChecks, IGNORE};
 use crate::policy::{EffectivePolicy, NamespaceExclusions};
 use crate::score::{Aggregate, Score};
@@ -366,57 +366,125 @@ pub fn audit_input(auditor: &mut Auditor, input: Input) {
         auditor.error(e);
     }
     for doc in input.documents {
-        let text = |pointer: &str| {
-            doc.value
-                .pointer(pointer)
-                .and_then(|v| v.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (kind, name) = (text("/kind"), text("/metadata/name"));
-        let namespace = text("/metadata/namespace");
-        let outside_filter = auditor.namespace.as_ref().is_some_and(|want| {
-            *want
-                != if namespace.is_empty() {
-                    "default"
-                } else {
-                    namespace.as_str()
-                }
-        });
-        if outside_filter {
-            continue;
+        if let Some(e) = audit_document(auditor, doc) {
+            auditor.error(e);
         }
-        if kind.is_empty() && text("/apiVersion").is_empty() {
-            // Helm values, kustomize patches and other YAML that lives next to manifests.
-            auditor.skip(
-                doc.source.to_string(),
-                Some(doc.source),
-                "not a Kubernetes object (no apiVersion or kind)",
-            );
-            continue;
+    }
+}
+
+/// Judges manifests while they are read: each document is turned into facts and findings
+/// as soon as it is parsed and then dropped, so memory follows the report, not the input.
+/// The report is the one [`audit_input`] makes of the same input: read errors come first
+/// and decoding errors after them, each in input order.
+#[derive(Debug)]
+pub struct ManifestAudit<'a> {
+    auditor: &'a mut Auditor,
+    decode_errors: Vec<InputError>,
+    read: ManifestsRead,
+}
+
+/// What a [`ManifestAudit`] saw of its input.
+#[derive(Debug, Default)]
+pub struct ManifestsRead {
+    /// Objects read.
+    pub documents: usize,
+    /// Problems reading the input.
+    pub read_errors: usize,
+    /// Files read that held no object at all.
+    pub empty_files: Vec<String>,
+}
+
+impl<'a> ManifestAudit<'a> {
+    /// Judges into `auditor`.
+    pub fn new(auditor: &'a mut Auditor) -> Self {
+        ManifestAudit {
+            auditor,
+            decode_errors: Vec::new(),
+            read: ManifestsRead::default(),
         }
-        match facts_from_json(doc.value) {
-            Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
-            Ok(None) => {
-                let ns = if namespace.is_empty() {
-                    "-"
-                } else {
-                    namespace.as_str()
-                };
-                auditor.skip(
-                    format!("{ns}/{kind}/{name}"),
-                    Some(doc.source),
-                    "kind has no pod template",
-                )
+    }
+
+    /// Records the decoding errors after the read errors; call once everything is read.
+    pub fn finish(self) -> ManifestsRead {
+        for e in self.decode_errors {
+            self.auditor.error(e);
+        }
+        self.read
+    }
+}
+
+impl InputSink for ManifestAudit<'_> {
+    fn document(&mut self, document: Document) {
+        self.read.documents += 1;
+        if let Some(e) = audit_document(self.auditor, document) {
+            self.decode_errors.push(e);
+        }
+    }
+    fn error(&mut self, error: InputError) {
+        self.read.read_errors += 1;
+        self.auditor.error(error);
+    }
+    fn file_read(&mut self, _: &str) {}
+    fn empty_file(&mut self, file: &str) {
+        self.read.empty_files.push(file.to_owned());
+    }
+}
+
+/// Judges one document; an object that cannot be decoded comes back as an error.
+fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
+    let text = |pointer: &str| {
+        doc.value
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (kind, name) = (text("/kind"), text("/metadata/name"));
+    let namespace = text("/metadata/namespace");
+    let outside_filter = auditor.namespace.as_ref().is_some_and(|want| {
+        *want
+            != if namespace.is_empty() {
+                "default"
+            } else {
+                namespace.as_str()
             }
-            Err(e) => auditor.error(InputError {
+    });
+    if outside_filter {
+        return None;
+    }
+    if kind.is_empty() && text("/apiVersion").is_empty() {
+        // Helm values, kustomize patches and other YAML that lives next to manifests.
+        auditor.skip(
+            doc.source.to_string(),
+            Some(doc.source),
+            "not a Kubernetes object (no apiVersion or kind)",
+        );
+        return None;
+    }
+    match facts_from_json(doc.value) {
+        Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
+        Ok(None) => {
+            let ns = if namespace.is_empty() {
+                "-"
+            } else {
+                namespace.as_str()
+            };
+            auditor.skip(
+                format!("{ns}/{kind}/{name}"),
+                Some(doc.source),
+                "kind has no pod template",
+            )
+        }
+        Err(e) => {
+            return Some(InputError {
                 file: doc.source.file,
                 document: Some(doc.source.document),
                 line: Some(doc.source.line),
                 message: e.to_string(),
-            }),
+            });
         }
     }
+    None
 }
 
 #[cfg(test)]

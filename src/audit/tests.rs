@@ -118,6 +118,45 @@ fn manifest_input_judges_workloads_skips_other_kinds_and_reports_bad_objects() {
     );
 }
 
+#[test]
+fn judging_while_reading_gives_the_report_of_judging_after_reading() {
+    // A decoding error in the first file and a YAML error in the second: read errors come
+    // first in the report, decoding errors after, whichever file they were found in.
+    let first = "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec: {containers: 3}\n---\n\
+                 apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n\
+                 apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n";
+    let second = "kind: [unclosed\n---\nnot: an object\n";
+    let files = [
+        ("a.yaml", first),
+        ("b.yaml", second),
+        ("c.yaml", "# nothing\n"),
+    ];
+    let mut input = Input::default();
+    for (name, text) in files {
+        parse_bytes(text.as_bytes(), name, &mut input);
+    }
+    let mut whole = auditor(None);
+    audit_input(&mut whole, input);
+    let whole = whole.finish();
+
+    let mut streamed = auditor(None);
+    let mut audit = ManifestAudit::new(&mut streamed);
+    for (name, text) in files {
+        crate::manifests::parse_into(text.as_bytes(), name, &mut audit);
+    }
+    let read = audit.finish();
+    let streamed = streamed.finish();
+
+    assert_eq!(
+        serde_json::to_string(&streamed).unwrap(),
+        serde_json::to_string(&whole).unwrap()
+    );
+    let files: Vec<&str> = streamed.errors.iter().map(|e| e.file.as_str()).collect();
+    assert_eq!(files, ["b.yaml", "a.yaml"]);
+    assert_eq!((read.documents, read.read_errors), (4, 1));
+    assert_eq!(read.empty_files, ["c.yaml"]);
+}
+
 mod cluster {
     use super::*;
     use crate::facts::WorkloadKind;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
-use kube_devops::audit::{AuditReport, Auditor, audit_cluster, audit_input};
+use kube_devops::audit::{AuditReport, Auditor, ManifestAudit, audit_cluster};
 use kube_devops::checks::Severity;
 use kube_devops::manifests;
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
@@ -201,16 +201,18 @@ fn offline_report(
     exclusions: NamespaceExclusions,
     now: Timestamp,
 ) -> anyhow::Result<AuditReport> {
-    let input = manifests::load(&args.path, &mut std::io::stdin().lock());
-    for f in &input.empty_files {
+    let mut auditor = Auditor::new(policy, source, exclusions, args.namespace.clone(), now);
+    // Each document is judged as soon as it is parsed; the input is never held whole.
+    let mut audit = ManifestAudit::new(&mut auditor);
+    manifests::read(&args.path, &mut std::io::stdin().lock(), &mut audit);
+    let read = audit.finish();
+    for f in &read.empty_files {
         tracing::warn!(file = %f, "file holds no Kubernetes objects");
     }
-    if input.documents.is_empty() && input.errors.is_empty() {
+    if read.documents == 0 && read.read_errors == 0 {
         let names: Vec<String> = args.path.iter().map(|p| p.display().to_string()).collect();
         bail!("no Kubernetes objects found in {}", names.join(", "));
     }
-    let mut auditor = Auditor::new(policy, source, exclusions, args.namespace.clone(), now);
-    audit_input(&mut auditor, input);
     Ok(auditor.finish())
 }
 

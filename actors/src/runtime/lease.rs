@@ -12,9 +12,9 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::Client;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::Client;
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::oneshot;
 

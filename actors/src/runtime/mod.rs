@@ -96,7 +96,9 @@ async fn start(
             let addr = webhook.addr;
             let runtime = crate::admission::start(webhook, client.clone(), metrics.clone())
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}"))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
+                })?;
             Some(runtime)
         }
         None => None,

@@ -1,0 +1,456 @@
+//! A fast reader for the plain block style that nearly every Kubernetes manifest is
+//! written in, giving exactly the value the full YAML parser would.
+//!
+//! In: the text of one YAML document (as split by the caller). Out: `Some(value)` when the
+//! document stays inside the subset below, `None` otherwise, and then the caller parses it
+//! with the full parser, which also produces every error message. The subset: block
+//! mappings with plain keys, block sequences (compact `- key: value` items too), plain
+//! scalars on one line, single- and double-quoted scalars on one line, literal block
+//! scalars (`|`, `|-`), empty flow collections and one-line flow sequences of simple
+//! scalars, and comments. Anything else (anchors, aliases, tags, folded or multi-line
+//! scalars, complex keys, tabs, non-ASCII text, duplicate keys, numbers other than
+//! decimal integers, and every malformed input) answers `None`. Plain scalars resolve as
+//! the full parser resolves them (YAML 1.2 core schema): `null`/`~`, `true`/`false` in
+//! three casings, decimal integers without leading zeros; everything else is a string.
+
+use serde_json::{Map, Value};
+
+/// Deepest nesting read here; deeper documents go to the full parser and its limit.
+const MAX_DEPTH: usize = 64;
+
+/// Longest plain key read here (the full parser refuses keys over 1,024 characters).
+const MAX_KEY: usize = 256;
+
+/// Reads `doc` if it stays inside the subset.
+pub(super) fn parse(doc: &str) -> Option<Value> {
+    if !doc
+        .bytes()
+        .all(|b| b.is_ascii() && b != b'\t' && b != b'\r')
+    {
+        return None;
+    }
+    let lines: Vec<&str> = doc.split('\n').collect();
+    let mut reader = Reader { lines, next: 0 };
+    let (indent, first) = reader.peek()?;
+    if first.starts_with(['-', '{', '[']) {
+        return None;
+    }
+    let value = reader.mapping(indent, 0)?;
+    // Anything left over (a less indented line, a second root) is for the full parser.
+    match reader.peek() {
+        None => Some(value),
+        Some(_) => None,
+    }
+}
+
+struct Reader<'a> {
+    lines: Vec<&'a str>,
+    next: usize,
+}
+
+/// A line's indentation and its content without the indentation.
+fn split_indent(line: &str) -> (usize, &str) {
+    let content = line.trim_start_matches(' ');
+    (line.len() - content.len(), content)
+}
+
+fn is_sequence_item(content: &str) -> bool {
+    content == "-" || content.starts_with("- ")
+}
+
+impl<'a> Reader<'a> {
+    /// The next line with content (not blank, not a comment), without consuming it.
+    fn peek(&mut self) -> Option<(usize, &'a str)> {
+        while let Some(line) = self.lines.get(self.next) {
+            let (indent, content) = split_indent(line);
+            if content.is_empty() || content.starts_with('#') {
+                self.next += 1;
+                continue;
+            }
+            return Some((indent, content));
+        }
+        None
+    }
+
+    /// A node that starts on the next content line, more indented than `parent`.
+    fn nested(&mut self, parent: usize, depth: usize) -> Option<Value> {
+        match self.peek() {
+            Some((indent, content)) if indent > parent => {
+                if is_sequence_item(content) {
+                    self.sequence(indent, depth)
+                } else if content.starts_with(['{', '[']) {
+                    None
+                } else {
+                    self.mapping(indent, depth)
+                }
+            }
+            _ => Some(Value::Null),
+        }
+    }
+
+    /// A block mapping whose keys sit at `indent`.
+    fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut map = Map::new();
+        while let Some((at, content)) = self.peek() {
+            if at < indent {
+                break;
+            }
+            if at > indent || is_sequence_item(content) {
+                return None;
+            }
+            self.next += 1;
+            let (key, rest) = key(content)?;
+            let value = self.value(indent, rest, depth)?;
+            if map.insert(key.to_owned(), value).is_some() {
+                return None;
+            }
+        }
+        Some(Value::Object(map))
+    }
+
+    /// A block sequence whose `-` indicators sit at `indent`.
+    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut items = Vec::new();
+        while let Some((at, content)) = self.peek() {
+            if at != indent || !is_sequence_item(content) {
+                if at > indent {
+                    return None;
+                }
+                break;
+            }
+            self.next += 1;
+            let after_dash = &content[1..];
+            let rest = after_dash.trim_start_matches(' ');
+            if rest.is_empty() || rest.starts_with('#') {
+                items.push(self.nested(indent, depth + 1)?);
+                continue;
+            }
+            if rest.starts_with('-') && is_sequence_item(rest) {
+                return None;
+            }
+            // The column of the item's content: a compact mapping's keys line up there.
+            let column = indent + 1 + (after_dash.len() - rest.len());
+            match key(rest) {
+                Some((first, value_text)) => {
+                    let mut map = Map::new();
+                    let value = self.value(column, value_text, depth + 1)?;
+                    map.insert(first.to_owned(), value);
+                    let Value::Object(more) = self.mapping(column, depth + 1)? else {
+                        return None;
+                    };
+                    for (k, v) in more {
+                        if map.insert(k, v).is_some() {
+                            return None;
+                        }
+                    }
+                    items.push(Value::Object(map));
+                }
+                None => {
+                    items.push(self.inline(indent, rest)?);
+                }
+            }
+        }
+        Some(Value::Array(items))
+    }
+
+    /// The value of a mapping entry whose key sits at `indent`; `rest` follows the colon.
+    fn value(&mut self, indent: usize, rest: &'a str, depth: usize) -> Option<Value> {
+        let rest = rest.trim_start_matches(' ');
+        if !rest.is_empty() && !rest.starts_with('#') {
+            return self.inline(indent, rest);
+        }
+        match self.peek() {
+            // A sequence may sit at its key's own indentation.
+            Some((at, content)) if at == indent && is_sequence_item(content) => {
+                self.sequence(indent, depth + 1)
+            }
+            _ => self.nested(indent, depth + 1),
+        }
+    }
+
+    /// A value written on its entry's line; the following lines must not continue it.
+    fn inline(&mut self, indent: usize, text: &'a str) -> Option<Value> {
+        let value = match text.as_bytes()[0] {
+            b'|' => return self.literal(indent, text),
+            b'"' => scalar_end(double_quoted(text)?)?,
+            b'\'' => scalar_end(single_quoted(text)?)?,
+            b'[' => flow_sequence(text)?,
+            b'{' => match without_comment(text) {
+                "{}" => Value::Object(Map::new()),
+                _ => return None,
+            },
+            _ => plain(text)?,
+        };
+        match self.peek() {
+            // A more indented line would continue a multi-line scalar (or be an error).
+            Some((at, _)) if at > indent => None,
+            _ => Some(value),
+        }
+    }
+
+    /// A literal block scalar (`|` or `|-`) under an entry at `indent`.
+    fn literal(&mut self, indent: usize, header: &str) -> Option<Value> {
+        let strip = match without_comment(header) {
+            "|" => false,
+            "|-" => true,
+            _ => return None,
+        };
+        let start = self.next;
+        let mut leading_spaces = 0;
+        let mut content_indent = None;
+        for line in &self.lines[start..] {
+            let (at, content) = split_indent(line);
+            if content.is_empty() {
+                leading_spaces = leading_spaces.max(at);
+                continue;
+            }
+            content_indent = Some(at);
+            break;
+        }
+        let content_indent = content_indent.filter(|&m| m > indent && m >= leading_spaces)?;
+        let mut text = String::new();
+        let mut pending_breaks = 0;
+        let mut end = start;
+        for line in &self.lines[start..] {
+            let (at, content) = split_indent(line);
+            if content.is_empty() {
+                if at > content_indent {
+                    return None;
+                }
+                pending_breaks += 1;
+                end += 1;
+                continue;
+            }
+            if at < content_indent {
+                break;
+            }
+            // Line breaks are written only once the next content line shows they are
+            // inside the scalar; trailing ones are chomped below.
+            text.extend(std::iter::repeat_n('\n', pending_breaks));
+            pending_breaks = 1;
+            text.push_str(&line[content_indent..]);
+            end += 1;
+        }
+        // Clip keeps one final line break (every document here ends with one), strip none.
+        if !strip && !text.is_empty() {
+            text.push('\n');
+        }
+        self.next = end;
+        match self.peek() {
+            Some((at, _)) if at > indent => None,
+            _ => Some(Value::String(text)),
+        }
+    }
+}
+
+/// Splits `key: rest` (or `key:` at the end of the line) when the key is a plain word.
+fn key(content: &str) -> Option<(&str, &str)> {
+    let bytes = content.as_bytes();
+    if !(bytes[0].is_ascii_alphabetic() || bytes[0] == b'_') {
+        return None;
+    }
+    let end = bytes
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-')))?;
+    if bytes[end] != b':' || end > MAX_KEY {
+        return None;
+    }
+    let rest = &content[end + 1..];
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return None;
+    }
+    let key = &content[..end];
+    if resolves_to_non_string(key) {
+        return None;
+    }
+    Some((key, rest))
+}
+
+fn resolves_to_non_string(word: &str) -> bool {
+    matches!(
+        word,
+        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    )
+}
+
+/// `text` without a trailing comment and spaces.
+fn without_comment(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    // A comment starts at a `#` after a space; `#` is rare, so it is searched for first.
+    let comment = bytes
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|&(i, &b)| b == b'#' && bytes[i - 1] == b' ')
+        .map(|(i, _)| i - 1);
+    let text = match comment {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    text.trim_end_matches(' ')
+}
+
+/// Whether `text` holds `: `, which would make a plain scalar a mapping key.
+fn has_mapping_indicator(text: &str) -> bool {
+    text.as_bytes().windows(2).any(|w| w == b": ")
+}
+
+/// What may follow a quoted scalar on its line: spaces and a comment.
+fn scalar_end((value, after): (String, &str)) -> Option<Value> {
+    let after_trimmed = after.trim_start_matches(' ');
+    let ok = after_trimmed.is_empty()
+        || (after_trimmed.starts_with('#') && after_trimmed.len() < after.len());
+    ok.then_some(Value::String(value))
+}
+
+/// A one-line double-quoted scalar with the common escapes; returns it and what follows.
+fn double_quoted(text: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let mut chars = text[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return Some((out, &text[i + 2..])),
+            '\\' => out.push(match chars.next()?.1 {
+                '\\' => '\\',
+                '"' => '"',
+                '/' => '/',
+                'n' => '\n',
+                't' => '\t',
+                _ => return None,
+            }),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// A one-line single-quoted scalar; returns it and what follows.
+fn single_quoted(text: &str) -> Option<(String, &str)> {
+    let mut out = String::new();
+    let body = &text[1..];
+    let mut from = 0;
+    loop {
+        let i = from + body[from..].find('\'')?;
+        out.push_str(&body[from..i]);
+        if body[i + 1..].starts_with('\'') {
+            out.push('\'');
+            from = i + 2;
+        } else {
+            return Some((out, &body[i + 1..]));
+        }
+    }
+}
+
+/// `[]`, or a one-line flow sequence of quoted scalars and plain words.
+fn flow_sequence(text: &str) -> Option<Value> {
+    let mut items = Vec::new();
+    let mut rest = text[1..].trim_start_matches(' ');
+    if let Some(after) = rest.strip_prefix(']') {
+        return scalar_end((String::new(), after)).map(|_| Value::Array(items));
+    }
+    loop {
+        let (item, after) = match rest.as_bytes().first()? {
+            b'"' => {
+                let (s, after) = double_quoted(rest)?;
+                (Value::String(s), after)
+            }
+            b'\'' => {
+                let (s, after) = single_quoted(rest)?;
+                (Value::String(s), after)
+            }
+            _ => {
+                let end = rest
+                    .bytes()
+                    .position(|b| matches!(b, b',' | b']' | b' '))
+                    .unwrap_or(rest.len());
+                let word = &rest[..end];
+                let simple = !word.is_empty()
+                    && word.as_bytes()[0].is_ascii_alphanumeric()
+                    && word.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-')
+                    });
+                if !simple {
+                    return None;
+                }
+                (resolve(word)?, &rest[end..])
+            }
+        };
+        items.push(item);
+        let after = after.trim_start_matches(' ');
+        if let Some(next) = after.strip_prefix(',') {
+            rest = next.trim_start_matches(' ');
+            if rest.starts_with(']') {
+                // A trailing comma: valid YAML, but left to the full parser.
+                return None;
+            }
+        } else if let Some(end) = after.strip_prefix(']') {
+            return scalar_end((String::new(), end)).map(|_| Value::Array(items));
+        } else {
+            return None;
+        }
+    }
+}
+
+/// A one-line plain scalar in block context.
+fn plain(text: &str) -> Option<Value> {
+    let first = text.as_bytes()[0];
+    let starts_well = first.is_ascii_alphanumeric()
+        || matches!(
+            first,
+            b'/' | b'.' | b'_' | b'$' | b'(' | b'=' | b'^' | b';' | b'\\' | b'~'
+        )
+        || (first == b'-' && text.len() > 1 && text.as_bytes()[1] != b' ');
+    if !starts_well {
+        return None;
+    }
+    let value = without_comment(text);
+    if has_mapping_indicator(value) || value.ends_with(':') {
+        return None;
+    }
+    resolve(value)
+}
+
+/// Resolves a plain scalar as the full parser does (YAML 1.2 core schema); `None` for
+/// forms left to it (floats, infinities, hexadecimal, octal and binary integers, a `+`
+/// sign, integers too large for 64 bits).
+fn resolve(word: &str) -> Option<Value> {
+    match word {
+        "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        _ => {}
+    }
+    let unsigned = word.strip_prefix('-').unwrap_or(word);
+    if word.starts_with('+') || ["0x", "0o", "0b"].iter().any(|p| unsigned.starts_with(p)) {
+        return None;
+    }
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        if unsigned.len() > 1 && unsigned.starts_with('0') {
+            // YAML 1.2: digits with a leading zero are a string, not an octal number.
+            return Some(Value::String(word.to_owned()));
+        }
+        return if word.starts_with('-') {
+            word.parse::<i64>().ok().map(Value::from)
+        } else {
+            word.parse::<u64>().ok().map(Value::from)
+        };
+    }
+    let special = matches!(
+        word,
+        ".inf" | ".Inf" | ".INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN"
+    );
+    if special || word.parse::<f64>().is_ok_and(f64::is_finite) {
+        return None;
+    }
+    Some(Value::String(word.to_owned()))
+}
+
+#[cfg(test)]
+#[path = "block_yaml_tests.rs"]
+mod tests;
