@@ -10,25 +10,36 @@
 //!
 //! # Reading YAML
 //!
+//! Manifests are read the way `kubectl` reads them: sigs.k8s.io/yaml on a go-yaml v2 fork,
+//! which resolves plain (unquoted) scalars by YAML 1.1 rules. `yes`, `on` and `y` are
+//! booleans, `0644` is octal (420, the usual `defaultMode`), `0o17`, `0x1F` and `0b101`
+//! are integers, `1e3` is 1000, `<<` merges mappings, and mapping keys are turned into
+//! strings (`yes:` is the key `"true"`); quoted scalars are always strings. A typed field
+//! written that way therefore gets the value `kubectl` would send, not a false "invalid"
+//! report. `yaml11` holds the rules, with the details.
+//!
 //! Nearly every manifest is written in plain block style: nested mappings and sequences,
 //! one-line scalars, the odd `|` block and `["ALL"]`. `block_yaml` reads exactly that
-//! subset straight into a `serde_json::Value` and declines anything else; a declined
-//! document goes to `serde_yaml_ng` (libyaml), which also words every YAML error users
-//! see. The two agree by construction on what the reader accepts, and tests hold them to
-//! it. On 1,000 corpus documents (3.85 KB each, one core), to a `Value` per document:
-//! `serde_yaml_ng` 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3 68 µs (55 µs for
-//! its events alone), the block reader 30 µs. Neither saphyr crate is fast enough to pay
-//! for moving every document to a new parser with new error messages, so the general
-//! parser stays `serde_yaml_ng` (MIT or Apache-2.0, maintained).
+//! subset straight into a `serde_json::Value` and declines anything else. A declined
+//! document is first checked by `serde_yaml_ng` (libyaml), which words every YAML syntax
+//! error users see, as it always has; then `yaml11` builds its value from the events of
+//! `saphyr-parser`, which, unlike `serde_yaml_ng`'s serde interface, says whether each
+//! scalar was plain or quoted and what tag it carries, and where each event is (errors of
+//! its own, such as a duplicate key or a merge of a scalar, name their line). Both readers
+//! resolve plain scalars with the same function, and tests hold them to agreement.
 //!
-//! Plain scalars follow the YAML 1.2 core schema, as they always have here: `yes`, `on`
-//! and `0644` are strings, `0o644` is 420, `<<` is an ordinary key. `kubectl` reads YAML
-//! 1.1 instead (sigs.k8s.io/yaml on a go-yaml v2 fork: `yes` and `on` are booleans,
-//! `0644` is octal, `<<` merges), so a typed field written that way is reported as
-//! invalid here rather than read the way `kubectl` would; strings are never turned into
-//! booleans behind the user's back.
+//! `saphyr-parser` 0.3.3 (MIT or Apache-2.0) is the maintained successor of `yaml-rust`'s
+//! parser (the saphyr-rs project, four releases in its 0.3 series, Rust 2024), passes the
+//! YAML test suite, has no unsafe code and adds one small crate (`arraydeque`). On 1,000
+//! corpus documents (3.85 KB each, one core), to a `Value` per document: `serde_yaml_ng`
+//! 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3 68 µs (55 µs for its events
+//! alone), the block reader 30 µs. So the block reader stays the path nearly every
+//! document takes (every document of the benchmark corpus does), and the syntax check
+//! plus the events, about twice the time of `serde_yaml_ng` alone, are paid only by the
+//! rare declined document.
 
 mod block_yaml;
+mod yaml11;
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -356,8 +367,8 @@ fn parse_json(text: &str, file: &str, sink: &mut dyn InputSink) {
     }
 }
 
-/// A JSON value read from YAML or JSON that refuses duplicate mapping keys, as the API
-/// server's decoder does (a silent last-one-wins could change the kind of an object).
+/// A JSON value that refuses duplicate mapping keys, as the API server's decoder does (a
+/// silent last-one-wins could change the kind of an object).
 struct Strict(Value);
 
 impl<'de> serde::Deserialize<'de> for Strict {
@@ -521,20 +532,32 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
         }
         index += 1;
         let parsed = match block_yaml::parse(&doc) {
-            Some(value) => Ok(Strict(value)),
-            None => serde_yaml_ng::from_str::<Strict>(&doc),
+            Some(value) => Ok(value),
+            None => parse_full(&doc),
         };
         match parsed {
-            Ok(Strict(Value::Null)) => {}
-            Ok(Strict(value)) => push_value(value, file, index, line, sink),
+            Ok(Value::Null) => {}
+            Ok(value) => push_value(value, file, index, line, sink),
             Err(e) => sink.error(InputError {
                 file: file.to_owned(),
                 document: Some(index),
-                line: Some(line + e.location().map_or(0, |l| l.line().saturating_sub(1))),
-                message: format!("invalid YAML: {}", strip_location(&e.to_string())),
+                line: Some(line + e.line.saturating_sub(1)),
+                message: format!("invalid YAML: {}", e.message),
             }),
         }
     }
+}
+
+/// Reads a document the block reader declined: libyaml checks its syntax and words any
+/// syntax error, as it always has, then the general reader builds its value.
+fn parse_full(doc: &str) -> Result<Value, yaml11::Error> {
+    if let Err(e) = serde_yaml_ng::from_str::<serde::de::IgnoredAny>(doc) {
+        return Err(yaml11::Error {
+            message: strip_location(&e.to_string()).to_owned(),
+            line: e.location().map_or(1, |l| l.line()),
+        });
+    }
+    yaml11::parse(doc)
 }
 
 /// serde_yaml appends "at line N column M" relative to the document; we report the file line.

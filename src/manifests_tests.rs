@@ -597,24 +597,111 @@ fn a_document_after_an_end_marker_without_a_new_start_marker_is_read() {
 // ---------------------------------------------------------------------------------------
 // YAML versions and line breaks
 
-/// The API server's clients read YAML 1.1 (`yes` is true, `0644` is octal, `<<` merges);
-/// manifests here are read as YAML 1.2, the way they always have been: those forms stay
-/// strings or plain keys, so a typed field holding one is reported, never guessed.
-#[test]
-fn yaml_1_1_forms_are_read_as_yaml_1_2() {
-    let input = parse(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: yes\n  b: on\n  c: 0644\n  d: 0o644\n",
-    );
+/// `kubectl` reads YAML 1.1 (sigs.k8s.io/yaml on go-yaml v2): `yes` and `on` are true,
+/// `0644` is octal, `<<` merges. Manifests here are read the same way, in the block reader
+/// and in the general reader alike (the anchor sends the second document to it).
+#[rstest::rstest]
+#[case::block("")]
+#[case::general("anchor: &a 1\n")]
+fn yaml_1_1_forms_are_read_as_kubectl_reads_them(#[case] prefix: &str) {
+    let input = parse(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\n{prefix}data:\n  a: yes\n  b: on\n  c: 0644\n  d: 0o644\n  e: \"0644\"\n  f: 'yes'\n"
+    ));
     no_errors(&input);
     let data = &input.documents[0].value["data"];
-    assert_eq!(data["a"], "yes");
-    assert_eq!(data["b"], "on");
-    assert_eq!(data["c"], "0644");
+    assert_eq!(data["a"], true);
+    assert_eq!(data["b"], true);
+    assert_eq!(data["c"], 420);
     assert_eq!(data["d"], 420);
+    assert_eq!(data["e"], "0644");
+    assert_eq!(data["f"], "yes");
     let merged = parse("apiVersion: v1\nkind: ConfigMap\nbase: &b {x: 1}\ndata:\n  <<: *b\n");
     no_errors(&merged);
-    assert_eq!(merged.documents[0].value["data"]["<<"]["x"], 1);
-    assert_eq!(merged.documents[0].value["data"].get("x"), None);
+    assert_eq!(
+        merged.documents[0].value["data"],
+        serde_json::json!({"x": 1})
+    );
+}
+
+const DEPLOYMENT_WITH_MODE: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      volumes:
+      - name: cfg
+        configMap:
+          name: cfg
+          defaultMode: 0644
+      - name: key
+        secret: {secretName: key, defaultMode: 0400}
+      containers:
+      - name: app
+        image: nginx:1.27
+";
+
+/// The most common YAML 1.1 form in real manifests, `defaultMode: 0644`, is the mode 420
+/// `kubectl` sends, and the Deployment decodes, in either reader.
+#[rstest::rstest]
+#[case::block("")]
+#[case::general("x: &x 1\n")]
+fn an_octal_default_mode_is_420_and_the_deployment_decodes(#[case] extra: &str) {
+    let input = parse(&format!("{DEPLOYMENT_WITH_MODE}{extra}"));
+    no_errors(&input);
+    let value = input.documents[0].value.clone();
+    let volumes = &value["spec"]["template"]["spec"]["volumes"];
+    assert_eq!(volumes[0]["configMap"]["defaultMode"], 420);
+    assert_eq!(volumes[1]["secret"]["defaultMode"], 256);
+    let deployment: k8s_openapi::api::apps::v1::Deployment =
+        serde_json::from_value(value).expect("the Deployment decodes");
+    let spec = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .expect("pod spec");
+    let modes: Vec<_> = spec
+        .volumes
+        .unwrap_or_default()
+        .iter()
+        .map(|v| {
+            v.config_map
+                .as_ref()
+                .and_then(|c| c.default_mode)
+                .or(v.secret.as_ref().and_then(|s| s.default_mode))
+        })
+        .collect();
+    assert_eq!(modes, [Some(420), Some(256)]);
+}
+
+/// Errors of the general reader's own (a merge of a scalar, a tag that cannot hold its
+/// scalar, an infinity) name the document and the file line.
+#[rstest::rstest]
+#[case::merge_of_a_scalar("m:\n  <<: 1\n", 10, "map merge requires map")]
+#[case::bad_tag("m:\n  a: !!int abc\n", 10, "cannot decode !!str `abc` as a !!int")]
+#[case::infinity("m:\n  a: .inf\n", 10, "infinity")]
+#[case::null_key("m:\n  ~: 1\n", 10, "unsupported map key")]
+#[case::duplicate_after_conversion("m:\n  yes: 1\n  true: 2\n", 11, "duplicate key \"true\"")]
+fn general_reader_errors_name_document_and_line(
+    #[case] body: &str,
+    #[case] line: usize,
+    #[case] message: &str,
+) {
+    let input = parse(&format!(
+        "{}---\n# c\napiVersion: v1\nkind: ConfigMap\n{body}",
+        pod_yaml("a")
+    ));
+    assert_eq!(names(&input), ["a"]);
+    assert_eq!(input.errors.len(), 1, "{:?}", input.errors);
+    let e = &input.errors[0];
+    assert_eq!((e.document, e.line), (Some(2), Some(line)), "{e}");
+    assert!(e.message.starts_with("invalid YAML: "), "{e}");
+    assert!(e.message.contains(message), "{e}");
 }
 
 #[rstest::rstest]

@@ -8,12 +8,15 @@
 //! scalars on one line, single- and double-quoted scalars on one line, literal block
 //! scalars (`|`, `|-`), empty flow collections and one-line flow sequences of simple
 //! scalars, and comments. Anything else (anchors, aliases, tags, folded or multi-line
-//! scalars, complex keys, tabs, non-ASCII text, duplicate keys, numbers other than
-//! decimal integers, and every malformed input) answers `None`. Plain scalars resolve as
-//! the full parser resolves them (YAML 1.2 core schema): `null`/`~`, `true`/`false` in
-//! three casings, decimal integers without leading zeros; everything else is a string.
+//! scalars, complex keys, tabs, non-ASCII text, duplicate keys, infinities and NaN, keys
+//! that resolve to anything but a string, such as `yes` or `null`, and every malformed
+//! input) answers `None`. Plain scalars resolve exactly as the general reader resolves
+//! them, with the same function: `kubectl`'s YAML 1.1 rules (`yes` and `on` are booleans,
+//! `0644` is octal 420), see `yaml11`.
 
 use serde_json::{Map, Value};
+
+use super::yaml11;
 
 /// Deepest nesting read here; deeper documents go to the full parser and its limit.
 const MAX_DEPTH: usize = 64;
@@ -273,10 +276,7 @@ fn key(content: &str) -> Option<(&str, &str)> {
 }
 
 fn resolves_to_non_string(word: &str) -> bool {
-    matches!(
-        word,
-        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
-    )
+    yaml11::resolve(word) != yaml11::Plain::Str
 }
 
 /// `text` without a trailing comment and spaces.
@@ -403,7 +403,7 @@ fn plain(text: &str) -> Option<Value> {
     let starts_well = first.is_ascii_alphanumeric()
         || matches!(
             first,
-            b'/' | b'.' | b'_' | b'$' | b'(' | b'=' | b'^' | b';' | b'\\' | b'~'
+            b'/' | b'.' | b'_' | b'$' | b'(' | b'=' | b'^' | b';' | b'\\' | b'~' | b'+'
         )
         || (first == b'-' && text.len() > 1 && text.as_bytes()[1] != b' ');
     if !starts_well {
@@ -416,39 +416,10 @@ fn plain(text: &str) -> Option<Value> {
     resolve(value)
 }
 
-/// Resolves a plain scalar as the full parser does (YAML 1.2 core schema); `None` for
-/// forms left to it (floats, infinities, hexadecimal, octal and binary integers, a `+`
-/// sign, integers too large for 64 bits).
+/// Resolves a plain scalar as the general reader does (go-yaml v2's YAML 1.1 rules, see
+/// `yaml11`); `None` for an infinity or NaN, whose error the general reader words.
 fn resolve(word: &str) -> Option<Value> {
-    match word {
-        "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
-        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
-        _ => {}
-    }
-    let unsigned = word.strip_prefix('-').unwrap_or(word);
-    if word.starts_with('+') || ["0x", "0o", "0b"].iter().any(|p| unsigned.starts_with(p)) {
-        return None;
-    }
-    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        if unsigned.len() > 1 && unsigned.starts_with('0') {
-            // YAML 1.2: digits with a leading zero are a string, not an octal number.
-            return Some(Value::String(word.to_owned()));
-        }
-        return if word.starts_with('-') {
-            word.parse::<i64>().ok().map(Value::from)
-        } else {
-            word.parse::<u64>().ok().map(Value::from)
-        };
-    }
-    let special = matches!(
-        word,
-        ".inf" | ".Inf" | ".INF" | "-.inf" | "-.Inf" | "-.INF" | ".nan" | ".NaN" | ".NAN"
-    );
-    if special || word.parse::<f64>().is_ok_and(f64::is_finite) {
-        return None;
-    }
-    Some(Value::String(word.to_owned()))
+    yaml11::json(yaml11::resolve(word), word)
 }
 
 #[cfg(test)]
