@@ -228,11 +228,6 @@ impl Metrics {
         })
     }
 
-    /// The registry, for components that register their own collectors.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut buf = Vec::new();

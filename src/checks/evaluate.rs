@@ -10,11 +10,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{CheckId, Severity};
-use crate::facts::image::{ImagePin, image_pin};
+use crate::facts::image::{ImagePin, image_pin, is_floating};
 use crate::facts::{ContainerFacts, ContainerRole, PodFacts, SecurityFacts};
 use crate::policy::EffectivePolicy;
 use crate::policy::exemptions::{ExemptionVerdict, verdict};
-use crate::score::{CheckMask, Penalty, PodScore};
+use crate::score::{Penalty, PodScore};
 
 /// Capabilities whose addition breaks container isolation.
 pub const DANGEROUS_CAPABILITIES: [&str; 8] = [
@@ -79,12 +79,6 @@ pub fn pod_score(findings: &[Finding]) -> PodScore {
         score.checks.insert(f.check);
     }
     score
-}
-
-impl From<&[Finding]> for CheckMask {
-    fn from(findings: &[Finding]) -> Self {
-        pod_score(findings).checks
-    }
 }
 
 struct Evaluation<'a> {
@@ -293,9 +287,10 @@ fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         let effective = c
             .image_pull_policy
             .as_deref()
-            .unwrap_or(match image_pin(&c.image) {
-                ImagePin::Untagged | ImagePin::Tag("latest") => "Always",
-                _ => "IfNotPresent",
+            .unwrap_or(if is_floating(&c.image) {
+                "Always"
+            } else {
+                "IfNotPresent"
             });
         if effective != "Always" {
             ev.report(

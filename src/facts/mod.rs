@@ -228,11 +228,6 @@ pub struct PodFacts {
 }
 
 impl PodFacts {
-    /// The container with this name, matched by name, never by position.
-    pub fn container(&self, name: &str) -> Option<&ContainerFacts> {
-        self.containers.iter().find(|c| c.name == name)
-    }
-
     /// A pod that has run to completion or failed for good (`Succeeded` or `Failed`):
     /// it no longer runs anything, so it is not scored.
     pub fn is_terminated(&self) -> bool {

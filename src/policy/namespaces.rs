@@ -65,6 +65,16 @@ impl NamespaceExclusions {
         })
     }
 
+    /// Exclusions from `--exclude-namespace` flags: the given globs, or the default globs
+    /// when none are given (the fixed system namespaces and `own` always apply).
+    pub fn from_flags(own: Option<&str>, globs: &[String]) -> Result<Self, BadGlob> {
+        if globs.is_empty() {
+            Self::new(own, DEFAULT_EXCLUDE_GLOBS.iter().copied())
+        } else {
+            Self::new(own, globs.iter().map(String::as_str))
+        }
+    }
+
     /// True when `ns` is left alone.
     pub fn is_excluded(&self, ns: &str) -> bool {
         ALWAYS_EXCLUDED.contains(&ns) || self.own.as_deref() == Some(ns) || self.globs.is_match(ns)

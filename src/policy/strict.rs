@@ -82,13 +82,6 @@ pub fn policy_from_value(value: &Value) -> Result<DevOpsPolicy, StrictError> {
     serde_json::from_value(value.clone()).map_err(|e| StrictError::Invalid(e.to_string()))
 }
 
-/// Reads a spec alone, with the same strictness.
-pub fn spec_from_value(spec: &Value) -> Result<DevOpsPolicySpec, StrictError> {
-    let root = schemars::SchemaGenerator::default().into_root_schema_for::<DevOpsPolicySpec>();
-    check(spec, root.as_value(), root.as_value(), "spec")?;
-    serde_json::from_value(spec.clone()).map_err(|e| StrictError::Invalid(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,15 +185,6 @@ pub async fn cluster_report(
     Ok(auditor.finish())
 }
 
-/// The exclusions asked for on the command line.
-pub fn exclusions(globs: &[String]) -> anyhow::Result<NamespaceExclusions> {
-    Ok(if globs.is_empty() {
-        NamespaceExclusions::default()
-    } else {
-        NamespaceExclusions::new(None, globs.iter().map(String::as_str))?
-    })
-}
-
 fn offline_report(
     args: &AnalyzeArgs,
     policy: EffectivePolicy,
@@ -218,7 +209,7 @@ fn offline_report(
 
 pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
-    let exclusions = exclusions(&args.exclude_namespace)?;
+    let exclusions = NamespaceExclusions::from_flags(None, &args.exclude_namespace)?;
     let now = args.now.unwrap_or_else(Timestamp::now);
     let report = if args.path.is_empty() {
         block_on(async {

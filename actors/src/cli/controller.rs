@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use clap::Args;
 use kube_devops::policy::NamespaceExclusions;
-use kube_devops::policy::namespaces::DEFAULT_EXCLUDE_GLOBS;
 
 use super::ClusterTarget;
 use super::analyze::resolve_policy;
@@ -157,12 +156,7 @@ fn start_controller(
     }
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
     let namespace = own_namespace(args.namespace, target)?;
-    let globs: Vec<&str> = if args.exclude_namespace.is_empty() {
-        DEFAULT_EXCLUDE_GLOBS.to_vec()
-    } else {
-        args.exclude_namespace.iter().map(String::as_str).collect()
-    };
-    let exclusions = NamespaceExclusions::new(Some(&namespace), globs)?;
+    let exclusions = NamespaceExclusions::from_flags(Some(&namespace), &args.exclude_namespace)?;
     if let Some(w) = webhook.as_mut() {
         w.exclusions = exclusions.clone();
     }

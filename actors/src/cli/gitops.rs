@@ -14,7 +14,7 @@ use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{DevOpsPolicy, EffectivePolicy};
 use serde_json::{Value, json};
 
-use crate::cluster::list_pages;
+use crate::cluster::list_all;
 
 /// Field manager of `policy import`.
 pub const FIELD_MANAGER: &str = "kube-devops-gitops";
@@ -60,14 +60,7 @@ async fn live(client: &Client, namespace: Option<&str>) -> anyhow::Result<Vec<De
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let mut out = Vec::new();
-    list_pages(&api, |items, first| {
-        if first {
-            out.clear();
-        }
-        out.extend(items);
-    })
-    .await?;
+    let mut out = list_all(&api).await?;
     out.sort_by_key(key);
     Ok(out)
 }

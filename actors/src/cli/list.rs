@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::Api;
 
-use crate::cluster::list_pages;
+use crate::cluster::list_all;
 
 /// What to list.
 #[derive(Debug, Subcommand)]
@@ -69,14 +69,7 @@ pub(super) async fn run(client: Client, cmd: ListCommand) -> anyhow::Result<u8> 
             .unwrap_or_else(|| client.default_namespace().to_owned());
         Api::namespaced(client.clone(), &ns)
     };
-    let mut pods = Vec::new();
-    list_pages(&api, |items, first| {
-        if first {
-            pods.clear();
-        }
-        pods.extend(items);
-    })
-    .await?;
+    let mut pods = list_all(&api).await?;
     pods.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });

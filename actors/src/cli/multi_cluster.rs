@@ -13,7 +13,7 @@ use kube_devops::report::{OutputFormat, render};
 use kube_devops::score::{Penalty, Score};
 use serde::Serialize;
 
-use super::analyze::{cluster_report, exclusions, resolve_policy};
+use super::analyze::{cluster_report, resolve_policy};
 use super::{ClusterTarget, block_on};
 use crate::cluster::read_kubeconfig;
 
@@ -114,7 +114,8 @@ async fn analyze(args: MultiAnalyzeArgs, target: &ClusterTarget) -> anyhow::Resu
         bail!("the kubeconfig has no contexts");
     }
     let (policy, source) = resolve_policy(args.bundle.as_deref(), None)?;
-    let exclusions = exclusions(&args.exclude_namespace)?;
+    let exclusions =
+        kube_devops::policy::NamespaceExclusions::from_flags(None, &args.exclude_namespace)?;
     let now = Timestamp::now();
     let timeout = Duration::from_secs(args.timeout.max(1));
     let audits = contexts.iter().map(|context| {

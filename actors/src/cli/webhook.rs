@@ -126,19 +126,6 @@ pub struct InstallArgs {
     pub exclude_namespace: Vec<String>,
 }
 
-fn exclusions(own: Option<&str>, globs: &[String]) -> anyhow::Result<NamespaceExclusions> {
-    Ok(if globs.is_empty() {
-        NamespaceExclusions::new(
-            own,
-            kube_devops::policy::namespaces::DEFAULT_EXCLUDE_GLOBS
-                .iter()
-                .copied(),
-        )?
-    } else {
-        NamespaceExclusions::new(own, globs.iter().map(String::as_str))?
-    })
-}
-
 pub(super) fn run(cmd: WebhookCommand, target: &ClusterTarget) -> anyhow::Result<u8> {
     match cmd {
         WebhookCommand::Serve(args) => serve(args, target),
@@ -154,7 +141,8 @@ fn serve(args: ServeArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
     let mut options = WebhookOptions::new(args.tls_cert, args.tls_key);
     options.addr = args.addr;
     options.failure_mode = args.failure_mode;
-    options.exclusions = exclusions(args.own_namespace.as_deref(), &args.exclude_namespace)?;
+    options.exclusions =
+        NamespaceExclusions::from_flags(args.own_namespace.as_deref(), &args.exclude_namespace)?;
     let target = target.clone();
     actix::System::new().block_on(async move {
         let client = target.connect().await?;
@@ -235,7 +223,7 @@ pub fn install_config(args: &InstallArgs) -> anyhow::Result<String> {
     if !String::from_utf8_lossy(&ca).contains("-----BEGIN CERTIFICATE-----") {
         anyhow::bail!("{} holds no PEM certificate", args.ca_bundle_path.display());
     }
-    let excl = exclusions(Some(&args.namespace), &args.exclude_namespace)?;
+    let excl = NamespaceExclusions::from_flags(Some(&args.namespace), &args.exclude_namespace)?;
     let (names, globs): (Vec<String>, Vec<String>) = excl
         .names_and_globs()
         .into_iter()

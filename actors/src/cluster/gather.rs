@@ -90,6 +90,22 @@ where
     }
 }
 
+/// Every object of a listing, read page by page (a restarted listing starts over).
+pub async fn list_all<K>(api: &Api<K>) -> Result<Vec<K>, GatherError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let mut all = Vec::new();
+    list_pages(api, |items, first| {
+        if first {
+            all.clear();
+        }
+        all.extend(items);
+    })
+    .await?;
+    Ok(all)
+}
+
 /// Facts of everything a cluster audit judges.
 #[derive(Debug, Default)]
 pub struct ClusterFacts {
@@ -156,6 +172,7 @@ pub async fn gather(client: &Client, namespace: Option<&str>) -> Result<ClusterF
         if first {
             facts.clear();
         }
+        // Pods become facts page by page; the full objects are not kept.
         facts.extend(items.iter().map(facts_from_pod));
     })
     .await?;

@@ -9,4 +9,4 @@ mod connect;
 mod gather;
 
 pub use connect::{ConnectError, connect, read_kubeconfig};
-pub use gather::{ClusterFacts, GatherError, gather, list_pages};
+pub use gather::{ClusterFacts, GatherError, gather, list_all, list_pages};
