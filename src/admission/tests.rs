@@ -557,3 +557,46 @@ fn a_delete_needs_no_object() {
     let v = judge(text.to_owned(), &snapshot(&[]));
     assert!(v.response.allowed);
 }
+
+#[test]
+fn the_object_is_read_in_the_envelopes_pass() {
+    let object = pod("web").ns(NS).image("nginx:latest").build();
+    let text = request("CREATE", Some(&object), None);
+    let request = parse_review(text.as_bytes()).unwrap();
+    let slim = request.slim_object().expect("read with the envelope");
+    assert_eq!(
+        slim.facts(WorkloadKind::Pod).unwrap().containers[0].image,
+        "nginx:latest"
+    );
+}
+
+#[test]
+fn an_object_the_slim_reader_cannot_read_is_no_bad_request() {
+    let snap = snapshot(&[(NS, "baseline", latest_policy())]);
+    // Another kind whose fields happen to collide with a pod spec's: allowed unjudged.
+    let mut widget = body("CREATE", Some(&pod("web").build()), None);
+    widget["request"]["kind"] = json!({"group": "example.com", "version": "v1", "kind": "Widget"});
+    widget["request"]["object"] =
+        json!({"kind": "Widget", "spec": {"containers": "three", "hostNetwork": "yes"}});
+    let text = widget.to_string();
+    let request = parse_review(text.as_bytes()).unwrap();
+    assert!(request.slim_object().is_none());
+    let verdict = review(&request, &snap, now()).unwrap();
+    assert!(verdict.response.allowed);
+    assert_eq!(verdict.judgement, Judgement::NotJudgedKind);
+    // A judged kind with a wrong type in a field the checks read: the review is read, the
+    // object is an internal error that names the field (answered per the failure mode).
+    let mut bad = body("CREATE", Some(&pod("web").build()), None);
+    bad["request"]["object"]["spec"]["containers"] = json!("three");
+    let text = bad.to_string();
+    let request = parse_review(text.as_bytes()).unwrap();
+    let err = review(&request, &snap, now()).unwrap_err();
+    assert!(err.to_string().contains("invalid type"), "{err}");
+    // The envelope's own errors are still reported as such.
+    let mut broken = body("CREATE", Some(&pod("web").build()), None);
+    broken["request"]["uid"] = json!(7);
+    assert!(matches!(
+        parse_review(broken.to_string().as_bytes()),
+        Err(ReviewError::Json(m)) if m.contains("invalid type")
+    ));
+}

@@ -9,8 +9,11 @@
 //! library's: every field the API server always sends is checked with a message naming it,
 //! and fields judging never reads (userInfo, options, ...) cannot make a review unreadable.
 
+use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::facts::SlimObject;
 
 /// The only AdmissionReview version served.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -117,10 +120,19 @@ pub struct AdmissionRequest<'a> {
     pub has_object: bool,
     /// `request.oldObject` is present.
     pub has_old_object: bool,
+    /// `request.object` as the slim reader read it in the envelope's pass; `None` when it
+    /// could not (another kind's shape, a field of the wrong type): judging then decodes it
+    /// again and reports why.
+    slim: Option<SlimObject>,
     body: &'a [u8],
 }
 
 impl AdmissionRequest<'_> {
+    /// `request.object`, read slim in the same pass as the envelope.
+    pub fn slim_object(&self) -> Option<&SlimObject> {
+        self.slim.as_ref()
+    }
+
     /// Decodes `request.object` and `request.oldObject` as `T`.
     pub fn objects<T: DeserializeOwned>(
         &self,
@@ -187,20 +199,89 @@ impl<'de> Deserialize<'de> for Shape {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawReview {
-    #[serde(default)]
-    api_version: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    request: Option<RawRequest>,
+/// `request.object` read with the envelope: the slim object, or not a JSON object.
+enum ObjectSlot {
+    Object(Box<SlimObject>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ObjectSlot {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SlotVisitor;
+        impl<'de> Visitor<'de> for SlotVisitor {
+            type Value = ObjectSlot;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectSlot, A::Error> {
+                SlimObject::deserialize(MapAccessDeserializer::new(map))
+                    .map(|o| ObjectSlot::Object(Box::new(o)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectSlot, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ObjectSlot::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ObjectSlot, E> {
+                Ok(ObjectSlot::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ObjectSlot, E> {
+                Ok(ObjectSlot::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ObjectSlot, E> {
+                Ok(ObjectSlot::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ObjectSlot, E> {
+                Ok(ObjectSlot::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ObjectSlot, E> {
+                Ok(ObjectSlot::Other)
+            }
+        }
+        d.deserialize_any(SlotVisitor)
+    }
+}
+
+/// What the envelope's pass keeps of `request.object`.
+trait ObjectRead {
+    fn is_object(&self) -> bool;
+    fn into_slim(self) -> Option<SlimObject>;
+}
+
+impl ObjectRead for Shape {
+    fn is_object(&self) -> bool {
+        *self == Shape::Object
+    }
+    fn into_slim(self) -> Option<SlimObject> {
+        None
+    }
+}
+
+impl ObjectRead for ObjectSlot {
+    fn is_object(&self) -> bool {
+        matches!(self, ObjectSlot::Object(_))
+    }
+    fn into_slim(self) -> Option<SlimObject> {
+        match self {
+            ObjectSlot::Object(o) => Some(*o),
+            ObjectSlot::Other => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawRequest {
+struct RawReview<O> {
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default = "Option::default")]
+    request: Option<RawRequest<O>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRequest<O> {
     #[serde(default)]
     uid: Option<String>,
     #[serde(default)]
@@ -213,19 +294,36 @@ struct RawRequest {
     namespace: Option<String>,
     #[serde(default)]
     operation: Option<String>,
-    #[serde(default)]
-    object: Option<Shape>,
+    #[serde(default = "Option::default")]
+    object: Option<O>,
     #[serde(default)]
     old_object: Option<Shape>,
 }
 
 /// Reads and validates an AdmissionReview body.
+///
+/// One pass reads the envelope and `request.object` (slim: only what the checks use). When
+/// the object does not read that way, a second pass reads the envelope alone, so such an
+/// object never turns a review into a 400: it is judged (and reported) later, or allowed
+/// when its kind is not judged.
 pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<'_>, ReviewError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ReviewError::Empty);
     }
-    let raw: RawReview =
-        serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
+    match serde_json::from_slice::<RawReview<ObjectSlot>>(body) {
+        Ok(raw) => validate(raw, body),
+        Err(_) => {
+            let raw: RawReview<Shape> =
+                serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
+            validate(raw, body)
+        }
+    }
+}
+
+fn validate<O: ObjectRead>(
+    raw: RawReview<O>,
+    body: &[u8],
+) -> Result<AdmissionRequest<'_>, ReviewError> {
     let api_version = raw.api_version.unwrap_or_default();
     let kind = raw.kind.unwrap_or_default();
     if api_version != API_VERSION || kind != KIND {
@@ -244,7 +342,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<'_>, ReviewError> {
         .operation
         .ok_or(ReviewError::Missing("request.operation"))?;
     let operation = Operation::parse(&op_text).ok_or(ReviewError::Operation(op_text))?;
-    if req.object == Some(Shape::Other) {
+    if req.object.as_ref().is_some_and(|o| !o.is_object()) {
         return Err(ReviewError::NotAnObject("request.object"));
     }
     if req.old_object == Some(Shape::Other) {
@@ -265,6 +363,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<'_>, ReviewError> {
         operation,
         has_object,
         has_old_object: req.old_object.is_some(),
+        slim: req.object.and_then(ObjectRead::into_slim),
         body,
     })
 }

@@ -216,18 +216,38 @@ fn decode<T: DeserializeOwned>(
 }
 
 fn object_ref(kind: WorkloadKind, meta: &ObjectMeta) -> ObjectRef {
+    object_ref_of(
+        kind,
+        meta.namespace.as_deref(),
+        meta.name.as_deref(),
+        meta.generate_name.as_deref(),
+    )
+}
+
+/// The object's reference: a missing or empty namespace is `default`, a missing name is the
+/// `generateName` prefix.
+pub(super) fn object_ref_of(
+    kind: WorkloadKind,
+    namespace: Option<&str>,
+    name: Option<&str>,
+    generate_name: Option<&str>,
+) -> ObjectRef {
     ObjectRef {
         kind,
-        namespace: meta
-            .namespace
-            .clone()
+        namespace: namespace
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".to_owned()),
-        name: meta
-            .name
-            .clone()
-            .or_else(|| meta.generate_name.clone())
-            .unwrap_or_default(),
+            .unwrap_or("default")
+            .to_owned(),
+        name: name.or(generate_name).unwrap_or_default().to_owned(),
+    }
+}
+
+/// An init container with `restartPolicy: Always` is a native sidecar.
+pub(super) fn init_role(restart_policy: Option<&str>) -> ContainerRole {
+    if restart_policy == Some("Always") {
+        ContainerRole::Sidecar
+    } else {
+        ContainerRole::Init
     }
 }
 
@@ -280,14 +300,11 @@ fn from_spec(
         .map(|v| v.name.clone())
         .collect();
     facts.pod_security = pod_security(spec.security_context.as_ref());
-    let init = spec.init_containers.iter().flatten().map(|c| {
-        let role = if c.restart_policy.as_deref() == Some("Always") {
-            ContainerRole::Sidecar
-        } else {
-            ContainerRole::Init
-        };
-        container(c, role)
-    });
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| container(c, init_role(c.restart_policy.as_deref())));
     let regular = spec
         .containers
         .iter()

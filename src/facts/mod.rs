@@ -8,10 +8,12 @@
 
 mod extract;
 pub mod image;
+mod slim;
 
 pub use extract::{
     FactsError, PodTemplateSource, facts_from_json, facts_from_pod, facts_from_workload,
 };
+pub use slim::SlimObject;
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -1,0 +1,412 @@
+//! Facts straight from JSON bytes, reading only the fields the checks use.
+//!
+//! In: a Pod or a workload object as the API server sends it (the `object` of an admission
+//! review). Out: the same [`PodFacts`] as the typed extraction in `extract.rs`, without a
+//! runtime part (no status is read). The typed path decodes every field of the generated
+//! `k8s-openapi` types (managed fields, env, volumes, probes in full) only to read a few of
+//! them; here everything else is skipped unread, which makes a review several times cheaper.
+//! The fields read are a subset of the typed ones with the same meanings; the tests below
+//! hold the two paths equal on every example manifest and on generated objects.
+//!
+//! Use it only where the object was validated already (the API server validated it before
+//! admission): a type error in a field this path skips goes unnoticed here.
+
+use std::collections::BTreeMap;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::extract::{init_role, object_ref_of};
+use super::{
+    ContainerFacts, ContainerRole, OwnerRef, PodFacts, ResourceFacts, SecurityFacts, WorkloadKind,
+};
+use crate::facts::FactsError;
+use crate::policy::exemptions::{Exemption, IGNORE, IGNORE_REASON, IGNORE_UNTIL};
+
+/// A Pod or workload object, as much of it as the checks read.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct SlimObject {
+    #[serde(default)]
+    metadata: SlimMeta,
+    #[serde(default)]
+    spec: Option<SlimSpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    generate_name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default, deserialize_with = "exemption_annotations")]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    owner_references: Option<Vec<SlimOwner>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct SlimOwner {
+    kind: String,
+    name: String,
+    uid: String,
+    #[serde(default)]
+    controller: Option<bool>,
+}
+
+/// A pod spec, or a workload spec holding a template: the field names do not overlap, so
+/// one type reads all of them and the kind says which to use.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimSpec {
+    // Workload specs.
+    #[serde(default)]
+    template: Option<Box<SlimTemplate>>,
+    #[serde(default)]
+    job_template: Option<Box<SlimJobTemplate>>,
+    // Pod specs.
+    #[serde(default)]
+    containers: Option<Vec<SlimContainer>>,
+    #[serde(default)]
+    init_containers: Option<Vec<SlimContainer>>,
+    #[serde(default)]
+    host_network: Option<bool>,
+    #[serde(default, rename = "hostPID")]
+    host_pid: Option<bool>,
+    #[serde(default, rename = "hostIPC")]
+    host_ipc: Option<bool>,
+    #[serde(default)]
+    volumes: Option<Vec<SlimVolume>>,
+    #[serde(default)]
+    security_context: Option<SlimSecurity>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct SlimTemplate {
+    #[serde(default)]
+    metadata: Option<SlimMeta>,
+    #[serde(default)]
+    spec: Option<SlimSpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct SlimJobTemplate {
+    #[serde(default)]
+    spec: Option<SlimSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimVolume {
+    name: String,
+    #[serde(default)]
+    host_path: Option<IgnoredAny>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimContainer {
+    name: String,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    image_pull_policy: Option<String>,
+    #[serde(default)]
+    restart_policy: Option<String>,
+    #[serde(default)]
+    liveness_probe: Option<IgnoredAny>,
+    #[serde(default)]
+    readiness_probe: Option<IgnoredAny>,
+    #[serde(default)]
+    ports: Option<Vec<SlimPort>>,
+    #[serde(default)]
+    resources: Option<SlimResources>,
+    #[serde(default)]
+    security_context: Option<SlimSecurity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimPort {
+    container_port: i32,
+    #[serde(default)]
+    host_port: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct SlimResources {
+    #[serde(default)]
+    requests: Option<ResourceKeys>,
+    #[serde(default)]
+    limits: Option<ResourceKeys>,
+}
+
+/// Which of `cpu` and `memory` a resource list names; quantities are not read.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct ResourceKeys {
+    cpu: bool,
+    memory: bool,
+}
+
+/// A pod's or a container's `securityContext` (a pod's has no container-only fields, so
+/// they stay unset).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimSecurity {
+    #[serde(default)]
+    run_as_non_root: Option<bool>,
+    #[serde(default)]
+    run_as_user: Option<i64>,
+    #[serde(default)]
+    privileged: Option<bool>,
+    #[serde(default)]
+    allow_privilege_escalation: Option<bool>,
+    #[serde(default)]
+    read_only_root_filesystem: Option<bool>,
+    #[serde(default)]
+    capabilities: Option<SlimCapabilities>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct SlimCapabilities {
+    #[serde(default)]
+    add: Option<Vec<String>>,
+}
+
+impl SlimObject {
+    /// Reads an object from JSON bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The facts of this object read as `kind`: a Pod's spec, or a workload's pod template.
+    pub fn facts(&self, kind: WorkloadKind) -> Result<PodFacts, FactsError> {
+        let SlimObject { metadata, spec } = self;
+        let object = object_ref_of(
+            kind,
+            metadata.namespace.as_deref(),
+            metadata.name.as_deref(),
+            metadata.generate_name.as_deref(),
+        );
+        let owners: Vec<OwnerRef> = metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|o| OwnerRef {
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                uid: o.uid.clone(),
+                controller: o.controller.unwrap_or(false),
+            })
+            .collect();
+        let own_exemption = Exemption::from_annotations(metadata.annotations.as_ref());
+        let (batch, template_exemption, pod_spec) = if kind == WorkloadKind::Pod {
+            let batch = owners.iter().any(|o| o.controller && o.kind == "Job");
+            (batch, None, spec.as_ref())
+        } else {
+            let template = match spec {
+                Some(spec) if kind == WorkloadKind::CronJob => spec
+                    .job_template
+                    .as_ref()
+                    .and_then(|job| job.spec.as_ref())
+                    .and_then(|s| s.template.as_deref()),
+                Some(spec) => spec.template.as_deref(),
+                None => None,
+            };
+            let Some(template) = template else {
+                return Err(FactsError::NoTemplate {
+                    kind: kind.as_str().to_owned(),
+                    name: object.name,
+                });
+            };
+            let annotations = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.annotations.as_ref());
+            let exemption = Exemption::from_annotations(annotations);
+            (kind.is_batch(), exemption, template.spec.as_ref())
+        };
+        let mut facts = PodFacts {
+            object,
+            uid: metadata.uid.clone(),
+            owners,
+            batch,
+            exemptions: own_exemption
+                .into_iter()
+                .chain(template_exemption)
+                .collect(),
+            host_network: false,
+            host_pid: false,
+            host_ipc: false,
+            host_path_volumes: Vec::new(),
+            pod_security: SecurityFacts::default(),
+            containers: Vec::new(),
+            runtime: None,
+        };
+        let Some(spec) = pod_spec else {
+            return Ok(facts);
+        };
+        facts.host_network = spec.host_network.unwrap_or(false);
+        facts.host_pid = spec.host_pid.unwrap_or(false);
+        facts.host_ipc = spec.host_ipc.unwrap_or(false);
+        facts.host_path_volumes = spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter(|v| v.host_path.is_some())
+            .map(|v| v.name.clone())
+            .collect();
+        facts.pod_security = spec
+            .security_context
+            .as_ref()
+            .map(|sc| SecurityFacts {
+                run_as_non_root: sc.run_as_non_root,
+                run_as_user: sc.run_as_user,
+                ..SecurityFacts::default()
+            })
+            .unwrap_or_default();
+        let init = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(|c| container(c, init_role(c.restart_policy.as_deref())));
+        let regular = spec
+            .containers
+            .iter()
+            .flatten()
+            .map(|c| container(c, ContainerRole::Regular));
+        facts.containers = init.chain(regular).collect();
+        Ok(facts)
+    }
+}
+
+fn container(c: &SlimContainer, role: ContainerRole) -> ContainerFacts {
+    let resources = c.resources.as_ref();
+    let requests = resources.and_then(|r| r.requests).unwrap_or_default();
+    let limits = resources.and_then(|r| r.limits).unwrap_or_default();
+    let ports = c.ports.as_deref().unwrap_or_default();
+    ContainerFacts {
+        name: c.name.clone(),
+        role,
+        image: c.image.clone().unwrap_or_default(),
+        image_pull_policy: c.image_pull_policy.clone(),
+        liveness_probe: c.liveness_probe.is_some(),
+        readiness_probe: c.readiness_probe.is_some(),
+        ports: ports.iter().map(|p| p.container_port).collect(),
+        host_port: ports.iter().any(|p| p.host_port.unwrap_or(0) != 0),
+        resources: ResourceFacts {
+            cpu_request: requests.cpu,
+            memory_request: requests.memory,
+            cpu_limit: limits.cpu,
+            memory_limit: limits.memory,
+        },
+        security: c
+            .security_context
+            .as_ref()
+            .map(|sc| SecurityFacts {
+                run_as_non_root: sc.run_as_non_root,
+                run_as_user: sc.run_as_user,
+                privileged: sc.privileged,
+                allow_privilege_escalation: sc.allow_privilege_escalation,
+                read_only_root_filesystem: sc.read_only_root_filesystem,
+                capabilities_add: sc
+                    .capabilities
+                    .as_ref()
+                    .and_then(|c| c.add.clone())
+                    .unwrap_or_default(),
+            })
+            .unwrap_or_default(),
+        restart_count: None,
+    }
+}
+
+/// A map key compared against a few wanted keys without being copied.
+struct WantedKey<const N: usize>([&'static str; N]);
+
+impl<'de, const N: usize> serde::de::DeserializeSeed<'de> for WantedKey<N> {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        struct KeyVisitor<const N: usize>([&'static str; N]);
+        impl<const N: usize> Visitor<'_> for KeyVisitor<N> {
+            type Value = Option<usize>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
+                Ok(self.0.iter().position(|k| *k == key))
+            }
+        }
+        d.deserialize_str(KeyVisitor(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceKeys {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> Visitor<'de> for KeysVisitor {
+            type Value = ResourceKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of resource quantities")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResourceKeys, A::Error> {
+                let mut keys = ResourceKeys::default();
+                while let Some(found) = map.next_key_seed(WantedKey(["cpu", "memory"]))? {
+                    map.next_value::<IgnoredAny>()?;
+                    match found {
+                        Some(0) => keys.cpu = true,
+                        Some(_) => keys.memory = true,
+                        None => {}
+                    }
+                }
+                Ok(keys)
+            }
+        }
+        d.deserialize_map(KeysVisitor)
+    }
+}
+
+/// `metadata.annotations`, keeping only the exemption annotations (their values must be
+/// strings; the others are skipped unread).
+fn exemption_annotations<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    struct AnnotationsVisitor;
+    impl<'de> Visitor<'de> for AnnotationsVisitor {
+        type Value = Option<BTreeMap<String, String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of annotations")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            const KEYS: [&str; 3] = [IGNORE, IGNORE_REASON, IGNORE_UNTIL];
+            let mut kept = BTreeMap::new();
+            while let Some(found) = map.next_key_seed(WantedKey(KEYS))? {
+                match found {
+                    Some(i) => {
+                        kept.insert(KEYS[i].to_owned(), map.next_value::<String>()?);
+                    }
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Some(kept))
+        }
+    }
+    d.deserialize_option(AnnotationsVisitor)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! The slim path must give exactly the facts of the typed path (without the runtime part,
+//! which it never reads).
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::SlimObject;
+use crate::facts::{FactsError, PodFacts, WorkloadKind, facts_from_json};
+use crate::manifests;
+use crate::testing::{ObjectBuilder, workload};
+
+/// Typed facts, less what only a live pod's status gives.
+fn typed(value: &Value) -> Result<Option<PodFacts>, FactsError> {
+    facts_from_json(value.clone()).map(|facts| {
+        facts.map(|mut f| {
+            f.runtime = None;
+            for c in &mut f.containers {
+                c.restart_count = None;
+            }
+            f
+        })
+    })
+}
+
+fn slim(value: &Value) -> Result<Option<PodFacts>, FactsError> {
+    let Some(kind) = value["kind"].as_str().and_then(WorkloadKind::from_kind) else {
+        return Ok(None);
+    };
+    let bytes = serde_json::to_vec(value).unwrap();
+    let object = SlimObject::from_slice(&bytes).expect("a valid object reads slim");
+    object.facts(kind).map(Some)
+}
+
+fn assert_same(value: &Value) {
+    assert_eq!(slim(value), typed(value), "object: {value:#}");
+}
+
+#[test]
+fn every_example_manifest_gives_the_same_facts() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/examples");
+    let input = manifests::load(&[root], &mut std::io::empty());
+    assert!(input.errors.is_empty(), "{:?}", input.errors);
+    let mut judged = 0;
+    for document in &input.documents {
+        assert_same(&document.value);
+        judged += usize::from(typed(&document.value).unwrap().is_some());
+    }
+    assert!(judged >= 9, "only {judged} workloads in the examples");
+}
+
+#[test]
+fn an_object_as_the_api_server_sends_it_gives_the_same_facts() {
+    let value = json!({
+      "apiVersion": "apps/v1", "kind": "Deployment",
+      "metadata": {
+        "name": "web", "namespace": "shop", "uid": "u-1", "generation": 3,
+        "labels": {"app": "web"},
+        "annotations": {
+          "kubectl.kubernetes.io/last-applied-configuration": "{\"apiVersion\":\"apps/v1\"}",
+          "devops.stochastic.io/ignore": "liveness-probe",
+          "devops.stochastic.io/ignore-reason": "batch-like",
+          "devops.stochastic.io/ignore-until": "2030-01-01",
+          "other": "x"
+        },
+        "managedFields": [{"manager": "kubectl", "operation": "Update",
+                           "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}],
+        "ownerReferences": [{"apiVersion": "v1", "kind": "Thing", "name": "t",
+                             "uid": "o-1", "controller": true}]
+      },
+      "spec": {
+        "replicas": 3,
+        "selector": {"matchLabels": {"app": "web"}},
+        "template": {
+          "metadata": {"labels": {"app": "web"},
+                       "annotations": {"devops.stochastic.io/ignore": "*"}},
+          "spec": {
+            "hostPID": true, "hostIPC": false,
+            "securityContext": {"runAsUser": 0, "fsGroup": 2000},
+            "volumes": [{"name": "data", "emptyDir": {}},
+                        {"name": "root", "hostPath": {"path": "/"}}],
+            "initContainers": [
+              {"name": "migrate", "image": "migrate", "resources": {"requests": {"cpu": "1"}}},
+              {"name": "proxy", "image": "envoy@sha256:abc", "restartPolicy": "Always",
+               "readinessProbe": {"exec": {"command": ["true"]}}}
+            ],
+            "containers": [{"name": "app", "image": "nginx:1.27",
+                            "imagePullPolicy": "IfNotPresent",
+                            "env": [{"name": "A", "value": "1"}],
+                            "ports": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 81}],
+                            "resources": {"limits": {"cpu": "1", "memory": "1Gi",
+                                                     "nvidia.com/gpu": "1"},
+                                          "requests": null},
+                            "livenessProbe": null,
+                            "securityContext": {"privileged": true,
+                                                "capabilities": {"add": ["NET_ADMIN"],
+                                                                 "drop": ["ALL"]}}}]
+          }
+        }
+      },
+      "status": {"replicas": 3, "conditions": [{"type": "Available", "status": "True"}]}
+    });
+    assert_same(&value);
+    let facts = slim(&value).unwrap().unwrap();
+    assert_eq!(facts.exemptions.len(), 2);
+    assert_eq!(facts.host_path_volumes, ["root"]);
+    assert_eq!(facts.containers.len(), 3);
+}
+
+#[test]
+fn templates_that_are_missing_are_the_same_error() {
+    for kind in ["Deployment", "ReplicaSet", "Job", "CronJob"] {
+        let value = json!({"kind": kind, "metadata": {"name": "x"}});
+        assert_same(&value);
+        assert!(matches!(slim(&value), Err(FactsError::NoTemplate { .. })));
+    }
+    let pod = json!({"kind": "Pod", "metadata": {"generateName": "web-"}});
+    assert_same(&pod);
+}
+
+#[test]
+fn wrong_types_in_what_is_read_are_errors() {
+    for bad in [
+        r#"{"metadata": {"annotations": {"devops.stochastic.io/ignore": 1}}}"#,
+        r#"{"spec": {"containers": "nginx"}}"#,
+        r#"{"spec": {"containers": [{"image": "nginx"}]}}"#,
+        r#"{"spec": {"hostNetwork": "yes"}}"#,
+        r#"{"spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]}}"#,
+    ] {
+        assert!(SlimObject::from_slice(bad.as_bytes()).is_err(), "{bad}");
+    }
+    // What is not read is not checked: the API server validated it.
+    let unread = r#"{"metadata": {"annotations": {"other": 1}, "labels": 7}, "status": 1}"#;
+    assert!(SlimObject::from_slice(unread.as_bytes()).is_ok());
+}
+
+/// One change to a builder's default (compliant) object.
+#[derive(Debug, Clone)]
+enum Change {
+    Image(&'static str),
+    WithoutLiveness,
+    WithoutReadiness,
+    WithoutResources,
+    Security(Value),
+    Container(&'static str),
+    Init(&'static str),
+    Sidecar(&'static str),
+    PodFlag(&'static str, bool),
+    HostPathVolume,
+    PodSecurity,
+    Exemption,
+    TemplateExemption,
+    OwnedBy(&'static str),
+    Status,
+    NoNamespace,
+    HostPort,
+}
+
+impl Change {
+    fn apply(&self, b: ObjectBuilder) -> ObjectBuilder {
+        match self {
+            Change::Image(i) => b.image(i),
+            Change::WithoutLiveness => b.without_liveness(),
+            Change::WithoutReadiness => b.without_readiness(),
+            Change::WithoutResources => b.without_resources(),
+            Change::Security(sc) => b.container_security(sc.clone()),
+            Change::Container(i) => b.container("extra", i),
+            Change::Init(i) => b.init_container("init", i),
+            Change::Sidecar(i) => b.sidecar("side", i),
+            Change::PodFlag(f, on) => b.pod_field(f, json!(on)),
+            Change::HostPathVolume => b.pod_field(
+                "volumes",
+                json!([{"name": "h", "hostPath": {"path": "/var"}}, {"name": "e", "emptyDir": {}}]),
+            ),
+            Change::PodSecurity => b.pod_field(
+                "securityContext",
+                json!({"runAsNonRoot": false, "runAsUser": 0}),
+            ),
+            Change::Exemption => b
+                .annotation("devops.stochastic.io/ignore", "latest-tag, no-such-check")
+                .annotation("devops.stochastic.io/ignore-until", "2020-01-01"),
+            Change::TemplateExemption => b
+                .template_annotation("devops.stochastic.io/ignore", "*")
+                .template_annotation("devops.stochastic.io/ignore-reason", "legacy"),
+            Change::OwnedBy(kind) => b.owned_by(kind, "owner"),
+            Change::Status => b.status("Running", 7),
+            Change::NoNamespace => b.namespace(None),
+            Change::HostPort => {
+                b.main_field("ports", json!([{"containerPort": 80, "hostPort": 80}]))
+            }
+        }
+    }
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    let images = prop_oneof![
+        Just("nginx"),
+        Just("nginx:latest"),
+        Just("registry.example.com/app@sha256:0123"),
+        Just("localhost:5000/app:1.2"),
+    ];
+    let flags = prop_oneof![
+        Just("hostNetwork"),
+        Just("hostPID"),
+        Just("hostIPC"),
+        Just("automountServiceAccountToken")
+    ];
+    let security = (
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(0i64..2000),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<bool>()),
+        proptest::option::of(any::<bool>()),
+        proptest::collection::vec(prop_oneof![Just("NET_ADMIN"), Just("SYS_ADMIN")], 0..3),
+    )
+        .prop_map(
+            |(non_root, user, privileged, escalation, read_only, caps)| {
+                Change::Security(json!({"runAsNonRoot": non_root, "runAsUser": user,
+                                    "privileged": privileged,
+                                    "allowPrivilegeEscalation": escalation,
+                                    "readOnlyRootFilesystem": read_only,
+                                    "capabilities": {"add": caps}}))
+            },
+        );
+    prop_oneof![
+        images.clone().prop_map(Change::Image),
+        Just(Change::WithoutLiveness),
+        Just(Change::WithoutReadiness),
+        Just(Change::WithoutResources),
+        security,
+        images.clone().prop_map(Change::Container),
+        images.clone().prop_map(Change::Init),
+        images.prop_map(Change::Sidecar),
+        (flags, any::<bool>()).prop_map(|(f, on)| Change::PodFlag(f, on)),
+        Just(Change::HostPathVolume),
+        Just(Change::PodSecurity),
+        Just(Change::Exemption),
+        Just(Change::TemplateExemption),
+        prop_oneof![Just("Job"), Just("ReplicaSet")].prop_map(Change::OwnedBy),
+        Just(Change::Status),
+        Just(Change::NoNamespace),
+        Just(Change::HostPort),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn generated_objects_give_the_same_facts(
+        kind in proptest::sample::select(WorkloadKind::ALL.to_vec()),
+        changes in proptest::collection::vec(change(), 0..6),
+    ) {
+        let builder = changes.iter().fold(workload(kind, "w"), |b, c| c.apply(b));
+        let value = builder.build();
+        prop_assert_eq!(slim(&value), typed(&value));
+    }
+}
