@@ -184,24 +184,15 @@ fn created_facts(
     request: &AdmissionRequest<'_>,
     kind: WorkloadKind,
 ) -> Result<PodFacts, JudgeError> {
-    let invalid = |reason: String| FactsError::Invalid {
-        kind: request.kind.kind.clone(),
-        name: request.name.clone(),
-        reason,
-    };
     if let Some(object) = request.slim_object() {
         return Ok(object.facts(kind)?);
     }
     // The envelope's pass could not read the object: decode it alone to say why.
-    match request.objects::<SlimObject>() {
-        Ok((Some(object), _)) => Ok(object.facts(kind)?),
-        Ok((None, _)) => Err(invalid("request.object is missing".to_owned()).into()),
-        Err(e) => Err(invalid(e.to_string()).into()),
-    }
+    let (object, _) = decode_pair::<SlimObject>(request)?;
+    Ok(object.facts(kind)?)
 }
 
-/// The new object and, for an UPDATE, the old one, typed: an UPDATE compares whole pod
-/// templates.
+/// The new object and, for an UPDATE, the old one.
 fn decode_pair<T: DeserializeOwned>(
     request: &AdmissionRequest<'_>,
 ) -> Result<(T, Option<T>), JudgeError> {

@@ -156,115 +156,71 @@ struct TypedRequest<T> {
     old_object: Option<T>,
 }
 
-/// What a JSON value is, read without keeping it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Object,
+/// A JSON value that must be an object: read as `O` when it is one, skipped when it is not.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot<O> {
+    Object(O),
     Other,
 }
 
-impl<'de> Deserialize<'de> for Shape {
+/// `request.oldObject`, and `request.object` when only the envelope is read: skipped.
+type Shape = Slot<IgnoredAny>;
+
+impl<'de, O: Deserialize<'de>> Deserialize<'de> for Slot<O> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ShapeVisitor;
-        impl<'de> Visitor<'de> for ShapeVisitor {
-            type Value = Shape;
+        struct SlotVisitor<O>(std::marker::PhantomData<O>);
+        impl<'de, O: Deserialize<'de>> Visitor<'de> for SlotVisitor<O> {
+            type Value = Slot<O>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Shape::Object)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot<O>, A::Error> {
+                O::deserialize(MapAccessDeserializer::new(map)).map(Slot::Object)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Slot<O>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Shape::Other)
+                Ok(Slot::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape::Other)
+            fn visit_bool<E>(self, _: bool) -> Result<Slot<O>, E> {
+                Ok(Slot::Other)
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape::Other)
+            fn visit_i64<E>(self, _: i64) -> Result<Slot<O>, E> {
+                Ok(Slot::Other)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape::Other)
+            fn visit_u64<E>(self, _: u64) -> Result<Slot<O>, E> {
+                Ok(Slot::Other)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape::Other)
+            fn visit_f64<E>(self, _: f64) -> Result<Slot<O>, E> {
+                Ok(Slot::Other)
             }
-            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape::Other)
+            fn visit_str<E>(self, _: &str) -> Result<Slot<O>, E> {
+                Ok(Slot::Other)
             }
         }
-        d.deserialize_any(ShapeVisitor)
-    }
-}
-
-/// `request.object` read with the envelope: the slim object, or not a JSON object.
-enum ObjectSlot {
-    Object(Box<SlimObject>),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for ObjectSlot {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct SlotVisitor;
-        impl<'de> Visitor<'de> for SlotVisitor {
-            type Value = ObjectSlot;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ObjectSlot, A::Error> {
-                SlimObject::deserialize(MapAccessDeserializer::new(map))
-                    .map(|o| ObjectSlot::Object(Box::new(o)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ObjectSlot, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ObjectSlot::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<ObjectSlot, E> {
-                Ok(ObjectSlot::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<ObjectSlot, E> {
-                Ok(ObjectSlot::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<ObjectSlot, E> {
-                Ok(ObjectSlot::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<ObjectSlot, E> {
-                Ok(ObjectSlot::Other)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<ObjectSlot, E> {
-                Ok(ObjectSlot::Other)
-            }
-        }
-        d.deserialize_any(SlotVisitor)
+        d.deserialize_any(SlotVisitor(std::marker::PhantomData))
     }
 }
 
 /// What the envelope's pass keeps of `request.object`.
-trait ObjectRead {
-    fn is_object(&self) -> bool;
+trait KeptObject {
     fn into_slim(self) -> Option<SlimObject>;
 }
 
-impl ObjectRead for Shape {
-    fn is_object(&self) -> bool {
-        *self == Shape::Object
-    }
+impl KeptObject for IgnoredAny {
     fn into_slim(self) -> Option<SlimObject> {
         None
     }
 }
 
-impl ObjectRead for ObjectSlot {
-    fn is_object(&self) -> bool {
-        matches!(self, ObjectSlot::Object(_))
-    }
+impl KeptObject for Box<SlimObject> {
     fn into_slim(self) -> Option<SlimObject> {
-        match self {
-            ObjectSlot::Object(o) => Some(*o),
-            ObjectSlot::Other => None,
-        }
+        Some(*self)
+    }
+}
+
+impl<O> Slot<O> {
+    fn is_object(&self) -> bool {
+        matches!(self, Slot::Object(_))
     }
 }
 
@@ -295,7 +251,7 @@ struct RawRequest<O> {
     #[serde(default)]
     operation: Option<String>,
     #[serde(default = "Option::default")]
-    object: Option<O>,
+    object: Option<Slot<O>>,
     #[serde(default)]
     old_object: Option<Shape>,
 }
@@ -310,17 +266,17 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<'_>, ReviewError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ReviewError::Empty);
     }
-    match serde_json::from_slice::<RawReview<ObjectSlot>>(body) {
+    match serde_json::from_slice::<RawReview<Box<SlimObject>>>(body) {
         Ok(raw) => validate(raw, body),
         Err(_) => {
-            let raw: RawReview<Shape> =
+            let raw: RawReview<IgnoredAny> =
                 serde_json::from_slice(body).map_err(|e| ReviewError::Json(e.to_string()))?;
             validate(raw, body)
         }
     }
 }
 
-fn validate<O: ObjectRead>(
+fn validate<O: KeptObject>(
     raw: RawReview<O>,
     body: &[u8],
 ) -> Result<AdmissionRequest<'_>, ReviewError> {
@@ -345,7 +301,7 @@ fn validate<O: ObjectRead>(
     if req.object.as_ref().is_some_and(|o| !o.is_object()) {
         return Err(ReviewError::NotAnObject("request.object"));
     }
-    if req.old_object == Some(Shape::Other) {
+    if req.old_object.as_ref().is_some_and(|o| !o.is_object()) {
         return Err(ReviewError::NotAnObject("request.oldObject"));
     }
     let has_object = req.object.is_some();
@@ -363,7 +319,10 @@ fn validate<O: ObjectRead>(
         operation,
         has_object,
         has_old_object: req.old_object.is_some(),
-        slim: req.object.and_then(ObjectRead::into_slim),
+        slim: match req.object {
+            Some(Slot::Object(o)) => o.into_slim(),
+            _ => None,
+        },
         body,
     })
 }
