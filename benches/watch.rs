@@ -4,8 +4,9 @@
 //! managed fields, service account volume, tolerations, full status), over 20 namespaces.
 //! Out: events per second through the chain the NamespaceScoreActor runs for each watch
 //! event, `facts_from_pod` -> `evaluate` -> `pod_score` -> `ScoreBoard::apply`, starting
-//! from a typed `Pod` (`typed_pod`) and from the bytes of a `MODIFIED` watch event
-//! (`watch_json`), decoded as the watcher decodes them. Every pod is already on the board,
+//! from a typed `Pod` (`typed_pod`) and from the bytes of a `MODIFIED` watch event decoded
+//! as the pod watcher decodes them, into a [`SlimPod`] (`watch_json`), or into the typed
+//! `Pod` (`watch_json_typed`, for comparison). Every pod is already on the board,
 //! as after the first relist, so each event replaces a known pod. Memory per tracked pod
 //! is measured by `examples/board_memory.rs`.
 
@@ -17,7 +18,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::WatchEvent;
 use kube_devops::checks::{evaluate, pod_score};
-use kube_devops::facts::facts_from_pod;
+use kube_devops::facts::{PodFacts, SlimPod, facts_from_pod};
 use kube_devops::policy::EffectivePolicy;
 use kube_devops::score::ScoreBoard;
 use serde_json::{Value, json};
@@ -199,10 +200,14 @@ fn now() -> Timestamp {
     }
 }
 
-/// The score chain for one pod, as the score state runs it on each event.
+/// The score chain for one typed pod.
 fn judge(pod: &Pod, policy: &EffectivePolicy, now: Timestamp, board: &mut ScoreBoard) {
-    let facts = facts_from_pod(pod);
-    let findings = evaluate(&facts, policy, now);
+    judge_facts(&facts_from_pod(pod), policy, now, board);
+}
+
+/// The score chain from facts, as the score state runs it on each event.
+fn judge_facts(facts: &PodFacts, policy: &EffectivePolicy, now: Timestamp, board: &mut ScoreBoard) {
+    let findings = evaluate(facts, policy, now);
     let score = pod_score(&findings);
     if let Some(uid) = facts.uid.as_deref() {
         black_box(board.apply(uid, &facts.object.namespace, score));
@@ -235,6 +240,12 @@ fn benches(c: &mut Criterion) {
         "watch events: {PODS} pods, {} bytes per event on average",
         bytes / PODS
     );
+    for (bytes, pod) in events.iter().zip(&pods) {
+        match serde_json::from_slice::<WatchEvent<SlimPod>>(bytes) {
+            Ok(WatchEvent::Modified(slim)) => assert_eq!(slim.facts(), facts_from_pod(pod)),
+            other => panic!("a MODIFIED event decodes slim: {other:?}"),
+        }
+    }
     let mut board = ScoreBoard::new();
     for pod in &pods {
         judge(pod, &policy, now, &mut board);
@@ -250,7 +261,21 @@ fn benches(c: &mut Criterion) {
             }
         })
     });
+    // What the pod watcher decodes: the slim Pod.
     group.bench_function("watch_json", |b| {
+        b.iter(|| {
+            for bytes in &events {
+                match serde_json::from_slice::<WatchEvent<SlimPod>>(bytes) {
+                    Ok(WatchEvent::Modified(pod)) => {
+                        judge_facts(&pod.facts(), &policy, now, &mut board)
+                    }
+                    other => panic!("a MODIFIED event decodes: {other:?}"),
+                }
+            }
+        })
+    });
+    // The same events decoded into the typed k8s-openapi Pod, for comparison.
+    group.bench_function("watch_json_typed", |b| {
         b.iter(|| {
             for bytes in &events {
                 match serde_json::from_slice::<WatchEvent<Pod>>(bytes) {

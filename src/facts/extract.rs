@@ -59,20 +59,14 @@ pub fn facts_from_pod(pod: &Pod) -> PodFacts {
         .collect();
     let mut facts = from_spec(object, meta, owners, batch, exemptions, pod.spec.as_ref());
     if let Some(status) = &pod.status {
-        let restarts: BTreeMap<&str, i32> = status
+        let restarts = status
             .container_statuses
             .iter()
             .flatten()
             .chain(status.init_container_statuses.iter().flatten())
-            .map(|s| (s.name.as_str(), s.restart_count))
-            .collect();
-        for c in &mut facts.containers {
-            c.restart_count = restarts.get(c.name.as_str()).copied();
-        }
-        facts.runtime = Some(PodRuntime {
-            phase: status.phase.clone(),
-            pending_since: meta.creation_timestamp.as_ref().map(|t| t.0),
-        });
+            .map(|s| (s.name.as_str(), s.restart_count));
+        let created = meta.creation_timestamp.as_ref().map(|t| t.0);
+        add_runtime(&mut facts, restarts, status.phase.clone(), created);
     }
     facts
 }
@@ -242,6 +236,49 @@ pub(super) fn object_ref_of(
     }
 }
 
+/// Facts of an object before its pod spec is read.
+pub(super) fn bare_facts(
+    object: ObjectRef,
+    uid: Option<String>,
+    owners: Vec<OwnerRef>,
+    batch: bool,
+    exemptions: Vec<Exemption>,
+) -> PodFacts {
+    PodFacts {
+        object,
+        uid,
+        owners,
+        batch,
+        exemptions,
+        host_network: false,
+        host_pid: false,
+        host_ipc: false,
+        host_path_volumes: Vec::new(),
+        pod_security: SecurityFacts::default(),
+        containers: Vec::new(),
+        runtime: None,
+    }
+}
+
+/// A live pod's status: restart counts by container name (an init container's entry wins
+/// over a regular one's of the same name), phase, and creation time as the start of any
+/// pending.
+pub(super) fn add_runtime<'a>(
+    facts: &mut PodFacts,
+    restarts: impl Iterator<Item = (&'a str, i32)>,
+    phase: Option<String>,
+    created: Option<jiff::Timestamp>,
+) {
+    let restarts: BTreeMap<&str, i32> = restarts.collect();
+    for c in &mut facts.containers {
+        c.restart_count = restarts.get(c.name.as_str()).copied();
+    }
+    facts.runtime = Some(PodRuntime {
+        phase,
+        pending_since: created,
+    });
+}
+
 /// An init container with `restartPolicy: Always` is a native sidecar.
 pub(super) fn init_role(restart_policy: Option<&str>) -> ContainerRole {
     if restart_policy == Some("Always") {
@@ -272,20 +309,7 @@ fn from_spec(
     exemptions: Vec<Exemption>,
     spec: Option<&PodSpec>,
 ) -> PodFacts {
-    let mut facts = PodFacts {
-        object,
-        uid: meta.uid.clone(),
-        owners,
-        batch,
-        exemptions,
-        host_network: false,
-        host_pid: false,
-        host_ipc: false,
-        host_path_volumes: Vec::new(),
-        pod_security: SecurityFacts::default(),
-        containers: Vec::new(),
-        runtime: None,
-    };
+    let mut facts = bare_facts(object, meta.uid.clone(), owners, batch, exemptions);
     let Some(spec) = spec else {
         return facts;
     };

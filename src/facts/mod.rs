@@ -13,7 +13,7 @@ mod slim;
 pub use extract::{
     FactsError, PodTemplateSource, facts_from_json, facts_from_pod, facts_from_workload,
 };
-pub use slim::SlimObject;
+pub use slim::{SlimObject, SlimPod};
 
 use jiff::Timestamp;
 use serde::Serialize;

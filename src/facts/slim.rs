@@ -11,14 +11,18 @@
 //! Use it only where the object was validated already (the API server validated it before
 //! admission): a type error in a field this path skips goes unnoticed here.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::extract::{init_role, object_ref_of};
+use super::extract::{add_runtime, bare_facts, init_role, object_ref_of};
 use super::{
-    ContainerFacts, ContainerRole, OwnerRef, PodFacts, ResourceFacts, SecurityFacts, WorkloadKind,
+    ContainerFacts, ContainerRole, ObjectRef, OwnerRef, PodFacts, ResourceFacts, SecurityFacts,
+    WorkloadKind,
 };
 use crate::facts::FactsError;
 use crate::policy::exemptions::{Exemption, IGNORE, IGNORE_REASON, IGNORE_UNTIL};
@@ -30,6 +34,9 @@ pub struct SlimObject {
     metadata: SlimMeta,
     #[serde(default)]
     spec: Option<SlimSpec>,
+    /// Read for pods only; [`SlimObject::facts`] ignores it, [`SlimPod`] uses it.
+    #[serde(default)]
+    status: Option<SlimPodStatus>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -43,10 +50,33 @@ struct SlimMeta {
     namespace: Option<String>,
     #[serde(default)]
     uid: Option<String>,
+    #[serde(default)]
+    resource_version: Option<String>,
+    #[serde(default)]
+    creation_timestamp: Option<Time>,
     #[serde(default, deserialize_with = "exemption_annotations")]
     annotations: Option<BTreeMap<String, String>>,
     #[serde(default)]
     owner_references: Option<Vec<SlimOwner>>,
+}
+
+/// A pod's `status`, as much of it as the runtime checks read.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimPodStatus {
+    #[serde(default)]
+    phase: Option<String>,
+    #[serde(default)]
+    container_statuses: Option<Vec<SlimContainerStatus>>,
+    #[serde(default)]
+    init_container_statuses: Option<Vec<SlimContainerStatus>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SlimContainerStatus {
+    name: String,
+    restart_count: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -184,15 +214,66 @@ impl SlimObject {
     }
 
     /// The facts of this object read as `kind`: a Pod's spec, or a workload's pod template.
+    /// A Pod's status is not read (see [`SlimPod`]).
     pub fn facts(&self, kind: WorkloadKind) -> Result<PodFacts, FactsError> {
-        let SlimObject { metadata, spec } = self;
-        let object = object_ref_of(
+        if kind == WorkloadKind::Pod {
+            return Ok(self.pod_facts());
+        }
+        let template = match &self.spec {
+            Some(spec) if kind == WorkloadKind::CronJob => spec
+                .job_template
+                .as_ref()
+                .and_then(|job| job.spec.as_ref())
+                .and_then(|s| s.template.as_deref()),
+            Some(spec) => spec.template.as_deref(),
+            None => None,
+        };
+        let Some(template) = template else {
+            return Err(FactsError::NoTemplate {
+                kind: kind.as_str().to_owned(),
+                name: self.object_ref(kind).name,
+            });
+        };
+        let annotations = template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref());
+        Ok(facts_of_spec(
+            self.object_ref(kind),
+            &self.metadata,
+            self.owners(),
+            kind.is_batch(),
+            Exemption::from_annotations(annotations),
+            template.spec.as_ref(),
+        ))
+    }
+
+    /// The facts of this object read as a Pod, without its status.
+    fn pod_facts(&self) -> PodFacts {
+        let owners = self.owners();
+        let batch = owners.iter().any(|o| o.controller && o.kind == "Job");
+        facts_of_spec(
+            self.object_ref(WorkloadKind::Pod),
+            &self.metadata,
+            owners,
+            batch,
+            None,
+            self.spec.as_ref(),
+        )
+    }
+
+    fn object_ref(&self, kind: WorkloadKind) -> ObjectRef {
+        let m = &self.metadata;
+        object_ref_of(
             kind,
-            metadata.namespace.as_deref(),
-            metadata.name.as_deref(),
-            metadata.generate_name.as_deref(),
-        );
-        let owners: Vec<OwnerRef> = metadata
+            m.namespace.as_deref(),
+            m.name.as_deref(),
+            m.generate_name.as_deref(),
+        )
+    }
+
+    fn owners(&self) -> Vec<OwnerRef> {
+        self.metadata
             .owner_references
             .iter()
             .flatten()
@@ -202,85 +283,130 @@ impl SlimObject {
                 uid: o.uid.clone(),
                 controller: o.controller.unwrap_or(false),
             })
-            .collect();
-        let own_exemption = Exemption::from_annotations(metadata.annotations.as_ref());
-        let (batch, template_exemption, pod_spec) = if kind == WorkloadKind::Pod {
-            let batch = owners.iter().any(|o| o.controller && o.kind == "Job");
-            (batch, None, spec.as_ref())
-        } else {
-            let template = match spec {
-                Some(spec) if kind == WorkloadKind::CronJob => spec
-                    .job_template
-                    .as_ref()
-                    .and_then(|job| job.spec.as_ref())
-                    .and_then(|s| s.template.as_deref()),
-                Some(spec) => spec.template.as_deref(),
-                None => None,
-            };
-            let Some(template) = template else {
-                return Err(FactsError::NoTemplate {
-                    kind: kind.as_str().to_owned(),
-                    name: object.name,
-                });
-            };
-            let annotations = template
-                .metadata
-                .as_ref()
-                .and_then(|m| m.annotations.as_ref());
-            let exemption = Exemption::from_annotations(annotations);
-            (kind.is_batch(), exemption, template.spec.as_ref())
+            .collect()
+    }
+}
+
+/// Facts of a pod spec: the object's own exemption first, then the template's.
+fn facts_of_spec(
+    object: ObjectRef,
+    metadata: &SlimMeta,
+    owners: Vec<OwnerRef>,
+    batch: bool,
+    template_exemption: Option<Exemption>,
+    spec: Option<&SlimSpec>,
+) -> PodFacts {
+    let own_exemption = Exemption::from_annotations(metadata.annotations.as_ref());
+    let exemptions = own_exemption
+        .into_iter()
+        .chain(template_exemption)
+        .collect();
+    let mut facts = bare_facts(object, metadata.uid.clone(), owners, batch, exemptions);
+    let Some(spec) = spec else {
+        return facts;
+    };
+    facts.host_network = spec.host_network.unwrap_or(false);
+    facts.host_pid = spec.host_pid.unwrap_or(false);
+    facts.host_ipc = spec.host_ipc.unwrap_or(false);
+    facts.host_path_volumes = spec
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.host_path.is_some())
+        .map(|v| v.name.clone())
+        .collect();
+    facts.pod_security = spec
+        .security_context
+        .as_ref()
+        .map(|sc| SecurityFacts {
+            run_as_non_root: sc.run_as_non_root,
+            run_as_user: sc.run_as_user,
+            ..SecurityFacts::default()
+        })
+        .unwrap_or_default();
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| container(c, init_role(c.restart_policy.as_deref())));
+    let regular = spec
+        .containers
+        .iter()
+        .flatten()
+        .map(|c| container(c, ContainerRole::Regular));
+    facts.containers = init.chain(regular).collect();
+    facts
+}
+
+/// A Pod read slim, with its status: what the pod watcher decodes. A [`kube::Resource`],
+/// so `kube_runtime::watcher` can list and watch it; its metadata holds identity and
+/// resourceVersion only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlimPod {
+    metadata: ObjectMeta,
+    object: SlimObject,
+}
+
+impl<'de> Deserialize<'de> for SlimPod {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let object = SlimObject::deserialize(d)?;
+        let m = &object.metadata;
+        let metadata = ObjectMeta {
+            name: m.name.clone(),
+            generate_name: m.generate_name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            resource_version: m.resource_version.clone(),
+            creation_timestamp: m.creation_timestamp.clone(),
+            ..ObjectMeta::default()
         };
-        let mut facts = PodFacts {
-            object,
-            uid: metadata.uid.clone(),
-            owners,
-            batch,
-            exemptions: own_exemption
-                .into_iter()
-                .chain(template_exemption)
-                .collect(),
-            host_network: false,
-            host_pid: false,
-            host_ipc: false,
-            host_path_volumes: Vec::new(),
-            pod_security: SecurityFacts::default(),
-            containers: Vec::new(),
-            runtime: None,
-        };
-        let Some(spec) = pod_spec else {
-            return Ok(facts);
-        };
-        facts.host_network = spec.host_network.unwrap_or(false);
-        facts.host_pid = spec.host_pid.unwrap_or(false);
-        facts.host_ipc = spec.host_ipc.unwrap_or(false);
-        facts.host_path_volumes = spec
-            .volumes
-            .iter()
-            .flatten()
-            .filter(|v| v.host_path.is_some())
-            .map(|v| v.name.clone())
-            .collect();
-        facts.pod_security = spec
-            .security_context
-            .as_ref()
-            .map(|sc| SecurityFacts {
-                run_as_non_root: sc.run_as_non_root,
-                run_as_user: sc.run_as_user,
-                ..SecurityFacts::default()
-            })
-            .unwrap_or_default();
-        let init = spec
-            .init_containers
-            .iter()
-            .flatten()
-            .map(|c| container(c, init_role(c.restart_policy.as_deref())));
-        let regular = spec
-            .containers
-            .iter()
-            .flatten()
-            .map(|c| container(c, ContainerRole::Regular));
-        facts.containers = init.chain(regular).collect();
-        Ok(facts)
+        Ok(SlimPod { metadata, object })
+    }
+}
+
+impl kube::Resource for SlimPod {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("Pod")
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("")
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn api_version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("pods")
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl SlimPod {
+    /// The pod's facts with its live status: equal to [`super::facts_from_pod`] of the
+    /// typed Pod.
+    pub fn facts(&self) -> PodFacts {
+        let mut facts = self.object.pod_facts();
+        if let Some(status) = &self.object.status {
+            let restarts = status
+                .container_statuses
+                .iter()
+                .flatten()
+                .chain(status.init_container_statuses.iter().flatten())
+                .map(|s| (s.name.as_str(), s.restart_count));
+            let created = self.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            add_runtime(&mut facts, restarts, status.phase.clone(), created);
+        }
+        facts
     }
 }
 

@@ -1,7 +1,9 @@
 //! WatchActor: the pod watch.
 //!
-//! In: a `kube_runtime::watcher` stream of Pods. Out: [`PodEvent`]s to the score state,
-//! each carrying only the pod's facts: the full Pod is dropped as soon as it arrives. A
+//! In: a `kube_runtime::watcher` stream of Pods, decoded slim ([`SlimPod`]: only the fields
+//! the checks and the runtime checks read; managed fields, env, volumes and the rest are
+//! skipped unread). Out: [`PodEvent`]s to the score state, each carrying only the pod's
+//! facts: the decoded pod is dropped as soon as its facts are taken. A
 //! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. On an
 //! error the stream is dropped and started again after an exponential backoff (1 s doubling
 //! to 30 s, never a hot loop); a restarted watcher always relists, so the state converges on
@@ -15,11 +17,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
-use kube::Client;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
-use kube_devops::facts::facts_from_pod;
+use kube::{Client, Resource};
+use kube_devops::facts::SlimPod;
 
 use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::messages::{PodEvent, Shutdown};
@@ -67,7 +68,7 @@ impl WatchActor {
         if self.health.is_shutting_down() {
             return;
         }
-        let api: Api<Pod> = Api::all(self.client.clone());
+        let api: Api<SlimPod> = Api::all(self.client.clone());
         let stream = watcher::watcher(api, watcher::Config::default().any_semantic()).boxed();
         self.stream = Some(ctx.add_stream(stream));
     }
@@ -130,8 +131,8 @@ impl Supervised for WatchActor {
     }
 }
 
-impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
-    fn handle(&mut self, item: Result<Event<Pod>, watcher::Error>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<Event<SlimPod>, watcher::Error>> for WatchActor {
+    fn handle(&mut self, item: Result<Event<SlimPod>, watcher::Error>, ctx: &mut Context<Self>) {
         let kind = match &item {
             Ok(Event::Apply(_)) => "applied",
             Ok(Event::Delete(_)) => "deleted",
@@ -146,14 +147,14 @@ impl StreamHandler<Result<Event<Pod>, watcher::Error>> for WatchActor {
             .inc();
         let event = match item {
             Ok(Event::Apply(pod)) => PodEvent::Applied {
-                facts: Box::new(facts_from_pod(&pod)),
+                facts: Box::new(pod.facts()),
                 relist: false,
             },
             Ok(Event::InitApply(pod)) => PodEvent::Applied {
-                facts: Box::new(facts_from_pod(&pod)),
+                facts: Box::new(pod.facts()),
                 relist: true,
             },
-            Ok(Event::Delete(pod)) => match pod.metadata.uid {
+            Ok(Event::Delete(pod)) => match pod.meta().uid.clone() {
                 Some(uid) => PodEvent::Deleted { uid },
                 None => return,
             },

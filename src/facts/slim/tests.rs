@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::SlimObject;
+use super::{SlimObject, SlimPod};
 use crate::facts::{FactsError, PodFacts, WorkloadKind, facts_from_json};
 use crate::manifests;
 use crate::testing::{ObjectBuilder, workload};
@@ -131,7 +131,8 @@ fn wrong_types_in_what_is_read_are_errors() {
         assert!(SlimObject::from_slice(bad.as_bytes()).is_err(), "{bad}");
     }
     // What is not read is not checked: the API server validated it.
-    let unread = r#"{"metadata": {"annotations": {"other": 1}, "labels": 7}, "status": 1}"#;
+    let unread = r#"{"metadata": {"annotations": {"other": 1}, "labels": 7},
+                     "spec": {"replicas": "x"}, "status": {"conditions": 5}}"#;
     assert!(SlimObject::from_slice(unread.as_bytes()).is_ok());
 }
 
@@ -153,6 +154,7 @@ enum Change {
     TemplateExemption,
     OwnedBy(&'static str),
     Status,
+    Pending,
     NoNamespace,
     HostPort,
 }
@@ -185,6 +187,7 @@ impl Change {
                 .template_annotation("devops.stochastic.io/ignore-reason", "legacy"),
             Change::OwnedBy(kind) => b.owned_by(kind, "owner"),
             Change::Status => b.status("Running", 7),
+            Change::Pending => b.status("Pending", 0).created("2026-05-31T23:00:00Z"),
             Change::NoNamespace => b.namespace(None),
             Change::HostPort => {
                 b.main_field("ports", json!([{"containerPort": 80, "hostPort": 80}]))
@@ -239,6 +242,7 @@ fn change() -> impl Strategy<Value = Change> {
         Just(Change::TemplateExemption),
         prop_oneof![Just("Job"), Just("ReplicaSet")].prop_map(Change::OwnedBy),
         Just(Change::Status),
+        Just(Change::Pending),
         Just(Change::NoNamespace),
         Just(Change::HostPort),
     ]
@@ -253,5 +257,79 @@ proptest! {
         let builder = changes.iter().fold(workload(kind, "w"), |b, c| c.apply(b));
         let value = builder.build();
         prop_assert_eq!(slim(&value), typed(&value));
+        if kind == WorkloadKind::Pod {
+            let pod: SlimPod = serde_json::from_value(value.clone()).unwrap();
+            prop_assert_eq!(Ok(Some(pod.facts())), facts_from_json(value));
+        }
     }
+}
+
+/// A Pod as a watch event carries it: managed fields, defaults, a full status.
+fn served_pod() -> Value {
+    json!({
+      "apiVersion": "v1", "kind": "Pod",
+      "metadata": {
+        "name": "web-7d4b9c-x2x9z", "generateName": "web-7d4b9c-", "namespace": "shop",
+        "uid": "9b1c", "resourceVersion": "48213", "creationTimestamp": "2026-05-31T10:00:00Z",
+        "labels": {"app": "web", "pod-template-hash": "7d4b9c"},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d4b9c",
+                             "uid": "rs-1", "controller": true, "blockOwnerDeletion": true}],
+        "managedFields": [{"manager": "kube-controller-manager", "operation": "Update",
+                           "apiVersion": "v1", "fieldsType": "FieldsV1",
+                           "fieldsV1": {"f:metadata": {"f:generateName": {}}}}]
+      },
+      "spec": {
+        "volumes": [{"name": "kube-api-access", "projected": {"sources": []}}],
+        "initContainers": [{"name": "init", "image": "busybox:1.36",
+                            "resources": {}, "imagePullPolicy": "IfNotPresent"}],
+        "containers": [{"name": "app", "image": "registry.example.com/web:1.4.2",
+                        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                        "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                        "resources": {"requests": {"cpu": "100m"}},
+                        "imagePullPolicy": "IfNotPresent"}],
+        "restartPolicy": "Always", "nodeName": "node-1",
+        "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 300}]
+      },
+      "status": {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "podIP": "10.0.0.7",
+        "initContainerStatuses": [{"name": "init", "ready": true, "restartCount": 1,
+                                   "image": "busybox:1.36", "imageID": "x",
+                                   "state": {"terminated": {"exitCode": 0}}}],
+        "containerStatuses": [{"name": "app", "ready": true, "restartCount": 12,
+                               "image": "registry.example.com/web:1.4.2", "imageID": "y",
+                               "started": true, "state": {"running": {}}}]
+      }
+    })
+}
+
+#[test]
+fn a_served_pod_gives_the_typed_facts_with_its_status() {
+    let value = served_pod();
+    let pod: SlimPod = serde_json::from_value(value.clone()).unwrap();
+    let expected = facts_from_json(value).unwrap().unwrap();
+    assert_eq!(pod.facts(), expected);
+    assert_eq!(pod.facts().containers[1].restart_count, Some(12));
+    assert!(pod.facts().runtime.is_some());
+}
+
+#[test]
+fn a_slim_pod_is_a_namespaced_v1_pod_with_its_resource_version() {
+    use kube::Resource;
+    let pod: SlimPod = serde_json::from_value(served_pod()).unwrap();
+    assert_eq!(pod.meta().resource_version.as_deref(), Some("48213"));
+    assert_eq!(pod.meta().uid.as_deref(), Some("9b1c"));
+    assert_eq!(pod.meta().namespace.as_deref(), Some("shop"));
+    assert_eq!(
+        SlimPod::url_path(&(), Some("shop")),
+        "/api/v1/namespaces/shop/pods"
+    );
+    assert_eq!(SlimPod::url_path(&(), None), "/api/v1/pods");
+    assert_eq!(SlimPod::kind(&()), "Pod");
+    // A watch event decodes into it, as the watcher decodes events.
+    let event = json!({"type": "MODIFIED", "object": served_pod()});
+    let decoded: kube::core::WatchEvent<SlimPod> = serde_json::from_value(event).unwrap();
+    assert!(matches!(decoded, kube::core::WatchEvent::Modified(p) if p == pod));
 }
