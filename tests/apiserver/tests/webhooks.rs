@@ -10,9 +10,10 @@ use common::webhook::{
     Behaviour, TestWebhook, WEBHOOK_NAME, configuration, dead_url, start_webhook, url_client,
 };
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube_apiserver_test::ApiServerHandle;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -546,4 +547,100 @@ async fn a_scale_rule_reviews_scale_objects() {
     );
     assert_eq!(reviews[0]["object"]["spec"]["replicas"], 3);
     assert_eq!(reviews[0]["oldObject"]["spec"]["replicas"], 1);
+}
+
+#[tokio::test]
+async fn pods_the_controllers_create_pass_admission_and_a_refusal_is_a_failed_create_event() {
+    let (server, client) = common::server(kube_apiserver_test::ServerConfig::new()).await;
+    let webhook = start_webhook(Behaviour::ImagePolicy).await;
+    register(
+        &client,
+        configuration("image-policy", url_client(&webhook), json!({})),
+    )
+    .await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    // The Deployment itself is not guarded; its pods are.
+    deployments
+        .create(
+            &PostParams::default(),
+            &common::deployment("bad", 2, "nginx:latest"),
+        )
+        .await
+        .expect("the deployment is created");
+    deployments
+        .create(
+            &PostParams::default(),
+            &common::deployment("good", 2, "nginx:1.27"),
+        )
+        .await
+        .expect("the deployment is created");
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let event = common::eventually("a FailedCreate event on the bad ReplicaSet", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items.into_iter().find(|e| {
+                e.reason.as_deref() == Some("FailedCreate")
+                    && e.involved_object
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("bad-"))
+            })
+        }
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.involved_object.kind.as_deref(), Some("ReplicaSet"));
+    assert_eq!(
+        event.message.as_deref(),
+        Some(format!("Error creating: {DENIAL}").as_str())
+    );
+    assert_eq!(
+        event.source.as_ref().and_then(|s| s.component.as_deref()),
+        Some("replicaset-controller")
+    );
+    let pods_of = |app: &'static str| {
+        let pods = pods(&client, "default");
+        async move {
+            let selector = ListParams::default().labels(&format!("app={app}"));
+            pods.list(&selector)
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(0)
+        }
+    };
+    common::eventually("the good deployment's two pods", || async {
+        (pods_of("good").await == 2).then_some(())
+    })
+    .await;
+    assert_eq!(pods_of("bad").await, 0, "a refused pod is never stored");
+    let reviewed = webhook.reviews();
+    assert!(
+        reviewed.iter().any(|r| r["object"]["metadata"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("good-"))
+            && r["options"]["fieldManager"] == "kube-controller-manager"),
+        "the controller's creations are reviewed: {reviewed:?}"
+    );
+    // Backed off, not hammering: a handful of attempts, not one per pass.
+    let refused = reviewed
+        .iter()
+        .filter(|r| {
+            r["object"]["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("bad-"))
+        })
+        .count();
+    assert!(refused <= 10, "{refused} reviews of refused pods");
+    // Once the webhook is gone, the refused owner gets its pods after its backoff.
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .delete("image-policy", &Default::default())
+        .await
+        .expect("the configuration is deleted");
+    common::eventually(
+        "the bad deployment's pods once nothing refuses them",
+        || async { (pods_of("bad").await == 2).then_some(()) },
+    )
+    .await;
+    drop(server);
 }

@@ -147,6 +147,12 @@ fn hooks_for(state: &State, attributes: &Attributes) -> Vec<Hook> {
     rules::matching(&configurations, attributes)
 }
 
+/// Whether a prepared write would be sent to any webhook.
+pub fn needs_review(state: &State, ctx: &Context, planned: &Planned) -> bool {
+    let attributes = Attributes::of(state, ctx, planned);
+    !hooks_for(state, &attributes).is_empty()
+}
+
 /// Prepares, admits and commits one write.
 pub async fn admit<F>(app: &App, ctx: &Context, mut plan: F) -> Answer
 where

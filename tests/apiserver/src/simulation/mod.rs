@@ -3,20 +3,30 @@
 //! the workload controllers (`workloads`) and the kubelet (`kubelet`). All writes go
 //! through the ordinary lifecycle pipeline under the field managers the real components
 //! use, and a pass that finds nothing to do writes nothing, so the loop settles.
+//!
+//! Pods the controllers create pass admission as the real controllers' do: when a
+//! validating webhook guards pod creation, the pod is sent through it after the pass (the
+//! store lock is not held across webhook calls). A refused pod is not created; its owner
+//! gets a `FailedCreate` Warning event with the webhook's message, as the real controllers
+//! record, and creates no pod until its backoff (1 s, doubling to 30 s) ends.
 
 mod kubelet;
 mod workloads;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::app::{App, lock};
+use crate::admission;
+use crate::app::{App, Context, lock};
 use crate::lifecycle::{self, Preconditions, WriteOptions};
 use crate::meta;
+use crate::planned::{Answer, Cascade, Operation, Planned, View};
 use crate::resources::ResourceType;
+use crate::status::ApiResult;
 use crate::store::State;
 
 /// Pause between passes, so bursts of writes are handled together.
@@ -24,14 +34,26 @@ const SETTLE: Duration = Duration::from_millis(10);
 /// Longest wait between passes when nothing changes.
 const IDLE: Duration = Duration::from_millis(500);
 
+/// First and longest pause of an owner's pod creations after a refusal.
+const REFUSAL_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const REFUSAL_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
 /// Runs passes until the task is aborted.
 pub async fn run(app: Arc<App>) {
     let changed = app.store.changed();
+    let mut refusals = Refusals::default();
     loop {
         let scripted = lock(&app.scripted_pods).clone();
+        let mut gate = PodGate {
+            backed_off: refusals.active(Instant::now()),
+            deferred: Vec::new(),
+        };
         {
             let mut state = app.store.lock();
-            pass(&mut state, &scripted);
+            pass(&mut state, &scripted, &mut gate);
+        }
+        if !gate.deferred.is_empty() {
+            admit_pods(&app, gate.deferred, &mut refusals).await;
         }
         tokio::select! {
             () = changed.notified() => {}
@@ -41,10 +63,201 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-fn pass(state: &mut State, scripted: &HashSet<String>) {
+fn pass(state: &mut State, scripted: &HashSet<String>, gate: &mut PodGate) {
     collect_garbage(state);
-    workloads::reconcile(state);
+    workloads::reconcile(state, gate);
     kubelet::reconcile(state, scripted);
+}
+
+/// What a pass's pod creations must respect: owners backed off after a refusal, and pods
+/// to send through admission once the pass is over.
+pub(crate) struct PodGate {
+    backed_off: HashSet<String>,
+    deferred: Vec<(String, Value)>,
+}
+
+impl PodGate {
+    /// The pod's owner was refused a pod recently.
+    pub(crate) fn is_backed_off(&self, pod: &Value) -> bool {
+        owner_of(pod).is_some_and(|o| self.backed_off.contains(reference_uid(o)))
+    }
+
+    /// A webhook would review this pod's creation.
+    pub(crate) fn needs_review(
+        &self,
+        state: &mut State,
+        pods: &Arc<ResourceType>,
+        namespace: &str,
+        pod: &Value,
+    ) -> bool {
+        if state
+            .list(&admission::configuration::type_key(), None)
+            .is_empty()
+        {
+            return false;
+        }
+        let ctx = pod_context(pods, namespace);
+        match plan_pod(state, pods, namespace, pod) {
+            Ok(planned) => admission::needs_review(state, &ctx, &planned),
+            // Let the direct create report why it cannot be made.
+            Err(_) => false,
+        }
+    }
+
+    /// Sends the pod through admission after the pass.
+    pub(crate) fn defer(&mut self, namespace: &str, pod: Value) {
+        self.deferred.push((namespace.to_string(), pod));
+    }
+}
+
+/// Owners refused a pod, with when they may try again and their next pause.
+#[derive(Default)]
+struct Refusals(HashMap<String, (Instant, Duration)>);
+
+impl Refusals {
+    fn active(&self, now: Instant) -> HashSet<String> {
+        self.0
+            .iter()
+            .filter(|(_, (until, _))| *until > now)
+            .map(|(uid, _)| uid.clone())
+            .collect()
+    }
+
+    fn refused(&mut self, owner_uid: &str) {
+        let pause = self
+            .0
+            .get(owner_uid)
+            .map_or(REFUSAL_BACKOFF_MIN, |(_, last)| {
+                (*last * 2).min(REFUSAL_BACKOFF_MAX)
+            });
+        self.0
+            .insert(owner_uid.to_string(), (Instant::now() + pause, pause));
+    }
+
+    fn admitted(&mut self, owner_uid: &str) {
+        self.0.remove(owner_uid);
+    }
+}
+
+fn owner_of(pod: &Value) -> Option<&Value> {
+    pod.pointer("/metadata/ownerReferences/0")
+}
+
+fn reference_uid(reference: &Value) -> &str {
+    reference.get("uid").and_then(Value::as_str).unwrap_or("")
+}
+
+fn pod_context(pods: &Arc<ResourceType>, namespace: &str) -> Context {
+    Context {
+        rt: pods.clone(),
+        namespace: namespace.to_string(),
+        all_namespaces: false,
+        name: None,
+        status: false,
+        scale: false,
+    }
+}
+
+/// A controller's pod creation, prepared as a create request would be.
+fn plan_pod(
+    state: &mut State,
+    pods: &ResourceType,
+    namespace: &str,
+    pod: &Value,
+) -> ApiResult<Planned> {
+    let opts = WriteOptions::by(workloads::MANAGER);
+    let pending = lifecycle::prepare_create(state, pods, namespace, pod.clone(), &opts)?;
+    Ok(Planned {
+        pending,
+        operation: Operation::Create,
+        dry_run: false,
+        code: 201,
+        view: View::Object,
+        manager: workloads::MANAGER.to_string(),
+        cascade: Cascade::default(),
+    })
+}
+
+/// Sends the deferred pods through admission (in parallel) and records each refusal on
+/// the pod's owner.
+async fn admit_pods(app: &App, deferred: Vec<(String, Value)>, refusals: &mut Refusals) {
+    let Some(pods) = type_of(&app.store.lock(), "", "pods") else {
+        return;
+    };
+    let answers = join_all(deferred.iter().map(|(namespace, pod)| {
+        let ctx = pod_context(&pods, namespace);
+        let pods = pods.clone();
+        async move {
+            let plan = |state: &mut State| plan_pod(state, &pods, namespace, pod);
+            admission::admit(app, &ctx, plan).await
+        }
+    }))
+    .await;
+    for ((namespace, pod), answer) in deferred.iter().zip(answers) {
+        let Some(owner) = owner_of(pod) else {
+            continue;
+        };
+        let owner_uid = reference_uid(owner);
+        if (200..300).contains(&answer.code) {
+            refusals.admitted(owner_uid);
+            continue;
+        }
+        refusals.refused(owner_uid);
+        let mut state = app.store.lock();
+        record_failed_create(&mut state, namespace, owner, &answer);
+    }
+}
+
+/// The Warning event a controller records when the API server refuses its pod.
+fn record_failed_create(state: &mut State, namespace: &str, owner: &Value, answer: &Answer) {
+    let Some(events) = type_of(state, "", "events") else {
+        return;
+    };
+    let kind = owner.get("kind").and_then(Value::as_str).unwrap_or("");
+    let component = match kind {
+        "ReplicaSet" => "replicaset-controller",
+        "ReplicationController" => "replication-controller",
+        "StatefulSet" => "statefulset-controller",
+        "DaemonSet" => "daemonset-controller",
+        "Job" => "job-controller",
+        _ => "kube-controller-manager",
+    };
+    let cause = answer
+        .body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("the request was refused");
+    let name = owner.get("name").and_then(Value::as_str).unwrap_or("");
+    let now = meta::now();
+    let event = json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": format!("{name}."), "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": owner.get("apiVersion"),
+            "kind": kind,
+            "name": name,
+            "namespace": namespace,
+            "uid": owner.get("uid"),
+        },
+        "reason": "FailedCreate",
+        "message": format!("Error creating: {cause}"),
+        "type": "Warning",
+        "source": {"component": component},
+        "count": 1,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+    });
+    log_refusal(
+        "record event",
+        lifecycle::create(
+            state,
+            &events,
+            namespace,
+            event,
+            &WriteOptions::by(component),
+        ),
+    );
 }
 
 /// A type by group and plural (at its only served version here).

@@ -8,25 +8,25 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{controller_ref, log_refusal, remove, type_of, write_status};
+use super::{PodGate, controller_ref, log_refusal, remove, type_of, write_status};
 use crate::lifecycle::{self, WriteOptions};
 use crate::meta;
 use crate::resources::ResourceType;
 use crate::store::State;
 
-const MANAGER: &str = "kube-controller-manager";
+pub(super) const MANAGER: &str = "kube-controller-manager";
 const HASH_LABEL: &str = "pod-template-hash";
 const REVISION_LABEL: &str = "controller-revision-hash";
 
 /// Runs every controller once.
-pub fn reconcile(state: &mut State) {
+pub fn reconcile(state: &mut State, gate: &mut PodGate) {
     deployments(state);
     for (group, plural) in [("apps", "replicasets"), ("", "replicationcontrollers")] {
-        replica_sets(state, group, plural);
+        replica_sets(state, gate, group, plural);
     }
-    stateful_sets(state);
-    daemon_sets(state);
-    jobs(state);
+    stateful_sets(state, gate);
+    daemon_sets(state, gate);
+    jobs(state, gate);
 }
 
 /// FNV-1a of the template, spelled with the real server's safe alphabet.
@@ -113,10 +113,20 @@ fn pod_from_template(
     })
 }
 
-fn create_pod(state: &mut State, namespace: &str, pod: Value) {
+/// Creates a pod for its owner, as the owner's controller does: at once when no webhook
+/// guards pod creation, otherwise handed to the gate, which sends it through admission
+/// after the pass. An owner whose last pod was refused creates none until its backoff ends.
+fn create_pod(state: &mut State, gate: &mut PodGate, namespace: &str, pod: Value) {
     let Some(pods) = type_of(state, "", "pods") else {
         return;
     };
+    if gate.is_backed_off(&pod) {
+        return;
+    }
+    if gate.needs_review(state, &pods, namespace, &pod) {
+        gate.defer(namespace, pod);
+        return;
+    }
     log_refusal(
         "create pod",
         lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER)),
@@ -240,7 +250,7 @@ fn scale(state: &mut State, rt: &ResourceType, object: &Value, replicas: usize) 
     log_refusal("scale", result);
 }
 
-fn replica_sets(state: &mut State, group: &str, plural: &str) {
+fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str) {
     let (Some(rt), Some(pod_rt)) = (type_of(state, group, plural), type_of(state, "", "pods"))
     else {
         return;
@@ -259,7 +269,7 @@ fn replica_sets(state: &mut State, group: &str, plural: &str) {
         for _ in pods.len()..wanted {
             let name = format!("{}-{}", meta::name(&set), meta::random_suffix());
             let pod = pod_from_template(&template, &name, controller_ref(&set, &rt), &[]);
-            create_pod(state, &namespace, pod);
+            create_pod(state, gate, &namespace, pod);
         }
         while pods.len() > wanted {
             if let Some(pod) = pods.pop() {
@@ -279,7 +289,7 @@ fn replica_sets(state: &mut State, group: &str, plural: &str) {
     }
 }
 
-fn stateful_sets(state: &mut State) {
+fn stateful_sets(state: &mut State, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt)) = (
         type_of(state, "apps", "statefulsets"),
         type_of(state, "", "pods"),
@@ -336,7 +346,7 @@ fn stateful_sets(state: &mut State) {
             if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.insert("hostname".into(), json!(name));
             }
-            create_pod(state, &namespace, pod);
+            create_pod(state, gate, &namespace, pod);
         }
         let pods = owned(state, &pod_rt, &set);
         let ready = pods.iter().filter(|p| is_ready(p)).count();
@@ -354,7 +364,7 @@ fn stateful_sets(state: &mut State) {
     }
 }
 
-fn daemon_sets(state: &mut State) {
+fn daemon_sets(state: &mut State, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt), Some(node_rt)) = (
         type_of(state, "apps", "daemonsets"),
         type_of(state, "", "pods"),
@@ -407,7 +417,7 @@ fn daemon_sets(state: &mut State) {
             if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.insert("nodeName".into(), json!(node));
             }
-            create_pod(state, &namespace, pod);
+            create_pod(state, gate, &namespace, pod);
         }
         let pods = owned(state, &pod_rt, &set);
         let ready = pods.iter().filter(|p| is_ready(p)).count();
@@ -424,7 +434,7 @@ fn daemon_sets(state: &mut State) {
     }
 }
 
-fn jobs(state: &mut State) {
+fn jobs(state: &mut State, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt)) = (type_of(state, "batch", "jobs"), type_of(state, "", "pods"))
     else {
         return;
@@ -461,6 +471,7 @@ fn jobs(state: &mut State) {
             ];
             create_pod(
                 state,
+                gate,
                 &namespace,
                 pod_from_template(&template, &name, controller_ref(&job, &rt), &labels),
             );
