@@ -5,8 +5,9 @@
 //! runtime part (no status is read). The typed path decodes every field of the generated
 //! `k8s-openapi` types (managed fields, env, volumes, probes in full) only to read a few of
 //! them; here everything else is skipped unread, which makes a review several times cheaper.
-//! The fields read are a subset of the typed ones with the same meanings; the tests below
-//! hold the two paths equal on every example manifest and on generated objects.
+//! The fields read are a subset of the typed ones with the same meanings, and like the
+//! typed ones a missing required field reads as its default; the tests below hold the two
+//! paths equal on every example manifest and on generated objects.
 //!
 //! Use it only where the object was validated already (the API server validated it before
 //! admission): a type error in a field this path skips goes unnoticed here.
@@ -75,14 +76,19 @@ struct SlimPodStatus {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SlimContainerStatus {
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     restart_count: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 struct SlimOwner {
+    #[serde(default)]
     kind: String,
+    #[serde(default)]
     name: String,
+    #[serde(default)]
     uid: String,
     #[serde(default)]
     controller: Option<bool>,
@@ -132,6 +138,7 @@ struct SlimJobTemplate {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SlimVolume {
+    #[serde(default)]
     name: String,
     #[serde(default)]
     host_path: Option<IgnoredAny>,
@@ -140,6 +147,7 @@ struct SlimVolume {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SlimContainer {
+    #[serde(default)]
     name: String,
     #[serde(default)]
     image: Option<String>,
@@ -162,6 +170,7 @@ struct SlimContainer {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SlimPort {
+    #[serde(default)]
     container_port: i32,
     #[serde(default)]
     host_port: Option<i32>,
@@ -219,12 +228,18 @@ impl SlimObject {
         if kind == WorkloadKind::Pod {
             return Ok(self.pod_facts());
         }
+        // As the typed kinds read them: where the template is a required field, a spec
+        // without one holds an empty template; where it is optional, there is none.
+        let empty = SlimTemplate::default();
         let template = match &self.spec {
             Some(spec) if kind == WorkloadKind::CronJob => spec
                 .job_template
                 .as_ref()
                 .and_then(|job| job.spec.as_ref())
-                .and_then(|s| s.template.as_deref()),
+                .map(|s| s.template.as_deref().unwrap_or(&empty)),
+            Some(spec) if template_required(kind) => {
+                Some(spec.template.as_deref().unwrap_or(&empty))
+            }
             Some(spec) => spec.template.as_deref(),
             None => None,
         };
@@ -285,6 +300,18 @@ impl SlimObject {
             })
             .collect()
     }
+}
+
+/// Whether the kind's spec requires a pod template (ReplicaSet and ReplicationController
+/// make it optional).
+fn template_required(kind: WorkloadKind) -> bool {
+    matches!(
+        kind,
+        WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
+            | WorkloadKind::Job
+    )
 }
 
 /// Facts of a pod spec: the object's own exemption first, then the template's.
