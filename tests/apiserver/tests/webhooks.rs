@@ -644,3 +644,62 @@ async fn pods_the_controllers_create_pass_admission_and_a_refusal_is_a_failed_cr
     .await;
     drop(server);
 }
+
+#[tokio::test]
+async fn a_slow_webhook_holds_back_only_the_pods_it_reviews() {
+    let (_server, client) = common::server(kube_apiserver_test::ServerConfig::new()).await;
+    create_namespace(&client, "slow").await;
+    let webhook = start_webhook(Behaviour::Sleep(Duration::from_secs(8))).await;
+    let only_slow = json!({
+        "timeoutSeconds": 10,
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "slow"}},
+    });
+    register(
+        &client,
+        configuration("sleepy", url_client(&webhook), only_slow),
+    )
+    .await;
+    let create = |namespace: &'static str| {
+        let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
+        async move {
+            deployments
+                .create(
+                    &PostParams::default(),
+                    &common::deployment("web", 2, "nginx:1.27"),
+                )
+                .await
+                .expect("the deployment is created");
+        }
+    };
+    create("slow").await;
+    common::eventually("the guarded pods under review", || async {
+        (!webhook.reviews().is_empty()).then_some(())
+    })
+    .await;
+    // While the webhook sleeps over those pods, another namespace's deployment is created.
+    create("default").await;
+    let count = |namespace: &'static str| {
+        let pods = pods(&client, namespace);
+        async move {
+            pods.list(&ListParams::default())
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(0)
+        }
+    };
+    common::eventually("the unguarded namespace's pods", || async {
+        (count("default").await == 2).then_some(())
+    })
+    .await;
+    // The guarded pods are still under review (the webhook sleeps 8 s) when the others exist.
+    assert_eq!(count("slow").await, 0);
+    common::eventually("the guarded pods once the webhook answers", || async {
+        (count("slow").await == 2).then_some(())
+    })
+    .await;
+    let reviews = webhook.reviews();
+    assert!(
+        reviews.len() <= 4,
+        "each pod reviewed about once: {reviews:?}"
+    );
+}

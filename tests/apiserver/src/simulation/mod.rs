@@ -8,17 +8,20 @@
 //! validating webhook guards pod creation, the pod is sent through it after the pass (the
 //! store lock is not held across webhook calls). A refused pod is not created; its owner
 //! gets a `FailedCreate` Warning event with the webhook's message, as the real controllers
-//! record, and creates no pod until its backoff (1 s, doubling to 30 s) ends.
+//! record, and creates no pod until its backoff (1 s, doubling to 30 s) ends. Admission
+//! runs beside the loop, so a slow webhook holds back only the pods it reviews; an owner
+//! with pods under review creates no more meanwhile.
 
 mod kubelet;
 mod workloads;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
+use tokio::task::JoinSet;
 
 use crate::admission;
 use crate::app::{App, Context, lock};
@@ -38,14 +41,16 @@ const IDLE: Duration = Duration::from_millis(500);
 const REFUSAL_BACKOFF_MIN: Duration = Duration::from_secs(1);
 const REFUSAL_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Runs passes until the task is aborted.
+/// Runs passes until the task is aborted (which aborts its admissions in flight too).
 pub async fn run(app: Arc<App>) {
     let changed = app.store.changed();
-    let mut refusals = Refusals::default();
+    let admissions = Arc::new(Mutex::new(Admissions::default()));
+    let mut in_flight = JoinSet::new();
     loop {
+        while in_flight.try_join_next().is_some() {}
         let scripted = lock(&app.scripted_pods).clone();
         let mut gate = PodGate {
-            backed_off: refusals.active(Instant::now()),
+            backed_off: lock(&admissions).held(Instant::now()),
             deferred: Vec::new(),
         };
         {
@@ -53,7 +58,9 @@ pub async fn run(app: Arc<App>) {
             pass(&mut state, &scripted, &mut gate);
         }
         if !gate.deferred.is_empty() {
-            admit_pods(&app, gate.deferred, &mut refusals).await;
+            // Admitted off the loop, so a slow webhook holds back only its owners' pods.
+            lock(&admissions).start(&gate.deferred);
+            in_flight.spawn(admit_pods(app.clone(), gate.deferred, admissions.clone()));
         }
         tokio::select! {
             () = changed.notified() => {}
@@ -110,32 +117,51 @@ impl PodGate {
     }
 }
 
-/// Owners refused a pod, with when they may try again and their next pause.
+/// Owners whose pods are being admitted, and owners refused a pod lately with when they
+/// may try again and their last pause. Neither creates pods meanwhile.
 #[derive(Default)]
-struct Refusals(HashMap<String, (Instant, Duration)>);
+struct Admissions {
+    in_flight: HashSet<String>,
+    refused: HashMap<String, (Instant, Duration)>,
+}
 
-impl Refusals {
-    fn active(&self, now: Instant) -> HashSet<String> {
-        self.0
+impl Admissions {
+    /// Owners that create no pod now.
+    fn held(&self, now: Instant) -> HashSet<String> {
+        let refused = self
+            .refused
             .iter()
             .filter(|(_, (until, _))| *until > now)
-            .map(|(uid, _)| uid.clone())
-            .collect()
+            .map(|(uid, _)| uid.clone());
+        self.in_flight.iter().cloned().chain(refused).collect()
     }
 
-    fn refused(&mut self, owner_uid: &str) {
+    fn start(&mut self, deferred: &[(String, Value)]) {
+        let owners = deferred.iter().filter_map(|(_, pod)| owner_of(pod));
+        self.in_flight
+            .extend(owners.map(|o| reference_uid(o).to_string()));
+    }
+
+    /// One owner's batch is over: a refusal doubles its pause (from 1 s to 30 s), an
+    /// admission clears it.
+    fn finish(&mut self, owner_uid: &str, refused: bool) {
+        self.in_flight.remove(owner_uid);
+        if !refused {
+            self.refused.remove(owner_uid);
+            return;
+        }
         let pause = self
-            .0
+            .refused
             .get(owner_uid)
             .map_or(REFUSAL_BACKOFF_MIN, |(_, last)| {
                 (*last * 2).min(REFUSAL_BACKOFF_MAX)
             });
-        self.0
-            .insert(owner_uid.to_string(), (Instant::now() + pause, pause));
-    }
-
-    fn admitted(&mut self, owner_uid: &str) {
-        self.0.remove(owner_uid);
+        let now = Instant::now();
+        // Owners long past their pause (deleted ones among them) are forgotten.
+        self.refused
+            .retain(|_, (until, _)| *until + REFUSAL_BACKOFF_MAX > now);
+        self.refused
+            .insert(owner_uid.to_string(), (now + pause, pause));
     }
 }
 
@@ -178,33 +204,49 @@ fn plan_pod(
     })
 }
 
-/// Sends the deferred pods through admission (in parallel) and records each refusal on
-/// the pod's owner.
-async fn admit_pods(app: &App, deferred: Vec<(String, Value)>, refusals: &mut Refusals) {
-    let Some(pods) = type_of(&app.store.lock(), "", "pods") else {
-        return;
-    };
+/// Sends the deferred pods through admission (in parallel). Each owner's first refusal
+/// becomes one `FailedCreate` event and one step of its backoff, however many of its pods
+/// were refused, as a controller stops a batch at its first error.
+async fn admit_pods(
+    app: Arc<App>,
+    deferred: Vec<(String, Value)>,
+    admissions: Arc<Mutex<Admissions>>,
+) {
+    let pods = type_of(&app.store.lock(), "", "pods");
     let answers = join_all(deferred.iter().map(|(namespace, pod)| {
-        let ctx = pod_context(&pods, namespace);
-        let pods = pods.clone();
+        let (app, pods) = (&app, pods.clone());
         async move {
+            let pods = pods?;
+            let ctx = pod_context(&pods, namespace);
             let plan = |state: &mut State| plan_pod(state, &pods, namespace, pod);
-            admission::admit(app, &ctx, plan).await
+            Some(admission::admit(app, &ctx, plan).await)
         }
     }))
     .await;
+    let mut refusals: HashMap<&str, (&str, &Value, Answer)> = HashMap::new();
+    let mut owners: HashSet<&str> = HashSet::new();
     for ((namespace, pod), answer) in deferred.iter().zip(answers) {
         let Some(owner) = owner_of(pod) else {
             continue;
         };
-        let owner_uid = reference_uid(owner);
-        if (200..300).contains(&answer.code) {
-            refusals.admitted(owner_uid);
-            continue;
+        let uid = reference_uid(owner);
+        owners.insert(uid);
+        match answer {
+            Some(answer) if !(200..300).contains(&answer.code) => {
+                refusals.entry(uid).or_insert((namespace, owner, answer));
+            }
+            _ => {}
         }
-        refusals.refused(owner_uid);
-        let mut state = app.store.lock();
-        record_failed_create(&mut state, namespace, owner, &answer);
+    }
+    {
+        let mut admissions = lock(&admissions);
+        for uid in &owners {
+            admissions.finish(uid, refusals.contains_key(uid));
+        }
+    }
+    let mut state = app.store.lock();
+    for (namespace, owner, answer) in refusals.values() {
+        record_failed_create(&mut state, namespace, owner, answer);
     }
 }
 
