@@ -10,7 +10,7 @@ use common::webhook::{
     Behaviour, TestWebhook, WEBHOOK_NAME, configuration, dead_url, start_webhook, url_client,
 };
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -599,6 +599,35 @@ async fn pods_the_controllers_create_pass_admission_and_a_refusal_is_a_failed_cr
         event.source.as_ref().and_then(|s| s.component.as_deref()),
         Some("replicaset-controller")
     );
+    let failure_of = |deployment: Deployment| {
+        deployment
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.type_ == "ReplicaFailure")
+    };
+    let failure = common::eventually("ReplicaFailure on the bad deployment", || {
+        let deployments = deployments.clone();
+        async move { failure_of(deployments.get("bad").await.ok()?) }
+    })
+    .await;
+    assert_eq!(failure.status, "True");
+    assert_eq!(failure.reason.as_deref(), Some("FailedCreate"));
+    assert_eq!(failure.message.as_deref(), Some(DENIAL));
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    let bad_sets = sets
+        .list(&ListParams::default().labels("app=bad"))
+        .await
+        .expect("replica sets");
+    let set_failure = bad_sets.items[0]
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    assert_eq!(set_failure.len(), 1, "{set_failure:?}");
+    assert_eq!(set_failure[0].type_, "ReplicaFailure");
+    assert_eq!(set_failure[0].message.as_deref(), Some(DENIAL));
     let pods_of = |app: &'static str| {
         let pods = pods(&client, "default");
         async move {
@@ -641,6 +670,14 @@ async fn pods_the_controllers_create_pass_admission_and_a_refusal_is_a_failed_cr
         "the bad deployment's pods once nothing refuses them",
         || async { (pods_of("bad").await == 2).then_some(()) },
     )
+    .await;
+    common::eventually("ReplicaFailure cleared once pods are created", || {
+        let deployments = deployments.clone();
+        async move {
+            let deployment = deployments.get("bad").await.ok()?;
+            failure_of(deployment).is_none().then_some(())
+        }
+    })
     .await;
     drop(server);
 }

@@ -49,14 +49,20 @@ pub async fn run(app: Arc<App>) {
     loop {
         while in_flight.try_join_next().is_some() {}
         let scripted = lock(&app.scripted_pods).clone();
-        let mut gate = PodGate {
-            backed_off: lock(&admissions).held(Instant::now()),
-            deferred: Vec::new(),
+        let mut gate = {
+            let admissions = lock(&admissions);
+            PodGate {
+                backed_off: admissions.held(Instant::now()),
+                failures: admissions.failures(),
+                deferred: Vec::new(),
+                created: HashSet::new(),
+            }
         };
         {
             let mut state = app.store.lock();
             pass(&mut state, &scripted, &mut gate);
         }
+        lock(&admissions).created(&gate.created);
         if !gate.deferred.is_empty() {
             // Admitted off the loop, so a slow webhook holds back only its owners' pods.
             lock(&admissions).start(&gate.deferred);
@@ -80,10 +86,18 @@ fn pass(state: &mut State, scripted: &HashSet<String>, gate: &mut PodGate) {
 /// to send through admission once the pass is over.
 pub(crate) struct PodGate {
     backed_off: HashSet<String>,
+    failures: HashMap<String, String>,
     deferred: Vec<(String, Value)>,
+    created: HashSet<String>,
 }
 
 impl PodGate {
+    /// Why the owner's last pod was refused, until one of its pods is admitted: what a
+    /// ReplicaSet's `ReplicaFailure` condition says.
+    pub(crate) fn failure(&self, owner_uid: &str) -> Option<&str> {
+        self.failures.get(owner_uid).map(String::as_str)
+    }
+
     /// The pod's owner was refused a pod recently.
     pub(crate) fn is_backed_off(&self, pod: &Value) -> bool {
         owner_of(pod).is_some_and(|o| self.backed_off.contains(reference_uid(o)))
@@ -111,6 +125,16 @@ impl PodGate {
         }
     }
 
+    /// The uid of the pod's owner.
+    pub(crate) fn owner_uid(&self, pod: &Value) -> Option<String> {
+        owner_of(pod).map(|o| reference_uid(o).to_string())
+    }
+
+    /// The owner created a pod without review (no webhook guards it any more).
+    pub(crate) fn created(&mut self, owner_uid: Option<String>) {
+        self.created.extend(owner_uid);
+    }
+
     /// Sends the pod through admission after the pass.
     pub(crate) fn defer(&mut self, namespace: &str, pod: Value) {
         self.deferred.push((namespace.to_string(), pod));
@@ -122,7 +146,14 @@ impl PodGate {
 #[derive(Default)]
 struct Admissions {
     in_flight: HashSet<String>,
-    refused: HashMap<String, (Instant, Duration)>,
+    refused: HashMap<String, Refusal>,
+}
+
+/// An owner's last refusal: when it may try again, its last pause, and why.
+struct Refusal {
+    until: Instant,
+    pause: Duration,
+    message: String,
 }
 
 impl Admissions {
@@ -131,9 +162,22 @@ impl Admissions {
         let refused = self
             .refused
             .iter()
-            .filter(|(_, (until, _))| *until > now)
+            .filter(|(_, r)| r.until > now)
             .map(|(uid, _)| uid.clone());
         self.in_flight.iter().cloned().chain(refused).collect()
+    }
+
+    /// Owners that created a pod without review: their refusals are over.
+    fn created(&mut self, owners: &HashSet<String>) {
+        self.refused.retain(|uid, _| !owners.contains(uid));
+    }
+
+    /// Owners whose last pod was refused, with the refusal's message.
+    fn failures(&self) -> HashMap<String, String> {
+        self.refused
+            .iter()
+            .map(|(uid, r)| (uid.clone(), r.message.clone()))
+            .collect()
     }
 
     fn start(&mut self, deferred: &[(String, Value)]) {
@@ -144,24 +188,28 @@ impl Admissions {
 
     /// One owner's batch is over: a refusal doubles its pause (from 1 s to 30 s), an
     /// admission clears it.
-    fn finish(&mut self, owner_uid: &str, refused: bool) {
+    fn finish(&mut self, owner_uid: &str, refusal: Option<String>) {
         self.in_flight.remove(owner_uid);
-        if !refused {
+        let Some(message) = refusal else {
             self.refused.remove(owner_uid);
             return;
-        }
+        };
         let pause = self
             .refused
             .get(owner_uid)
-            .map_or(REFUSAL_BACKOFF_MIN, |(_, last)| {
-                (*last * 2).min(REFUSAL_BACKOFF_MAX)
+            .map_or(REFUSAL_BACKOFF_MIN, |r| {
+                (r.pause * 2).min(REFUSAL_BACKOFF_MAX)
             });
         let now = Instant::now();
         // Owners long past their pause (deleted ones among them) are forgotten.
         self.refused
-            .retain(|_, (until, _)| *until + REFUSAL_BACKOFF_MAX > now);
-        self.refused
-            .insert(owner_uid.to_string(), (now + pause, pause));
+            .retain(|_, r| r.until + REFUSAL_BACKOFF_MAX > now);
+        let refusal = Refusal {
+            until: now + pause,
+            pause,
+            message,
+        };
+        self.refused.insert(owner_uid.to_string(), refusal);
     }
 }
 
@@ -241,13 +289,26 @@ async fn admit_pods(
     {
         let mut admissions = lock(&admissions);
         for uid in &owners {
-            admissions.finish(uid, refusals.contains_key(uid));
+            let message = refusals
+                .get(uid)
+                .map(|(_, _, answer)| refusal_message(answer));
+            admissions.finish(uid, message);
         }
     }
     let mut state = app.store.lock();
     for (namespace, owner, answer) in refusals.values() {
         record_failed_create(&mut state, namespace, owner, answer);
     }
+}
+
+/// The API server's message for a refused create.
+fn refusal_message(answer: &Answer) -> String {
+    answer
+        .body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("the request was refused")
+        .to_string()
 }
 
 /// The Warning event a controller records when the API server refuses its pod.
@@ -264,11 +325,7 @@ fn record_failed_create(state: &mut State, namespace: &str, owner: &Value, answe
         "Job" => "job-controller",
         _ => "kube-controller-manager",
     };
-    let cause = answer
-        .body
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("the request was refused");
+    let cause = refusal_message(answer);
     let name = owner.get("name").and_then(Value::as_str).unwrap_or("");
     let now = meta::now();
     let event = json!({

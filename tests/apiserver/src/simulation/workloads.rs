@@ -127,10 +127,12 @@ fn create_pod(state: &mut State, gate: &mut PodGate, namespace: &str, pod: Value
         gate.defer(namespace, pod);
         return;
     }
-    log_refusal(
-        "create pod",
-        lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER)),
-    );
+    let owner = gate.owner_uid(&pod);
+    let created = lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER));
+    if created.is_ok() {
+        gate.created(owner);
+    }
+    log_refusal("create pod", created);
 }
 
 fn condition(kind: &str, ok: bool, reason: &str) -> Value {
@@ -218,6 +220,34 @@ fn deployments(state: &mut State) {
                 updated += usize::from(meta::name(&rs) == name);
             }
         }
+        let mut conditions = vec![
+            condition(
+                "Available",
+                ready >= wanted,
+                if ready >= wanted {
+                    "MinimumReplicasAvailable"
+                } else {
+                    "MinimumReplicasUnavailable"
+                },
+            ),
+            condition(
+                "Progressing",
+                true,
+                if updated == wanted && ready >= wanted {
+                    "NewReplicaSetAvailable"
+                } else {
+                    "ReplicaSetUpdated"
+                },
+            ),
+        ];
+        // A ReplicaSet that cannot create its pods shows on its Deployment, the new one's first.
+        let mut sets = owned(state, &rs_rt, &deployment);
+        sets.sort_by_key(|rs| meta::name(rs) != name);
+        if let Some(failure) = sets.iter().find_map(|rs| replica_failure(rs)) {
+            let mut failure = failure.clone();
+            failure["lastUpdateTime"] = json!(meta::now());
+            conditions.push(failure);
+        }
         let status = json!({
             "observedGeneration": generation(&deployment),
             "replicas": total,
@@ -225,13 +255,18 @@ fn deployments(state: &mut State) {
             "readyReplicas": ready,
             "availableReplicas": ready,
             "unavailableReplicas": total.saturating_sub(ready),
-            "conditions": [
-                condition("Available", ready >= wanted, if ready >= wanted { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" }),
-                condition("Progressing", true, if updated == wanted && ready >= wanted { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }),
-            ],
+            "conditions": conditions,
         });
         write_status(state, &deploy_rt, &deployment, status, MANAGER);
     }
+}
+
+/// A ReplicaSet's `ReplicaFailure` condition, when it has one.
+fn replica_failure(rs: &Value) -> Option<&Value> {
+    rs.pointer("/status/conditions")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|c| c["type"] == "ReplicaFailure" && c["status"] == "True")
 }
 
 fn scale(state: &mut State, rt: &ResourceType, object: &Value, replicas: usize) {
@@ -278,13 +313,19 @@ fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str
         }
         let pods = owned(state, &pod_rt, &set);
         let ready = pods.iter().filter(|p| is_ready(p)).count();
-        let status = json!({
+        let mut status = json!({
             "observedGeneration": generation(&set),
             "replicas": pods.len(),
             "fullyLabeledReplicas": pods.len(),
             "readyReplicas": ready,
             "availableReplicas": ready,
         });
+        if let Some(message) = gate.failure(meta::uid(&set)) {
+            status["conditions"] = json!([{
+                "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                "message": message, "lastTransitionTime": meta::now(),
+            }]);
+        }
         write_status(state, &rt, &set, status, MANAGER);
     }
 }
