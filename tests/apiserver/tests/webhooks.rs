@@ -45,6 +45,16 @@ fn pods(client: &kube::Client, namespace: &str) -> Api<Pod> {
     Api::namespaced(client.clone(), namespace)
 }
 
+/// How many pods in `namespace` match the label selector (empty: all).
+async fn count_pods(client: &kube::Client, namespace: &str, labels: String) -> usize {
+    let params = ListParams::default().labels(&labels);
+    pods(client, namespace)
+        .list(&params)
+        .await
+        .map(|l| l.items.len())
+        .unwrap_or(0)
+}
+
 async fn create_namespace(client: &kube::Client, name: &str) {
     let namespace: Namespace =
         serde_json::from_value(json!({"metadata": {"name": name}})).expect("a namespace");
@@ -628,16 +638,7 @@ async fn pods_the_controllers_create_pass_admission_and_a_refusal_is_a_failed_cr
     assert_eq!(set_failure.len(), 1, "{set_failure:?}");
     assert_eq!(set_failure[0].type_, "ReplicaFailure");
     assert_eq!(set_failure[0].message.as_deref(), Some(DENIAL));
-    let pods_of = |app: &'static str| {
-        let pods = pods(&client, "default");
-        async move {
-            let selector = ListParams::default().labels(&format!("app={app}"));
-            pods.list(&selector)
-                .await
-                .map(|l| l.items.len())
-                .unwrap_or(0)
-        }
-    };
+    let pods_of = |app: &str| count_pods(&client, "default", format!("app={app}"));
     common::eventually("the good deployment's two pods", || async {
         (pods_of("good").await == 2).then_some(())
     })
@@ -715,15 +716,7 @@ async fn a_slow_webhook_holds_back_only_the_pods_it_reviews() {
     .await;
     // While the webhook sleeps over those pods, another namespace's deployment is created.
     create("default").await;
-    let count = |namespace: &'static str| {
-        let pods = pods(&client, namespace);
-        async move {
-            pods.list(&ListParams::default())
-                .await
-                .map(|l| l.items.len())
-                .unwrap_or(0)
-        }
-    };
+    let count = |namespace: &'static str| count_pods(&client, namespace, String::new());
     common::eventually("the unguarded namespace's pods", || async {
         (count("default").await == 2).then_some(())
     })
