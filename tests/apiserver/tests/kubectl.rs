@@ -151,39 +151,23 @@ async fn kubectl_creates_applies_patches_and_deletes() {
     let (success, _, stderr) = kubectl.run(&["create", "-f", &file]).await;
     assert!(!success && stderr.contains("AlreadyExists"), "{stderr}");
     kubectl.ok(&["apply", "--server-side", "-f", &file]).await;
-    kubectl
-        .ok(&[
-            "patch",
-            "configmap",
-            "demo",
-            "--type",
-            "merge",
-            "-p",
-            r#"{"data":{"b":"2"}}"#,
-        ])
-        .await;
-    kubectl
-        .ok(&[
-            "patch",
-            "configmap",
-            "demo",
-            "--type",
-            "json",
-            "-p",
-            r#"[{"op":"add","path":"/data/c","value":"3"}]"#,
-        ])
-        .await;
-    kubectl
-        .ok(&[
-            "patch",
-            "configmap",
-            "demo",
-            "--type",
-            "strategic",
-            "-p",
-            r#"{"data":{"d":"4"}}"#,
-        ])
-        .await;
+    for (patch_type, patch) in [
+        ("merge", r#"{"data":{"b":"2"}}"#),
+        ("json", r#"[{"op":"add","path":"/data/c","value":"3"}]"#),
+        ("strategic", r#"{"data":{"d":"4"}}"#),
+    ] {
+        kubectl
+            .ok(&[
+                "patch",
+                "configmap",
+                "demo",
+                "--type",
+                patch_type,
+                "-p",
+                patch,
+            ])
+            .await;
+    }
     let data = kubectl
         .ok(&["get", "configmap", "demo", "-o", "jsonpath={.data}"])
         .await;

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config_map, pod, quiet_server, status};
+use common::{config_map, create_config_maps, pod, quiet_server, status};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
@@ -13,14 +13,7 @@ use serde_json::json;
 async fn pages_cover_the_list_once_and_stay_consistent_at_their_version() {
     let (_server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    for i in 0..5 {
-        api.create(
-            &PostParams::default(),
-            &config_map(&format!("cm-{i}"), json!({})),
-        )
-        .await
-        .expect("create");
-    }
+    create_config_maps(&api, 5).await;
     let first = api
         .list(&ListParams::default().limit(2))
         .await
@@ -54,14 +47,7 @@ async fn pages_cover_the_list_once_and_stay_consistent_at_their_version() {
 async fn a_compacted_continue_token_is_gone() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    for i in 0..3 {
-        api.create(
-            &PostParams::default(),
-            &config_map(&format!("cm-{i}"), json!({})),
-        )
-        .await
-        .expect("create");
-    }
+    create_config_maps(&api, 3).await;
     let first = api
         .list(&ListParams::default().limit(1))
         .await

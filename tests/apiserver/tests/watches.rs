@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{config_map, eventually, quiet_server, rv_of, server};
-use futures::{StreamExt, TryStreamExt};
+use common::{config_map, create_config_maps, eventually, quiet_server, rv_of, server};
+use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::WatchStreamExt;
@@ -28,6 +28,32 @@ fn kind_of(event: &WatchEvent<ConfigMap>) -> String {
         WatchEvent::Bookmark(_) => "BOOKMARK".into(),
         WatchEvent::Error(s) => format!("ERROR {} {}", s.code, s.reason),
     }
+}
+
+/// The next event within a generous time; `None` when the stream ends.
+async fn next_event<S>(stream: &mut S) -> Option<WatchEvent<ConfigMap>>
+where
+    S: Stream<Item = kube::Result<WatchEvent<ConfigMap>>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(30), stream.try_next())
+        .await
+        .expect("an event in time")
+        .expect("a decodable event")
+}
+
+/// The next `count` events other than bookmarks, as short strings.
+async fn next_changes<S>(stream: &mut S, count: usize) -> Vec<String>
+where
+    S: Stream<Item = kube::Result<WatchEvent<ConfigMap>>> + Unpin,
+{
+    let mut seen = Vec::new();
+    while seen.len() < count {
+        let event = next_event(stream).await.expect("the stream stays open");
+        if !matches!(event, WatchEvent::Bookmark(_)) {
+            seen.push(kind_of(&event));
+        }
+    }
+    seen
 }
 
 #[tokio::test]
@@ -56,17 +82,7 @@ async fn a_watch_from_a_version_sees_later_changes_in_order() {
     api.delete("b", &Default::default())
         .await
         .expect("delete b");
-    let mut seen = Vec::new();
-    while seen.len() < 3 {
-        let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
-            .await
-            .expect("an event in time")
-            .expect("a decodable event")
-            .expect("the stream stays open");
-        if !matches!(event, WatchEvent::Bookmark(_)) {
-            seen.push(kind_of(&event));
-        }
-    }
+    let seen = next_changes(&mut stream, 3).await;
     assert_eq!(seen, vec!["ADDED b", "MODIFIED a", "DELETED b"]);
 }
 
@@ -93,17 +109,7 @@ async fn a_label_selected_watch_sees_objects_enter_and_leave_the_selection() {
             .await
             .expect("relabel");
     }
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
-            .await
-            .expect("an event in time")
-            .expect("a decodable event")
-            .expect("the stream stays open");
-        if !matches!(event, WatchEvent::Bookmark(_)) {
-            seen.push(kind_of(&event));
-        }
-    }
+    let seen = next_changes(&mut stream, 2).await;
     assert_eq!(seen, vec!["ADDED x", "DELETED x"]);
 }
 
@@ -150,10 +156,7 @@ async fn a_watch_from_a_compacted_version_gets_a_410_error_event() {
         .await
         .expect("watch")
         .boxed();
-    let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
-        .await
-        .expect("an event in time")
-        .expect("a decodable event");
+    let event = next_event(&mut stream).await;
     assert_eq!(
         event.as_ref().map(kind_of),
         Some("ERROR 410 Expired".to_string())
@@ -293,23 +296,13 @@ async fn a_version_that_fell_out_of_the_history_window_is_expired() {
         .create(&PostParams::default(), &config_map("first", json!({})))
         .await
         .expect("create");
-    for i in 0..5 {
-        api.create(
-            &PostParams::default(),
-            &config_map(&format!("cm-{i}"), json!({})),
-        )
-        .await
-        .expect("create");
-    }
+    create_config_maps(&api, 5).await;
     let mut stream = api
         .watch(&WatchParams::default(), &rv_of(&first).to_string())
         .await
         .expect("watch")
         .boxed();
-    let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
-        .await
-        .expect("an event in time")
-        .expect("a decodable event");
+    let event = next_event(&mut stream).await;
     assert_eq!(
         event.as_ref().map(kind_of),
         Some("ERROR 410 Expired".to_string())
@@ -338,17 +331,7 @@ async fn removing_the_last_finalizer_emits_the_deletion() {
     api.patch("held", &PatchParams::default(), &release)
         .await
         .expect("release");
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        let event = tokio::time::timeout(Duration::from_secs(30), stream.try_next())
-            .await
-            .expect("an event in time")
-            .expect("a decodable event")
-            .expect("the stream stays open");
-        if !matches!(event, WatchEvent::Bookmark(_)) {
-            seen.push(kind_of(&event));
-        }
-    }
+    let seen = next_changes(&mut stream, 2).await;
     assert_eq!(seen, vec!["MODIFIED held", "DELETED held"]);
 }
 

@@ -98,46 +98,35 @@ impl PodGate {
         self.failures.get(owner_uid).map(String::as_str)
     }
 
-    /// The pod's owner was refused a pod recently.
-    pub(crate) fn is_backed_off(&self, pod: &Value) -> bool {
-        owner_of(pod).is_some_and(|o| self.backed_off.contains(reference_uid(o)))
-    }
-
-    /// A webhook would review this pod's creation.
-    pub(crate) fn needs_review(
-        &self,
+    /// Creates a pod for its owner, as the owner's controller does: at once when no
+    /// webhook guards pod creation, otherwise after the pass through admission. An owner
+    /// refused lately, or with pods under review, creates none.
+    pub(crate) fn create_pod(
+        &mut self,
         state: &mut State,
         pods: &Arc<ResourceType>,
         namespace: &str,
-        pod: &Value,
-    ) -> bool {
-        if state
+        pod: Value,
+    ) {
+        let owner = owner_of(&pod).map(|o| reference_uid(o).to_string());
+        if owner.as_ref().is_some_and(|o| self.backed_off.contains(o)) {
+            return;
+        }
+        let planned = match plan_pod(state, pods, namespace, &pod) {
+            Ok(planned) => planned,
+            Err(error) => return log_refusal("create pod", Err(error)),
+        };
+        let guarded = !state
             .list(&admission::configuration::type_key(), None)
-            .is_empty()
-        {
-            return false;
+            .is_empty();
+        if guarded && admission::needs_review(state, &pod_context(pods, namespace), &planned) {
+            self.deferred.push((namespace.to_string(), pod));
+            return;
         }
-        let ctx = pod_context(pods, namespace);
-        match plan_pod(state, pods, namespace, pod) {
-            Ok(planned) => admission::needs_review(state, &ctx, &planned),
-            // Let the direct create report why it cannot be made.
-            Err(_) => false,
+        match planned.finish(state, pods) {
+            Ok(_) => self.created.extend(owner),
+            Err(_) => tracing::debug!("simulated pod create refused: the store moved"),
         }
-    }
-
-    /// The uid of the pod's owner.
-    pub(crate) fn owner_uid(&self, pod: &Value) -> Option<String> {
-        owner_of(pod).map(|o| reference_uid(o).to_string())
-    }
-
-    /// The owner created a pod without review (no webhook guards it any more).
-    pub(crate) fn created(&mut self, owner_uid: Option<String>) {
-        self.created.extend(owner_uid);
-    }
-
-    /// Sends the pod through admission after the pass.
-    pub(crate) fn defer(&mut self, namespace: &str, pod: Value) {
-        self.deferred.push((namespace.to_string(), pod));
     }
 }
 

@@ -113,26 +113,10 @@ fn pod_from_template(
     })
 }
 
-/// Creates a pod for its owner, as the owner's controller does: at once when no webhook
-/// guards pod creation, otherwise handed to the gate, which sends it through admission
-/// after the pass. An owner whose last pod was refused creates none until its backoff ends.
 fn create_pod(state: &mut State, gate: &mut PodGate, namespace: &str, pod: Value) {
-    let Some(pods) = type_of(state, "", "pods") else {
-        return;
-    };
-    if gate.is_backed_off(&pod) {
-        return;
+    if let Some(pods) = type_of(state, "", "pods") {
+        gate.create_pod(state, &pods, namespace, pod);
     }
-    if gate.needs_review(state, &pods, namespace, &pod) {
-        gate.defer(namespace, pod);
-        return;
-    }
-    let owner = gate.owner_uid(&pod);
-    let created = lifecycle::create(state, &pods, namespace, pod, &WriteOptions::by(MANAGER));
-    if created.is_ok() {
-        gate.created(owner);
-    }
-    log_refusal("create pod", created);
 }
 
 fn condition(kind: &str, ok: bool, reason: &str) -> Value {

@@ -57,6 +57,21 @@ pub fn status<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Status {
     }
 }
 
+/// Creates ConfigMaps `cm-0` .. `cm-<count - 1>` without labels.
+pub async fn create_config_maps(
+    api: &kube::Api<k8s_openapi::api::core::v1::ConfigMap>,
+    count: usize,
+) {
+    for i in 0..count {
+        api.create(
+            &kube::api::PostParams::default(),
+            &config_map(&format!("cm-{i}"), json!({})),
+        )
+        .await
+        .expect("create");
+    }
+}
+
 /// A ConfigMap with labels.
 pub fn config_map(name: &str, labels: Value) -> k8s_openapi::api::core::v1::ConfigMap {
     serde_json::from_value(json!({
