@@ -2,8 +2,8 @@
 //! Kubernetes I/O and the HTTP servers. Decisions are made by the `kube-devops` domain
 //! crate; this crate reads input, calls it, and writes results.
 
-pub mod admission;
 pub mod cli;
 pub mod cluster;
+pub mod http;
 pub mod metrics;
-pub mod runtime;
+pub mod system;

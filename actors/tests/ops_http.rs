@@ -8,11 +8,11 @@ use actix_web::{App, test, web};
 use kube_devops::facts::PodFacts;
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 use kube_devops::testing::pod;
+use kube_devops_actors::http::ops::{OpsState, configure};
 use kube_devops_actors::metrics::Metrics;
-use kube_devops_actors::runtime::health::Health;
-use kube_devops_actors::runtime::http::{OpsState, configure};
-use kube_devops_actors::runtime::messages::{GetScores, PodEvent};
-use kube_devops_actors::runtime::scores::NamespaceScoreActor;
+use kube_devops_actors::system::health::Health;
+use kube_devops_actors::system::messages::{GetScores, PodEvent};
+use kube_devops_actors::system::scores::NamespaceScoreActor;
 use serde_json::Value;
 
 fn facts(name: &str, ns: &str, image: &str, probes: bool) -> Box<PodFacts> {

@@ -11,9 +11,10 @@ use kube_apiserver_test::{ApiServerHandle, ServerConfig, start};
 use kube_devops::admission::PolicySnapshot;
 use kube_devops::checks::{CheckId, Severity};
 use kube_devops::policy::{DevOpsPolicy, DevOpsPolicySpec};
-use kube_devops_actors::admission::certs::{self, CertRequest};
-use kube_devops_actors::admission::{self, CountPolicies, WebhookOptions, WebhookRuntime};
+use kube_devops_actors::http::WebhookOptions;
+use kube_devops_actors::http::certs::{self, CertRequest};
 use kube_devops_actors::metrics::Metrics;
+use kube_devops_actors::system::admission::{self, CountPolicies, WebhookRuntime};
 use serde_json::json;
 
 async fn api_server() -> ApiServerHandle {

@@ -10,8 +10,9 @@ use actix_web::{App, test as service, web};
 use arc_swap::ArcSwapOption;
 use kube_devops::admission::PolicySnapshot;
 use kube_devops::policy::{DevOpsPolicySpec, NamespaceExclusions};
-use kube_devops_actors::admission::{FailureMode, Readiness, WebhookState, configure};
+use kube_devops_actors::http::{FailureMode, WebhookState, configure};
 use kube_devops_actors::metrics::Metrics;
+use kube_devops_actors::system::admission::Readiness;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

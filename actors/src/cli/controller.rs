@@ -9,9 +9,9 @@ use kube_devops::policy::NamespaceExclusions;
 
 use super::ClusterTarget;
 use super::analyze::resolve_policy;
-use crate::admission::{FailureMode, WebhookOptions};
-use crate::runtime::lease::LeaseSettings;
-use crate::runtime::{ControllerOptions, run};
+use crate::http::{FailureMode, WebhookOptions};
+use crate::system::lease::LeaseSettings;
+use crate::system::{ControllerOptions, run};
 
 /// Where the service account's namespace is mounted in a pod.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

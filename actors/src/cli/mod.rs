@@ -34,6 +34,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::cluster::ClusterTarget;
+
 /// Exit code for findings at or above `--fail-on`.
 pub const EXIT_FINDINGS: u8 = 3;
 /// Exit code for a score below `--fail-below`.
@@ -104,22 +106,6 @@ pub enum Command {
     /// Every controller component in one process (the in-cluster default): the watch set
     /// plus the admission webhook on :8443.
     Run(controller::RunArgs),
-}
-
-/// Which cluster the global flags point at.
-#[derive(Debug, Clone, Default)]
-pub struct ClusterTarget {
-    /// `--kubeconfig`.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
-}
-
-impl ClusterTarget {
-    /// Connects to the cluster.
-    pub async fn connect(&self) -> Result<kube::Client, crate::cluster::ConnectError> {
-        crate::cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
-    }
 }
 
 /// Runs a future on a fresh multi-threaded runtime (one-shot commands only; the

@@ -20,9 +20,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 use kube_devops::policy::NamespaceExclusions;
 
 use super::ClusterTarget;
-use crate::admission::certs::{self, CertRequest};
-use crate::admission::{self, FailureMode, WebhookOptions};
+use crate::http::certs::{self, CertRequest};
+use crate::http::{FailureMode, WebhookOptions};
 use crate::metrics::Metrics;
+use crate::system::admission;
 
 /// Default Service name of the webhook.
 pub const DEFAULT_SERVICE: &str = "kube-devops-webhook";
@@ -46,7 +47,7 @@ pub enum WebhookCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = admission::DEFAULT_ADDR)]
+    #[arg(long, default_value = crate::http::webhook_server::DEFAULT_ADDR)]
     pub addr: SocketAddr,
     /// PEM certificate chain (reloaded when the file changes).
     #[arg(long, default_value = "certs/tls.crt", value_name = "PATH")]

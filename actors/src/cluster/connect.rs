@@ -1,7 +1,7 @@
 //! Building a `kube::Client` from `--kubeconfig` and `--context`, with connection and read
 //! timeouts so an unreachable cluster fails in seconds, not minutes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::Client;
@@ -70,4 +70,20 @@ pub async fn connect(
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     Ok(Client::try_from(config)?)
+}
+
+/// Which cluster the global flags point at.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterTarget {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+}
+
+impl ClusterTarget {
+    /// Connects to the cluster.
+    pub async fn connect(&self) -> Result<kube::Client, ConnectError> {
+        connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
+    }
 }

@@ -8,5 +8,5 @@
 mod connect;
 mod gather;
 
-pub use connect::{ConnectError, connect, read_kubeconfig};
+pub use connect::{ClusterTarget, ConnectError, connect, read_kubeconfig};
 pub use gather::{ClusterFacts, GatherError, gather, list_all, list_pages};

@@ -1,4 +1,5 @@
-//! AdmissionActor: keeps the DevOpsPolicy set current and publishes it as a snapshot.
+//! AdmissionActor: keeps the DevOpsPolicy set current and publishes it as a snapshot; and
+//! [`start`], which runs it with the webhook's HTTPS server.
 //!
 //! In: a `kube_runtime::watcher` stream of DevOpsPolicies in every namespace (with the
 //! default backoff, so errors never become a hot loop). Out: an immutable
@@ -11,6 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use actix::prelude::*;
 use arc_swap::ArcSwapOption;
 use futures::StreamExt;
@@ -21,6 +25,7 @@ use kube::runtime::watcher::{self, Event};
 use kube_devops::admission::PolicySnapshot;
 use kube_devops::policy::{DevOpsPolicy, DevOpsPolicySpec, NamespaceExclusions};
 
+use crate::http::{RunningServer, WebhookError, WebhookOptions, WebhookState, serve};
 use crate::metrics::Metrics;
 
 /// Resource label of the policy watch in metrics.
@@ -252,4 +257,74 @@ impl Handler<CountPolicies> for AdmissionActor {
         };
         PolicyCount { policies }
     }
+}
+
+/// The webhook running inside an actix System.
+pub struct WebhookRuntime {
+    /// The HTTPS server.
+    pub server: RunningServer,
+    /// Readiness (`/readyz`): the policy set has synced and no shutdown has begun.
+    pub readiness: Arc<Readiness>,
+    /// The policy watch.
+    pub actor: Addr<AdmissionActor>,
+    /// The snapshot the handlers read.
+    pub snapshot: SnapshotCell,
+}
+
+impl WebhookRuntime {
+    /// The address the server bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr
+    }
+
+    /// Shuts down in order: readiness off, policy watch stopped, in-flight requests
+    /// drained, server stopped.
+    pub async fn stop(self) {
+        self.readiness.set_stopping();
+        let stop = self.actor.send(StopWatching { reason: "shutdown" });
+        if tokio::time::timeout(Duration::from_secs(2), stop)
+            .await
+            .is_err()
+        {
+            tracing::warn!("policy watch did not acknowledge the stop in time");
+        }
+        self.server.stop().await;
+    }
+}
+
+/// Starts the AdmissionActor (supervised) and the HTTPS server inside the actix System
+/// that is already running on this thread, and returns at once: readiness turns on when
+/// the policy set has synced. `client` is the process's one kube client; `metrics` the
+/// one registry (webhook requests, denials, errors and latency are recorded there).
+/// Stop it with [`WebhookRuntime::stop`].
+pub async fn start(
+    options: WebhookOptions,
+    client: kube::Client,
+    metrics: Metrics,
+) -> Result<WebhookRuntime, WebhookError> {
+    let snapshot: SnapshotCell = Arc::new(ArcSwapOption::empty());
+    let readiness = Arc::new(Readiness::default());
+    let state = WebhookState {
+        snapshot: snapshot.clone(),
+        readiness: readiness.clone(),
+        metrics: metrics.clone(),
+        failure_mode: options.failure_mode,
+    };
+    let server = serve(
+        options.addr,
+        &options.tls_cert,
+        &options.tls_key,
+        options.cert_poll_interval,
+        options.workers,
+        state,
+    )?;
+    let (cell, ready, exclusions) = (snapshot.clone(), readiness.clone(), options.exclusions);
+    let actor =
+        Supervisor::start(move |_| AdmissionActor::new(client, exclusions, cell, ready, metrics));
+    Ok(WebhookRuntime {
+        server,
+        readiness,
+        actor,
+        snapshot,
+    })
 }

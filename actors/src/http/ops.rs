@@ -10,9 +10,9 @@ use std::time::Duration;
 use actix::Recipient;
 use actix_web::{HttpResponse, web};
 
-use super::health::Health;
-use super::messages::GetScores;
 use crate::metrics::Metrics;
+use crate::system::health::Health;
+use crate::system::messages::GetScores;
 
 /// How long `/api/v1/scores` waits for the score actor.
 const SCORES_TIMEOUT: Duration = Duration::from_secs(2);

@@ -18,8 +18,8 @@ use jiff::Timestamp;
 use kube_devops::admission::{AdmissionResponse, Operation, Verdict, parse_review, review};
 use kube_devops::checks::CheckId;
 
-use super::actor::{Readiness, SnapshotCell};
 use crate::metrics::Metrics;
+use crate::system::admission::{Readiness, SnapshotCell};
 
 /// Largest AdmissionReview accepted: big enough for a large object and its old version.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;

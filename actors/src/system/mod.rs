@@ -6,8 +6,8 @@
 //! is created once inside the running system and cloned into every actor. Shutdown has one
 //! owner and one order: readiness off, stop the watch, release the lease, drain HTTP, exit 0.
 
+pub mod admission;
 pub mod health;
-pub mod http;
 pub mod lease;
 pub mod messages;
 pub mod scores;
@@ -22,11 +22,11 @@ use actix_web::{App, HttpServer, web};
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 
 use self::health::Health;
-use self::http::OpsState;
 use self::lease::{LeaseActor, LeaseSettings};
 use self::messages::Shutdown;
 use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
+use crate::http::ops::{self, OpsState};
 use crate::metrics::Metrics;
 
 /// How long HTTP connections may drain at shutdown.
@@ -47,7 +47,7 @@ pub struct ControllerOptions {
     /// routing here first.
     pub shutdown_delay: Duration,
     /// The admission webhook, when this process serves it (`run`).
-    pub webhook: Option<crate::admission::WebhookOptions>,
+    pub webhook: Option<crate::http::WebhookOptions>,
 }
 
 /// The running actors, for shutdown.
@@ -55,7 +55,7 @@ struct Running {
     watch: Addr<WatchActor>,
     lease: Addr<LeaseActor>,
     server: actix_web::dev::ServerHandle,
-    webhook: Option<crate::admission::WebhookRuntime>,
+    webhook: Option<self::admission::WebhookRuntime>,
 }
 
 /// Starts the watch set (WatchActor, NamespaceScoreActor, LeaseActor) and the ops server
@@ -94,7 +94,7 @@ async fn start(
     let webhook = match options.webhook.clone() {
         Some(webhook) => {
             let addr = webhook.addr;
-            let runtime = crate::admission::start(webhook, client.clone(), metrics.clone())
+            let runtime = self::admission::start(webhook, client.clone(), metrics.clone())
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
@@ -112,7 +112,7 @@ async fn start(
         App::new()
             .app_data(web::Data::new(state.clone()))
             .wrap(tracing_actix_web::TracingLogger::default())
-            .configure(http::configure)
+            .configure(ops::configure)
     })
     .workers(2)
     .disable_signals()
@@ -160,7 +160,10 @@ async fn signalled() {
 }
 
 /// Runs the controller until a signal, then shuts down in order. Returns the exit code.
-pub fn run(options: ControllerOptions, target: crate::cli::ClusterTarget) -> anyhow::Result<u8> {
+pub fn run(
+    options: ControllerOptions,
+    target: crate::cluster::ClusterTarget,
+) -> anyhow::Result<u8> {
     let system = actix::System::new();
     let shutdown_delay = options.shutdown_delay;
     let result = system.block_on(async move {

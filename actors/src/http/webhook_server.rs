@@ -1,35 +1,21 @@
-//! The admission webhook: AdmissionActor, the HTTPS server and TLS material.
+//! The webhook's HTTPS server: listener, TLS with certificate reload, timeouts.
 //!
-//! In: DevOpsPolicies from the cluster (watched by [`AdmissionActor`]), AdmissionReviews
-//! over HTTPS, and the certificate files. Out: admission verdicts from the domain crate's
-//! pure `review`, metrics in the shared registry, and readiness. [`start`] runs the whole
-//! webhook inside an already running actix System (used by `webhook serve` and `run`);
-//! [`serve`] runs only the HTTPS server over a snapshot cell, for tests and load runs.
-
-mod actor;
-pub mod certs;
-mod http;
-pub mod tls;
-
-pub use actor::{
-    AdmissionActor, CountPolicies, PolicyCount, Readiness, SnapshotCell, StopWatching,
-};
-pub use http::{FailureMode, MAX_BODY_BYTES, WebhookState, configure};
+//! In: [`WebhookOptions`] and the routes' shared [`WebhookState`]. Out: a running actix-web
+//! server on rustls ([`serve`]), used by `webhook serve` and `run` (through
+//! `system::admission::start`) and by tests and load runs over a snapshot cell of their own.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Addr, Supervisor};
 use actix_web::dev::ServerHandle;
 use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer, web};
-use arc_swap::ArcSwapOption;
 use kube_devops::policy::NamespaceExclusions;
 
-use crate::metrics::Metrics;
-use tls::{CertReloader, TlsError};
+use super::tls::{self, CertReloader, TlsError};
+use super::webhook::{FailureMode, WebhookState, configure};
 
 /// Default listen address.
 pub const DEFAULT_ADDR: &str = "0.0.0.0:8443";
@@ -165,75 +151,5 @@ pub fn serve(
         certs,
         task,
         poller,
-    })
-}
-
-/// The webhook running inside an actix System.
-pub struct WebhookRuntime {
-    /// The HTTPS server.
-    pub server: RunningServer,
-    /// Readiness (`/readyz`): the policy set has synced and no shutdown has begun.
-    pub readiness: Arc<Readiness>,
-    /// The policy watch.
-    pub actor: Addr<AdmissionActor>,
-    /// The snapshot the handlers read.
-    pub snapshot: SnapshotCell,
-}
-
-impl WebhookRuntime {
-    /// The address the server bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.server.local_addr
-    }
-
-    /// Shuts down in order: readiness off, policy watch stopped, in-flight requests
-    /// drained, server stopped.
-    pub async fn stop(self) {
-        self.readiness.set_stopping();
-        let stop = self.actor.send(StopWatching { reason: "shutdown" });
-        if tokio::time::timeout(Duration::from_secs(2), stop)
-            .await
-            .is_err()
-        {
-            tracing::warn!("policy watch did not acknowledge the stop in time");
-        }
-        self.server.stop().await;
-    }
-}
-
-/// Starts the AdmissionActor (supervised) and the HTTPS server inside the actix System
-/// that is already running on this thread, and returns at once: readiness turns on when
-/// the policy set has synced. `client` is the process's one kube client; `metrics` the
-/// one registry (webhook requests, denials, errors and latency are recorded there).
-/// Stop it with [`WebhookRuntime::stop`].
-pub async fn start(
-    options: WebhookOptions,
-    client: kube::Client,
-    metrics: Metrics,
-) -> Result<WebhookRuntime, WebhookError> {
-    let snapshot: SnapshotCell = Arc::new(ArcSwapOption::empty());
-    let readiness = Arc::new(Readiness::default());
-    let state = WebhookState {
-        snapshot: snapshot.clone(),
-        readiness: readiness.clone(),
-        metrics: metrics.clone(),
-        failure_mode: options.failure_mode,
-    };
-    let server = serve(
-        options.addr,
-        &options.tls_cert,
-        &options.tls_key,
-        options.cert_poll_interval,
-        options.workers,
-        state,
-    )?;
-    let (cell, ready, exclusions) = (snapshot.clone(), readiness.clone(), options.exclusions);
-    let actor =
-        Supervisor::start(move |_| AdmissionActor::new(client, exclusions, cell, ready, metrics));
-    Ok(WebhookRuntime {
-        server,
-        readiness,
-        actor,
-        snapshot,
     })
 }
