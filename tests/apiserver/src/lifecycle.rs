@@ -579,6 +579,11 @@ pub fn prepare_delete(
     if let Some(metadata) = metadata_mut(&mut marked) {
         metadata.insert("deletionTimestamp".into(), Value::String(meta::now()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
+        // Marking an object for deletion is a change its controllers must observe, so the
+        // real registry bumps the generation with it.
+        if let Some(generation) = metadata.get("generation").and_then(Value::as_i64) {
+            metadata.insert("generation".into(), json!(generation + 1));
+        }
     }
     Ok(pending(Arc::new(marked), Effect::Put))
 }
