@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::fieldset::{Scope, Writer, record_update};
 use crate::meta::{self, comparable, generation_content, metadata_mut};
@@ -252,7 +252,7 @@ pub fn prepare_create(
     if opts.ownership == Ownership::Update {
         metadata.remove("managedFields");
     }
-    defaults_on_create(rt, &mut object);
+    crate::defaults::apply(rt, &mut object);
     validate(rt, &mut object, opts)?;
     if opts.ownership == Ownership::Update {
         let api_version = rt.api_version();
@@ -264,6 +264,7 @@ pub fn prepare_create(
         };
         record_update(None, &mut object, rt, &writer);
     }
+    crate::strategy::prepare_create(rt, &mut object);
     Ok(PendingWrite {
         key,
         old: None,
@@ -284,71 +285,6 @@ fn is_dns_subdomain(name: &str) -> bool {
         && name
             .chars()
             .all(|c| alphanumeric(c) || c == '-' || c == '.')
-}
-
-/// What a new object of a kind starts with, as the real server's defaulting does.
-fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
-    let crd_status =
-        (rt.kind == "CustomResourceDefinition").then(|| crate::crd::established_status(object));
-    let Some(map) = object.as_object_mut() else {
-        return;
-    };
-    match (rt.group.as_str(), rt.kind.as_str()) {
-        ("", "Namespace") => {
-            label_namespace_name(map);
-            map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
-            map.insert("status".into(), json!({"phase": "Active"}));
-        }
-        ("", "Service") => {
-            let uid_sum: u32 = map
-                .get("metadata")
-                .and_then(|m| m.get("uid"))
-                .and_then(Value::as_str)
-                .map_or(0, |u| u.bytes().map(u32::from).sum());
-            if let Some(Value::Object(spec)) = map.get_mut("spec") {
-                let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
-                if !spec.contains_key("clusterIP") && !headless {
-                    let ip = format!("10.96.{}.{}", (uid_sum / 250) % 250, uid_sum % 250 + 1);
-                    spec.insert("clusterIP".into(), json!(ip));
-                    spec.insert("clusterIPs".into(), json!([ip]));
-                }
-                spec.entry("type").or_insert_with(|| json!("ClusterIP"));
-            }
-        }
-        ("", "Pod") if !map.contains_key("status") => {
-            map.insert(
-                "status".into(),
-                json!({"phase": "Pending", "qosClass": "BestEffort"}),
-            );
-        }
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            if let Some(status) = crd_status {
-                map.insert("status".into(), status);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Sets the `kubernetes.io/metadata.name` label every namespace carries, as the real
-/// server does on each write (admission namespace selectors rely on it).
-fn label_namespace_name(map: &mut Map<String, Value>) {
-    let name = map
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-        let labels = metadata
-            .entry("labels")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !labels.is_object() {
-            *labels = Value::Object(Map::new());
-        }
-        if let Some(labels) = labels.as_object_mut() {
-            labels.insert("kubernetes.io/metadata.name".into(), name);
-        }
-    }
 }
 
 /// Replaces an object (PUT, patch results, status writes).
@@ -452,13 +388,8 @@ pub fn prepare_update(
             None => metadata.remove("managedFields"),
         };
     }
-    if rt.group.is_empty()
-        && rt.kind == "Namespace"
-        && let Some(map) = next.as_object_mut()
-    {
-        label_namespace_name(map);
-    }
     if !opts.status {
+        crate::defaults::apply(rt, &mut next);
         validate(rt, &mut next, opts)?;
     }
     if generation_content(&current, rt.specless) != generation_content(&next, rt.specless) {
@@ -481,12 +412,7 @@ pub fn prepare_update(
         };
         record_update(Some(&current), &mut next, rt, &writer);
     }
-    if key.type_key.plural == "customresourcedefinitions"
-        && let Some(map) = next.as_object_mut()
-    {
-        let status = crate::crd::established_status(&Value::Object(map.clone()));
-        map.insert("status".into(), status);
-    }
+    crate::strategy::prepare_update(rt, &current, &mut next);
     let effect = if comparable(&next) == comparable(&current) {
         Effect::Unchanged
     } else if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {

@@ -252,7 +252,11 @@ async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
         .await
         .expect("a second delete");
     let again = api.get("held").await.expect("still there");
-    assert_eq!(again.metadata.generation, Some(2), "only the first delete bumps it");
+    assert_eq!(
+        again.metadata.generation,
+        Some(2),
+        "only the first delete bumps it"
+    );
     api.patch(
         "held",
         &PatchParams::default(),

@@ -74,43 +74,6 @@ fn pod_ip(pod: &Value) -> String {
     format!("10.244.{}.{}", (sum / 250) % 250, sum % 250 + 2)
 }
 
-fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let resources: Vec<&Value> = containers
-        .iter()
-        .filter_map(|c| c.get("resources"))
-        .collect();
-    let set = |r: &Value, k: &str| {
-        r.get(k)
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty())
-    };
-    if resources
-        .iter()
-        .all(|r| !set(r, "requests") && !set(r, "limits"))
-    {
-        return "BestEffort";
-    }
-    let guaranteed = containers.len() == resources.len()
-        && resources.iter().all(|r| {
-            ["cpu", "memory"].iter().all(|k| {
-                let limit = r.pointer(&format!("/limits/{k}"));
-                limit.is_some()
-                    && r.pointer(&format!("/requests/{k}"))
-                        .is_none_or(|q| Some(q) == limit)
-            })
-        });
-    if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
 /// The status a kubelet reports for the pod, honouring the scripting annotations.
 pub fn desired_status(pod: &Value) -> Value {
     let now = meta::now();
@@ -191,7 +154,7 @@ pub fn desired_status(pod: &Value) -> Value {
         "podIP": pod_ip(pod),
         "podIPs": [{"ip": pod_ip(pod)}],
         "startTime": started,
-        "qosClass": qos_class(pod),
+        "qosClass": pod.as_object().map_or("BestEffort", crate::strategy::qos_class),
         "containerStatuses": statuses("containers", false),
     });
     let init = statuses("initContainers", true);
