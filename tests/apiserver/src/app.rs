@@ -43,6 +43,10 @@ pub struct App {
     pub scripted_pods: Mutex<HashSet<String>>,
     /// Webhook services a test mapped to loopback addresses.
     pub services: Mutex<crate::admission::client::ServiceMap>,
+    /// Whether the simulated components record events.
+    pub simulated_events: bool,
+    /// The cluster CA certificate (PEM) published in every namespace.
+    pub ca_pem: String,
 }
 
 /// A resource request after its type has been resolved.
@@ -286,9 +290,5 @@ impl App {
 
 /// The object as served at the requested version.
 pub fn present(object: &Value, rt: &ResourceType) -> Value {
-    let mut out = object.clone();
-    if let Some(map) = out.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(rt.api_version()));
-    }
-    out
+    rt.present(object)
 }

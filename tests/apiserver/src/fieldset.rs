@@ -387,6 +387,20 @@ pub struct Writer<'a> {
     pub now: &'a str,
 }
 
+/// A field path recorded at one apiVersion as a writer at another spells it.
+fn in_version(path: &FieldPath, from: &str, to: &str) -> FieldPath {
+    let mut out = path.clone();
+    if let Some(first) = out.first_mut()
+        && let Some(field) = first.strip_prefix("f:")
+    {
+        let spelled = crate::convert::field_between(from, to, field);
+        if spelled != field {
+            *first = format!("f:{spelled}");
+        }
+    }
+    out
+}
+
 /// Records an ordinary (non-apply) write: the writer takes every field whose value it
 /// changed, other managers lose those fields, and removed fields leave every manager.
 pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, writer: &Writer) {
@@ -410,9 +424,11 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, wr
         return;
     }
     for entry in &mut entries {
-        entry
-            .leaves
-            .retain(|p| !changed.contains(p) && !removed.contains(p));
+        let from = entry.api_version.clone();
+        entry.leaves.retain(|p| {
+            let spelled = in_version(p, &from, writer.api_version);
+            !changed.contains(&spelled) && !removed.contains(&spelled)
+        });
     }
     let subresource = writer.scope.subresource().map(str::to_string);
     let position = entries.iter().position(|e| {

@@ -12,6 +12,7 @@ mod admission;
 mod app;
 mod apply;
 mod config;
+mod convert;
 mod crd;
 mod defaults;
 mod discovery;
@@ -22,10 +23,12 @@ mod http;
 mod kubeconfig;
 mod lifecycle;
 mod meta;
+mod nodes;
 mod openapi;
 mod patch;
 mod pending;
 mod planned;
+mod printers;
 mod read;
 mod resources;
 mod review;
@@ -99,6 +102,9 @@ pub enum Error {
     /// The kube client could not be built.
     #[error("cannot build a kube client: {0}")]
     Client(String),
+    /// The cluster CA certificate could not be made.
+    #[error("cannot make the cluster CA certificate: {0}")]
+    Certificate(String),
 }
 
 /// Result alias of the handle.

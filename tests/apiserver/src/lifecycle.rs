@@ -268,7 +268,7 @@ pub fn prepare_create(
     Ok(PendingWrite {
         key,
         old: None,
-        new: Arc::new(object),
+        new: Arc::new(rt.to_stored(object)),
         effect: Effect::Put,
         namespace: rt
             .namespaced
@@ -310,8 +310,13 @@ pub fn prepare_update(
     opts: &WriteOptions,
 ) -> ApiResult<PendingWrite> {
     let key = key_of(rt, namespace, name);
-    let Some(current) = state.get(&key) else {
+    let Some(stored) = state.get(&key) else {
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
+    };
+    // The write is computed in the version the client speaks, and stored converted.
+    let current = match rt.conversion {
+        Some(_) => Arc::new(rt.present(&stored)),
+        None => stored.clone(),
     };
     if !incoming.is_object() {
         return Err(ApiError::bad_request(
@@ -413,7 +418,8 @@ pub fn prepare_update(
         record_update(Some(&current), &mut next, rt, &writer);
     }
     crate::strategy::prepare_update(rt, &current, &mut next);
-    let effect = if comparable(&next) == comparable(&current) {
+    let next = rt.to_stored(next);
+    let effect = if comparable(&next) == comparable(&stored) {
         Effect::Unchanged
     } else if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
         Effect::Remove
@@ -421,13 +427,13 @@ pub fn prepare_update(
         Effect::Put
     };
     let new = if effect == Effect::Unchanged {
-        current.clone()
+        stored.clone()
     } else {
         Arc::new(next)
     };
     Ok(PendingWrite {
         key,
-        old: Some(current),
+        old: Some(stored),
         new,
         effect,
         namespace: None,

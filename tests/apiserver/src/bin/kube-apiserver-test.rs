@@ -25,6 +25,9 @@ struct Cli {
     /// Do not simulate controllers and the kubelet.
     #[arg(long)]
     no_simulation: bool,
+    /// How many Nodes the cluster registers at start.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
 }
 
 #[tokio::main]
@@ -39,7 +42,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = ServerConfig::new()
         .port(cli.port)
-        .simulation(!cli.no_simulation);
+        .simulation(!cli.no_simulation)
+        .nodes(cli.nodes);
     for dir in cli.seed {
         config = config.seed_dir(dir);
     }
