@@ -371,13 +371,14 @@ impl ApiServerHandle {
     }
 
     /// Makes webhooks whose `clientConfig.service` names `namespace/name` on `port` reach
-    /// `url` (e.g. `https://127.0.0.1:40123`, loopback only); the certificate must still
-    /// be valid for `<name>.<namespace>.svc`, as with the real server. Unmapped services
-    /// cannot be called.
-    pub fn map_service(&self, namespace: &str, name: &str, port: u16, url: &str) {
+    /// `address` (`127.0.0.1:40123` or `https://127.0.0.1:40123`, loopback only), as
+    /// kube-proxy would route the Service's port to its pods. The Service itself must
+    /// exist and serve that port, as the real server resolves it; the certificate must be
+    /// valid for `<name>.<namespace>.svc`. Unmapped services cannot be called.
+    pub fn map_service(&self, namespace: &str, name: &str, port: u16, address: &str) {
         lock(&self.app.services).insert(
             (namespace.to_string(), name.to_string(), port),
-            url.trim_end_matches('/').to_string(),
+            crate::admission::client::service_url(address),
         );
     }
 
