@@ -29,6 +29,7 @@ mod patch;
 mod pending;
 mod planned;
 mod printers;
+mod protobuf;
 mod read;
 mod resources;
 mod review;

@@ -34,20 +34,29 @@ pub fn reconcile(state: &mut State, scripted: &HashSet<String>, record: bool) {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if node.is_empty()
-            || state
-                .get(&ObjectKey::new(&node_rt.type_key(), "", &node))
-                .is_none()
-        {
+        let Some(node_object) = (!node.is_empty())
+            .then(|| state.get(&ObjectKey::new(&node_rt.type_key(), "", &node)))
+            .flatten()
+        else {
             continue;
-        }
-        let status = desired_status(&pod);
+        };
+        let status = desired_status(&pod, &internal_ip(&node_object));
         let starting = !started(pod.get("status")) && started(Some(&status));
         write_status(state, &pod_rt, &pod, status, "kubelet");
         if starting && record {
             record_start(state, &pod, &node);
         }
     }
+}
+
+/// A node's InternalIP, the address its pods report as `hostIP`.
+fn internal_ip(node: &Value) -> String {
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+        .and_then(|a| a["address"].as_str())
+        .unwrap_or("10.0.0.1")
+        .to_string()
 }
 
 /// Whether a pod status shows any container that has started (running or finished).
@@ -152,7 +161,7 @@ fn pod_ip(pod: &Value) -> String {
 }
 
 /// The status a kubelet reports for the pod, honouring the scripting annotations.
-pub fn desired_status(pod: &Value) -> Value {
+pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
     let now = meta::now();
     let started = pod
         .pointer("/status/startTime")
@@ -226,8 +235,8 @@ pub fn desired_status(pod: &Value) -> Value {
             condition("ContainersReady", ready),
             condition("PodScheduled", true),
         ],
-        "hostIP": "10.0.0.1",
-        "hostIPs": [{"ip": "10.0.0.1"}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip(pod),
         "podIPs": [{"ip": pod_ip(pod)}],
         "startTime": started,
