@@ -128,6 +128,10 @@ fn validate(rt: &ResourceType, object: &mut Value, opts: &WriteOptions) -> ApiRe
     if rt.type_key() == crate::admission::configuration::type_key() {
         return crate::admission::configuration::default_and_validate(object);
     }
+    let causes = crate::strategy::validate(rt, object);
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &causes));
+    }
     let Some(schema) = &rt.schema else {
         return Ok(());
     };

@@ -4,12 +4,14 @@
 //! stored one, on update). Out: namespaces with their `kubernetes` finalizer and `Active`
 //! phase, Services with an allocated cluster IP, IP family and node ports (kept across
 //! updates that omit them), new Pods `Pending`, Jobs with their generated selector and
-//! pod labels, CRDs with their conditions.
+//! pod labels, CRDs with their conditions. [`validate`] holds the few checks of built-in
+//! kinds this server makes (a Job's pods must not restart in place).
 
 use serde_json::{Map, Value, json};
 
 use crate::meta;
 use crate::resources::ResourceType;
+use crate::status::FieldCause;
 
 /// The first node port handed out, as in the default `--service-node-port-range`.
 const NODE_PORT_BASE: u64 = 30_000;
@@ -69,6 +71,29 @@ pub fn prepare_update(rt: &ResourceType, old: &Value, next: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// The checks of built-in kinds this server makes: the pod template of a Job or CronJob
+/// must restart `OnFailure` or `Never`. Answers the causes, empty when valid.
+pub fn validate(rt: &ResourceType, object: &Value) -> Vec<FieldCause> {
+    let pointer = match (rt.group.as_str(), rt.kind.as_str()) {
+        ("batch", "Job") => "/spec/template/spec/restartPolicy",
+        ("batch", "CronJob") => "/spec/jobTemplate/spec/template/spec/restartPolicy",
+        _ => return Vec::new(),
+    };
+    let policy = object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if matches!(policy, "OnFailure" | "Never") {
+        return Vec::new();
+    }
+    let field = pointer.trim_start_matches('/').replace('/', ".");
+    vec![FieldCause::new(
+        "FieldValueNotSupported",
+        field,
+        format!("Unsupported value: {policy:?}: supported values: \"OnFailure\", \"Never\""),
+    )]
 }
 
 /// A stable number from a uid, for addresses and ports.

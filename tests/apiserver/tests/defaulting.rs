@@ -182,3 +182,39 @@ async fn a_service_gets_its_defaults_and_keeps_its_cluster_ip_across_updates() {
         .expect("replace");
     assert_eq!(updated.spec.and_then(|s| s.cluster_ip), Some(cluster_ip));
 }
+
+#[tokio::test]
+async fn a_job_whose_pods_would_restart_in_place_is_invalid() {
+    use k8s_openapi::api::batch::v1::Job;
+    let (_server, client) = quiet_server().await;
+    let api: Api<Job> = Api::namespaced(client, "default");
+    let job = |policy: Option<&str>| -> Job {
+        let mut spec = json!({"containers": [{"name": "c", "image": "busybox:1"}]});
+        if let Some(policy) = policy {
+            spec["restartPolicy"] = json!(policy);
+        }
+        serde_json::from_value(
+            json!({"metadata": {"name": "once"}, "spec": {"template": {"spec": spec}}}),
+        )
+        .expect("job")
+    };
+    let refused = common::status(api.create(&PostParams::default(), &job(None)).await);
+    assert_eq!(refused.code, 422);
+    assert!(
+        refused.message.contains(
+            "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""
+        ),
+        "{}",
+        refused.message
+    );
+    let created = api
+        .create(&PostParams::default(), &job(Some("Never")))
+        .await
+        .expect("a job whose pods do not restart");
+    let labels = created
+        .spec
+        .and_then(|s| s.template.metadata)
+        .and_then(|m| m.labels)
+        .unwrap_or_default();
+    assert_eq!(labels.get("job-name").map(String::as_str), Some("once"));
+}
