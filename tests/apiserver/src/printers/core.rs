@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{AGE, NAME, Printed, col, number, or_none, selector_text, since, text};
+use super::{AGE, NAME, Printed, col, count, number, or_none, selector_text, since, text};
 use crate::meta;
 
 pub const SERVICE: &[Printed] = &[
@@ -89,13 +89,7 @@ pub const NODE: &[Printed] = &[
 
 pub const SERVICE_ACCOUNT: &[Printed] = &[
     NAME,
-    col("Secrets", "integer", 0, |s| {
-        json!(
-            s.get("secrets")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-        )
-    }),
+    col("Secrets", "integer", 0, |s| count(s, "/secrets")),
     AGE,
 ];
 
@@ -135,13 +129,7 @@ pub const BINDING: &[Printed] = &[
 
 pub const WEBHOOKS: &[Printed] = &[
     NAME,
-    col("Webhooks", "integer", 0, |w| {
-        json!(
-            w.get("webhooks")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-        )
-    }),
+    col("Webhooks", "integer", 0, |w| count(w, "/webhooks")),
     AGE,
 ];
 

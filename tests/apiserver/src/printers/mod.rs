@@ -123,6 +123,16 @@ pub fn human_duration(seconds: i64) -> String {
     }
 }
 
+/// How many items the list at `field` holds.
+pub fn count(object: &Value, field: &str) -> Value {
+    json!(
+        object
+            .pointer(field)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    )
+}
+
 /// The names or images of the containers of the pod template at `template`.
 pub fn containers(object: &Value, template: &str, field: &str) -> Value {
     let list: Vec<String> = object
@@ -156,13 +166,7 @@ pub fn selector_text(selector: Option<&Value>) -> Value {
         .flatten()
     {
         let key = expression.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = expression
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let values = meta::strings(expression.get("values"));
         let term = match expression.get("operator").and_then(Value::as_str) {
             Some("In") => format!("{key} in ({})", values.join(",")),
             Some("NotIn") => format!("{key} notin ({})", values.join(",")),

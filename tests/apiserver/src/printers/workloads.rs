@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    AGE, NAME, Printed, col, containers, human_duration, number, or_none, selector_text, since,
-    text,
+    AGE, NAME, Printed, col, containers, count, human_duration, number, or_none, selector_text,
+    since, text,
 };
 use crate::meta;
 
@@ -150,13 +150,7 @@ pub const CRON_JOB: &[Printed] = &[
                 .unwrap_or(false)
         )
     }),
-    col("Active", "integer", 0, |c| {
-        json!(
-            c.pointer("/status/active")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-        )
-    }),
+    col("Active", "integer", 0, |c| count(c, "/status/active")),
     col("Last Schedule", "string", 0, |c| {
         match c.pointer("/status/lastScheduleTime") {
             Some(Value::String(when)) => since(when),

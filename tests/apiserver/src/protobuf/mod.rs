@@ -8,6 +8,7 @@
 //! A kind or field outside the tables is refused with a 415 that names it, never
 //! dropped. Responses stay JSON, which every such client accepts.
 
+mod pods;
 mod schema;
 
 use base64::Engine;

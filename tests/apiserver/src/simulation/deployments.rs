@@ -321,15 +321,7 @@ fn set_deployment_revision(
 }
 
 fn update(state: &mut State, rt: &ResourceType, object: &Value, next: Value) {
-    let result = lifecycle::update(
-        state,
-        rt,
-        meta::namespace(object),
-        meta::name(object),
-        next,
-        &WriteOptions::by(MANAGER),
-    );
-    log_refusal("update", result);
+    super::replace(state, rt, object, next, &WriteOptions::by(MANAGER));
 }
 
 /// Deletes the oldest old ReplicaSets at zero beyond `revisionHistoryLimit`.

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::{log_refusal, type_of};
 use crate::lifecycle::{self, WriteOptions};
 use crate::meta;
+use crate::resources::ResourceType;
 use crate::store::State;
 
 /// Who reports an event.
@@ -170,14 +171,7 @@ pub fn record(
         "reportingComponent": reporter.component,
         "reportingInstance": reporter.instance,
     });
-    let result = lifecycle::create(
-        state,
-        &events,
-        namespace,
-        event,
-        &WriteOptions::by(reporter.manager),
-    );
-    log_refusal("record event", result);
+    store(state, &events, namespace, event, reporter);
 }
 
 /// Records an event through `events.k8s.io/v1`, as the scheduler does.
@@ -206,12 +200,20 @@ pub fn record_v1(
         "note": occurrence.message,
         "type": occurrence.kind,
     });
-    let result = lifecycle::create(
-        state,
-        &events,
-        namespace,
-        event,
-        &WriteOptions::by(reporter.manager),
+    store(state, &events, namespace, event, reporter);
+}
+
+/// Creates the event as its reporter's client would.
+fn store(
+    state: &mut State,
+    events: &ResourceType,
+    namespace: &str,
+    event: Value,
+    reporter: Reporter,
+) {
+    let options = WriteOptions::by(reporter.manager);
+    log_refusal(
+        "record event",
+        lifecycle::create(state, events, namespace, event, &options),
     );
-    log_refusal("record event", result);
 }

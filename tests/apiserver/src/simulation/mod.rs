@@ -445,16 +445,32 @@ pub(crate) fn write_status(
     if let Some(map) = next.as_object_mut() {
         map.insert("status".into(), status);
     }
-    let options = WriteOptions::by(manager).for_status();
+    replace(
+        state,
+        rt,
+        object,
+        next,
+        &WriteOptions::by(manager).for_status(),
+    );
+}
+
+/// Replaces a stored object with `next` as a simulated component's client would.
+pub(crate) fn replace(
+    state: &mut State,
+    rt: &ResourceType,
+    object: &Value,
+    next: Value,
+    options: &WriteOptions,
+) {
     let result = lifecycle::update(
         state,
         rt,
         meta::namespace(object),
         meta::name(object),
         next,
-        &options,
+        options,
     );
-    log_refusal("status", result);
+    log_refusal("update", result);
 }
 
 /// A copy without the timestamps the simulation refreshes, to compare statuses.

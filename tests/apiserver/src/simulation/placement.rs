@@ -57,13 +57,7 @@ fn affinity_matches(spec: &Value, node: &Value) -> bool {
 }
 
 fn requirement(expression: &Value, value: Option<&str>) -> bool {
-    let values: Vec<&str> = expression
-        .get("values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let values = meta::strings(expression.get("values"));
     let number = |v: Option<&str>| v.and_then(|v| v.parse::<i64>().ok());
     let bound = number(values.first().copied());
     match expression.get("operator").and_then(Value::as_str) {
