@@ -43,6 +43,10 @@ pub struct App {
     pub scripted_pods: Mutex<HashSet<String>>,
     /// Webhook services a test mapped to loopback addresses.
     pub services: Mutex<crate::admission::client::ServiceMap>,
+    /// Whether the simulated components record events.
+    pub simulated_events: bool,
+    /// The cluster CA certificate (PEM) published in every namespace.
+    pub ca_pem: String,
 }
 
 /// A resource request after its type has been resolved.
@@ -70,6 +74,17 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: ApiRequest) -> Reply {
+        if !answers_json(&request.accept) {
+            return ApiError::new(
+                Reason::NotAcceptable,
+                format!(
+                    "only the following media types are accepted: application/json \
+                     (this server does not write {:?})",
+                    request.accept
+                ),
+            )
+            .into();
+        }
         let route = route(&request.path);
         let answer = match &route {
             Route::Version => Ok(Reply::Json(200, discovery::version())),
@@ -284,11 +299,42 @@ impl App {
     }
 }
 
+/// Whether an `Accept` header lets the server answer JSON: no header, or any entry that
+/// is JSON or a wildcard (kubectl sends `application/vnd.kubernetes.protobuf,
+/// application/json` and takes JSON, as from servers that cannot write protobuf).
+fn answers_json(accept: &str) -> bool {
+    accept.trim().is_empty()
+        || accept.split(',').any(|entry| {
+            let media = entry.split(';').next().unwrap_or("").trim();
+            matches!(media, "application/json" | "application/*" | "*/*" | "*")
+        })
+}
+
 /// The object as served at the requested version.
 pub fn present(object: &Value, rt: &ResourceType) -> Value {
-    let mut out = object.clone();
-    if let Some(map) = out.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(rt.api_version()));
+    rt.present(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answers_json;
+
+    #[test]
+    fn json_is_answered_whenever_the_accept_header_allows_it() {
+        let cases = [
+            ("", true),
+            ("application/json", true),
+            ("application/vnd.kubernetes.protobuf,application/json", true),
+            ("application/vnd.kubernetes.protobuf, */*", true),
+            (
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+                true,
+            ),
+            ("application/vnd.kubernetes.protobuf", false),
+            ("application/cbor", false),
+        ];
+        for (accept, expected) in cases {
+            assert_eq!(answers_json(accept), expected, "{accept}");
+        }
     }
-    out
 }

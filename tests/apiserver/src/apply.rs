@@ -11,7 +11,7 @@ use crate::fieldset::{
 };
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult, Reason};
-use crate::structure::{ListKind, list_kind, same_item};
+use crate::structure::{ListKind, Merge, list_kind, same_item};
 
 /// One server-side apply request.
 #[derive(Clone, Debug)]
@@ -105,7 +105,7 @@ pub fn apply(
         .collect();
     let mut abandoned: Vec<&Vec<String>> = previous
         .iter()
-        .filter(|p| !applied_leaves.contains(*p) && !others.contains(*p))
+        .filter(|p| !applied_leaves.contains(*p) && !others.contains(*p) && !is_map_marker(p))
         .collect();
     abandoned.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for path in abandoned {
@@ -126,6 +126,15 @@ pub fn apply(
     }
     set_entries(&mut merged, &entries);
     Ok(merged)
+}
+
+/// The `.` a manager owns on a map field: the map goes when its last entry does, not
+/// before, since other managers may still own entries.
+fn is_map_marker(path: &[String]) -> bool {
+    match path {
+        [.., field, last] => last == "." && field.starts_with("f:"),
+        _ => false,
+    }
 }
 
 fn conflict_error(conflicts: &[(String, String, Vec<String>)]) -> ApiError {
@@ -197,7 +206,7 @@ fn merge(target: &mut Value, applied: &Value, rt: &ResourceType, path: &mut Vec<
         _ => match (
             target.as_array_mut(),
             applied.as_array(),
-            list_kind(rt, path),
+            list_kind(rt, path, Merge::Apply),
         ) {
             (Some(target_items), Some(applied_items), ListKind::Map(keys)) => {
                 for item in applied_items {

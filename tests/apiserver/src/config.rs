@@ -1,5 +1,6 @@
-//! Server configuration: port, workload simulation, history window, bookmark period,
-//! seed directories and where to write the kubeconfig. Built with chained setters.
+//! Server configuration: port, workload simulation and its events, how many Nodes,
+//! history window, bookmark period, seed directories and where to write the kubeconfig.
+//! Built with chained setters.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,10 @@ pub struct ServerConfig {
     pub seed_dirs: Vec<PathBuf>,
     /// Where to write the kubeconfig; a temporary file when unset.
     pub kubeconfig_out: Option<PathBuf>,
+    /// Whether the simulated controllers, scheduler and kubelet record events.
+    pub simulated_events: bool,
+    /// How many Nodes (`node-1` .. `node-N`) the cluster registers at start.
+    pub nodes: usize,
 }
 
 impl Default for ServerConfig {
@@ -30,12 +35,15 @@ impl Default for ServerConfig {
             bookmark_interval: Duration::from_secs(1),
             seed_dirs: Vec::new(),
             kubeconfig_out: None,
+            simulated_events: true,
+            nodes: 3,
         }
     }
 }
 
 impl ServerConfig {
-    /// The defaults: free port, simulation on, 1000 events of history, 1 s bookmarks.
+    /// The defaults: free port, simulation and its events on, 3 Nodes, 1000 events of
+    /// history, 1 s bookmarks.
     pub fn new() -> Self {
         Self::default()
     }
@@ -67,6 +75,19 @@ impl ServerConfig {
     /// Load the manifests under this directory at start.
     pub fn seed_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.seed_dirs.push(dir.into());
+        self
+    }
+
+    /// Turn the events of the simulated components on or off (on by default; a large
+    /// simulation may leave them out).
+    pub fn simulated_events(mut self, on: bool) -> Self {
+        self.simulated_events = on;
+        self
+    }
+
+    /// Register this many Nodes at start (3 by default; 0 for none).
+    pub fn nodes(mut self, count: usize) -> Self {
+        self.nodes = count;
         self
     }
 

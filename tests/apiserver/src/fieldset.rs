@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
-use crate::structure::{ListKind, list_kind};
+use crate::structure::{ListKind, Merge, key_of, list_kind};
 
 /// One owned field, as the path of `fieldsV1` keys leading to it.
 pub type FieldPath = Vec<String>;
@@ -93,6 +93,11 @@ fn collect(
 ) {
     match value {
         Value::Object(map) if !map.is_empty() => {
+            if is_map_field(rt, names) {
+                path.push(".".into());
+                out.insert(path.clone());
+                path.pop();
+            }
             for (k, v) in map {
                 path.push(format!("f:{k}"));
                 names.push(k.clone());
@@ -101,7 +106,7 @@ fn collect(
                 path.pop();
             }
         }
-        Value::Array(items) if !items.is_empty() => match list_kind(rt, names) {
+        Value::Array(items) if !items.is_empty() => match list_kind(rt, names, Merge::Apply) {
             ListKind::Map(keys) => {
                 for item in items {
                     let Some(element) = key_element(&keys, item) else {
@@ -142,16 +147,27 @@ fn collect(
 
 /// The `k:{...}` element naming a keyed list item.
 fn key_element(keys: &[String], item: &Value) -> Option<String> {
-    let mut key = Map::new();
-    for k in keys {
-        if let Some(v) = item.get(k) {
-            key.insert(k.clone(), v.clone());
+    key_of(keys, item).map(|key| format!("k:{}", Value::Object(key)))
+}
+
+/// Fields of built-in kinds that are maps of free-form keys rather than structs: a
+/// writer owns the map itself (`.`) as well as its entries, as in `fieldsV1`.
+fn is_map_field(rt: &ResourceType, names: &[String]) -> bool {
+    let Some(last) = names.last() else {
+        return false;
+    };
+    let parent = names.len().checked_sub(2).and_then(|i| names.get(i));
+    match last.as_str() {
+        "labels" | "annotations" | "nodeSelector" | "matchLabels" | "limits" | "requests"
+        | "capacity" | "allocatable" | "overhead" => rt.builtin || names.len() == 2,
+        "data" | "stringData" | "binaryData" => rt.builtin && names.len() == 1,
+        "selector" => {
+            rt.builtin
+                && parent.is_some_and(|p| p == "spec")
+                && matches!(rt.kind.as_str(), "Service" | "ReplicationController")
         }
+        _ => false,
     }
-    if key.is_empty() {
-        return None;
-    }
-    Some(format!("k:{}", Value::Object(key)))
 }
 
 /// The value at a field path, `None` when absent.
@@ -371,6 +387,20 @@ pub struct Writer<'a> {
     pub now: &'a str,
 }
 
+/// A field path recorded at one apiVersion as a writer at another spells it.
+fn in_version(path: &FieldPath, from: &str, to: &str) -> FieldPath {
+    let mut out = path.clone();
+    if let Some(first) = out.first_mut()
+        && let Some(field) = first.strip_prefix("f:")
+    {
+        let spelled = crate::convert::field_between(from, to, field);
+        if spelled != field {
+            *first = format!("f:{spelled}");
+        }
+    }
+    out
+}
+
 /// Records an ordinary (non-apply) write: the writer takes every field whose value it
 /// changed, other managers lose those fields, and removed fields leave every manager.
 pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, writer: &Writer) {
@@ -394,9 +424,11 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, rt: &ResourceType, wr
         return;
     }
     for entry in &mut entries {
-        entry
-            .leaves
-            .retain(|p| !changed.contains(p) && !removed.contains(p));
+        let from = entry.api_version.clone();
+        entry.leaves.retain(|p| {
+            let spelled = in_version(p, &from, writer.api_version);
+            !changed.contains(&spelled) && !removed.contains(&spelled)
+        });
     }
     let subresource = writer.scope.subresource().map(str::to_string);
     let position = entries.iter().position(|e| {
@@ -449,6 +481,7 @@ mod tests {
         let leaves = leaves_of(&object, &deployment(), Scope::Main);
         let item = r#"k:{"name":"app"}"#;
         let expected: Leaves = [
+            path(&["f:metadata", "f:labels", "."]),
             path(&["f:metadata", "f:labels", "f:app"]),
             path(&["f:spec", "f:template", "f:spec", "f:containers", item, "."]),
             path(&[

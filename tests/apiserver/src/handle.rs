@@ -1,5 +1,5 @@
 //! Starting a server and driving it from a test: [`start`] binds 127.0.0.1, writes a
-//! kubeconfig, seeds objects and spawns the HTTP server and the workload simulation on
+//! kubeconfig, registers the Nodes, seeds objects and spawns the HTTP server and the workload simulation on
 //! the caller's tokio runtime. The [`ApiServerHandle`] creates and reads objects directly,
 //! scripts pod status, injects faults, drops watches, compacts history and stops the
 //! server (explicitly or when dropped).
@@ -76,12 +76,15 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         address: format!("127.0.0.1:{port}"),
         scripted_pods: Mutex::new(HashSet::new()),
         services: Mutex::new(Default::default()),
+        simulated_events: config.simulated_events,
+        ca_pem: cluster_ca()?,
     });
     {
         let mut state = app.store.lock();
         for namespace in SYSTEM_NAMESPACES {
             ensure_namespace(&mut state, namespace)?;
         }
+        register_nodes(&mut state, config.nodes)?;
     }
     let (kubeconfig, dir) = match &config.kubeconfig_out {
         Some(path) => (path.clone(), None),
@@ -126,6 +129,40 @@ fn ensure_namespace(state: &mut State, name: &str) -> Result<()> {
         let namespace =
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         lifecycle::create(state, &rt, "", namespace, &WriteOptions::by(HANDLE_MANAGER))?;
+    }
+    Ok(())
+}
+
+/// A fresh self-signed cluster CA certificate (`CN=kubernetes`), as PEM.
+fn cluster_ca() -> Result<String> {
+    let failed = |e: rcgen::Error| Error::Certificate(e.to_string());
+    let key = rcgen::KeyPair::generate().map_err(failed)?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kubernetes");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let certificate = params.self_signed(&key).map_err(failed)?;
+    Ok(certificate.pem())
+}
+
+/// Registers `node-1` .. `node-<count>`, as their kubelets would.
+fn register_nodes(state: &mut State, count: usize) -> Result<()> {
+    let Some(rt) = state.resolve("", "v1", "nodes") else {
+        return Ok(());
+    };
+    let now = meta::now();
+    for i in 1..=count {
+        let node = crate::nodes::node(i, &now);
+        let status = node.get("status").cloned();
+        let created = lifecycle::create(state, &rt, "", node, &WriteOptions::by("kubelet"))?;
+        let mut with_status = (*created).clone();
+        if let (Some(map), Some(status)) = (with_status.as_object_mut(), status) {
+            map.insert("status".into(), status);
+        }
+        let name = meta::name(&created).to_string();
+        let options = WriteOptions::by("kubelet").for_status();
+        lifecycle::update(state, &rt, "", &name, with_status, &options)?;
     }
     Ok(())
 }
@@ -334,13 +371,14 @@ impl ApiServerHandle {
     }
 
     /// Makes webhooks whose `clientConfig.service` names `namespace/name` on `port` reach
-    /// `url` (e.g. `https://127.0.0.1:40123`, loopback only); the certificate must still
-    /// be valid for `<name>.<namespace>.svc`, as with the real server. Unmapped services
-    /// cannot be called.
-    pub fn map_service(&self, namespace: &str, name: &str, port: u16, url: &str) {
+    /// `address` (`127.0.0.1:40123` or `https://127.0.0.1:40123`, loopback only), as
+    /// kube-proxy would route the Service's port to its pods. The Service itself must
+    /// exist and serve that port, as the real server resolves it; the certificate must be
+    /// valid for `<name>.<namespace>.svc`. Unmapped services cannot be called.
+    pub fn map_service(&self, namespace: &str, name: &str, port: u16, address: &str) {
         lock(&self.app.services).insert(
             (namespace.to_string(), name.to_string(), port),
-            url.trim_end_matches('/').to_string(),
+            crate::admission::client::service_url(address),
         );
     }
 

@@ -12,7 +12,9 @@ mod admission;
 mod app;
 mod apply;
 mod config;
+mod convert;
 mod crd;
+mod defaults;
 mod discovery;
 mod faults;
 mod fieldset;
@@ -21,10 +23,13 @@ mod http;
 mod kubeconfig;
 mod lifecycle;
 mod meta;
+mod nodes;
 mod openapi;
 mod patch;
 mod pending;
 mod planned;
+mod printers;
+mod protobuf;
 mod read;
 mod resources;
 mod review;
@@ -37,6 +42,7 @@ mod simulation;
 mod status;
 mod store;
 mod strategic;
+mod strategy;
 mod structure;
 mod table;
 mod watch;
@@ -97,6 +103,9 @@ pub enum Error {
     /// The kube client could not be built.
     #[error("cannot build a kube client: {0}")]
     Client(String),
+    /// The cluster CA certificate could not be made.
+    #[error("cannot make the cluster CA certificate: {0}")]
+    Certificate(String),
 }
 
 /// Result alias of the handle.

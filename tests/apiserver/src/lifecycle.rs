@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::fieldset::{Scope, Writer, record_update};
 use crate::meta::{self, comparable, generation_content, metadata_mut};
@@ -127,6 +127,10 @@ fn validate(rt: &ResourceType, object: &mut Value, opts: &WriteOptions) -> ApiRe
     }
     if rt.type_key() == crate::admission::configuration::type_key() {
         return crate::admission::configuration::default_and_validate(object);
+    }
+    let causes = crate::strategy::validate(rt, object);
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(&rt.kind, &rt.group, &name, &causes));
     }
     let Some(schema) = &rt.schema else {
         return Ok(());
@@ -252,7 +256,7 @@ pub fn prepare_create(
     if opts.ownership == Ownership::Update {
         metadata.remove("managedFields");
     }
-    defaults_on_create(rt, &mut object);
+    crate::defaults::apply(rt, &mut object);
     validate(rt, &mut object, opts)?;
     if opts.ownership == Ownership::Update {
         let api_version = rt.api_version();
@@ -264,10 +268,11 @@ pub fn prepare_create(
         };
         record_update(None, &mut object, rt, &writer);
     }
+    crate::strategy::prepare_create(rt, &mut object);
     Ok(PendingWrite {
         key,
         old: None,
-        new: Arc::new(object),
+        new: Arc::new(rt.to_stored(object)),
         effect: Effect::Put,
         namespace: rt
             .namespaced
@@ -284,71 +289,6 @@ fn is_dns_subdomain(name: &str) -> bool {
         && name
             .chars()
             .all(|c| alphanumeric(c) || c == '-' || c == '.')
-}
-
-/// What a new object of a kind starts with, as the real server's defaulting does.
-fn defaults_on_create(rt: &ResourceType, object: &mut Value) {
-    let crd_status =
-        (rt.kind == "CustomResourceDefinition").then(|| crate::crd::established_status(object));
-    let Some(map) = object.as_object_mut() else {
-        return;
-    };
-    match (rt.group.as_str(), rt.kind.as_str()) {
-        ("", "Namespace") => {
-            label_namespace_name(map);
-            map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
-            map.insert("status".into(), json!({"phase": "Active"}));
-        }
-        ("", "Service") => {
-            let uid_sum: u32 = map
-                .get("metadata")
-                .and_then(|m| m.get("uid"))
-                .and_then(Value::as_str)
-                .map_or(0, |u| u.bytes().map(u32::from).sum());
-            if let Some(Value::Object(spec)) = map.get_mut("spec") {
-                let headless = spec.get("clusterIP").and_then(Value::as_str) == Some("None");
-                if !spec.contains_key("clusterIP") && !headless {
-                    let ip = format!("10.96.{}.{}", (uid_sum / 250) % 250, uid_sum % 250 + 1);
-                    spec.insert("clusterIP".into(), json!(ip));
-                    spec.insert("clusterIPs".into(), json!([ip]));
-                }
-                spec.entry("type").or_insert_with(|| json!("ClusterIP"));
-            }
-        }
-        ("", "Pod") if !map.contains_key("status") => {
-            map.insert(
-                "status".into(),
-                json!({"phase": "Pending", "qosClass": "BestEffort"}),
-            );
-        }
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            if let Some(status) = crd_status {
-                map.insert("status".into(), status);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Sets the `kubernetes.io/metadata.name` label every namespace carries, as the real
-/// server does on each write (admission namespace selectors rely on it).
-fn label_namespace_name(map: &mut Map<String, Value>) {
-    let name = map
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-        let labels = metadata
-            .entry("labels")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !labels.is_object() {
-            *labels = Value::Object(Map::new());
-        }
-        if let Some(labels) = labels.as_object_mut() {
-            labels.insert("kubernetes.io/metadata.name".into(), name);
-        }
-    }
 }
 
 /// Replaces an object (PUT, patch results, status writes).
@@ -374,8 +314,13 @@ pub fn prepare_update(
     opts: &WriteOptions,
 ) -> ApiResult<PendingWrite> {
     let key = key_of(rt, namespace, name);
-    let Some(current) = state.get(&key) else {
+    let Some(stored) = state.get(&key) else {
         return Err(ApiError::not_found(&rt.group, &rt.plural, name));
+    };
+    // The write is computed in the version the client speaks, and stored converted.
+    let current = match rt.conversion {
+        Some(_) => Arc::new(rt.present(&stored)),
+        None => stored.clone(),
     };
     if !incoming.is_object() {
         return Err(ApiError::bad_request(
@@ -452,13 +397,8 @@ pub fn prepare_update(
             None => metadata.remove("managedFields"),
         };
     }
-    if rt.group.is_empty()
-        && rt.kind == "Namespace"
-        && let Some(map) = next.as_object_mut()
-    {
-        label_namespace_name(map);
-    }
     if !opts.status {
+        crate::defaults::apply(rt, &mut next);
         validate(rt, &mut next, opts)?;
     }
     if generation_content(&current, rt.specless) != generation_content(&next, rt.specless) {
@@ -481,13 +421,9 @@ pub fn prepare_update(
         };
         record_update(Some(&current), &mut next, rt, &writer);
     }
-    if key.type_key.plural == "customresourcedefinitions"
-        && let Some(map) = next.as_object_mut()
-    {
-        let status = crate::crd::established_status(&Value::Object(map.clone()));
-        map.insert("status".into(), status);
-    }
-    let effect = if comparable(&next) == comparable(&current) {
+    crate::strategy::prepare_update(rt, &current, &mut next);
+    let next = rt.to_stored(next);
+    let effect = if comparable(&next) == comparable(&stored) {
         Effect::Unchanged
     } else if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
         Effect::Remove
@@ -495,13 +431,13 @@ pub fn prepare_update(
         Effect::Put
     };
     let new = if effect == Effect::Unchanged {
-        current.clone()
+        stored.clone()
     } else {
         Arc::new(next)
     };
     Ok(PendingWrite {
         key,
-        old: Some(current),
+        old: Some(stored),
         new,
         effect,
         namespace: None,
@@ -579,6 +515,11 @@ pub fn prepare_delete(
     if let Some(metadata) = metadata_mut(&mut marked) {
         metadata.insert("deletionTimestamp".into(), Value::String(meta::now()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
+        // Marking an object for deletion is a change its controllers must observe, so the
+        // real registry bumps the generation with it.
+        if let Some(generation) = metadata.get("generation").and_then(Value::as_i64) {
+            metadata.insert("generation".into(), json!(generation + 1));
+        }
     }
     Ok(pending(Arc::new(marked), Effect::Put))
 }

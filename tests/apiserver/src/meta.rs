@@ -77,6 +77,14 @@ pub fn metadata_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
     meta.as_object_mut()
 }
 
+/// The strings of a JSON list (other items and a missing list count as none).
+pub fn strings(value: Option<&Value>) -> Vec<&str> {
+    value
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// The object's finalizers.
 pub fn finalizers(object: &Value) -> Vec<String> {
     object

@@ -54,7 +54,11 @@ pub fn plan(state: &mut State, request: &ApiRequest, ctx: &Context) -> ApiResult
         if rt.namespaced { &ctx.namespace } else { "" },
         name,
     );
-    let current = state.get(&key);
+    // Patches apply to the object as the requested version spells it.
+    let current = state.get(&key).map(|stored| match rt.conversion {
+        Some(_) => std::sync::Arc::new(rt.present(&stored)),
+        None => stored,
+    });
     let content_type = request.content_type.as_str();
     if content_type == APPLY {
         let Some(manager) = request.param("fieldManager").filter(|m| !m.is_empty()) else {

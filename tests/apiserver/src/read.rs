@@ -40,7 +40,7 @@ impl Filter {
     pub fn of(request: &ApiRequest, ctx: &Context) -> ApiResult<Self> {
         Ok(Filter {
             labels: LabelSelector::parse(request.param("labelSelector").unwrap_or(""))?,
-            fields: FieldSelector::parse(request.param("fieldSelector").unwrap_or(""))?,
+            fields: FieldSelector::parse(request.param("fieldSelector").unwrap_or(""), &ctx.rt)?,
             namespace: (ctx.rt.namespaced && !ctx.all_namespaces).then(|| ctx.namespace.clone()),
         })
     }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::convert::{Conversion, EVENTS_V1};
+
 /// Verbs of an ordinary read-write resource.
 pub const ALL_VERBS: &[&str] = &[
     "create",
@@ -54,6 +56,13 @@ pub struct ResourceType {
     pub schema: Option<Arc<Value>>,
     /// Whether the kind has no `spec`, so any non-metadata change bumps the generation.
     pub specless: bool,
+    /// The group the objects are stored under, when another version owns the storage.
+    pub storage_group: Option<String>,
+    /// How objects are converted to and from storage, when stored at another version.
+    pub conversion: Option<&'static Conversion>,
+    /// Field selector labels beyond `metadata.name` and `metadata.namespace`, each with
+    /// the JSON pointers (into the stored object) whose first non-empty value it matches.
+    pub selectable: Vec<(String, Vec<String>)>,
 }
 
 impl ResourceType {
@@ -74,8 +83,45 @@ impl ResourceType {
     /// The storage identity shared by all versions of a resource.
     pub fn type_key(&self) -> TypeKey {
         TypeKey {
-            group: self.group.clone(),
+            group: self
+                .storage_group
+                .clone()
+                .unwrap_or_else(|| self.group.clone()),
             plural: self.plural.clone(),
+        }
+    }
+
+    /// A stored object as this version serves it.
+    pub fn present(&self, object: &Value) -> Value {
+        let mut out = match self.conversion {
+            Some(conversion) => conversion.to_served(object),
+            None => object.clone(),
+        };
+        if let Some(map) = out.as_object_mut() {
+            map.insert("apiVersion".into(), Value::String(self.api_version()));
+        }
+        out
+    }
+
+    /// An object of this version as it is stored.
+    pub fn to_stored(&self, object: Value) -> Value {
+        match self.conversion {
+            Some(conversion) => conversion.to_stored(&object),
+            None => object,
+        }
+    }
+
+    /// The stored pointers a field selector label reads, `None` when the label is not
+    /// selectable on this resource.
+    pub fn selectable_field(&self, label: &str) -> Option<Vec<String>> {
+        match label {
+            "metadata.name" => Some(vec!["/metadata/name".into()]),
+            "metadata.namespace" => Some(vec!["/metadata/namespace".into()]),
+            _ => self
+                .selectable
+                .iter()
+                .find(|(l, _)| l == label)
+                .map(|(_, pointers)| pointers.clone()),
         }
     }
 }
@@ -190,6 +236,92 @@ const BUILTINS: &[Builtin] = &[
     b("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", CLUSTER, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
 ];
 
+/// A field selector label and the stored pointers it reads, first non-empty wins.
+type SelectableField = (&'static str, &'static [&'static str]);
+
+/// Field selector labels of the built-in resources (besides `metadata.name` and
+/// `metadata.namespace`), each read from the stored object at the listed pointers.
+#[rustfmt::skip]
+const SELECTABLE: &[(&str, &str, &[SelectableField])] = &[
+    ("", "pods", &[
+        ("spec.nodeName", &["/spec/nodeName"]),
+        ("spec.restartPolicy", &["/spec/restartPolicy"]),
+        ("spec.schedulerName", &["/spec/schedulerName"]),
+        ("spec.serviceAccountName", &["/spec/serviceAccountName"]),
+        ("spec.hostNetwork", &["/spec/hostNetwork"]),
+        ("status.phase", &["/status/phase"]),
+        ("status.podIP", &["/status/podIP"]),
+        ("status.nominatedNodeName", &["/status/nominatedNodeName"]),
+    ]),
+    ("", "events", &[
+        ("involvedObject.kind", &["/involvedObject/kind"]),
+        ("involvedObject.namespace", &["/involvedObject/namespace"]),
+        ("involvedObject.name", &["/involvedObject/name"]),
+        ("involvedObject.uid", &["/involvedObject/uid"]),
+        ("involvedObject.apiVersion", &["/involvedObject/apiVersion"]),
+        ("involvedObject.resourceVersion", &["/involvedObject/resourceVersion"]),
+        ("involvedObject.fieldPath", &["/involvedObject/fieldPath"]),
+        ("reason", &["/reason"]),
+        ("reportingComponent", &["/reportingComponent"]),
+        ("source", &["/source/component", "/reportingComponent"]),
+        ("type", &["/type"]),
+    ]),
+    ("events.k8s.io", "events", &[
+        ("regarding.kind", &["/involvedObject/kind"]),
+        ("regarding.namespace", &["/involvedObject/namespace"]),
+        ("regarding.name", &["/involvedObject/name"]),
+        ("regarding.uid", &["/involvedObject/uid"]),
+        ("regarding.apiVersion", &["/involvedObject/apiVersion"]),
+        ("regarding.resourceVersion", &["/involvedObject/resourceVersion"]),
+        ("regarding.fieldPath", &["/involvedObject/fieldPath"]),
+        ("reason", &["/reason"]),
+        ("reportingController", &["/reportingComponent"]),
+        ("source", &["/source/component", "/reportingComponent"]),
+        ("type", &["/type"]),
+    ]),
+    ("", "secrets", &[("type", &["/type"])]),
+    ("", "namespaces", &[("status.phase", &["/status/phase"])]),
+    ("", "nodes", &[("spec.unschedulable", &["/spec/unschedulable"])]),
+    ("", "services", &[("spec.clusterIP", &["/spec/clusterIP"]), ("spec.type", &["/spec/type"])]),
+    ("", "replicationcontrollers", &[("status.replicas", &["/status/replicas"])]),
+    ("apps", "replicasets", &[("status.replicas", &["/status/replicas"])]),
+    ("batch", "jobs", &[("status.successful", &["/status/succeeded"])]),
+];
+
+fn selectable_fields(group: &str, plural: &str) -> Vec<(String, Vec<String>)> {
+    SELECTABLE
+        .iter()
+        .find(|(g, p, _)| *g == group && *p == plural)
+        .map(|(_, _, fields)| {
+            fields
+                .iter()
+                .map(|(label, pointers)| {
+                    (
+                        label.to_string(),
+                        pointers.iter().map(|p| p.to_string()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A CRD version's `selectableFields` (`jsonPath: .spec.color` selects as `spec.color`).
+fn crd_selectable_fields(version: &Value) -> Vec<(String, Vec<String>)> {
+    version
+        .get("selectableFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+        .map(|path| {
+            let label = path.trim_start_matches('.').to_string();
+            let pointer = format!("/{}", label.replace('.', "/"));
+            (label, vec![pointer])
+        })
+        .collect()
+}
+
 /// The built-in resource types, in discovery order.
 pub fn builtin_types() -> Vec<Arc<ResourceType>> {
     BUILTINS
@@ -214,6 +346,9 @@ pub fn builtin_types() -> Vec<Arc<ResourceType>> {
                 builtin: true,
                 schema: None,
                 specless: b.specless,
+                storage_group: (b.group == "events.k8s.io").then(String::new),
+                conversion: (b.group == "events.k8s.io").then_some(&EVENTS_V1),
+                selectable: selectable_fields(b.group, b.plural),
             })
         })
         .collect()
@@ -273,6 +408,9 @@ pub fn crd_types(crd: &Value) -> Option<Vec<Arc<ResourceType>>> {
             builtin: false,
             schema,
             specless: false,
+            storage_group: None,
+            conversion: None,
+            selectable: crd_selectable_fields(version),
         }));
     }
     Some(out)

@@ -1,12 +1,15 @@
 //! Label and field selectors from list and watch query strings. Label selectors support
 //! `=`, `==`, `!=`, `in`, `notin`, `key` and `!key`; field selectors support equality and
-//! inequality on the fields the real server indexes for the kinds served here
-//! (`metadata.name`, `metadata.namespace`, `spec.nodeName`, `status.phase`). Anything else
-//! is a `400 BadRequest` naming the field, never a silently ignored filter.
+//! inequality on the labels each resource indexes in the real server (`metadata.name` and
+//! `metadata.namespace` everywhere; `spec.nodeName`, `status.phase`, ... on pods;
+//! `involvedObject.*` or `regarding.*`, `reason`, `type`, ... on events; a CRD's
+//! `selectableFields`), read from the stored object. Anything else is a
+//! `400 BadRequest` naming the field, never a silently ignored filter.
 
 use serde_json::Value;
 
 use crate::meta;
+use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -124,21 +127,24 @@ impl LabelSelector {
     }
 }
 
-/// The fields a field selector may name.
-const SUPPORTED_FIELDS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "status.phase",
-];
+/// One term of a field selector: the label, whether it must equal (or differ from) the
+/// value, and the stored pointers the label reads.
+#[derive(Clone, Debug, PartialEq)]
+struct FieldTerm {
+    label: String,
+    equal: bool,
+    value: String,
+    pointers: Vec<String>,
+}
 
 /// A parsed field selector; the empty selector matches everything.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldSelector(Vec<FieldTerm>);
 
 impl FieldSelector {
-    /// Parses the `fieldSelector` query parameter.
-    pub fn parse(text: &str) -> ApiResult<Self> {
+    /// Parses the `fieldSelector` query parameter for a resource; a label the resource
+    /// does not index is a 400, as from the real server.
+    pub fn parse(text: &str, rt: &ResourceType) -> ApiResult<Self> {
         let mut terms = Vec::new();
         for term in split_terms(text) {
             let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -153,34 +159,42 @@ impl FieldSelector {
                 )));
             };
             let field = field.trim();
-            if !SUPPORTED_FIELDS.contains(&field) {
+            let Some(pointers) = rt.selectable_field(field) else {
                 return Err(ApiError::bad_request(format!(
-                    "field label not supported: {field} (this server supports {})",
-                    SUPPORTED_FIELDS.join(", ")
+                    "field label not supported: {field}"
                 )));
-            }
-            terms.push((field.to_string(), equal, value.trim().to_string()));
+            };
+            terms.push(FieldTerm {
+                label: field.to_string(),
+                equal,
+                value: value.trim().to_string(),
+                pointers,
+            });
         }
         Ok(FieldSelector(terms))
     }
 
-    /// Whether an object satisfies the selector.
+    /// Whether a stored object satisfies the selector.
     pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(field, equal, wanted)| {
-            let actual = match field.as_str() {
-                "metadata.name" => meta::name(object),
-                "metadata.namespace" => meta::namespace(object),
-                "spec.nodeName" => object
-                    .pointer("/spec/nodeName")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-                _ => object
-                    .pointer("/status/phase")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-            };
-            (actual == wanted) == *equal
+        self.0.iter().all(|term| {
+            let actual = term
+                .pointers
+                .iter()
+                .map(|p| scalar(object.pointer(p)))
+                .find(|v| !v.is_empty())
+                .unwrap_or_default();
+            (actual == term.value) == term.equal
         })
+    }
+}
+
+/// A selectable field's value as text (`true`, `3`, or the string itself).
+fn scalar(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
     }
 }
 
@@ -219,25 +233,76 @@ mod tests {
         }
     }
 
+    fn resource(group: &str, plural: &str) -> ResourceType {
+        crate::resources::builtin_types()
+            .into_iter()
+            .find(|t| t.group == group && t.plural == plural)
+            .map(|t| (*t).clone())
+            .unwrap_or_else(|| panic!("{plural} is built in"))
+    }
+
     #[test]
-    fn field_selectors_match_supported_fields_and_refuse_others() {
-        let object = labelled(json!({}));
+    fn field_selectors_match_the_fields_each_resource_indexes() {
+        let pod = labelled(json!({}));
+        let event = json!({"metadata": {"name": "e", "namespace": "ns"}, "type": "Warning",
+                           "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "BackOff",
+                           "reportingComponent": "kubelet"});
         let cases = [
-            ("metadata.name=p", Some(true)),
-            ("metadata.namespace!=ns", Some(false)),
-            ("spec.nodeName=n1,status.phase=Running", Some(true)),
-            ("status.phase==Pending", Some(false)),
-            ("spec.schedulerName=x", None),
+            ("", "pods", "metadata.name=p", &pod, Some(true)),
+            ("", "pods", "metadata.namespace!=ns", &pod, Some(false)),
+            (
+                "",
+                "pods",
+                "spec.nodeName=n1,status.phase=Running",
+                &pod,
+                Some(true),
+            ),
+            ("", "pods", "status.phase==Pending", &pod, Some(false)),
+            ("", "pods", "spec.unknown=x", &pod, None),
+            ("", "configmaps", "spec.nodeName=n1", &pod, None),
+            (
+                "",
+                "events",
+                "involvedObject.kind=Pod,involvedObject.name=p",
+                &event,
+                Some(true),
+            ),
+            (
+                "",
+                "events",
+                "type=Warning,reason=BackOff",
+                &event,
+                Some(true),
+            ),
+            ("", "events", "source=kubelet", &event, Some(true)),
+            (
+                "events.k8s.io",
+                "events",
+                "regarding.name=p,reportingController=kubelet",
+                &event,
+                Some(true),
+            ),
+            (
+                "events.k8s.io",
+                "events",
+                "involvedObject.name=p",
+                &event,
+                None,
+            ),
         ];
-        for (selector, expected) in cases {
-            let parsed = FieldSelector::parse(selector).ok();
-            assert_eq!(parsed.map(|s| s.matches(&object)), expected, "{selector}");
+        for (group, plural, selector, object, expected) in cases {
+            let parsed = FieldSelector::parse(selector, &resource(group, plural)).ok();
+            assert_eq!(
+                parsed.map(|s| s.matches(object)),
+                expected,
+                "{plural}: {selector}"
+            );
         }
     }
 
     #[test]
     fn an_unsupported_field_is_named_in_the_error() {
-        let error = FieldSelector::parse("spec.schedulerName=x").err();
+        let error = FieldSelector::parse("spec.schedulerName=x", &resource("", "configmaps")).err();
         assert!(error.is_some_and(|e| e.code == 400 && e.message.contains("spec.schedulerName")));
     }
 }

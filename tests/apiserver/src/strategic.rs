@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult};
-use crate::structure::{ListKind, list_kind, same_item};
+use crate::structure::{ListKind, Merge, list_kind, same_item};
 
 /// Applies a strategic merge patch to `target`.
 pub fn patch(target: &Value, patch: &Value, rt: &ResourceType) -> ApiResult<Value> {
@@ -105,7 +105,7 @@ fn merge_list(
     let replace_all = patch
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
-    match list_kind(rt, path) {
+    match list_kind(rt, path, Merge::Strategic) {
         _ if replace_all => Ok(Value::Array(
             patch
                 .iter()

@@ -1,9 +1,13 @@
 //! How lists merge. Strategic merge patch and server-side apply both need to know, for a
 //! list at a field path, whether it is atomic, a set of scalars, or a map keyed by some
-//! fields. Built-in kinds answer from the patch merge keys of the Kubernetes types;
-//! custom resources answer from `x-kubernetes-list-type` in their schema.
+//! fields. Built-in kinds answer from a table of the Kubernetes types' markers: the patch
+//! merge keys (`+patchMergeKey`) for strategic merge, the list map keys
+//! (`+listMapKey`) for server-side apply, which differ for ports (merged by number alone,
+//! but owned by number and protocol). Custom resources answer from
+//! `x-kubernetes-list-type` in their schema. [`key_of`] fills a key field a list item
+//! leaves out with its declared default, as apply does for a port's protocol.
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
 
@@ -18,11 +22,20 @@ pub enum ListKind {
     Set,
 }
 
+/// Which merge the question is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// A strategic merge patch: patch merge keys and strategies.
+    Strategic,
+    /// Server-side apply and managedFields: list types and list map keys.
+    Apply,
+}
+
 /// The list kind at `path` (field names from the object root, list positions omitted).
-pub fn list_kind(rt: &ResourceType, path: &[String]) -> ListKind {
+pub fn list_kind(rt: &ResourceType, path: &[String], merge: Merge) -> ListKind {
     let builtin_rules = rt.builtin || path.first().is_some_and(|p| p == "metadata");
     if builtin_rules {
-        return builtin_list_kind(path);
+        return builtin_list_kind(&rt.kind, path, merge);
     }
     match &rt.schema {
         Some(schema) => schema_list_kind(schema, path),
@@ -30,39 +43,95 @@ pub fn list_kind(rt: &ResourceType, path: &[String]) -> ListKind {
     }
 }
 
-fn key(name: &str) -> ListKind {
-    ListKind::Map(vec![name.to_string()])
+/// How a built-in list merges: strategic merge first, then apply.
+#[derive(Clone, Copy)]
+enum Rule {
+    Keyed(&'static [&'static str], &'static [&'static str]),
+    Set,
+    Atomic,
 }
 
-fn builtin_list_kind(path: &[String]) -> ListKind {
+/// Lists by their last field name, and for ports by their parent: container ports merge
+/// by number, Service ports by port, both owned with their protocol.
+const CONTAINER_PORTS: Rule = Rule::Keyed(&["containerPort"], &["containerPort", "protocol"]);
+const SERVICE_PORTS: Rule = Rule::Keyed(&["port"], &["port", "protocol"]);
+const BY_NAME: Rule = Rule::Keyed(&["name"], &["name"]);
+
+#[rustfmt::skip]
+const LISTS: &[(&str, Rule)] = &[
+    ("containers", BY_NAME),
+    ("initContainers", BY_NAME),
+    ("ephemeralContainers", BY_NAME),
+    ("volumes", BY_NAME),
+    ("env", BY_NAME),
+    ("imagePullSecrets", BY_NAME),
+    ("resourceClaims", BY_NAME),
+    ("claims", BY_NAME),
+    ("schedulingGates", BY_NAME),
+    ("resourceClaimStatuses", BY_NAME),
+    ("webhooks", BY_NAME),
+    ("volumeMounts", Rule::Keyed(&["mountPath"], &["mountPath"])),
+    ("volumeDevices", Rule::Keyed(&["devicePath"], &["devicePath"])),
+    ("conditions", Rule::Keyed(&["type"], &["type"])),
+    ("addresses", Rule::Keyed(&["type"], &["type"])),
+    ("hostAliases", Rule::Keyed(&["ip"], &["ip"])),
+    ("podIPs", Rule::Keyed(&["ip"], &["ip"])),
+    ("hostIPs", Rule::Keyed(&["ip"], &["ip"])),
+    ("ownerReferences", Rule::Keyed(&["uid"], &["uid"])),
+    ("topologySpreadConstraints", Rule::Keyed(&["topologyKey"], &["topologyKey", "whenUnsatisfiable"])),
+    ("podCIDRs", Rule::Set),
+];
+
+/// Key fields an item may leave out, with the value they default to.
+const KEY_DEFAULTS: &[(&str, &str)] = &[("protocol", "TCP")];
+
+fn builtin_list_kind(kind: &str, path: &[String], merge: Merge) -> ListKind {
     let Some(last) = path.last() else {
         return ListKind::Atomic;
     };
     let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
-    match last.as_str() {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "env"
-        | "imagePullSecrets"
-        | "containerStatuses"
-        | "initContainerStatuses"
-        | "ephemeralContainerStatuses"
-        | "resourceClaims" => key("name"),
-        "volumeMounts" => key("mountPath"),
-        "volumeDevices" => key("devicePath"),
-        "ports" => match parent.map(String::as_str) {
-            Some("containers" | "initContainers" | "ephemeralContainers") => key("containerPort"),
-            _ => key("port"),
-        },
-        "conditions" => key("type"),
-        "hostAliases" | "podIPs" | "hostIPs" => key("ip"),
-        "ownerReferences" => key("uid"),
-        "topologySpreadConstraints" => key("topologyKey"),
-        "finalizers" => ListKind::Set,
-        _ => ListKind::Atomic,
+    let rule = match (last.as_str(), parent.map(String::as_str)) {
+        ("finalizers", Some("metadata")) => Rule::Set,
+        ("ports", Some("containers" | "initContainers" | "ephemeralContainers")) => CONTAINER_PORTS,
+        ("ports", Some("spec")) if kind == "Service" => SERVICE_PORTS,
+        (name, _) => LISTS
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map_or(Rule::Atomic, |(_, rule)| *rule),
+    };
+    match rule {
+        Rule::Keyed(strategic, apply) => {
+            let keys = if merge == Merge::Strategic {
+                strategic
+            } else {
+                apply
+            };
+            ListKind::Map(keys.iter().map(|k| k.to_string()).collect())
+        }
+        Rule::Set => ListKind::Set,
+        Rule::Atomic => ListKind::Atomic,
     }
+}
+
+/// The key of a list item: its key fields, a missing one at its declared default;
+/// `None` when the item names none of them.
+pub fn key_of(keys: &[String], item: &Value) -> Option<Map<String, Value>> {
+    let mut key = Map::new();
+    let mut named = false;
+    for k in keys {
+        match item.get(k) {
+            Some(v) => {
+                named = true;
+                key.insert(k.clone(), v.clone());
+            }
+            None => {
+                if let Some((_, default)) = KEY_DEFAULTS.iter().find(|(f, _)| f == k) {
+                    key.insert(k.clone(), json!(default));
+                }
+            }
+        }
+    }
+    named.then_some(key)
 }
 
 fn schema_list_kind(schema: &Value, path: &[String]) -> ListKind {
@@ -105,15 +174,22 @@ fn schema_list_kind(schema: &Value, path: &[String]) -> ListKind {
     }
 }
 
-/// Whether a list item carries every key field with the same values as `other`.
+/// Whether two list items have the same key.
 pub fn same_item(keys: &[String], item: &Value, other: &Value) -> bool {
-    keys.iter().all(|k| item.get(k) == other.get(k)) && keys.iter().any(|k| item.get(k).is_some())
+    match (key_of(keys, item), key_of(keys, other)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::resources::builtin_types;
+
+    fn key(names: &[&str]) -> ListKind {
+        ListKind::Map(names.iter().map(|n| n.to_string()).collect())
+    }
 
     fn path(p: &str) -> Vec<String> {
         p.split('.').map(str::to_string).collect()
@@ -129,16 +205,85 @@ mod tests {
             panic!("deployments are built in");
         };
         let cases = [
-            ("spec.template.spec.containers", key("name")),
-            ("spec.template.spec.containers.ports", key("containerPort")),
-            ("spec.template.spec.containers.env", key("name")),
-            ("spec.template.spec.volumes", key("name")),
-            ("spec.template.spec.containers.args", ListKind::Atomic),
-            ("metadata.finalizers", ListKind::Set),
-            ("status.conditions", key("type")),
+            (
+                "spec.template.spec.containers",
+                Merge::Strategic,
+                key(&["name"]),
+            ),
+            (
+                "spec.template.spec.containers.ports",
+                Merge::Strategic,
+                key(&["containerPort"]),
+            ),
+            (
+                "spec.template.spec.containers.ports",
+                Merge::Apply,
+                key(&["containerPort", "protocol"]),
+            ),
+            (
+                "spec.template.spec.containers.env",
+                Merge::Strategic,
+                key(&["name"]),
+            ),
+            ("spec.template.spec.volumes", Merge::Apply, key(&["name"])),
+            (
+                "spec.template.spec.containers.args",
+                Merge::Strategic,
+                ListKind::Atomic,
+            ),
+            (
+                "spec.template.spec.tolerations",
+                Merge::Strategic,
+                ListKind::Atomic,
+            ),
+            ("metadata.finalizers", Merge::Apply, ListKind::Set),
+            ("status.conditions", Merge::Strategic, key(&["type"])),
         ];
-        for (p, expected) in cases {
-            assert_eq!(list_kind(&deploy, &path(p)), expected, "{p}");
+        for (p, merge, expected) in cases {
+            assert_eq!(
+                list_kind(&deploy, &path(p), merge),
+                expected,
+                "{p} {merge:?}"
+            );
         }
+    }
+
+    #[test]
+    fn webhooks_merge_by_name_and_service_ports_by_port() {
+        let types = builtin_types();
+        let of = |kind: &str| {
+            types
+                .iter()
+                .find(|t| t.kind == kind)
+                .map(|t| (**t).clone())
+                .unwrap_or_else(|| panic!("{kind} is built in"))
+        };
+        let webhooks = list_kind(
+            &of("ValidatingWebhookConfiguration"),
+            &path("webhooks"),
+            Merge::Strategic,
+        );
+        assert_eq!(webhooks, key(&["name"]));
+        let ports = list_kind(&of("Service"), &path("spec.ports"), Merge::Strategic);
+        assert_eq!(ports, key(&["port"]));
+        let rules = list_kind(
+            &of("ValidatingWebhookConfiguration"),
+            &path("webhooks.rules"),
+            Merge::Strategic,
+        );
+        assert_eq!(rules, ListKind::Atomic);
+    }
+
+    #[test]
+    fn a_key_field_left_out_takes_its_default() {
+        let keys = vec!["containerPort".to_string(), "protocol".to_string()];
+        let implicit = json!({"containerPort": 80});
+        let explicit = json!({"containerPort": 80, "protocol": "TCP"});
+        assert!(same_item(&keys, &implicit, &explicit));
+        assert!(!same_item(
+            &keys,
+            &implicit,
+            &json!({"containerPort": 80, "protocol": "UDP"})
+        ));
     }
 }

@@ -17,12 +17,15 @@ use crate::resources::TypeKey;
 use crate::status::{ApiError, ApiResult};
 use crate::store::{State, Store};
 
-/// Parses a JSON (or YAML) request body.
+/// Parses a JSON, YAML or (for the kinds kubectl's typed commands send) protobuf body.
 pub fn body(request: &ApiRequest) -> ApiResult<Value> {
+    if request.content_type == "application/vnd.kubernetes.protobuf" {
+        return crate::protobuf::decode(&request.body)
+            .map_err(|unsupported| ApiError::unsupported_media_type(unsupported.0));
+    }
     if request.content_type.contains("protobuf") || request.content_type.contains("cbor") {
         return Err(ApiError::unsupported_media_type(format!(
-            "this server accepts JSON and YAML request bodies only, not {:?} \
-             (kubectl's typed commands such as `create deployment` send protobuf; use `create -f` or `apply`)",
+            "this server accepts JSON, YAML and protobuf request bodies, not {:?}",
             request.content_type
         )));
     }

@@ -123,6 +123,8 @@ async fn field_selectors_filter_on_supported_fields_and_refuse_the_rest() {
         ("status.phase=Running", vec!["b"]),
         ("status.phase!=Running", vec!["a"]),
         ("spec.nodeName=", vec!["a", "b"]),
+        ("spec.schedulerName=default-scheduler", vec!["a", "b"]),
+        ("spec.restartPolicy!=Always", vec![]),
     ];
     for (selector, expected) in cases {
         let listed = api
@@ -137,12 +139,12 @@ async fn field_selectors_filter_on_supported_fields_and_refuse_the_rest() {
         assert_eq!(names, expected, "{selector}");
     }
     let refused = status(
-        api.list(&ListParams::default().fields("spec.schedulerName=x"))
+        api.list(&ListParams::default().fields("spec.dnsPolicy=x"))
             .await,
     );
     assert_eq!(refused.code, 400);
     assert!(
-        refused.message.contains("spec.schedulerName"),
+        refused.message.contains("spec.dnsPolicy"),
         "{}",
         refused.message
     );

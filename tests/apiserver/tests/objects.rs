@@ -243,6 +243,20 @@ async fn finalizers_hold_a_deleted_object_until_they_are_removed() {
         marked.metadata.deletion_timestamp.is_some(),
         "deletionTimestamp is set"
     );
+    assert_eq!(
+        marked.metadata.generation,
+        Some(2),
+        "marking for deletion bumps the generation"
+    );
+    api.delete("held", &DeleteParams::default())
+        .await
+        .expect("a second delete");
+    let again = api.get("held").await.expect("still there");
+    assert_eq!(
+        again.metadata.generation,
+        Some(2),
+        "only the first delete bumps it"
+    );
     api.patch(
         "held",
         &PatchParams::default(),

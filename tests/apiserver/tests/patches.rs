@@ -220,3 +220,59 @@ async fn a_json_patch_testing_a_missing_field_for_null_passes_as_finalizer_helpe
         Some(vec!["example.com/cleanup".to_string()])
     );
 }
+
+#[tokio::test]
+async fn a_strategic_patch_merges_webhooks_by_name() {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let (_server, client) = quiet_server().await;
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client);
+    let hook = |name: &str, url: &str| {
+        json!({"name": name, "sideEffects": "None", "admissionReviewVersions": ["v1"],
+               "clientConfig": {"url": url, "caBundle": "b2xk"},
+               "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]})
+    };
+    let configuration: ValidatingWebhookConfiguration = serde_json::from_value(json!({
+        "metadata": {"name": "policy"},
+        "webhooks": [hook("a.policy.example", "https://127.0.0.1:1/a"), hook("b.policy.example", "https://127.0.0.1:1/b")],
+    }))
+    .expect("configuration");
+    api.create(&PostParams::default(), &configuration)
+        .await
+        .expect("create");
+    let patched = api
+        .patch(
+            "policy",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"webhooks": [{"name": "b.policy.example", "clientConfig": {"caBundle": "bmV3"}}]})),
+        )
+        .await
+        .expect("a caBundle patch");
+    let webhooks = patched.webhooks.unwrap_or_default();
+    let bundles: Vec<(String, Option<String>, Option<String>)> = webhooks
+        .into_iter()
+        .map(|w| {
+            (
+                w.name,
+                w.client_config.url,
+                w.client_config
+                    .ca_bundle
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bundles,
+        vec![
+            (
+                "a.policy.example".into(),
+                Some("https://127.0.0.1:1/a".into()),
+                Some("old".into())
+            ),
+            (
+                "b.policy.example".into(),
+                Some("https://127.0.0.1:1/b".into()),
+                Some("new".into())
+            ),
+        ]
+    );
+}

@@ -147,7 +147,7 @@ async fn a_template_change_rolls_the_pods_over_to_a_new_replica_set() {
 
 #[tokio::test]
 async fn other_workloads_create_their_pods() {
-    let (server, client) = simulated().await;
+    let (server, client) = server(ServerConfig::new().nodes(0)).await;
     for node in ["node-a", "node-b"] {
         server
             .create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}}))

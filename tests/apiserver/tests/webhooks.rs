@@ -314,6 +314,24 @@ async fn a_service_reference_reaches_the_webhook_the_test_mapped() {
         configuration("by-service", client_config, json!({})),
     )
     .await;
+    let unrouted = pods(&client, "default")
+        .create(&PostParams::default(), &common::pod("bad", "nginx:latest"))
+        .await;
+    assert_eq!(
+        common::status(unrouted).message,
+        "Internal error occurred: failed calling webhook \"images.policy.example\": failed to call webhook: \
+         Post \"https://policy.hooks.svc:443/validate?timeout=5s\": service \"policy\" not found"
+    );
+    create_namespace(&client, "hooks").await;
+    let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+        "metadata": {"name": "policy"},
+        "spec": {"selector": {"app": "policy"}, "ports": [{"port": 443, "targetPort": 8443}]},
+    }))
+    .expect("service");
+    kube::Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), "hooks")
+        .create(&PostParams::default(), &service)
+        .await
+        .expect("the webhook's service");
     let denied = pods(&client, "default")
         .create(&PostParams::default(), &common::pod("bad", "nginx:latest"))
         .await;

@@ -52,6 +52,32 @@ fn with_timeout(path_and_query: &str, seconds: u64) -> String {
     format!("{path_and_query}{separator}timeout={seconds}s")
 }
 
+/// The base URL of a service mapping: `127.0.0.1:P` or `https://127.0.0.1:P`.
+pub fn service_url(address: &str) -> String {
+    let address = address.trim_end_matches('/');
+    if address.contains("://") {
+        address.to_string()
+    } else {
+        format!("https://{address}")
+    }
+}
+
+/// The URL kube-apiserver quotes for a webhook destination, `?timeout=` included.
+pub fn quoted_url(destination: &Destination, timeout_seconds: u64) -> String {
+    match destination {
+        Destination::Url(url) => url.clone(),
+        Destination::Service {
+            namespace,
+            name,
+            port,
+            path,
+        } => format!(
+            "https://{name}.{namespace}.svc:{port}{}",
+            with_timeout(path, timeout_seconds)
+        ),
+    }
+}
+
 /// Where a webhook is called; an error when it is not on loopback or not mapped.
 pub fn endpoint(
     destination: Option<&Destination>,
@@ -85,15 +111,17 @@ pub fn endpoint(
                 path_and_query,
             })
         }
-        Some(Destination::Service {
-            namespace,
-            name,
-            port,
-            path,
-        }) => {
+        Some(
+            service @ Destination::Service {
+                namespace,
+                name,
+                port,
+                path,
+            },
+        ) => {
             let host = format!("{name}.{namespace}.svc");
             let path_and_query = with_timeout(path, timeout_seconds);
-            let url = format!("https://{host}:{port}{path_and_query}");
+            let url = quoted_url(service, timeout_seconds);
             let Some(base) = services.get(&(namespace.clone(), name.clone(), *port)) else {
                 return Err(format!(
                     "Post {url:?}: service {namespace}/{name} port {port} is not mapped to a \

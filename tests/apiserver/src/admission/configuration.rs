@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use super::rules::{DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS};
-use crate::meta;
+use crate::meta::{self, strings};
 use crate::resources::TypeKey;
 use crate::status::{ApiError, ApiResult, FieldCause};
 
@@ -107,13 +107,6 @@ fn one_of(causes: &mut Vec<FieldCause>, field: String, value: Option<&Value>, al
     {
         causes.push(unsupported(field, value, allowed));
     }
-}
-
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    value
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 fn validate(object: &Value) -> Vec<FieldCause> {

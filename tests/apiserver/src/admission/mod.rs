@@ -166,7 +166,10 @@ where
                 Err(error) => return error.into(),
             };
             let attributes = Attributes::of(&state, ctx, &planned);
-            let hooks = hooks_for(&state, &attributes);
+            let mut hooks = hooks_for(&state, &attributes);
+            for hook in &mut hooks {
+                hook.route_error = route_error(&state, hook.destination.as_ref());
+            }
             if hooks.is_empty() {
                 return planned.finish(&mut state, &ctx.rt).unwrap_or_else(|_| {
                     ApiError::internal("the store changed while the lock was held").into()
@@ -190,6 +193,43 @@ where
         "the object kept changing while admission webhooks were called; try again",
     )
     .into()
+}
+
+/// Why a webhook's Service cannot be routed to, as kube-apiserver's cluster IP service
+/// resolver answers: the Service must exist, have a cluster IP and serve the port.
+fn route_error(state: &State, destination: Option<&rules::Destination>) -> Option<String> {
+    let Some(rules::Destination::Service {
+        namespace,
+        name,
+        port,
+        ..
+    }) = destination
+    else {
+        return None;
+    };
+    let key = ObjectKey::new(&TypeKey::new("", "services"), namespace, name);
+    let Some(service) = state.get(&key) else {
+        return Some(format!("service {name:?} not found"));
+    };
+    let spec = service.get("spec");
+    let text = |field: &str| spec.and_then(|s| s.get(field)).and_then(Value::as_str);
+    if text("type") == Some("ExternalName") {
+        return Some(format!(
+            "service {name:?} is an ExternalName service, which this server does not route to"
+        ));
+    }
+    if text("clusterIP") == Some("None") {
+        return Some("cannot route to service with ClusterIP None".into());
+    }
+    let serves = spec
+        .and_then(|s| s.get("ports"))
+        .and_then(Value::as_array)
+        .is_some_and(|ports| {
+            ports
+                .iter()
+                .any(|p| p.get("port").and_then(Value::as_u64) == Some(u64::from(*port)))
+        });
+    (!serves).then(|| format!("no service port {port} found for service {name:?}"))
 }
 
 /// What one webhook call came to.
@@ -254,6 +294,10 @@ async fn call(hook: &Hook, attributes: &Attributes, services: &ServiceMap) -> Ou
             .into(),
         );
     }
+    if let (Some(cause), Some(destination)) = (&hook.route_error, &hook.destination) {
+        let url = client::quoted_url(destination, hook.timeout.as_secs());
+        return Outcome::Failed(format!("failed to call webhook: Post {url:?}: {cause}"));
+    }
     let endpoint =
         match client::endpoint(hook.destination.as_ref(), services, hook.timeout.as_secs()) {
             Ok(endpoint) => endpoint,
@@ -302,6 +346,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             ignore_failures: true,
             side_effects: side_effects.into(),
+            route_error: None,
         }
     }
 

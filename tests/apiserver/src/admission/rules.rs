@@ -49,6 +49,9 @@ pub struct Hook {
     pub ignore_failures: bool,
     /// `sideEffects`.
     pub side_effects: String,
+    /// Why the `clientConfig.service` cannot be routed to (no such Service or port), as
+    /// the cluster IP service resolver reports it.
+    pub route_error: Option<String>,
 }
 
 impl Hook {
@@ -86,6 +89,7 @@ impl Hook {
             timeout: Duration::from_secs(seconds),
             ignore_failures: text("/failurePolicy") == "Ignore",
             side_effects: text("/sideEffects").to_string(),
+            route_error: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The test API server as a program: starts a server on 127.0.0.1, optionally seeded from
-//! manifests, prints its URL as the first line on stdout, and serves until SIGINT or
-//! SIGTERM.
+//! manifests, with webhook Services mapped to loopback addresses, prints its URL as the
+//! first line on stdout, and serves until SIGINT or SIGTERM.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +25,47 @@ struct Cli {
     /// Do not simulate controllers and the kubelet.
     #[arg(long)]
     no_simulation: bool,
+    /// How many Nodes the cluster registers at start.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Route a webhook Service's port to a loopback address:
+    /// `NAMESPACE/NAME:PORT=127.0.0.1:PORT` (repeatable).
+    #[arg(long, value_name = "NS/NAME:PORT=ADDRESS", value_parser = parse_mapping)]
+    map_service: Vec<ServiceMapping>,
+}
+
+/// One `--map-service` value.
+#[derive(Clone, Debug)]
+struct ServiceMapping {
+    namespace: String,
+    name: String,
+    port: u16,
+    address: String,
+}
+
+fn parse_mapping(text: &str) -> Result<ServiceMapping, String> {
+    let usage = || format!("{text:?} is not NAMESPACE/NAME:PORT=127.0.0.1:PORT");
+    let (service, address) = text.split_once('=').ok_or_else(usage)?;
+    let (namespace, rest) = service.split_once('/').ok_or_else(usage)?;
+    let (name, port) = rest.rsplit_once(':').ok_or_else(usage)?;
+    let port = port.parse::<u16>().map_err(|_| usage())?;
+    let host = address
+        .trim_start_matches("https://")
+        .rsplit_once(':')
+        .map(|(host, _)| host)
+        .ok_or_else(usage)?;
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return Err(format!("{address:?} is not a loopback address"));
+    }
+    if namespace.is_empty() || name.is_empty() {
+        return Err(usage());
+    }
+    Ok(ServiceMapping {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        port,
+        address: address.to_string(),
+    })
 }
 
 #[tokio::main]
@@ -39,7 +80,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = ServerConfig::new()
         .port(cli.port)
-        .simulation(!cli.no_simulation);
+        .simulation(!cli.no_simulation)
+        .nodes(cli.nodes);
     for dir in cli.seed {
         config = config.seed_dir(dir);
     }
@@ -49,6 +91,14 @@ async fn main() -> anyhow::Result<()> {
     let handle = start(config)
         .await
         .context("starting the test API server")?;
+    for mapping in &cli.map_service {
+        handle.map_service(
+            &mapping.namespace,
+            &mapping.name,
+            mapping.port,
+            &mapping.address,
+        );
+    }
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", handle.url())?;
     stdout.flush()?;
@@ -65,4 +115,32 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mapping;
+
+    #[test]
+    fn service_mappings_parse_and_refuse_what_is_not_loopback() {
+        let parsed = parse_mapping("hooks/policy:443=127.0.0.1:8443")
+            .map(|m| (m.namespace, m.name, m.port, m.address));
+        assert_eq!(
+            parsed,
+            Ok((
+                "hooks".into(),
+                "policy".into(),
+                443,
+                "127.0.0.1:8443".into()
+            ))
+        );
+        for bad in [
+            "hooks/policy=127.0.0.1:8443",
+            "policy:443=127.0.0.1:8443",
+            "hooks/policy:443=10.0.0.5:8443",
+            "hooks/policy:http=127.0.0.1:8443",
+        ] {
+            assert!(parse_mapping(bad).is_err(), "{bad}");
+        }
+    }
 }

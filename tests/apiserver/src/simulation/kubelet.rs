@@ -1,61 +1,147 @@
-//! The simulated scheduler and kubelet. Unscheduled pods get `spec.nodeName` (the first
-//! Node, or `node-1` when there is none); scheduled pods get the status a healthy kubelet
-//! reports: Running and Ready with one started container status per container (Job pods
-//! run to Succeeded). Annotations on the pod (copied from a workload's template) script
-//! something else: `apiserver.test/phase`, `apiserver.test/restart-count`,
-//! `apiserver.test/waiting-reason` and `apiserver.test/ready`. Pods whose status a test
-//! set through the handle are left alone.
+//! The simulated kubelets. Pods bound to an existing Node get the status a healthy
+//! kubelet reports: Running and Ready with one started container status per container
+//! (Job pods run to Succeeded), with the `Pulled`, `Created` and `Started` events of each
+//! container when it first starts, and `Killing` when a running pod is deleted.
+//! Annotations on the pod (copied from a workload's template) script something else:
+//! `apiserver.test/phase`, `apiserver.test/restart-count`, `apiserver.test/waiting-reason`
+//! and `apiserver.test/ready`. Pods whose status a test set through the handle are left
+//! alone; pods bound to a node that does not exist stay Pending.
 
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use super::{log_refusal, type_of, write_status};
-use crate::lifecycle::{self, WriteOptions};
+use super::events::{self, Occurrence};
+use super::{type_of, write_status};
 use crate::meta;
-use crate::store::State;
+use crate::store::{ObjectKey, State};
 use crate::{
     PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION, WAITING_REASON_ANNOTATION,
 };
 
-/// Schedules and runs every pod once.
-pub fn reconcile(state: &mut State, scripted: &HashSet<String>) {
+/// Runs every bound pod once.
+pub fn reconcile(state: &mut State, scripted: &HashSet<String>, record: bool) {
     let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes"))
     else {
         return;
     };
-    let node = state
-        .list(&node_rt.type_key(), None)
-        .first()
-        .map_or_else(|| "node-1".to_string(), |n| meta::name(n).to_string());
     for pod in state.list(&pod_rt.type_key(), None) {
         if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) {
             continue;
         }
-        let scheduled = pod
+        let node = pod
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        if !scheduled {
-            let mut next = (*pod).clone();
-            if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.insert("nodeName".into(), json!(node));
-            } else if let Some(map) = next.as_object_mut() {
-                map.insert("spec".into(), json!({"nodeName": node}));
-            }
-            let result = lifecycle::update(
-                state,
-                &pod_rt,
-                meta::namespace(&pod),
-                meta::name(&pod),
-                next,
-                &WriteOptions::by("kube-scheduler"),
-            );
-            log_refusal("bind pod", result);
+            .unwrap_or("")
+            .to_string();
+        let Some(node_object) = (!node.is_empty())
+            .then(|| state.get(&ObjectKey::new(&node_rt.type_key(), "", &node)))
+            .flatten()
+        else {
             continue;
-        }
-        let status = desired_status(&pod);
+        };
+        let status = desired_status(&pod, &internal_ip(&node_object));
+        let starting = !started(pod.get("status")) && started(Some(&status));
         write_status(state, &pod_rt, &pod, status, "kubelet");
+        if starting && record {
+            record_start(state, &pod, &node);
+        }
+    }
+}
+
+/// A node's InternalIP, the address its pods report as `hostIP`.
+fn internal_ip(node: &Value) -> String {
+    node.pointer("/status/addresses")
+        .and_then(Value::as_array)
+        .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
+        .and_then(|a| a["address"].as_str())
+        .unwrap_or("10.0.0.1")
+        .to_string()
+}
+
+/// Whether a pod status shows any container that has started (running or finished).
+fn started(status: Option<&Value>) -> bool {
+    status
+        .and_then(|s| s.get("containerStatuses"))
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.pointer("/state/running").is_some() || c.pointer("/state/terminated").is_some()
+            })
+        })
+}
+
+fn containers(pod: &Value) -> Vec<(String, String, String)> {
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let field = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            (field("name"), field("image"), field("imagePullPolicy"))
+        })
+        .collect()
+}
+
+/// The events of a pod's containers starting: the image pulled (or already there),
+/// each container created and started.
+fn record_start(state: &mut State, pod: &Value, node: &str) {
+    let namespace = meta::namespace(pod).to_string();
+    for (name, image, policy) in containers(pod) {
+        let mut occurrences = Vec::new();
+        if policy == "Always" {
+            occurrences.push(Occurrence::normal(
+                "Pulling",
+                format!("Pulling image {image:?}"),
+            ));
+            occurrences.push(Occurrence::normal(
+                "Pulled",
+                format!("Successfully pulled image {image:?} in 0s (0s including waiting)"),
+            ));
+        } else {
+            occurrences.push(Occurrence::normal(
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            ));
+        }
+        occurrences.push(Occurrence::normal(
+            "Created",
+            format!("Created container: {name}"),
+        ));
+        occurrences.push(Occurrence::normal(
+            "Started",
+            format!("Started container {name}"),
+        ));
+        for occurrence in occurrences {
+            events::record(
+                state,
+                &namespace,
+                events::reference(pod),
+                events::kubelet(node),
+                occurrence.in_container(&name),
+            );
+        }
+    }
+}
+
+/// The `Killing` events of a deleted pod whose containers were running.
+pub fn record_stopped(state: &mut State, pod: &Value) {
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if node.is_empty() || !started(pod.get("status")) {
+        return;
+    }
+    let namespace = meta::namespace(pod).to_string();
+    for (name, _, _) in containers(pod) {
+        events::record(
+            state,
+            &namespace,
+            events::reference(pod),
+            events::kubelet(node),
+            Occurrence::normal("Killing", format!("Stopping container {name}")).in_container(&name),
+        );
     }
 }
 
@@ -74,45 +160,8 @@ fn pod_ip(pod: &Value) -> String {
     format!("10.244.{}.{}", (sum / 250) % 250, sum % 250 + 2)
 }
 
-fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let resources: Vec<&Value> = containers
-        .iter()
-        .filter_map(|c| c.get("resources"))
-        .collect();
-    let set = |r: &Value, k: &str| {
-        r.get(k)
-            .and_then(Value::as_object)
-            .is_some_and(|m| !m.is_empty())
-    };
-    if resources
-        .iter()
-        .all(|r| !set(r, "requests") && !set(r, "limits"))
-    {
-        return "BestEffort";
-    }
-    let guaranteed = containers.len() == resources.len()
-        && resources.iter().all(|r| {
-            ["cpu", "memory"].iter().all(|k| {
-                let limit = r.pointer(&format!("/limits/{k}"));
-                limit.is_some()
-                    && r.pointer(&format!("/requests/{k}"))
-                        .is_none_or(|q| Some(q) == limit)
-            })
-        });
-    if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
 /// The status a kubelet reports for the pod, honouring the scripting annotations.
-pub fn desired_status(pod: &Value) -> Value {
+pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
     let now = meta::now();
     let started = pod
         .pointer("/status/startTime")
@@ -186,12 +235,12 @@ pub fn desired_status(pod: &Value) -> Value {
             condition("ContainersReady", ready),
             condition("PodScheduled", true),
         ],
-        "hostIP": "10.0.0.1",
-        "hostIPs": [{"ip": "10.0.0.1"}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip(pod),
         "podIPs": [{"ip": pod_ip(pod)}],
         "startTime": started,
-        "qosClass": qos_class(pod),
+        "qosClass": pod.as_object().map_or("BestEffort", crate::strategy::qos_class),
         "containerStatuses": statuses("containers", false),
     });
     let init = statuses("initContainers", true);

@@ -12,7 +12,12 @@
 //! runs beside the loop, so a slow webhook holds back only the pods it reviews; an owner
 //! with pods under review creates no more meanwhile.
 
+mod deployments;
+mod events;
 mod kubelet;
+mod namespaces;
+mod placement;
+mod scheduler;
 mod workloads;
 
 use std::collections::{HashMap, HashSet};
@@ -21,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
 use crate::admission;
@@ -30,7 +36,7 @@ use crate::meta;
 use crate::planned::{Answer, Cascade, Operation, Planned, View};
 use crate::resources::ResourceType;
 use crate::status::ApiResult;
-use crate::store::State;
+use crate::store::{EventType, State, StoredEvent};
 
 /// Pause between passes, so bursts of writes are handled together.
 const SETTLE: Duration = Duration::from_millis(10);
@@ -46,6 +52,7 @@ pub async fn run(app: Arc<App>) {
     let changed = app.store.changed();
     let admissions = Arc::new(Mutex::new(Admissions::default()));
     let mut in_flight = JoinSet::new();
+    let mut changes = app.store.subscribe();
     loop {
         while in_flight.try_join_next().is_some() {}
         let scripted = lock(&app.scripted_pods).clone();
@@ -56,11 +63,13 @@ pub async fn run(app: Arc<App>) {
                 failures: admissions.failures(),
                 deferred: Vec::new(),
                 created: HashSet::new(),
+                events: app.simulated_events,
             }
         };
         {
             let mut state = app.store.lock();
-            pass(&mut state, &scripted, &mut gate);
+            let stopped = deleted_pods(&mut changes);
+            pass(&mut state, &scripted, &mut gate, &app.ca_pem, &stopped);
         }
         lock(&admissions).created(&gate.created);
         if !gate.deferred.is_empty() {
@@ -76,10 +85,41 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-fn pass(state: &mut State, scripted: &HashSet<String>, gate: &mut PodGate) {
+fn pass(
+    state: &mut State,
+    scripted: &HashSet<String>,
+    gate: &mut PodGate,
+    ca_pem: &str,
+    stopped: &[Arc<Value>],
+) {
+    if gate.events {
+        for pod in stopped {
+            kubelet::record_stopped(state, pod);
+        }
+    }
     collect_garbage(state);
+    namespaces::reconcile(state, ca_pem);
     workloads::reconcile(state, gate);
-    kubelet::reconcile(state, scripted);
+    scheduler::reconcile(state, scripted, gate.events);
+    kubelet::reconcile(state, scripted, gate.events);
+}
+
+/// Pods deleted since the last pass, from the store's event stream (a lagging stream
+/// loses some, as a kubelet that missed a watch event would not report them either).
+fn deleted_pods(changes: &mut broadcast::Receiver<Arc<StoredEvent>>) -> Vec<Arc<Value>> {
+    let pods = crate::resources::TypeKey::new("", "pods");
+    let mut out = Vec::new();
+    loop {
+        match changes.try_recv() {
+            Ok(event) => {
+                if event.kind == EventType::Deleted && event.type_key == pods {
+                    out.push(event.object.clone());
+                }
+            }
+            Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => return out,
+        }
+    }
 }
 
 /// What a pass's pod creations must respect: owners backed off after a refusal, and pods
@@ -89,6 +129,8 @@ pub(crate) struct PodGate {
     failures: HashMap<String, String>,
     deferred: Vec<(String, Value)>,
     created: HashSet<String>,
+    /// Whether the simulated components record events.
+    pub(crate) events: bool,
 }
 
 impl PodGate {
@@ -124,7 +166,12 @@ impl PodGate {
             return;
         }
         match planned.finish(state, pods) {
-            Ok(_) => self.created.extend(owner),
+            Ok(_) => {
+                self.created.extend(owner);
+                if self.events {
+                    record_pod_created(state, namespace, &pod);
+                }
+            }
             Err(_) => tracing::debug!("simulated pod create refused: the store moved"),
         }
     }
@@ -262,6 +309,7 @@ async fn admit_pods(
     .await;
     let mut refusals: HashMap<&str, (&str, &Value, Answer)> = HashMap::new();
     let mut owners: HashSet<&str> = HashSet::new();
+    let mut admitted: Vec<(&String, &Value)> = Vec::new();
     for ((namespace, pod), answer) in deferred.iter().zip(answers) {
         let Some(owner) = owner_of(pod) else {
             continue;
@@ -272,7 +320,8 @@ async fn admit_pods(
             Some(answer) if !(200..300).contains(&answer.code) => {
                 refusals.entry(uid).or_insert((namespace, owner, answer));
             }
-            _ => {}
+            Some(_) => admitted.push((namespace, pod)),
+            None => {}
         }
     }
     {
@@ -288,6 +337,34 @@ async fn admit_pods(
     for (namespace, owner, answer) in refusals.values() {
         record_failed_create(&mut state, namespace, owner, answer);
     }
+    if app.simulated_events {
+        for (namespace, pod) in admitted {
+            record_pod_created(&mut state, namespace, pod);
+        }
+    }
+}
+
+/// The `SuccessfulCreate` event of the controller that created a pod.
+fn record_pod_created(state: &mut State, namespace: &str, pod: &Value) {
+    let Some(owner) = owner_of(pod) else {
+        return;
+    };
+    let kind = owner.get("kind").and_then(Value::as_str).unwrap_or("");
+    let owner_name = owner.get("name").and_then(Value::as_str).unwrap_or("");
+    let message = match kind {
+        "StatefulSet" => format!(
+            "create Pod {} in StatefulSet {owner_name} successful",
+            meta::name(pod)
+        ),
+        _ => format!("Created pod: {}", meta::name(pod)),
+    };
+    events::record(
+        state,
+        namespace,
+        events::reference(owner),
+        events::controller(kind),
+        events::Occurrence::normal("SuccessfulCreate", message),
+    );
 }
 
 /// The API server's message for a refused create.
@@ -302,49 +379,14 @@ fn refusal_message(answer: &Answer) -> String {
 
 /// The Warning event a controller records when the API server refuses its pod.
 fn record_failed_create(state: &mut State, namespace: &str, owner: &Value, answer: &Answer) {
-    let Some(events) = type_of(state, "", "events") else {
-        return;
-    };
     let kind = owner.get("kind").and_then(Value::as_str).unwrap_or("");
-    let component = match kind {
-        "ReplicaSet" => "replicaset-controller",
-        "ReplicationController" => "replication-controller",
-        "StatefulSet" => "statefulset-controller",
-        "DaemonSet" => "daemonset-controller",
-        "Job" => "job-controller",
-        _ => "kube-controller-manager",
-    };
-    let cause = refusal_message(answer);
-    let name = owner.get("name").and_then(Value::as_str).unwrap_or("");
-    let now = meta::now();
-    let event = json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": format!("{name}."), "namespace": namespace},
-        "involvedObject": {
-            "apiVersion": owner.get("apiVersion"),
-            "kind": kind,
-            "name": name,
-            "namespace": namespace,
-            "uid": owner.get("uid"),
-        },
-        "reason": "FailedCreate",
-        "message": format!("Error creating: {cause}"),
-        "type": "Warning",
-        "source": {"component": component},
-        "count": 1,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
-    });
-    log_refusal(
-        "record event",
-        lifecycle::create(
-            state,
-            &events,
-            namespace,
-            event,
-            &WriteOptions::by(component),
-        ),
+    let message = format!("Error creating: {}", refusal_message(answer));
+    events::record(
+        state,
+        namespace,
+        events::reference(owner),
+        events::controller(kind),
+        events::Occurrence::warning("FailedCreate", message),
     );
 }
 
@@ -403,16 +445,32 @@ pub(crate) fn write_status(
     if let Some(map) = next.as_object_mut() {
         map.insert("status".into(), status);
     }
-    let options = WriteOptions::by(manager).for_status();
+    replace(
+        state,
+        rt,
+        object,
+        next,
+        &WriteOptions::by(manager).for_status(),
+    );
+}
+
+/// Replaces a stored object with `next` as a simulated component's client would.
+pub(crate) fn replace(
+    state: &mut State,
+    rt: &ResourceType,
+    object: &Value,
+    next: Value,
+    options: &WriteOptions,
+) {
     let result = lifecycle::update(
         state,
         rt,
         meta::namespace(object),
         meta::name(object),
         next,
-        &options,
+        options,
     );
-    log_refusal("status", result);
+    log_refusal("update", result);
 }
 
 /// A copy without the timestamps the simulation refreshes, to compare statuses.

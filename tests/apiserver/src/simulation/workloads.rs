@@ -1,26 +1,28 @@
-//! Simulated workload controllers. Deployments own one ReplicaSet per pod template
-//! (`<deployment>-<template hash>`; older ones are scaled to zero), ReplicaSets and
-//! ReplicationControllers keep `replicas` pods named `<owner>-<random5>`, StatefulSets
-//! keep `<name>-0..N-1`, DaemonSets one pod per Node, Jobs run pods to completion. Every
-//! pod carries a controller ownerReference; statuses report what the pods show.
+//! Simulated workload controllers (Deployments have their own module, `deployments`):
+//! ReplicaSets and ReplicationControllers keep `replicas` pods named
+//! `<owner>-<random5>`, StatefulSets keep `<name>-0..N-1`, DaemonSets one pod per Node
+//! the pod template fits, Jobs run pods to completion. Every pod carries a controller
+//! ownerReference; statuses report what the pods show; creations, deletions and a Job's
+//! completion are recorded as the controllers' events.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{PodGate, controller_ref, log_refusal, remove, type_of, write_status};
-use crate::lifecycle::{self, WriteOptions};
+use super::events::{self, Occurrence};
+use super::{PodGate, controller_ref, placement, remove, type_of, write_status};
 use crate::meta;
 use crate::resources::ResourceType;
 use crate::store::State;
 
 pub(super) const MANAGER: &str = "kube-controller-manager";
-const HASH_LABEL: &str = "pod-template-hash";
 const REVISION_LABEL: &str = "controller-revision-hash";
+const COMPLETED: &str = "Reached expected number of succeeded pods";
+const BACKOFF: &str = "Job has reached the specified backoff limit";
 
 /// Runs every controller once.
 pub fn reconcile(state: &mut State, gate: &mut PodGate) {
-    deployments(state);
+    super::deployments::reconcile(state, gate.events);
     for (group, plural) in [("apps", "replicasets"), ("", "replicationcontrollers")] {
         replica_sets(state, gate, group, plural);
     }
@@ -43,7 +45,7 @@ pub fn template_hash(template: &Value) -> String {
         .collect()
 }
 
-fn replicas(object: &Value) -> usize {
+pub(super) fn replicas(object: &Value) -> usize {
     object
         .pointer("/spec/replicas")
         .and_then(Value::as_u64)
@@ -51,7 +53,7 @@ fn replicas(object: &Value) -> usize {
         .unwrap_or(1)
 }
 
-fn generation(object: &Value) -> Value {
+pub(super) fn generation(object: &Value) -> Value {
     object
         .pointer("/metadata/generation")
         .cloned()
@@ -59,7 +61,7 @@ fn generation(object: &Value) -> Value {
 }
 
 /// Live (not deleting) objects of a type in a namespace controlled by `owner`.
-fn owned(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
+pub(super) fn owned(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
     state
         .list(&rt.type_key(), Some(meta::namespace(owner)))
         .into_iter()
@@ -67,7 +69,7 @@ fn owned(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
         .collect()
 }
 
-fn is_ready(pod: &Value) -> bool {
+pub(super) fn is_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
@@ -119,154 +121,43 @@ fn create_pod(state: &mut State, gate: &mut PodGate, namespace: &str, pod: Value
     }
 }
 
-fn condition(kind: &str, ok: bool, reason: &str) -> Value {
+/// A workload status condition.
+pub(super) fn condition(kind: &str, ok: bool, reason: &str, message: String) -> Value {
     json!({"type": kind, "status": if ok { "True" } else { "False" }, "reason": reason,
-           "lastTransitionTime": meta::now(), "lastUpdateTime": meta::now()})
-}
-
-fn deployments(state: &mut State) {
-    let (Some(deploy_rt), Some(rs_rt)) = (
-        type_of(state, "apps", "deployments"),
-        type_of(state, "apps", "replicasets"),
-    ) else {
-        return;
-    };
-    let Some(pod_rt) = type_of(state, "", "pods") else {
-        return;
-    };
-    for deployment in state.list(&deploy_rt.type_key(), None) {
-        if meta::is_deleting(&deployment) {
-            continue;
-        }
-        let namespace = meta::namespace(&deployment).to_string();
-        let template = deployment
-            .pointer("/spec/template")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        let hash = template_hash(&template);
-        let name = format!("{}-{hash}", meta::name(&deployment));
-        let wanted = replicas(&deployment);
-        let sets = owned(state, &rs_rt, &deployment);
-        match sets.iter().find(|rs| meta::name(rs) == name) {
-            None => {
-                let mut template = template.clone();
-                let mut selector = deployment
-                    .pointer("/spec/selector")
-                    .cloned()
-                    .unwrap_or_else(|| json!({"matchLabels": {}}));
-                if let Some(labels) = selector
-                    .get_mut("matchLabels")
-                    .and_then(Value::as_object_mut)
-                {
-                    labels.insert(HASH_LABEL.into(), json!(hash));
-                }
-                let mut labels = template
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                labels.insert(HASH_LABEL.into(), json!(hash));
-                let labels = Value::Object(labels);
-                if !template.is_object() {
-                    template = json!({});
-                }
-                if let Some(metadata) = meta::metadata_mut(&mut template) {
-                    metadata.insert("labels".into(), labels.clone());
-                }
-                let rs = json!({
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "metadata": {"name": name, "labels": labels,
-                                 "ownerReferences": [controller_ref(&deployment, &deploy_rt)]},
-                    "spec": {"replicas": wanted, "selector": selector, "template": template},
-                });
-                log_refusal(
-                    "create replicaset",
-                    lifecycle::create(state, &rs_rt, &namespace, rs, &WriteOptions::by(MANAGER)),
-                );
-            }
-            Some(rs) if replicas(rs) != wanted => scale(state, &rs_rt, rs, wanted),
-            Some(_) => {}
-        }
-        for old in sets
-            .iter()
-            .filter(|rs| meta::name(rs) != name && replicas(rs) != 0)
-        {
-            scale(state, &rs_rt, old, 0);
-        }
-        let mut total: usize = 0;
-        let mut ready = 0;
-        let mut updated = 0;
-        for rs in owned(state, &rs_rt, &deployment) {
-            for pod in owned(state, &pod_rt, &rs) {
-                total += 1;
-                ready += usize::from(is_ready(&pod));
-                updated += usize::from(meta::name(&rs) == name);
-            }
-        }
-        let mut conditions = vec![
-            condition(
-                "Available",
-                ready >= wanted,
-                if ready >= wanted {
-                    "MinimumReplicasAvailable"
-                } else {
-                    "MinimumReplicasUnavailable"
-                },
-            ),
-            condition(
-                "Progressing",
-                true,
-                if updated == wanted && ready >= wanted {
-                    "NewReplicaSetAvailable"
-                } else {
-                    "ReplicaSetUpdated"
-                },
-            ),
-        ];
-        // A ReplicaSet that cannot create its pods shows on its Deployment, the new one's first.
-        let mut sets = owned(state, &rs_rt, &deployment);
-        sets.sort_by_key(|rs| meta::name(rs) != name);
-        if let Some(failure) = sets.iter().find_map(|rs| replica_failure(rs)) {
-            let mut failure = failure.clone();
-            failure["lastUpdateTime"] = json!(meta::now());
-            conditions.push(failure);
-        }
-        let status = json!({
-            "observedGeneration": generation(&deployment),
-            "replicas": total,
-            "updatedReplicas": updated,
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "unavailableReplicas": total.saturating_sub(ready),
-            "conditions": conditions,
-        });
-        write_status(state, &deploy_rt, &deployment, status, MANAGER);
-    }
+           "message": message, "lastTransitionTime": meta::now(), "lastUpdateTime": meta::now()})
 }
 
 /// A ReplicaSet's `ReplicaFailure` condition, when it has one.
-fn replica_failure(rs: &Value) -> Option<&Value> {
+pub(super) fn replica_failure(rs: &Value) -> Option<&Value> {
     rs.pointer("/status/conditions")
         .and_then(Value::as_array)?
         .iter()
         .find(|c| c["type"] == "ReplicaFailure" && c["status"] == "True")
 }
 
-fn scale(state: &mut State, rt: &ResourceType, object: &Value, replicas: usize) {
-    let mut next = object.clone();
-    if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
-        spec.insert("replicas".into(), json!(replicas));
+/// Deletes a pod its controller no longer wants, with the controller's
+/// `SuccessfulDelete` event.
+fn delete_pod(state: &mut State, gate: &PodGate, pods: &ResourceType, owner: &Value, pod: &Value) {
+    remove(state, pods, pod);
+    if !gate.events {
+        return;
     }
-    let result = lifecycle::update(
+    let kind = owner.get("kind").and_then(Value::as_str).unwrap_or("");
+    let message = match kind {
+        "StatefulSet" => format!(
+            "delete Pod {} in StatefulSet {} successful",
+            meta::name(pod),
+            meta::name(owner)
+        ),
+        _ => format!("Deleted pod: {}", meta::name(pod)),
+    };
+    events::record(
         state,
-        rt,
-        meta::namespace(object),
-        meta::name(object),
-        next,
-        &WriteOptions::by(MANAGER),
+        meta::namespace(owner),
+        events::reference(owner),
+        events::controller(kind),
+        Occurrence::normal("SuccessfulDelete", message),
     );
-    log_refusal("scale", result);
 }
 
 fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str) {
@@ -292,7 +183,7 @@ fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str
         }
         while pods.len() > wanted {
             if let Some(pod) = pods.pop() {
-                remove(state, &pod_rt, &pod);
+                delete_pod(state, gate, &pod_rt, &set, &pod);
             }
         }
         let pods = owned(state, &pod_rt, &set);
@@ -342,7 +233,7 @@ fn stateful_sets(state: &mut State, gate: &mut PodGate) {
                 .and_then(Value::as_str)
                 != Some(revision.as_str());
             if ordinal.is_none_or(|o| o >= wanted) || stale {
-                remove(state, &pod_rt, &pod);
+                delete_pod(state, gate, &pod_rt, &set, &pod);
             }
         }
         let present: Vec<String> = owned(state, &pod_rt, &set)
@@ -397,11 +288,7 @@ fn daemon_sets(state: &mut State, gate: &mut PodGate) {
     ) else {
         return;
     };
-    let nodes: Vec<String> = state
-        .list(&node_rt.type_key(), None)
-        .iter()
-        .map(|n| meta::name(n).to_string())
-        .collect();
+    let all_nodes = state.list(&node_rt.type_key(), None);
     for set in state.list(&rt.type_key(), None) {
         if meta::is_deleting(&set) {
             continue;
@@ -412,6 +299,12 @@ fn daemon_sets(state: &mut State, gate: &mut PodGate) {
             .cloned()
             .unwrap_or_else(|| json!({}));
         let revision = template_hash(&template);
+        let pod_spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let nodes: Vec<String> = all_nodes
+            .iter()
+            .filter(|n| placement::fits(&pod_spec, n, true))
+            .map(|n| meta::name(n).to_string())
+            .collect();
         let node_of = |p: &Value| {
             p.pointer("/spec/nodeName")
                 .and_then(Value::as_str)
@@ -424,7 +317,7 @@ fn daemon_sets(state: &mut State, gate: &mut PodGate) {
                 .and_then(Value::as_str)
                 != Some(revision.as_str());
             if !nodes.contains(&node_of(&pod)) || stale {
-                remove(state, &pod_rt, &pod);
+                delete_pod(state, gate, &pod_rt, &set, &pod);
             }
         }
         let covered: Vec<String> = owned(state, &pod_rt, &set)
@@ -503,22 +396,45 @@ fn jobs(state: &mut State, gate: &mut PodGate) {
         }
         let mut status = json!({"active": active, "succeeded": succeeded, "failed": failed, "ready": active,
                                 "startTime": job.pointer("/status/startTime").cloned().unwrap_or_else(|| json!(meta::now()))});
+        let was_done = job
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Complete"));
+        if done && !was_done && gate.events {
+            events::record(
+                state,
+                &namespace,
+                events::reference(&job),
+                events::controller("Job"),
+                Occurrence::normal("Completed", "Job completed".into()),
+            );
+        }
         if let Some(map) = status.as_object_mut() {
             if done {
                 map.insert("completionTime".into(), json!(meta::now()));
                 map.insert(
                     "conditions".into(),
                     json!([
-                        condition("SuccessCriteriaMet", true, "CompletionsReached"),
-                        condition("Complete", true, "CompletionsReached")
+                        condition(
+                            "SuccessCriteriaMet",
+                            true,
+                            "CompletionsReached",
+                            COMPLETED.into()
+                        ),
+                        condition("Complete", true, "CompletionsReached", COMPLETED.into())
                     ]),
                 );
             } else if gave_up {
                 map.insert(
                     "conditions".into(),
                     json!([
-                        condition("FailureTarget", true, "BackoffLimitExceeded"),
-                        condition("Failed", true, "BackoffLimitExceeded")
+                        condition(
+                            "FailureTarget",
+                            true,
+                            "BackoffLimitExceeded",
+                            BACKOFF.into()
+                        ),
+                        condition("Failed", true, "BackoffLimitExceeded", BACKOFF.into())
                     ]),
                 );
             }

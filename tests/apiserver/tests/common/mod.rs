@@ -10,6 +10,7 @@ use kube::core::Status;
 use kube_apiserver_test::{ApiServerHandle, ServerConfig, start};
 use serde_json::{Value, json};
 
+pub mod kubectl;
 pub mod webhook;
 
 /// How long `eventually` waits before failing the test.

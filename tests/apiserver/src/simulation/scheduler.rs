@@ -1,0 +1,159 @@
+//! The simulated scheduler. In: pods without `spec.nodeName` and the Nodes. Out: each
+//! pod bound to the node it fits (`placement`) that runs the fewest pods, with a
+//! `Scheduled` event through `events.k8s.io/v1` as the real scheduler reports it; a pod
+//! that fits no node stays Pending with a `PodScheduled: False` condition (reason
+//! `Unschedulable`) and one `FailedScheduling` Warning saying why.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::events::{self, Occurrence, Reporter};
+use super::{log_refusal, placement, type_of, write_status};
+use crate::lifecycle::{self, WriteOptions};
+use crate::meta;
+use crate::store::State;
+
+const MANAGER: &str = "kube-scheduler";
+
+fn reporter() -> Reporter<'static> {
+    Reporter {
+        component: "default-scheduler",
+        instance: "default-scheduler-control-plane",
+        manager: MANAGER,
+    }
+}
+
+/// Binds every unscheduled pod that fits a node.
+pub fn reconcile(state: &mut State, scripted: &HashSet<String>, record: bool) {
+    let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes"))
+    else {
+        return;
+    };
+    let nodes = state.list(&node_rt.type_key(), None);
+    let pods = state.list(&pod_rt.type_key(), None);
+    let mut load: HashMap<String, usize> = HashMap::new();
+    let mut pending = Vec::new();
+    for pod in pods {
+        match pod.pointer("/spec/nodeName").and_then(Value::as_str) {
+            Some(node) if !node.is_empty() => *load.entry(node.to_string()).or_default() += 1,
+            _ if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) => {}
+            _ => pending.push(pod),
+        }
+    }
+    for pod in pending {
+        let spec = pod.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let chosen = nodes
+            .iter()
+            .filter(|n| placement::fits(&spec, n, false))
+            .min_by_key(|n| load.get(meta::name(n)).copied().unwrap_or(0));
+        let Some(node) = chosen.map(|n| meta::name(n).to_string()) else {
+            unschedulable(state, &pod_rt, &pod, &spec, &nodes, record);
+            continue;
+        };
+        let mut next = (*pod).clone();
+        if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("nodeName".into(), json!(node));
+        }
+        let namespace = meta::namespace(&pod).to_string();
+        let result = lifecycle::update(
+            state,
+            &pod_rt,
+            &namespace,
+            meta::name(&pod),
+            next,
+            &WriteOptions::by(MANAGER),
+        );
+        let bound = result.is_ok();
+        log_refusal("bind pod", result);
+        if bound {
+            *load.entry(node.clone()).or_default() += 1;
+            if record {
+                let message = format!(
+                    "Successfully assigned {namespace}/{} to {node}",
+                    meta::name(&pod)
+                );
+                events::record_v1(
+                    state,
+                    &namespace,
+                    events::reference(&pod),
+                    reporter(),
+                    "Binding",
+                    Occurrence::normal("Scheduled", message),
+                );
+            }
+        }
+    }
+}
+
+/// Why no node fits, as the scheduler sums it up: each node counts under the first
+/// filter it fails.
+fn why(spec: &Value, nodes: &[std::sync::Arc<Value>]) -> String {
+    let total = nodes.len();
+    if total == 0 {
+        return "no nodes available to schedule pods".to_string();
+    }
+    let placement_only =
+        json!({"nodeSelector": spec.get("nodeSelector"), "affinity": spec.get("affinity")});
+    let (mut unschedulable, mut mismatched, mut tainted) = (0, 0, 0);
+    for node in nodes {
+        if node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+            unschedulable += 1;
+        } else if !placement::fits(&placement_only, node, true) {
+            mismatched += 1;
+        } else {
+            tainted += 1;
+        }
+    }
+    let reasons: Vec<String> = [
+        (mismatched, "didn't match Pod's node affinity/selector"),
+        (tainted, "had untolerated taint(s)"),
+        (unschedulable, "were unschedulable"),
+    ]
+    .iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, reason)| format!("{count} node(s) {reason}"))
+    .collect();
+    format!(
+        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: \
+         {total} Preemption is not helpful for scheduling.",
+        reasons.join(", ")
+    )
+}
+
+/// Marks a pod that fits no node, once.
+fn unschedulable(
+    state: &mut State,
+    pod_rt: &crate::resources::ResourceType,
+    pod: &Value,
+    spec: &Value,
+    nodes: &[std::sync::Arc<Value>],
+    record: bool,
+) {
+    let already = pod
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+        });
+    if already {
+        return;
+    }
+    let message = why(spec, nodes);
+    let mut status = pod.get("status").cloned().unwrap_or_else(|| json!({}));
+    status["phase"] = json!("Pending");
+    status["conditions"] = json!([{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "message": message, "lastProbeTime": null, "lastTransitionTime": meta::now()}]);
+    write_status(state, pod_rt, pod, status, MANAGER);
+    if record {
+        events::record_v1(
+            state,
+            meta::namespace(pod),
+            events::reference(pod),
+            reporter(),
+            "Scheduling",
+            Occurrence::warning("FailedScheduling", message),
+        );
+    }
+}
