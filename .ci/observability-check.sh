@@ -30,9 +30,8 @@ cargo build -q -p kube-apiserver-test --bin kube-apiserver-test
 cargo build -q -p kube-devops-actors --bin kube-devops
 # The CRDs and the controller's own namespace first, so that every watch and the lease work.
 mkdir -p "$work/seed"
-cp deploy/crds/crds.yaml "$work/seed/"
 printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-devops\n' >"$work/seed/namespace.yaml"
-target/debug/kube-apiserver-test --port 0 --seed "$work/seed" --seed deploy/examples --kubeconfig-out "$work/kc.yaml" >"$work/server.out" 2>"$work/server.err" &
+target/debug/kube-apiserver-test --port 0 --seed deploy/crds --seed "$work/seed" --seed deploy/examples --kubeconfig-out "$work/kc.yaml" >"$work/server.out" 2>"$work/server.err" &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
 

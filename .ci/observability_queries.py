@@ -120,9 +120,9 @@ def main():
         if rule.get("health") != "ok":
             problems.append(f"{key}: rule health {rule.get('health')}: {rule.get('lastError')}")
 
-    data = sum(1 for k in all_queries if expected.get(k) == "data")
-    print(f"{len(all_queries)} queries ({len(queries)} panel, {len(rules)} alert): "
-          f"{data} expected data, {len(all_queries) - data} expected empty")
+    states = {s: sum(1 for k in all_queries if expected.get(k) == s) for s in ("data", "nan", "empty")}
+    print(f"{len(all_queries)} queries ({len(queries)} panel, {len(rules)} alert) expected: "
+          + ", ".join(f"{n} {s}" for s, n in states.items()))
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
