@@ -26,28 +26,11 @@ trap cleanup EXIT
 promtool check rules deploy/observability/rules.yaml
 promtool test rules deploy/observability/rules-test.yaml
 
-cargo build -q -p kube-apiserver-test --bin kube-apiserver-test
-cargo build -q -p kube-devops-actors --bin kube-devops
-# The CRDs and the controller's own namespace first, so that every watch and the lease work.
-mkdir -p "$work/seed"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-devops\n' >"$work/seed/namespace.yaml"
-target/debug/kube-apiserver-test --port 0 --seed deploy/crds --seed "$work/seed" --seed deploy/examples --kubeconfig-out "$work/kc.yaml" >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
-
 ops=18580
 webhook=18543
 prom=18590
-target/debug/kube-devops webhook cert-generate --out-dir "$work/certs" --ip-san 127.0.0.1 >/dev/null
-target/debug/kube-devops --kubeconfig "$work/kc.yaml" run --http-addr "127.0.0.1:${ops}" \
-  --webhook-addr "127.0.0.1:${webhook}" --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-  --namespace kube-devops --identity ci-observability >"$work/run.out" 2>"$work/run.err" &
-pids+=($!)
-for _ in $(seq 150); do
-  curl -fsS "http://127.0.0.1:${ops}/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:${ops}/readyz" >/dev/null || { echo "kube-devops run is not ready" >&2; cat "$work/run.err" >&2; exit 1; }
+source .ci/controller.sh
+start_controller "$work" "$ops" "$webhook" ci-observability
 
 cat >"$work/prometheus.yml" <<YAML
 global:
@@ -64,28 +47,21 @@ YAML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
   --web.listen-address="127.0.0.1:${prom}" --log.level=warn >"$work/prom.out" 2>"$work/prom.err" &
 pids+=($!)
-for _ in $(seq 150); do
-  curl -fsS "http://127.0.0.1:${prom}/-/ready" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:${prom}/-/ready" >/dev/null || { echo "prometheus is not ready" >&2; cat "$work/prom.err" >&2; exit 1; }
+wait_for 150 curl -fsS "http://127.0.0.1:${prom}/-/ready" ||
+  { echo "prometheus is not ready" >&2; cat "$work/prom.err" >&2; exit 1; }
 prometheus --version | head -n 1
 
 # Reviews through the webhook once its policies have synced and Prometheus has scraped the
 # idle series twice: one allowed and one denied, twice, so that its rates and latencies
 # have data.
-for _ in $(seq 150); do
-  curl -fsS --cacert "$work/certs/ca.crt" "https://127.0.0.1:${webhook}/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+wait_for 150 curl -fsS --cacert "$work/certs/ca.crt" "https://127.0.0.1:${webhook}/readyz" ||
+  { echo "the webhook is not ready" >&2; exit 1; }
 scrapes() {
   curl -fsS "http://127.0.0.1:${prom}/api/v1/query" --data-urlencode 'query=count_over_time(up{job="kube-devops"}[1m])' |
     python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
 }
-for _ in $(seq 150); do
-  [ "$(scrapes)" -ge 2 ] && break
-  sleep 0.2
-done
+scraped_twice() { [ "$(scrapes)" -ge 2 ]; }
+wait_for 150 scraped_twice
 review() {
   curl -fsS --cacert "$work/certs/ca.crt" -H 'Content-Type: application/json' \
     --data "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"$1\",\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"pods\"},\"namespace\":\"production\",\"operation\":\"CREATE\",\"userInfo\":{},\"object\":$2}}" \

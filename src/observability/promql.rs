@@ -5,19 +5,13 @@
 //! brackets, numbers, durations, keywords, aggregation operators, function calls and the
 //! label lists of `by`, `without`, `on`, `ignoring`, `group_left` and `group_right`.
 
-/// Words that are never metric names.
+/// Words that are never metric names (besides [`LABEL_LISTS`]).
 const KEYWORDS: &[&str] = &[
     "and",
     "or",
     "unless",
     "bool",
     "offset",
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
     "sum",
     "min",
     "max",
