@@ -85,9 +85,9 @@ fn checks(out: &mut String, r: &AuditReport) {
     out.push_str("</tbody></table></section>");
 }
 
-/// Namespaces in report order, then any other namespace a workload names, each with an
-/// anchor id that does not depend on the (untrusted) name.
-fn anchors(r: &AuditReport) -> BTreeMap<&str, String> {
+/// Namespaces in report order, then any other namespace a workload names, each with its
+/// position: the page's anchors are `ns-<position>`, independent of the (untrusted) name.
+fn anchors(r: &AuditReport) -> BTreeMap<&str, usize> {
     let mut ids = BTreeMap::new();
     let names = r
         .namespaces
@@ -95,13 +95,13 @@ fn anchors(r: &AuditReport) -> BTreeMap<&str, String> {
         .map(|n| n.name.as_str())
         .chain(r.workloads.iter().map(|w| w.object.namespace.as_str()));
     for name in names {
-        let next = format!("ns-{}", ids.len());
+        let next = ids.len();
         ids.entry(name).or_insert(next);
     }
     ids
 }
 
-fn namespaces(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, String>) {
+fn namespaces(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, usize>) {
     out.push_str(
         "<section aria-labelledby=\"h-namespaces\"><h2 id=\"h-namespaces\">Namespaces</h2>",
     );
@@ -111,10 +111,10 @@ fn namespaces(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, String>) {
     }
     out.push_str("<table><thead><tr><th scope=\"col\">Namespace</th><th scope=\"col\" class=\"num\">Score</th><th scope=\"col\">Classification</th><th scope=\"col\" class=\"num\">Workloads</th><th scope=\"col\" class=\"num\">Findings</th></tr></thead><tbody>");
     for n in &r.namespaces {
-        let id = ids.get(n.name.as_str()).map(String::as_str).unwrap_or("");
+        let id = ids.get(n.name.as_str()).copied().unwrap_or_default();
         let _ = write!(
             out,
-            "<tr data-namespace-row><td><a href=\"#{id}\" data-field=\"name\">{name}</a></td><td class=\"num\"><span class=\"bar\" aria-hidden=\"true\"><span style=\"width:{pct}%\"></span></span><span data-field=\"score\">{score}</span></td><td><span class=\"pill {cls}\">{class}</span></td><td class=\"num\" data-field=\"workloads\">{workloads}</td><td class=\"num\" data-field=\"findings\">{findings}</td></tr>",
+            "<tr data-namespace-row><td><a href=\"#ns-{id}\" data-field=\"name\">{name}</a></td><td class=\"num\"><span class=\"bar\" aria-hidden=\"true\"><span style=\"width:{pct}%\"></span></span><span data-field=\"score\">{score}</span></td><td><span class=\"pill {cls}\">{class}</span></td><td class=\"num\" data-field=\"workloads\">{workloads}</td><td class=\"num\" data-field=\"findings\">{findings}</td></tr>",
             name = esc(&n.name),
             pct = n.score.rounded().clamp(0.0, 100.0),
             score = n.score,
@@ -188,7 +188,7 @@ fn workload(out: &mut String, w: &WorkloadResult) {
     out.push_str("</details>");
 }
 
-fn workloads(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, String>) {
+fn workloads(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, usize>) {
     out.push_str("<section aria-labelledby=\"h-workloads\"><h2 id=\"h-workloads\">Workloads</h2>");
     let mut by_ns: Vec<(&str, Vec<&WorkloadResult>)> = Vec::new();
     for w in &r.workloads {
@@ -198,10 +198,10 @@ fn workloads(out: &mut String, r: &AuditReport, ids: &BTreeMap<&str, String>) {
             None => by_ns.push((ns, vec![w])),
         }
     }
-    by_ns.sort_by_key(|(ns, _)| ids.get(ns).and_then(|id| id[3..].parse::<usize>().ok()));
+    by_ns.sort_by_key(|(ns, _)| ids.get(ns).copied());
     for (ns, list) in by_ns {
-        let id = ids.get(ns).map(String::as_str).unwrap_or("");
-        let _ = write!(out, "<h3 id=\"{id}\">Namespace {}</h3>", esc(ns));
+        let id = ids.get(ns).copied().unwrap_or_default();
+        let _ = write!(out, "<h3 id=\"ns-{id}\">Namespace {}</h3>", esc(ns));
         for w in list {
             workload(out, w);
         }
@@ -401,6 +401,27 @@ mod tests {
         assert!(html.contains("vendor ships &lt;latest&gt; only"), "{html}");
         assert!(html.contains("2099-12-31"));
         assert!(html.contains("data-metric=\"exempted\">1<"));
+    }
+
+    #[test]
+    fn every_namespace_link_leads_to_its_workloads() {
+        let r = report(|a| {
+            a.add(&deployment("a").ns("<one>").facts(), None);
+            a.add(&deployment("b").ns("two").image("x:latest").facts(), None);
+        });
+        let html = render(&r);
+        let links: Vec<&str> = html
+            .split("href=\"#")
+            .skip(1)
+            .map(|s| &s[..s.find('"').unwrap()])
+            .collect();
+        assert_eq!(links.len(), 2);
+        for (link, ns) in links.iter().zip(["&lt;one&gt;", "two"]) {
+            assert!(
+                html.contains(&format!("<h3 id=\"{link}\">Namespace {ns}</h3>")),
+                "{link}"
+            );
+        }
     }
 
     #[test]
