@@ -21,22 +21,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build -q -p kube-apiserver-test --bin kube-apiserver-test
-cargo build -q -p kube-devops-actors --bin kube-devops
-target/debug/kube-apiserver-test --port 0 --seed deploy/examples --kubeconfig-out "$work/kc.yaml" >"$work/server.out" 2>"$work/server.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/kc.yaml" ] && break; sleep 0.1; done
-
 port=18480
-target/debug/kube-devops webhook cert-generate --out-dir "$work/certs" --ip-san 127.0.0.1 >/dev/null
-target/debug/kube-devops --kubeconfig "$work/kc.yaml" run --http-addr "127.0.0.1:${port}" \
-  --webhook-addr 127.0.0.1:18443 --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-  --namespace kube-devops --identity ci-metrics >"$work/run.out" 2>"$work/run.err" &
-pids+=($!)
-for _ in $(seq 150); do
-  curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+source .ci/controller.sh
+start_controller "$work" "$port" 18443 ci-metrics
 # One review through the webhook so its series are populated too.
 curl -fsS --cacert "$work/certs/ca.crt" -H 'Content-Type: application/json' \
   --data '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"ci","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"default","operation":"CREATE","userInfo":{},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}' \

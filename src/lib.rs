@@ -10,6 +10,7 @@ pub mod audit;
 pub mod checks;
 pub mod facts;
 pub mod manifests;
+pub mod observability;
 pub mod policy;
 pub mod rbac;
 pub mod report;

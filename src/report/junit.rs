@@ -8,7 +8,7 @@ use std::fmt::Write;
 use crate::audit::{AuditReport, WorkloadResult};
 
 /// Escapes text for XML and drops characters XML 1.0 cannot carry.
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -2,8 +2,10 @@
 //!
 //! In: an audit report and an output format. Out: text for stdout: the table of the
 //! earlier release (summary block plus per-namespace and per-workload detail), JSON, YAML,
-//! SARIF 2.1.0 for code-scanning tools, or JUnit XML for CI systems.
+//! SARIF 2.1.0 for code-scanning tools, JUnit XML for CI systems, or one self-contained
+//! HTML page.
 
+mod html;
 mod junit;
 mod sarif;
 mod table;
@@ -23,6 +25,8 @@ pub enum OutputFormat {
     Sarif,
     /// JUnit XML.
     Junit,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// Why a report could not be rendered.
@@ -52,5 +56,6 @@ pub fn render(report: &AuditReport, format: OutputFormat) -> Result<String, Rend
             s
         }
         OutputFormat::Junit => junit::render(report),
+        OutputFormat::Html => html::render(report),
     })
 }

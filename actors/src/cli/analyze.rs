@@ -29,6 +29,8 @@ pub enum Output {
     Sarif,
     /// JUnit XML for CI test reports.
     Junit,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// Severity thresholds on the command line.
@@ -246,6 +248,7 @@ impl From<Output> for OutputFormat {
             Output::Yaml => OutputFormat::Yaml,
             Output::Sarif => OutputFormat::Sarif,
             Output::Junit => OutputFormat::Junit,
+            Output::Html => OutputFormat::Html,
         }
     }
 }

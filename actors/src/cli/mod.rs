@@ -26,6 +26,7 @@ mod crd;
 mod gitops;
 mod list;
 mod multi_cluster;
+mod observability;
 mod policy;
 mod webhook;
 
@@ -101,6 +102,9 @@ pub enum Command {
     /// The validating admission webhook.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Monitoring objects: metrics Service, ServiceMonitor, Grafana dashboard, alert rules.
+    #[command(subcommand)]
+    Observability(observability::ObservabilityCommand),
     /// Watch controller: pod watch, namespace scores, leader election, ops HTTP server.
     Watch(controller::ControllerArgs),
     /// Every controller component in one process (the in-cluster default): the watch set
@@ -198,6 +202,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Policy(cmd) => policy::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),
+        Command::Observability(cmd) => observability::run(cmd),
         Command::Watch(args) => controller::run_controller(args, &target),
         Command::Run(args) => controller::run_all(args, &target),
     }
