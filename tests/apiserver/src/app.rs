@@ -14,12 +14,14 @@ use tokio::sync::watch;
 
 use crate::faults::{AccessRules, Faults};
 use crate::http::{ApiRequest, Reply};
+use crate::rbac::{Attributes, ForbiddenRequest, User};
 use crate::resources::ResourceType;
 use crate::routes::{ResourceTarget, Route, route};
 use crate::status::{ApiError, ApiResult, Reason};
 use crate::store::Store;
 use crate::{
-    admission, discovery, openapi, patch, read, review, scale, table, watch as watches, write,
+    admission, authn, discovery, openapi, patch, rbac, read, review, scale, table,
+    watch as watches, write,
 };
 
 /// Shared state of one running server.
@@ -47,6 +49,10 @@ pub struct App {
     pub simulated_events: bool,
     /// The cluster CA certificate (PEM) published in every namespace.
     pub ca_pem: String,
+    /// The admin token and the ServiceAccount tokens issued.
+    pub tokens: Mutex<crate::authn::Tokens>,
+    /// Every request refused with 403, oldest first.
+    pub forbidden: Mutex<Vec<ForbiddenRequest>>,
 }
 
 /// A resource request after its type has been resolved.
@@ -74,6 +80,11 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: ApiRequest) -> Reply {
+        let route = route(&request.path);
+        let user = match self.admit_user(&request, &route) {
+            Ok(user) => user,
+            Err(error) => return error.into(),
+        };
         if !answers_json(&request.accept) {
             return ApiError::new(
                 Reason::NotAcceptable,
@@ -85,7 +96,6 @@ impl App {
             )
             .into();
         }
-        let route = route(&request.path);
         let answer = match &route {
             Route::Version => Ok(Reply::Json(200, discovery::version())),
             Route::CoreVersions => Ok(Reply::Json(200, discovery::core_versions(&self.address))),
@@ -102,10 +112,41 @@ impl App {
                 openapi::document(&self.store.lock(), path).map(|v| Reply::Json(200, v))
             }
             Route::Health => Ok(Reply::Json(200, json!("ok"))),
-            Route::Resource(target) => self.resource(&request, target).await,
+            Route::Resource(target) if is_token_request(target) => self.token(&request, target),
+            Route::Resource(target) => self.resource(&request, target, &user).await,
             Route::Unknown => Err(ApiError::no_route(&request.path)),
         };
         answer.unwrap_or_else(Reply::from)
+    }
+
+    /// Authenticates and authorizes a request: its user, or the 401 or 403 to answer
+    /// (a 403 is recorded for [`crate::ApiServerHandle::forbidden_requests`]).
+    fn admit_user(&self, request: &ApiRequest, route: &Route) -> ApiResult<User> {
+        let state = self.store.lock();
+        let user = authn::authenticate(&lock(&self.tokens), &state, request)?;
+        let attributes = Attributes::of(request, route);
+        let decision = rbac::authorize(&state, &user, &attributes);
+        if decision.allowed {
+            return Ok(user);
+        }
+        let error = rbac::forbidden(&user, &attributes, &decision.reason);
+        lock(&self.forbidden).push(ForbiddenRequest::new(&user, &attributes, &error.message));
+        Err(error)
+    }
+
+    /// Answers a `TokenRequest` for a ServiceAccount.
+    fn token(&self, request: &ApiRequest, target: &ResourceTarget) -> ApiResult<Reply> {
+        if request.method != Method::POST {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} serviceaccounts/token)",
+                request.method
+            )));
+        }
+        let namespace = target.namespace.as_deref().unwrap_or("");
+        let name = target.name.as_deref().unwrap_or("");
+        let state = self.store.lock();
+        authn::token_request(&mut lock(&self.tokens), &state, request, namespace, name)
+            .map(|v| Reply::Json(201, v))
     }
 
     fn context(&self, target: &ResourceTarget) -> ApiResult<Context> {
@@ -157,6 +198,7 @@ impl App {
         self: &Arc<Self>,
         request: &ApiRequest,
         target: &ResourceTarget,
+        user: &User,
     ) -> ApiResult<Reply> {
         let ctx = self.context(target)?;
         let watching = target.legacy_watch || request.flag("watch");
@@ -210,9 +252,11 @@ impl App {
                 ctx.rt.plural
             )));
         }
-        if ctx.rt.plural == "selfsubjectaccessreviews" {
+        if review::KINDS.contains(&ctx.rt.plural.as_str()) {
             let rules = lock(&self.access).clone();
-            return review::create(request, &rules).map(|v| Reply::Json(201, v));
+            let state = self.store.lock();
+            return review::create(&state, request, &ctx, user, &rules)
+                .map(|v| Reply::Json(201, v));
         }
         if ctx.scale {
             if verb == "get" {
@@ -297,6 +341,15 @@ impl App {
         }
         .into())
     }
+}
+
+/// Whether a resource URL is a ServiceAccount's `token` subresource.
+fn is_token_request(target: &ResourceTarget) -> bool {
+    target.group.is_empty()
+        && target.plural == "serviceaccounts"
+        && target.name.is_some()
+        && target.namespace.is_some()
+        && target.subresource.as_deref() == Some("token")
 }
 
 /// Whether an `Accept` header lets the server answer JSON: no header, or any entry that

@@ -116,6 +116,17 @@ pub fn resources(state: &State, group: &str, version: &str) -> ApiResult<Value> 
                 "verbs": crate::resources::STATUS_VERBS,
             }));
         }
+        if rt.group.is_empty() && rt.plural == "serviceaccounts" {
+            resources.push(json!({
+                "name": "serviceaccounts/token",
+                "singularName": "",
+                "namespaced": true,
+                "group": "authentication.k8s.io",
+                "version": "v1",
+                "kind": "TokenRequest",
+                "verbs": ["create"],
+            }));
+        }
         if rt.status_subresource {
             resources.push(json!({
                 "name": format!("{}/status", rt.plural),

@@ -22,6 +22,8 @@ use crate::resources::ResourceType;
 use crate::store::{ObjectKey, State, Store};
 use crate::{Error, Result, kubeconfig, meta, seed};
 
+mod identities;
+
 /// The field manager of writes made through the handle.
 const HANDLE_MANAGER: &str = "apiserver-test";
 
@@ -44,6 +46,8 @@ pub struct ApiServerHandle {
     url: String,
     kubeconfig: PathBuf,
     _kubeconfig_dir: Option<tempfile::TempDir>,
+    /// Where kubeconfigs for ServiceAccounts are written.
+    identities_dir: tempfile::TempDir,
     server: Option<JoinHandle<()>>,
     simulation: Option<JoinHandle<()>>,
 }
@@ -64,6 +68,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         })?
         .port();
     let url = format!("http://127.0.0.1:{port}");
+    let serving = crate::tls::serving()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (watch_epoch, _) = watch::channel(0u64);
     let app = Arc::new(App {
@@ -77,7 +82,9 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         scripted_pods: Mutex::new(HashSet::new()),
         services: Mutex::new(Default::default()),
         simulated_events: config.simulated_events,
-        ca_pem: cluster_ca()?,
+        ca_pem: serving.ca_pem.clone(),
+        tokens: Mutex::new(crate::authn::Tokens::new()),
+        forbidden: Mutex::new(Vec::new()),
     });
     {
         let mut state = app.store.lock();
@@ -85,22 +92,39 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
             ensure_namespace(&mut state, namespace)?;
         }
         register_nodes(&mut state, config.nodes)?;
+        for object in crate::rbac::bootstrap::objects() {
+            let rt = resolve(&state, &object)?;
+            lifecycle::create(
+                &mut state,
+                &rt,
+                "",
+                object,
+                &WriteOptions::by(HANDLE_MANAGER),
+            )?;
+        }
     }
     let (kubeconfig, dir) = match &config.kubeconfig_out {
         Some(path) => (path.clone(), None),
         None => {
-            let dir = tempfile::tempdir().map_err(|source| Error::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
+            let dir = tempdir()?;
             (dir.path().join("kubeconfig.yaml"), Some(dir))
         }
     };
-    std::fs::write(&kubeconfig, kubeconfig::render(&url)).map_err(|source| Error::Io {
+    let admin_token = lock(&app.tokens).admin().to_string();
+    std::fs::write(
+        &kubeconfig,
+        kubeconfig::render(&url, &admin_token, "default", None),
+    )
+    .map_err(|source| Error::Io {
         path: kubeconfig.clone(),
         source,
     })?;
-    let server = tokio::spawn(crate::http::serve(listener, app.clone(), shutdown_rx));
+    let server = tokio::spawn(crate::http::serve(
+        listener,
+        app.clone(),
+        serving.acceptor,
+        shutdown_rx,
+    ));
     let simulation = config
         .simulation
         .then(|| tokio::spawn(crate::simulation::run(app.clone())));
@@ -109,6 +133,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         url,
         kubeconfig,
         _kubeconfig_dir: dir,
+        identities_dir: tempdir()?,
         server: Some(server),
         simulation,
     };
@@ -116,6 +141,26 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         handle.seed_dir(dir)?;
     }
     Ok(handle)
+}
+
+/// A kube client configured from a kubeconfig file.
+async fn client_from(path: &Path) -> Result<kube::Client> {
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(path).map_err(|e| Error::Client(e.to_string()))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .map_err(|e| Error::Client(e.to_string()))?;
+    kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+}
+
+fn tempdir() -> Result<tempfile::TempDir> {
+    tempfile::tempdir().map_err(|source| Error::Io {
+        path: std::env::temp_dir(),
+        source,
+    })
 }
 
 fn ensure_namespace(state: &mut State, name: &str) -> Result<()> {
@@ -131,19 +176,6 @@ fn ensure_namespace(state: &mut State, name: &str) -> Result<()> {
         lifecycle::create(state, &rt, "", namespace, &WriteOptions::by(HANDLE_MANAGER))?;
     }
     Ok(())
-}
-
-/// A fresh self-signed cluster CA certificate (`CN=kubernetes`), as PEM.
-fn cluster_ca() -> Result<String> {
-    let failed = |e: rcgen::Error| Error::Certificate(e.to_string());
-    let key = rcgen::KeyPair::generate().map_err(failed)?;
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "kubernetes");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let certificate = params.self_signed(&key).map_err(failed)?;
-    Ok(certificate.pem())
 }
 
 /// Registers `node-1` .. `node-<count>`, as their kubelets would.
@@ -192,17 +224,9 @@ impl ApiServerHandle {
         &self.kubeconfig
     }
 
-    /// A kube client configured from the kubeconfig.
+    /// A kube client configured from the kubeconfig (the admin identity).
     pub async fn client(&self) -> Result<kube::Client> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Client(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+        client_from(&self.kubeconfig).await
     }
 
     /// Creates an object as given (status included), in `metadata.namespace` or `default`.

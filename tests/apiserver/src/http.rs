@@ -3,6 +3,8 @@
 //! an [`ApiRequest`] and each [`Reply`] into a response, streaming watch bodies chunk by
 //! chunk. hyper runs inside the caller's tokio runtime, so a `#[tokio::test]` can start
 //! the server without a second async system, and kube already brings it into the graph.
+//! One port serves plain HTTP and, for connections that open with a TLS handshake, HTTPS
+//! (kubectl sends bearer tokens only over TLS).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -42,6 +44,10 @@ pub struct ApiRequest {
     pub accept: String,
     /// `User-Agent` as sent.
     pub user_agent: String,
+    /// `Authorization` as sent (empty when absent).
+    pub authorization: String,
+    /// Whether the request came over TLS.
+    pub secure: bool,
     /// The body.
     pub body: Bytes,
 }
@@ -145,7 +151,7 @@ fn parse_query(query: Option<&str>) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-async fn read(request: Request<Incoming>) -> Result<ApiRequest, ApiError> {
+async fn read(request: Request<Incoming>, secure: bool) -> Result<ApiRequest, ApiError> {
     let content_type = header(&request, hyper::header::CONTENT_TYPE);
     let content_type = content_type
         .split(';')
@@ -155,6 +161,7 @@ async fn read(request: Request<Incoming>) -> Result<ApiRequest, ApiError> {
         .to_ascii_lowercase();
     let accept = header(&request, hyper::header::ACCEPT);
     let user_agent = header(&request, hyper::header::USER_AGENT);
+    let authorization = header(&request, hyper::header::AUTHORIZATION);
     let method = request.method().clone();
     let path = percent_encoding::percent_decode_str(request.uri().path())
         .decode_utf8_lossy()
@@ -177,12 +184,21 @@ async fn read(request: Request<Incoming>) -> Result<ApiRequest, ApiError> {
         content_type,
         accept,
         user_agent,
+        authorization,
+        secure,
         body,
     })
 }
 
 /// Serves connections until `shutdown` turns true; open connections are dropped then.
-pub async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+/// A connection whose first byte opens a TLS handshake is served over TLS, any other as
+/// plain HTTP, so one port answers both `http://` and `https://` URLs.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -190,22 +206,16 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Re
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let app = app.clone();
+                let acceptor = acceptor.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let app = app.clone();
-                        async move {
-                            let reply = match read(request).await {
-                                Ok(request) => app.handle(request).await,
-                                Err(error) => error.into(),
-                            };
-                            Ok::<_, Infallible>(into_response(reply))
-                        }
-                    });
-                    let connection = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service);
-                    if let Err(error) = connection.await {
-                        tracing::debug!(?error, "connection ended with an error");
+                    let mut first = [0u8; 1];
+                    let tls = matches!(stream.peek(&mut first).await, Ok(1) if first[0] == TLS_HANDSHAKE);
+                    if !tls {
+                        return serve_connection(app, TokioIo::new(stream), false).await;
+                    }
+                    match acceptor.accept(stream).await {
+                        Ok(stream) => serve_connection(app, TokioIo::new(stream), true).await,
+                        Err(error) => tracing::debug!(?error, "TLS handshake failed"),
                     }
                 });
             }
@@ -216,4 +226,29 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Re
         }
     }
     connections.shutdown().await;
+}
+
+/// The first byte of a TLS record carrying a handshake.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+async fn serve_connection<I>(app: Arc<App>, io: I, secure: bool)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request: Request<Incoming>| {
+        let app = app.clone();
+        async move {
+            let reply = match read(request, secure).await {
+                Ok(request) => app.handle(request).await,
+                Err(error) => error.into(),
+            };
+            Ok::<_, Infallible>(into_response(reply))
+        }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, service);
+    if let Err(error) = connection.await {
+        tracing::debug!(?error, "connection ended with an error");
+    }
 }

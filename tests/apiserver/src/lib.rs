@@ -3,14 +3,16 @@
 //! work against it: discovery, CRUD with resourceVersion semantics, pagination,
 //! selectors, watches with bookmarks and 410 Gone, status subresources, merge / JSON /
 //! strategic patches, server-side apply with managedFields, CRDs with schema validation
-//! and pruning, finalizers, dry runs, validating admission webhooks called over HTTPS, a
-//! small workload simulation and fault injection.
+//! and pruning, finalizers, dry runs, validating admission webhooks called over HTTPS,
+//! bearer-token authentication with RBAC authorization, a small workload simulation and
+//! fault injection.
 //! Start it with [`start`]; drive it through the returned [`ApiServerHandle`]. Where it
 //! cannot match the real server it answers an explicit error rather than guessing.
 
 mod admission;
 mod app;
 mod apply;
+mod authn;
 mod config;
 mod convert;
 mod crd;
@@ -30,6 +32,7 @@ mod pending;
 mod planned;
 mod printers;
 mod protobuf;
+mod rbac;
 mod read;
 mod resources;
 mod review;
@@ -45,12 +48,14 @@ mod strategic;
 mod strategy;
 mod structure;
 mod table;
+mod tls;
 mod watch;
 mod write;
 
 pub use config::ServerConfig;
 pub use faults::{FaultAction, RequestMatch};
 pub use handle::{ApiServerHandle, SeedReport, start};
+pub use rbac::ForbiddenRequest;
 pub use status::{ApiError, Reason};
 
 /// Annotation that scripts a simulated pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`).

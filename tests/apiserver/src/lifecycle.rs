@@ -201,7 +201,9 @@ pub fn prepare_create(
         }
         name = format!("{prefix}{}", meta::random_suffix());
     }
-    if !is_dns_subdomain(&name) {
+    if rt.group == "rbac.authorization.k8s.io" {
+        check_path_segment_name(rt, &name)?;
+    } else if !is_dns_subdomain(&name) {
         return Err(ApiError::invalid(
             &rt.kind,
             &rt.group,
@@ -278,6 +280,31 @@ pub fn prepare_create(
             .namespaced
             .then(|| ObjectKey::new(&TypeKey::new("", "namespaces"), "", namespace)),
     })
+}
+
+/// RBAC objects only need a name that is a valid path segment (`system:discovery` is
+/// one), as kube-apiserver's `ValidateRBACName` checks.
+fn check_path_segment_name(rt: &ResourceType, name: &str) -> ApiResult<()> {
+    let problem = match name {
+        "." | ".." => Some(format!("may not be '{name}'")),
+        _ => ["/", "%"]
+            .into_iter()
+            .find(|c| name.contains(c))
+            .map(|c| format!("may not contain '{c}'")),
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(ApiError::invalid(
+            &rt.kind,
+            &rt.group,
+            name,
+            &[FieldCause::new(
+                "FieldValueInvalid",
+                "metadata.name",
+                format!("Invalid value: \"{name}\": {problem}"),
+            )],
+        )),
+    }
 }
 
 /// Whether a name is a lowercase RFC 1123 subdomain, as object names must be.

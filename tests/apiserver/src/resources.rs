@@ -234,6 +234,10 @@ const BUILTINS: &[Builtin] = &[
     b("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", NAMESPACED, &["hpa"], STATUS, SPEC, ALL_VERBS, &[]),
     b("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", CLUSTER, &[], NO_STATUS, SPECLESS, ALL_VERBS, &[]),
     b("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", CLUSTER, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
+    b("authorization.k8s.io", "v1", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", CLUSTER, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
+    b("authorization.k8s.io", "v1", "localsubjectaccessreviews", "localsubjectaccessreview", "LocalSubjectAccessReview", NAMESPACED, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
+    b("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", CLUSTER, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
+    b("authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", CLUSTER, &[], NO_STATUS, SPEC, CREATE_ONLY, &[]),
 ];
 
 /// A field selector label and the stored pointers it reads, first non-empty wins.

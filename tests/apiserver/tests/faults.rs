@@ -103,7 +103,16 @@ async fn discovery_lists_built_in_resources_and_their_status_subresources() {
     ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
-    let (_, core) = raw_accepting(server.url(), "GET", "/api/v1", "", "application/json", "").await;
+    let (_, core) = raw_accepting(
+        server.url(),
+        &server.admin_token(),
+        "GET",
+        "/api/v1",
+        "",
+        "application/json",
+        "",
+    )
+    .await;
     let body: Value =
         serde_json::from_str(core.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap_or_default();
     let names: Vec<&str> = body["resources"]
@@ -118,7 +127,16 @@ async fn aggregated_discovery_requests_get_the_plain_documents() {
     let (server, _client) = quiet_server().await;
     let accept =
         "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
-    let (code, response) = raw_accepting(server.url(), "GET", "/apis", "", accept, "").await;
+    let (code, response) = raw_accepting(
+        server.url(),
+        &server.admin_token(),
+        "GET",
+        "/apis",
+        "",
+        accept,
+        "",
+    )
+    .await;
     assert_eq!(code, 200);
     let lowered = response.to_ascii_lowercase();
     assert!(
@@ -133,6 +151,7 @@ async fn protobuf_request_bodies_are_refused_as_unsupported_media() {
     let (server, _client) = quiet_server().await;
     let (code, response) = common::raw(
         server.url(),
+        &server.admin_token(),
         "POST",
         "/api/v1/namespaces/default/configmaps",
         "application/vnd.kubernetes.protobuf",

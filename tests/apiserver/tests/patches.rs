@@ -189,6 +189,7 @@ async fn apply_without_a_field_manager_is_a_bad_request() {
     let (server, _client) = quiet_server().await;
     let (code, body) = common::raw(
         server.url(),
+        &server.admin_token(),
         "PATCH",
         "/api/v1/namespaces/default/configmaps/cm",
         "application/apply-patch+yaml",

@@ -92,8 +92,13 @@ async fn the_program_prints_its_url_serves_seeds_and_stops_on_sigterm() {
         written.contains(&url) && written.contains("current-context: test"),
         "{written}"
     );
+    let token = written
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token: "))
+        .expect("the kubeconfig carries a token");
     let (code, body) = common::raw(
         &url,
+        token,
         "GET",
         "/api/v1/namespaces/seeded/configmaps/settings",
         "",

@@ -72,7 +72,8 @@ async fn raw_request(server: &ApiServerHandle, method: &str, path: &str, body: &
         .expect("connect");
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         Authorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.admin_token(),
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("write");

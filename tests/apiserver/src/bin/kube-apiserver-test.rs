@@ -99,22 +99,34 @@ async fn main() -> anyhow::Result<()> {
             &mapping.address,
         );
     }
+    // The handlers exist before the URL is printed, so a signal sent as soon as a caller
+    // reads it stops the server cleanly.
+    let stop = stop_signals()?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", handle.url())?;
     stdout.flush()?;
     eprintln!("kubeconfig: {}", handle.kubeconfig_path().display());
-    wait_for_signal().await?;
+    wait_for_signal(stop).await;
     handle.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+/// SIGINT and SIGTERM handlers.
+fn stop_signals() -> anyhow::Result<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    Ok((
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+    ))
+}
+
+async fn wait_for_signal(
+    (mut interrupt, mut terminate): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) {
     tokio::select! {
-        result = tokio::signal::ctrl_c() => result?,
+        _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -411,6 +411,56 @@ static QUOTA: Message = Message {
     ],
 };
 
+static BOUND_OBJECT_REF: Message = Message {
+    name: "BoundObjectReference",
+    fields: &[
+        f(1, "kind", Ty::Str),
+        f(2, "apiVersion", Ty::Str),
+        f(3, "name", Ty::Str),
+        f(4, "uid", Ty::Str),
+    ],
+};
+
+static TOKEN_REQUEST_SPEC: Message = Message {
+    name: "TokenRequestSpec",
+    fields: &[
+        r(1, "audiences", Ty::Str),
+        p(4, "expirationSeconds", Ty::Int),
+        f(3, "boundObjectRef", Ty::Msg(&BOUND_OBJECT_REF)),
+    ],
+};
+
+static TOKEN_REQUEST: Message = Message {
+    name: "TokenRequest",
+    fields: &[
+        f(1, "metadata", Ty::Msg(&OBJECT_META)),
+        f(2, "spec", Ty::Msg(&TOKEN_REQUEST_SPEC)),
+        f(3, "status", Ty::Skip),
+    ],
+};
+
+static RULES_REVIEW_SPEC: Message = Message {
+    name: "SelfSubjectRulesReviewSpec",
+    fields: &[f(1, "namespace", Ty::Str)],
+};
+
+static RULES_REVIEW: Message = Message {
+    name: "SelfSubjectRulesReview",
+    fields: &[
+        f(1, "metadata", Ty::Msg(&OBJECT_META)),
+        f(2, "spec", Ty::Msg(&RULES_REVIEW_SPEC)),
+        f(3, "status", Ty::Skip),
+    ],
+};
+
+static SELF_SUBJECT_REVIEW: Message = Message {
+    name: "SelfSubjectReview",
+    fields: &[
+        f(1, "metadata", Ty::Msg(&OBJECT_META)),
+        f(2, "status", Ty::Skip),
+    ],
+};
+
 /// The kinds read from protobuf, by apiVersion and kind.
 static TOP_LEVEL: &[(&str, &str, &Message)] = &[
     ("v1", "Namespace", &NAMESPACE),
@@ -435,6 +485,17 @@ static TOP_LEVEL: &[(&str, &str, &Message)] = &[
         "authorization.k8s.io/v1",
         "SelfSubjectAccessReview",
         &ACCESS_REVIEW,
+    ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        &RULES_REVIEW,
+    ),
+    ("authentication.k8s.io/v1", "TokenRequest", &TOKEN_REQUEST),
+    (
+        "authentication.k8s.io/v1",
+        "SelfSubjectReview",
+        &SELF_SUBJECT_REVIEW,
     ),
     ("policy/v1", "PodDisruptionBudget", &pods::DISRUPTION_BUDGET),
 ];

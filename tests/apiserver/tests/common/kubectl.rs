@@ -35,9 +35,14 @@ pub struct Kubectl {
 impl Kubectl {
     /// kubectl for a server.
     pub fn new(server: &ApiServerHandle) -> Self {
+        Self::with_kubeconfig(server.kubeconfig_path().to_path_buf())
+    }
+
+    /// kubectl with another kubeconfig (e.g. one that acts as a ServiceAccount).
+    pub fn with_kubeconfig(kubeconfig: PathBuf) -> Self {
         Kubectl {
             binary: kubectl_binary(),
-            kubeconfig: server.kubeconfig_path().to_path_buf(),
+            kubeconfig,
             cache: tempfile::tempdir().expect("a cache dir"),
             files: tempfile::tempdir().expect("a manifest dir"),
         }

@@ -131,17 +131,29 @@ pub fn rv_of<K: kube::Resource>(object: &K) -> u64 {
 /// code and the whole response text.
 pub async fn raw(
     url: &str,
+    token: &str,
     method: &str,
     path: &str,
     content_type: &str,
     body: &str,
 ) -> (u16, String) {
-    raw_accepting(url, method, path, content_type, "application/json", body).await
+    raw_accepting(
+        url,
+        token,
+        method,
+        path,
+        content_type,
+        "application/json",
+        body,
+    )
+    .await
 }
 
-/// A raw HTTP/1.1 request with an `Accept` header.
+/// A raw HTTP/1.1 request with an `Accept` header, sent with a bearer token (none when
+/// `token` is empty).
 pub async fn raw_accepting(
     url: &str,
+    token: &str,
     method: &str,
     path: &str,
     content_type: &str,
@@ -153,9 +165,14 @@ pub async fn raw_accepting(
     let mut stream = tokio::net::TcpStream::connect(authority)
         .await
         .expect("connect");
+    let authorization = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: {content_type}\r\nAccept: {accept}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {authorization}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("send");
