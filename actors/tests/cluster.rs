@@ -381,14 +381,19 @@ async fn multi_cluster_audits_two_servers_and_reports_a_dead_one() {
     let kc = dir.path().join("multi.yaml");
     let cluster =
         |name: &str, url: &str| format!("- name: {name}\n  cluster: {{server: \"{url}\"}}\n");
-    let context = |name: &str| format!("- name: {name}\n  context: {{cluster: {name}, user: u}}\n");
+    let context =
+        |name: &str| format!("- name: {name}\n  context: {{cluster: {name}, user: {name}}}\n");
+    let user = |name: &str, token: &str| format!("- name: {name}\n  user: {{token: {token}}}\n");
     std::fs::write(
         &kc,
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}users:\n- name: u\n  user: {{token: t}}\ncontexts:\n{}{}{}current-context: alpha\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n{}{}{}users:\n{}{}{}contexts:\n{}{}{}current-context: alpha\n",
             cluster("alpha", a.url()),
             cluster("beta", b.url()),
             cluster("gamma", "http://127.0.0.1:1"),
+            user("alpha", &a.admin_token()),
+            user("beta", &b.admin_token()),
+            user("gamma", "t"),
             context("alpha"),
             context("beta"),
             context("gamma"),

@@ -70,6 +70,8 @@ pub struct Context {
     pub status: bool,
     /// Whether the request targets `/scale`.
     pub scale: bool,
+    /// Who sent the request (what admission webhooks see as `userInfo`).
+    pub user: User,
 }
 
 /// Locks a mutex, recovering from poisoning (the guarded values stay consistent).
@@ -149,7 +151,7 @@ impl App {
             .map(|v| Reply::Json(201, v))
     }
 
-    fn context(&self, target: &ResourceTarget) -> ApiResult<Context> {
+    fn context(&self, target: &ResourceTarget, user: &User) -> ApiResult<Context> {
         let rt = self
             .store
             .lock()
@@ -191,6 +193,7 @@ impl App {
             status,
             scale,
             rt,
+            user: user.clone(),
         })
     }
 
@@ -200,7 +203,7 @@ impl App {
         target: &ResourceTarget,
         user: &User,
     ) -> ApiResult<Reply> {
-        let ctx = self.context(target)?;
+        let ctx = self.context(target, user)?;
         let watching = target.legacy_watch || request.flag("watch");
         let verb = match (&request.method, ctx.name.is_some()) {
             (&Method::GET, false) if watching => "watch",

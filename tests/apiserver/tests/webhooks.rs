@@ -131,6 +131,50 @@ async fn a_pod_with_a_pinned_image_is_admitted_and_stored() {
 }
 
 #[tokio::test]
+async fn webhooks_see_who_sent_the_request() {
+    let (server, admin, webhook) = guarded_server().await;
+    for object in [
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot", "namespace": "default"}}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "pods", "namespace": "default"},
+               "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "pods", "namespace": "default"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pods"},
+               "subjects": [{"kind": "ServiceAccount", "name": "bot"}]}),
+    ] {
+        server.create(object).expect("created");
+    }
+    let bot = server
+        .client_for_service_account("default", "bot")
+        .await
+        .expect("a client");
+    for (client, name) in [(&admin, "by-admin"), (&bot, "by-bot")] {
+        pods(client, "default")
+            .create(&PostParams::default(), &common::pod(name, "nginx:1.27"))
+            .await
+            .expect("the pod is admitted");
+    }
+    let uid = server
+        .get("v1", "ServiceAccount", "default", "bot")
+        .expect("stored")["metadata"]["uid"]
+        .clone();
+    let users: Vec<Value> = webhook
+        .reviews()
+        .iter()
+        .map(|r| r["userInfo"].clone())
+        .collect();
+    assert_eq!(
+        users,
+        [
+            json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}),
+            json!({"username": "system:serviceaccount:default:bot", "uid": uid,
+                   "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]}),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn warnings_reach_the_client_as_warning_headers() {
     let (server, client, _webhook) = guarded_server().await;
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "untagged"},

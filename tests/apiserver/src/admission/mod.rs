@@ -56,6 +56,8 @@ pub struct Attributes {
     pub dry_run: bool,
     /// CreateOptions, UpdateOptions or DeleteOptions.
     pub options: Value,
+    /// Who sent the request, as `userInfo`.
+    pub user_info: Value,
 }
 
 impl Attributes {
@@ -133,6 +135,7 @@ impl Attributes {
             namespace_labels,
             dry_run: planned.dry_run,
             options,
+            user_info: review::user_info(&ctx.user),
         }
     }
 }
@@ -365,6 +368,7 @@ mod tests {
             namespace_labels: Some(Map::new()),
             dry_run: true,
             options: json!({}),
+            user_info: json!({}),
         }
     }
 

@@ -7,11 +7,15 @@ use serde_json::{Value, json};
 
 use super::Attributes;
 use crate::planned::Answer;
+use crate::rbac::User;
 
-/// Who every request is attributed to: the server authenticates no one, so all
-/// requests come from the kubeconfig's cluster administrator.
-pub fn user_info() -> Value {
-    json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]})
+/// The `userInfo` of a request's user (the uid only when there is one).
+pub fn user_info(user: &User) -> Value {
+    let mut info = json!({"username": user.name, "groups": user.groups});
+    if let (false, Some(map)) = (user.uid.is_empty(), info.as_object_mut()) {
+        map.insert("uid".into(), json!(user.uid));
+    }
+    info
 }
 
 /// The review sent to a webhook.
@@ -29,7 +33,7 @@ pub fn request(attributes: &Attributes, uid: &str) -> Value {
         "requestResource": resource,
         "name": attributes.name,
         "operation": attributes.operation.as_str(),
-        "userInfo": user_info(),
+        "userInfo": attributes.user_info,
         "object": attributes.object,
         "oldObject": attributes.old_object,
         "dryRun": attributes.dry_run,

@@ -241,6 +241,7 @@ mod tests {
             namespace_labels: namespace_labels.as_object().cloned(),
             dry_run: false,
             options: json!({}),
+            user_info: json!({}),
         }
     }
 

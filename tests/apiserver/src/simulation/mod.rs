@@ -265,6 +265,7 @@ fn pod_context(pods: &Arc<ResourceType>, namespace: &str) -> Context {
         name: None,
         status: false,
         scale: false,
+        user: crate::authn::admin(),
     }
 }
 
