@@ -23,6 +23,7 @@ mod analyze;
 mod check;
 mod controller;
 mod crd;
+pub mod deploy;
 mod gitops;
 mod list;
 mod multi_cluster;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Custom resource definitions.
     #[command(subcommand)]
     Crd(crd::CrdCommand),
+    /// Raw installation manifests: the objects the Helm chart renders by default.
+    #[command(subcommand)]
+    Deploy(deploy::DeployCommand),
     /// Policies: built-in bundles and GitOps export, import and diff.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -199,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::List(cmd) => block_on(async { list::run(target.connect().await?, cmd).await })?,
         Command::Analyze(args) => analyze::run(args, &target),
         Command::Crd(cmd) => crd::run(cmd, &target),
+        Command::Deploy(cmd) => deploy::run(cmd),
         Command::Policy(cmd) => policy::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),

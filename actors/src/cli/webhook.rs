@@ -9,13 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use k8s_openapi::ByteString;
-use k8s_openapi::api::admissionregistration::v1::{
-    RuleWithOperations, ServiceReference, ValidatingWebhook, ValidatingWebhookConfiguration,
-    WebhookClientConfig,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+use kube_devops::deploy::{
+    WebhookConfig, WebhookConfiguration, WebhookTarget, webhook_configuration,
 };
 use kube_devops::policy::NamespaceExclusions;
 
@@ -29,8 +24,6 @@ use crate::system::admission;
 pub const DEFAULT_SERVICE: &str = "kube-devops-webhook";
 /// Default namespace of the controller.
 pub const DEFAULT_NAMESPACE: &str = "kube-devops";
-/// Name of the ValidatingWebhookConfiguration and of its webhook.
-pub const WEBHOOK_NAME: &str = "validate.devops.stochastic.io";
 
 /// Webhook commands.
 #[derive(Debug, Subcommand)]
@@ -198,21 +191,6 @@ fn cert_generate(args: &CertArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The kinds judged, as webhook rules: (group, resources).
-const RULES: [(&str, &[&str]); 3] = [
-    ("", &["pods", "replicationcontrollers"]),
-    (
-        "apps",
-        &["deployments", "statefulsets", "daemonsets", "replicasets"],
-    ),
-    ("batch", &["jobs", "cronjobs"]),
-];
-
-/// Whether a pattern is a plain name a label selector can match exactly.
-fn is_plain_name(pattern: &str) -> bool {
-    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
-}
-
 /// The ValidatingWebhookConfiguration of `args`, as YAML.
 pub fn install_config(args: &InstallArgs) -> anyhow::Result<String> {
     let ca = std::fs::read(&args.ca_bundle_path).with_context(|| {
@@ -224,77 +202,26 @@ pub fn install_config(args: &InstallArgs) -> anyhow::Result<String> {
     if !String::from_utf8_lossy(&ca).contains("-----BEGIN CERTIFICATE-----") {
         anyhow::bail!("{} holds no PEM certificate", args.ca_bundle_path.display());
     }
-    let excl = NamespaceExclusions::from_flags(Some(&args.namespace), &args.exclude_namespace)?;
-    let (names, globs): (Vec<String>, Vec<String>) = excl
-        .names_and_globs()
-        .into_iter()
-        .partition(|p| is_plain_name(p));
-    let client_config = match &args.url {
-        Some(url) => WebhookClientConfig {
-            url: Some(url.clone()),
-            ca_bundle: Some(ByteString(ca)),
-            service: None,
-        },
-        None => WebhookClientConfig {
-            service: Some(ServiceReference {
-                name: args.service.clone(),
-                namespace: args.namespace.clone(),
-                path: Some("/validate".to_owned()),
-                port: Some(args.port),
-            }),
-            ca_bundle: Some(ByteString(ca)),
-            url: None,
+    let target = match &args.url {
+        Some(url) => WebhookTarget::Url(url.clone()),
+        None => WebhookTarget::Service {
+            name: args.service.clone(),
+            port: args.port,
         },
     };
-    let rules = RULES
-        .iter()
-        .map(|(group, resources)| RuleWithOperations {
-            api_groups: Some(vec![(*group).to_owned()]),
-            api_versions: Some(vec!["v1".to_owned()]),
-            operations: Some(vec!["CREATE".to_owned(), "UPDATE".to_owned()]),
-            resources: Some(resources.iter().map(|r| (*r).to_owned()).collect()),
-            scope: Some("Namespaced".to_owned()),
-        })
-        .collect();
-    let webhook = ValidatingWebhook {
-        name: WEBHOOK_NAME.to_owned(),
-        admission_review_versions: vec!["v1".to_owned()],
-        client_config,
-        failure_policy: Some(
-            match args.failure_policy {
-                FailurePolicy::Ignore => "Ignore",
-                FailurePolicy::Fail => "Fail",
-            }
-            .to_owned(),
-        ),
-        match_policy: Some("Equivalent".to_owned()),
-        namespace_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "kubernetes.io/metadata.name".to_owned(),
-                operator: "NotIn".to_owned(),
-                values: Some(names),
-            }]),
-            match_labels: None,
-        }),
-        rules: Some(rules),
-        side_effects: "None".to_owned(),
-        timeout_seconds: Some(3),
-        ..ValidatingWebhook::default()
-    };
-    let config = ValidatingWebhookConfiguration {
-        metadata: ObjectMeta {
-            name: Some("kube-devops".to_owned()),
-            labels: Some(
-                [(
-                    "app.kubernetes.io/name".to_owned(),
-                    "kube-devops".to_owned(),
-                )]
-                .into(),
-            ),
-            ..ObjectMeta::default()
-        },
-        webhooks: Some(vec![webhook]),
-    };
+    let WebhookConfiguration { config, globs } = webhook_configuration(&WebhookConfig {
+        name: "kube-devops".to_owned(),
+        labels: [(
+            "app.kubernetes.io/name".to_owned(),
+            "kube-devops".to_owned(),
+        )]
+        .into(),
+        namespace: args.namespace.clone(),
+        target,
+        fail_closed: matches!(args.failure_policy, FailurePolicy::Fail),
+        exclude_namespaces: args.exclude_namespace.clone(),
+        ca_bundle: Some(ca),
+    })?;
     let mut yaml = String::new();
     if !globs.is_empty() {
         yaml.push_str(&format!(

@@ -1,0 +1,36 @@
+//! The committed generated files (raw manifests, the Helm chart's CRDs and RBAC rules)
+//! are exactly what `kube-devops deploy write-files` writes.
+
+use std::path::PathBuf;
+
+use kube_devops_actors::cli::deploy::generated_files;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn committed_deploy_files_equal_the_generators() {
+    let mut stale = Vec::new();
+    for (path, content) in generated_files().unwrap() {
+        let committed = std::fs::read_to_string(root().join(&path)).unwrap_or_default();
+        if committed != content {
+            stale.push(path);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files {stale:?}: run `cargo run -- deploy write-files`"
+    );
+}
+
+#[test]
+fn chart_app_version_is_the_binary_version() {
+    let chart = std::fs::read_to_string(root().join("deploy/helm/kube-devops/Chart.yaml")).unwrap();
+    let app_version = chart
+        .lines()
+        .find_map(|l| l.strip_prefix("appVersion:"))
+        .map(|v| v.trim().trim_matches('"'))
+        .unwrap();
+    assert_eq!(app_version, kube_devops::VERSION);
+}

@@ -1,0 +1,173 @@
+//! Tests of the generated installation objects.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::rbac::verb_checks;
+
+/// (group, resource, verb) triples granted by a rule set.
+fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
+    rules(set)
+        .into_iter()
+        .flat_map(|r| {
+            let group = r.api_groups.unwrap_or_default().concat();
+            let resources = r.resources.unwrap_or_default();
+            r.verbs.into_iter().flat_map(move |v| {
+                let group = group.clone();
+                resources
+                    .clone()
+                    .into_iter()
+                    .map(move |res| (group.clone(), res, v.clone()))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn rule_sets_grant_every_permission_once_and_nothing_else() {
+    let table: BTreeSet<_> = verb_checks()
+        .map(|(verb, p)| {
+            let resource = match p.subresource {
+                Some(sub) => format!("{}/{sub}", p.resource),
+                None => p.resource.to_owned(),
+            };
+            (p.group.to_owned(), resource, verb.to_owned())
+        })
+        .collect();
+    let mut union = BTreeSet::new();
+    for set in RuleSet::ALL {
+        for triple in granted(set) {
+            assert!(union.insert(triple.clone()), "{triple:?} granted twice");
+        }
+    }
+    assert_eq!(union, table);
+}
+
+#[test]
+fn workload_writes_are_enforcements_and_the_lease_is_namespaced() {
+    for (group, resource, verb) in granted(RuleSet::Cluster) {
+        assert!(
+            !(group == "apps" && verb == "patch"),
+            "{verb} on {resource} granted without enforcement"
+        );
+        assert_ne!(resource, "leases");
+    }
+    let enforcement = granted(RuleSet::Enforcement);
+    assert!(!enforcement.is_empty());
+    // Only write verbs: enforcement's reads stay in the cluster-wide rules.
+    assert!(
+        enforcement
+            .iter()
+            .all(|(_, _, v)| ["create", "update", "patch", "delete"].contains(&v.as_str()))
+    );
+    let lease = granted(RuleSet::LeaderElection);
+    assert!(!lease.is_empty());
+    assert!(
+        lease
+            .iter()
+            .all(|(g, r, _)| g == "coordination.k8s.io" && r == "leases")
+    );
+}
+
+fn kinds(objects: &[Value]) -> Vec<(String, String)> {
+    objects
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().unwrap_or_default().to_owned(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn enforcement_adds_its_cluster_role_and_binding_only_when_enabled() {
+    let off = kinds(&rbac_objects(&InstallSettings::default()));
+    let on = kinds(&rbac_objects(&InstallSettings {
+        enforcement: true,
+        ..InstallSettings::default()
+    }));
+    let extra: Vec<_> = on.iter().filter(|k| !off.contains(k)).cloned().collect();
+    assert_eq!(
+        extra,
+        [
+            (
+                "ClusterRole".to_owned(),
+                "kube-devops-enforcement".to_owned()
+            ),
+            (
+                "ClusterRoleBinding".to_owned(),
+                "kube-devops-enforcement".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(on.len(), off.len() + 2);
+}
+
+#[test]
+fn webhook_leaves_out_the_own_and_the_plain_excluded_namespaces() {
+    let settings = InstallSettings {
+        namespace: "governance".to_owned(),
+        exclude_namespaces: vec!["*-system".to_owned(), "vault".to_owned()],
+        ..InstallSettings::default()
+    };
+    let objects = deployment_objects(&settings).unwrap();
+    let config = objects
+        .iter()
+        .find(|o| o["kind"] == "ValidatingWebhookConfiguration")
+        .unwrap();
+    let hook = &config["webhooks"][0];
+    assert_eq!(hook["failurePolicy"], "Ignore");
+    assert!(hook["clientConfig"].get("caBundle").is_none());
+    assert_eq!(hook["clientConfig"]["service"]["namespace"], "governance");
+    let values: Vec<&str> = hook["namespaceSelector"]["matchExpressions"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(values.contains(&"governance"));
+    assert!(values.contains(&"vault"));
+    assert!(values.contains(&"kube-system"));
+    assert!(!values.contains(&"*-system"));
+}
+
+#[test]
+fn deployment_runs_two_restricted_replicas_with_the_downward_api() {
+    let objects = deployment_objects(&InstallSettings::default()).unwrap();
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let env: Vec<&str> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("valueFrom").is_some())
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(env, ["POD_NAME", "POD_NAMESPACE"]);
+    let sc = &container["securityContext"];
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["capabilities"]["drop"][0], "ALL");
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(
+        container["volumeMounts"][0]["mountPath"],
+        "/etc/kube-devops/tls"
+    );
+}
+
+#[test]
+fn yaml_stream_has_one_document_per_object() {
+    let objects = rbac_objects(&InstallSettings::default());
+    let yaml = to_yaml_stream(&objects).unwrap();
+    assert_eq!(yaml.matches("---\n").count(), objects.len());
+}
