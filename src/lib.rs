@@ -10,6 +10,8 @@ pub mod audit;
 pub mod checks;
 pub mod facts;
 pub mod manifests;
+pub mod operator;
+pub mod owners;
 pub mod policy;
 pub mod rbac;
 pub mod report;
