@@ -50,10 +50,10 @@ pub struct ParentRef {
     pub uid: Box<str>,
 }
 
-/// ReplicaSet and Job uid -> their controller.
+/// ReplicaSet and Job uid -> their kind and controller.
 #[derive(Debug, Default, Clone)]
 pub struct OwnerIndex {
-    parents: HashMap<Box<str>, ParentRef>,
+    parents: HashMap<Box<str>, (&'static str, ParentRef)>,
 }
 
 impl OwnerIndex {
@@ -62,11 +62,12 @@ impl OwnerIndex {
         Self::default()
     }
 
-    /// Records the controller of the ReplicaSet or Job `uid` (`None`: it has none).
-    pub fn set(&mut self, uid: &str, controller: Option<ParentRef>) {
+    /// Records the controller of the `kind` (`ReplicaSet` or `Job`) `uid` (`None`: it has
+    /// none).
+    pub fn set(&mut self, kind: &'static str, uid: &str, controller: Option<ParentRef>) {
         match controller {
             Some(parent) => {
-                self.parents.insert(uid.into(), parent);
+                self.parents.insert(uid.into(), (kind, parent));
             }
             None => {
                 self.parents.remove(uid);
@@ -79,9 +80,9 @@ impl OwnerIndex {
         self.parents.remove(uid);
     }
 
-    /// Keeps only the entries `keep` accepts (after a relist).
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.parents.retain(|uid, _| keep(uid));
+    /// Keeps only the entries of `kind` that `keep` accepts (after a relist of `kind`).
+    pub fn retain(&mut self, kind: &str, keep: impl Fn(&str) -> bool) {
+        self.parents.retain(|uid, (k, _)| *k != kind || keep(uid));
     }
 
     /// Entries held.
@@ -115,7 +116,7 @@ impl OwnerIndex {
         let Some(owner) = controller else {
             return itself();
         };
-        if let Some(parent) = self.parents.get(owner.uid.as_str()) {
+        if let Some((_, parent)) = self.parents.get(owner.uid.as_str()) {
             return workload(&parent.api_version, &parent.kind, &parent.name, &parent.uid);
         }
         match builtin_api_version(&owner.kind) {
@@ -150,8 +151,9 @@ mod tests {
     #[test]
     fn pods_resolve_to_their_top_level_workload() {
         let mut index = OwnerIndex::new();
-        index.set("uid-web-5d9", Some(parent("apps/v1", "Deployment", "web")));
+        index.set("ReplicaSet", "uid-web-5d9", Some(parent("apps/v1", "Deployment", "web")));
         index.set(
+            "Job",
             "uid-backup-123",
             Some(parent("batch/v1", "CronJob", "backup")),
         );
@@ -184,6 +186,7 @@ mod tests {
     fn an_unknown_parent_kind_keeps_its_api_version() {
         let mut index = OwnerIndex::new();
         index.set(
+            "ReplicaSet",
             "uid-r-1",
             Some(parent("argoproj.io/v1alpha1", "Rollout", "r")),
         );
@@ -192,7 +195,10 @@ mod tests {
             (w.api_version.as_str(), w.kind.as_str(), w.uid.as_str()),
             ("argoproj.io/v1alpha1", "Rollout", "uid-r")
         );
-        index.set("uid-r-1", None);
+        index.set("Job", "uid-j-1", Some(parent("batch/v1", "CronJob", "c")));
+        index.retain("ReplicaSet", |_| false);
+        assert_eq!(index.len(), 1, "a relist of one kind keeps the other");
+        index.set("Job", "uid-j-1", None);
         assert!(index.is_empty());
     }
 }

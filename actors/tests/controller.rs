@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kube::CustomResourceExt;
 use kube_apiserver_test::{ApiServerHandle, RequestMatch, ServerConfig, start};
+use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
@@ -141,6 +143,9 @@ async fn server() -> ApiServerHandle {
     let h = start(ServerConfig::new().simulation(false))
         .await
         .expect("server starts");
+    for crd in [DevOpsPolicy::crd(), PolicyAuditResult::crd()] {
+        h.create(serde_json::to_value(crd).unwrap()).unwrap();
+    }
     for ns in ["kube-devops", "shop", "blog"] {
         h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
             .unwrap();

@@ -42,6 +42,7 @@ fn evaluate(pods: &[PodFacts], set: &PolicySet) -> NamespaceEvaluation {
 fn owners() -> OwnerIndex {
     let mut index = OwnerIndex::new();
     index.set(
+        "ReplicaSet",
         "uid-web-1",
         Some(ParentRef {
             api_version: "apps/v1".into(),

@@ -452,6 +452,14 @@ impl PodStore {
         self.by_uid.keys().map(|k| &**k)
     }
 
+    /// The namespace of a held pod.
+    pub fn namespace_of(&self, uid: &str) -> Option<&str> {
+        self.by_uid
+            .get(uid)
+            .and_then(|i| self.slot(*i))
+            .map(|s| &*s.namespace)
+    }
+
     /// A held pod's score.
     pub fn pod(&self, uid: &str) -> Option<PodScore> {
         self.by_uid

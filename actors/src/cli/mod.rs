@@ -101,10 +101,14 @@ pub enum Command {
     /// The validating admission webhook.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
-    /// Watch controller: pod watch, namespace scores, leader election, ops HTTP server.
-    Watch(controller::ControllerArgs),
-    /// Every controller component in one process (the in-cluster default): the watch set
-    /// plus the admission webhook on :8443.
+    /// Watch controller: pod watch, namespace scores (by each namespace's DevOpsPolicies,
+    /// else the default policy), leader election, ops HTTP server on :8080.
+    Watch(controller::WatchArgs),
+    /// Operator: reconciles DevOpsPolicies (status, audit results, policy reports, events)
+    /// from its own pod and policy watches, with leader election; ops HTTP server on :9090.
+    Reconcile(controller::ReconcileArgs),
+    /// Every controller component in one process (the in-cluster default): the watch set,
+    /// the operator, and the admission webhook on :8443.
     Run(controller::RunArgs),
 }
 
@@ -199,6 +203,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),
         Command::Watch(args) => controller::run_controller(args, &target),
+        Command::Reconcile(args) => controller::run_operator(args, &target),
         Command::Run(args) => controller::run_all(args, &target),
     }
 }
