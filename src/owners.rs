@@ -151,7 +151,11 @@ mod tests {
     #[test]
     fn pods_resolve_to_their_top_level_workload() {
         let mut index = OwnerIndex::new();
-        index.set("ReplicaSet", "uid-web-5d9", Some(parent("apps/v1", "Deployment", "web")));
+        index.set(
+            "ReplicaSet",
+            "uid-web-5d9",
+            Some(parent("apps/v1", "Deployment", "web")),
+        );
         index.set(
             "Job",
             "uid-backup-123",

@@ -193,13 +193,25 @@ pub(super) fn run_all(args: RunArgs, target: &ClusterTarget) -> anyhow::Result<u
         Some(options)
     };
     let operator = operator_settings(args.operator, target);
-    start_controller(args.http_addr, args.controller, webhook, Some(operator), target)
+    start_controller(
+        args.http_addr,
+        args.controller,
+        webhook,
+        Some(operator),
+        target,
+    )
 }
 
 /// `reconcile`: the operator with its own watch set.
 pub(super) fn run_operator(args: ReconcileArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
     let operator = operator_settings(args.operator, target);
-    start_controller(args.http_addr, args.controller, None, Some(operator), target)
+    start_controller(
+        args.http_addr,
+        args.controller,
+        None,
+        Some(operator),
+        target,
+    )
 }
 
 /// `watch`: the watch set only.

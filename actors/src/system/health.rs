@@ -212,7 +212,13 @@ mod tests {
             webhook.check(),
             Err(NotReady::Failing(POLICIES, "CRD missing".into()))
         );
-        assert!(webhook.check().unwrap_err().to_string().contains("CRD missing"));
+        assert!(
+            webhook
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("CRD missing")
+        );
         h.set(POLICIES, WatchState::Live);
         webhook.set_stopping();
         assert_eq!(ops.check(), Err(NotReady::ShuttingDown));

@@ -195,7 +195,10 @@ impl tower::Service<http::Request<kube::client::Body>> for LeaseCalls {
             if holds(&bytes, &this.identity) {
                 this.guard.renewed(sent);
             }
-            Ok(http::Response::from_parts(parts, kube::client::Body::from(bytes)))
+            Ok(http::Response::from_parts(
+                parts,
+                kube::client::Body::from(bytes),
+            ))
         })
     }
 }
@@ -455,7 +458,11 @@ mod tests {
         let guard = LeadershipGuard::new(Duration::from_secs(15));
         assert_eq!(guard.check(), Err(NotLeading::Standby));
         guard.set_leader(true);
-        assert_eq!(guard.check(), Err(NotLeading::MayHaveExpired), "never renewed");
+        assert_eq!(
+            guard.check(),
+            Err(NotLeading::MayHaveExpired),
+            "never renewed"
+        );
         guard.renewed(Instant::now());
         assert_eq!(guard.check(), Ok(()));
         // A renewal sent 11 s ago holds for 10 s only: not sure any more.

@@ -189,6 +189,9 @@ mod tests {
         assert_eq!(h.state("pods"), Some(WatchState::Live));
         l.probe_started();
         assert!(l.probe_finished(Err("no answer".into())).is_some());
-        assert_eq!(h.state("pods"), Some(WatchState::Failing("no answer".into())));
+        assert_eq!(
+            h.state("pods"),
+            Some(WatchState::Failing("no answer".into()))
+        );
     }
 }

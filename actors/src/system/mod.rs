@@ -28,7 +28,7 @@ use arc_swap::ArcSwapOption;
 use kube_devops::policy::PolicySet;
 
 use self::admission::SnapshotCell;
-use self::health::{Health, POLICIES, PODS, Readiness};
+use self::health::{Health, PODS, POLICIES, Readiness};
 use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
 use self::messages::{NotifyPodChanges, Shutdown};
 use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
@@ -91,7 +91,8 @@ async fn start(
     let cell: SnapshotCell = Arc::new(ArcSwapOption::empty());
     let guard = LeadershipGuard::new(Duration::from_secs(options.lease.duration));
     let scores = {
-        let (defaults, metrics, health) = (options.defaults.clone(), metrics.clone(), health.clone());
+        let (defaults, metrics, health) =
+            (options.defaults.clone(), metrics.clone(), health.clone());
         Supervisor::start(move |_| NamespaceScoreActor::new(defaults, metrics, health))
     };
     let operator = options.operator.as_ref().map(|o| OperatorOptions {
@@ -110,8 +111,15 @@ async fn start(
         operator,
     };
     let policies = {
-        let (client, cell, health, metrics) = (client.clone(), cell.clone(), health.clone(), metrics.clone());
-        Supervisor::start(move |_| PolicyReconcilerActor::new(client, reconciler, cell, health, metrics))
+        let (client, cell, health, metrics) = (
+            client.clone(),
+            cell.clone(),
+            health.clone(),
+            metrics.clone(),
+        );
+        Supervisor::start(move |_| {
+            PolicyReconcilerActor::new(client, reconciler, cell, health, metrics)
+        })
     };
     if options.operator.is_some() {
         scores.do_send(NotifyPodChanges {
@@ -141,8 +149,11 @@ async fn start(
         Some(webhook) => {
             let addr = webhook.addr;
             let readiness = Readiness::new(health.clone(), &[POLICIES]);
-            let runtime = self::admission::start_with(webhook, cell, readiness, metrics.clone(), None)
-                .map_err(|e| anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}"))?;
+            let runtime =
+                self::admission::start_with(webhook, cell, readiness, metrics.clone(), None)
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
+                    })?;
             Some(runtime)
         }
         None => None,

@@ -77,7 +77,11 @@ impl NamespaceScoreActor {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Self {
-        let mut actor = Self::new(PolicySet::new(policy, "default", exclusions), metrics, health);
+        let mut actor = Self::new(
+            PolicySet::new(policy, "default", exclusions),
+            metrics,
+            health,
+        );
         actor.synced_policies = true;
         actor
     }
@@ -123,7 +127,8 @@ impl NamespaceScoreActor {
         let ns = change.namespace.clone();
         match (change.before, change.after) {
             (Some(prev), Some(now)) if prev.checks != now.checks => {
-                let gained: Vec<&str> = now.checks.minus(prev.checks).map(CheckId::as_str).collect();
+                let gained: Vec<&str> =
+                    now.checks.minus(prev.checks).map(CheckId::as_str).collect();
                 let lost: Vec<&str> = prev.checks.minus(now.checks).map(CheckId::as_str).collect();
                 tracing::info!(%ns, %pod, ?gained, ?lost, "pod findings changed");
             }
@@ -339,7 +344,10 @@ impl Handler<PoliciesChanged> for NamespaceScoreActor {
                 all
             }
         };
-        tracing::debug!(namespaces = namespaces.len(), "re-judging namespaces under new policies");
+        tracing::debug!(
+            namespaces = namespaces.len(),
+            "re-judging namespaces under new policies"
+        );
         self.rejudge(namespaces);
         self.metrics.pods_tracked.set(self.store.len() as i64);
     }

@@ -39,7 +39,9 @@ use super::admission::SnapshotCell;
 use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::lease::LeadershipGuard;
 use super::liveness::{Liveness, PROBE_TICK};
-use super::messages::{EvaluateNamespaces, LeadershipChanged, PodsChanged, PoliciesChanged, Shutdown};
+use super::messages::{
+    EvaluateNamespaces, LeadershipChanged, PodsChanged, PoliciesChanged, Shutdown,
+};
 use crate::metrics::Metrics;
 
 /// Default period of the full resync.
@@ -247,18 +249,24 @@ impl PolicyReconcilerActor {
         });
         let started = Instant::now();
         let fut = async move { tokio::time::timeout(EVALUATE_TIMEOUT, ask).await };
-        ctx.spawn(fut.into_actor(self).map(move |answer, act, ctx| match answer {
-            Ok(Ok(evaluations)) => act.plan_and_write(evaluations, started, ctx),
-            _ => {
-                tracing::warn!(namespaces = due.len(), "the score actor did not evaluate in time; retrying");
-                for ns in &due {
-                    act.failed(ns);
-                }
-                if let Some(op) = act.op.as_mut() {
-                    op.busy = false;
-                }
-            }
-        }));
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |answer, act, ctx| match answer {
+                    Ok(Ok(evaluations)) => act.plan_and_write(evaluations, started, ctx),
+                    _ => {
+                        tracing::warn!(
+                            namespaces = due.len(),
+                            "the score actor did not evaluate in time; retrying"
+                        );
+                        for ns in &due {
+                            act.failed(ns);
+                        }
+                        if let Some(op) = act.op.as_mut() {
+                            op.busy = false;
+                        }
+                    }
+                }),
+        );
     }
 
     fn plan_and_write(
@@ -280,15 +288,20 @@ impl PolicyReconcilerActor {
             return;
         }
         let writer = op.writer.clone();
-        ctx.spawn(writer.perform(jobs).into_actor(self).map(|outcomes, act, ctx| {
-            for outcome in outcomes {
-                act.performed(outcome);
-            }
-            if let Some(op) = act.op.as_mut() {
-                op.busy = false;
-            }
-            act.drive(ctx);
-        }));
+        ctx.spawn(
+            writer
+                .perform(jobs)
+                .into_actor(self)
+                .map(|outcomes, act, ctx| {
+                    for outcome in outcomes {
+                        act.performed(outcome);
+                    }
+                    if let Some(op) = act.op.as_mut() {
+                        op.busy = false;
+                    }
+                    act.drive(ctx);
+                }),
+        );
     }
 
     /// Requeues a namespace after its backoff.

@@ -14,7 +14,9 @@ use kube_devops::checks::Severity;
 use kube_devops::operator::audit::DEFAULT_RETENTION;
 use kube_devops::operator::{PolicyState, ReportApi, plan_namespace};
 use kube_devops::policy::crd::{EnforcementMode, FINALIZER};
-use kube_devops::policy::{DevOpsPolicy, DevOpsPolicySpec, DevOpsPolicyStatus, EffectivePolicy, PolicyError};
+use kube_devops::policy::{
+    DevOpsPolicy, DevOpsPolicySpec, DevOpsPolicyStatus, EffectivePolicy, PolicyError,
+};
 use kube_devops::score::store::NamespaceEvaluation;
 
 use super::writer::{Applied, Cleanup, NamespaceJob, NamespaceOutcome};
@@ -111,7 +113,10 @@ impl PolicyReconcilerActor {
     fn record_status(&self, ns: &str, name: &str, status: &DevOpsPolicyStatus) {
         let m = &self.metrics;
         match status.health_score {
-            Some(score) => m.policy_health_score.with_label_values(&[ns, name]).set(score),
+            Some(score) => m
+                .policy_health_score
+                .with_label_values(&[ns, name])
+                .set(score),
             None => {
                 let _ = m.policy_health_score.remove_label_values(&[ns, name]);
             }
@@ -130,9 +135,11 @@ impl PolicyReconcilerActor {
             _ => {
                 let _ = m.policy_violations.remove_label_values(&[ns, name]);
                 for s in Severity::ALL {
-                    let _ = m
-                        .policy_violations_by_severity
-                        .remove_label_values(&[ns, name, s.as_str()]);
+                    let _ = m.policy_violations_by_severity.remove_label_values(&[
+                        ns,
+                        name,
+                        s.as_str(),
+                    ]);
                 }
             }
         }
@@ -303,7 +310,11 @@ impl PolicyReconcilerActor {
         }
         let changed: Vec<PolicyKey> = listed
             .iter()
-            .filter(|(k, p)| self.policies.get(*k).is_none_or(|prev| prev.needs_reconcile(p)))
+            .filter(|(k, p)| {
+                self.policies
+                    .get(*k)
+                    .is_none_or(|prev| prev.needs_reconcile(p))
+            })
             .map(|(k, _)| k.clone())
             .collect();
         self.policies = listed;

@@ -30,9 +30,9 @@ use kube_devops::owners::ParentRef;
 use kube_devops::policy::crd::POLICY_LABEL;
 use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 
+use super::PolicyReconcilerActor;
 use super::state::HeldPolicy;
 use super::writer::report_resource;
-use super::PolicyReconcilerActor;
 use crate::system::liveness;
 
 /// Resource label of the policy watch in metrics.
@@ -49,7 +49,10 @@ pub enum Watched {
     /// The audit result watch.
     Audit(Box<Result<Event<PolicyAuditResult>, watcher::Error>>),
     /// The watch of one report API's CRD.
-    Crd(ReportApi, Box<Result<Event<CustomResourceDefinition>, watcher::Error>>),
+    Crd(
+        ReportApi,
+        Box<Result<Event<CustomResourceDefinition>, watcher::Error>>,
+    ),
     /// The watch of one report API's reports.
     Report(ReportApi, Box<Result<Event<DynamicObject>, watcher::Error>>),
     /// The metadata watch of ReplicaSets or Jobs.
@@ -85,7 +88,9 @@ fn crd_missing(e: &watcher::Error) -> bool {
     )
 }
 
-fn meta_event<K>(e: Result<Event<PartialObjectMeta<K>>, watcher::Error>) -> Result<Event<ObjectMeta>, watcher::Error> {
+fn meta_event<K>(
+    e: Result<Event<PartialObjectMeta<K>>, watcher::Error>,
+) -> Result<Event<ObjectMeta>, watcher::Error> {
     e.map(|event| match event {
         Event::Apply(o) => Event::Apply(o.metadata),
         Event::Delete(o) => Event::Delete(o.metadata),
@@ -99,7 +104,10 @@ fn established(crd: &CustomResourceDefinition) -> bool {
     crd.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
 }
 
 fn audit_record(r: &PolicyAuditResult) -> Option<((String, String), AuditRecord)> {
@@ -123,7 +131,11 @@ fn report_digest(o: &DynamicObject) -> Option<(String, String, u64)> {
     let value = serde_json::to_value(o).ok()?;
     // A report this version cannot read is rewritten: digest 0 never matches.
     let digest = WorkloadReport::from_object(&value).map_or(0, |r| r.digest());
-    Some((o.metadata.namespace.clone()?, o.metadata.name.clone()?, digest))
+    Some((
+        o.metadata.namespace.clone()?,
+        o.metadata.name.clone()?,
+        digest,
+    ))
 }
 
 impl PolicyReconcilerActor {
@@ -191,7 +203,8 @@ impl PolicyReconcilerActor {
         self.watches.handles.push(ctx.add_stream(s));
         for api in ReportApi::ALL {
             let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
-            let config = watcher::Config::default().fields(&format!("metadata.name={}", api.crd_name()));
+            let config =
+                watcher::Config::default().fields(&format!("metadata.name={}", api.crd_name()));
             let s = watcher::watcher(crds, config)
                 .default_backoff()
                 .map(move |e| Watched::Crd(api, Box::new(e)));
@@ -235,13 +248,18 @@ impl PolicyReconcilerActor {
         }
     }
 
-    fn on_policy(&mut self, item: Result<Event<DevOpsPolicy>, watcher::Error>, ctx: &mut Context<Self>) {
+    fn on_policy(
+        &mut self,
+        item: Result<Event<DevOpsPolicy>, watcher::Error>,
+        ctx: &mut Context<Self>,
+    ) {
         let event = match item {
             Ok(event) => event,
             Err(e) => {
                 self.count_error(POLICY_RESOURCE);
                 let why = if crd_missing(&e) {
-                    "the DevOpsPolicy CRD is not installed (run `kube-devops crd install`)".to_owned()
+                    "the DevOpsPolicy CRD is not installed (run `kube-devops crd install`)"
+                        .to_owned()
                 } else {
                     format!("watch failing: {e}")
                 };
@@ -276,7 +294,8 @@ impl PolicyReconcilerActor {
             }
             Event::Init => self.relist = Some(Default::default()),
             Event::InitApply(p) => {
-                if let (Some((key, held)), Some(buffer)) = (HeldPolicy::of(p), self.relist.as_mut()) {
+                if let (Some((key, held)), Some(buffer)) = (HeldPolicy::of(p), self.relist.as_mut())
+                {
                     buffer.insert(key, held);
                 }
             }
@@ -298,7 +317,9 @@ impl PolicyReconcilerActor {
             }
             Ok(Event::Init) => self.watches.audit_relist = Some(HashMap::new()),
             Ok(Event::InitApply(r)) => {
-                if let (Some((key, record)), Some(buffer)) = (audit_record(&r), self.watches.audit_relist.as_mut()) {
+                if let (Some((key, record)), Some(buffer)) =
+                    (audit_record(&r), self.watches.audit_relist.as_mut())
+                {
                     buffer.entry(key).or_default().push(record);
                 }
             }
@@ -327,7 +348,12 @@ impl PolicyReconcilerActor {
         }
     }
 
-    fn on_crd(&mut self, api: ReportApi, item: Result<Event<CustomResourceDefinition>, watcher::Error>, ctx: &mut Context<Self>) {
+    fn on_crd(
+        &mut self,
+        api: ReportApi,
+        item: Result<Event<CustomResourceDefinition>, watcher::Error>,
+        ctx: &mut Context<Self>,
+    ) {
         match item {
             Err(e) => {
                 tracing::debug!(error = %e, "CRD watch error; kube retries");
@@ -359,7 +385,9 @@ impl PolicyReconcilerActor {
                 self.watches.report_relist.insert(api, HashMap::new());
             }
             Ok(Event::InitApply(o)) => {
-                if let (Some((ns, name, digest)), Some(buffer)) = (report_digest(&o), self.watches.report_relist.get_mut(&api)) {
+                if let (Some((ns, name, digest)), Some(buffer)) =
+                    (report_digest(&o), self.watches.report_relist.get_mut(&api))
+                {
                     buffer.entry(ns).or_default().insert(name, digest);
                 }
             }
@@ -377,12 +405,23 @@ impl PolicyReconcilerActor {
             }
             Ok(Event::Apply(o)) => {
                 if let Some((ns, name, digest)) = report_digest(&o) {
-                    op.held.reports.entry((api, ns)).or_default().insert(name, digest);
+                    op.held
+                        .reports
+                        .entry((api, ns))
+                        .or_default()
+                        .insert(name, digest);
                 }
             }
             Ok(Event::Delete(o)) => {
                 if let Some((namespace, name, _)) = report_digest(&o) {
-                    op.held.set_report(&kube_devops::operator::ReportKey { api, namespace, name }, None);
+                    op.held.set_report(
+                        &kube_devops::operator::ReportKey {
+                            api,
+                            namespace,
+                            name,
+                        },
+                        None,
+                    );
                 }
             }
         }
@@ -393,7 +432,11 @@ impl PolicyReconcilerActor {
             return;
         };
         let parent = |m: &ObjectMeta| -> Option<ParentRef> {
-            let o = m.owner_references.as_ref()?.iter().find(|o| o.controller == Some(true))?;
+            let o = m
+                .owner_references
+                .as_ref()?
+                .iter()
+                .find(|o| o.controller == Some(true))?;
             Some(ParentRef {
                 api_version: o.api_version.as_str().into(),
                 kind: o.kind.as_str().into(),
@@ -443,7 +486,10 @@ impl StreamHandler<Watched> for PolicyReconcilerActor {
                 if self.stopped || self.liveness.restart_pending() {
                     return;
                 }
-                tracing::warn!(resource = POLICY_RESOURCE, "policy watch ended; restarting it");
+                tracing::warn!(
+                    resource = POLICY_RESOURCE,
+                    "policy watch ended; restarting it"
+                );
                 self.stream = None;
                 let delay = self.liveness.failed("watch stream ended".into());
                 self.restart_policy_watch(delay, ctx);

@@ -189,7 +189,9 @@ async fn timed<T>(
     match tokio::time::timeout(WRITE_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(Stop::Failed(format!("{what}: {e}"))),
-        Err(_) => Err(Stop::Failed(format!("{what}: no answer within {WRITE_TIMEOUT:?}"))),
+        Err(_) => Err(Stop::Failed(format!(
+            "{what}: no answer within {WRITE_TIMEOUT:?}"
+        ))),
     }
 }
 
@@ -225,7 +227,10 @@ impl Writer {
     }
 
     /// Performs the jobs in order; a refusal of the guard ends them all.
-    pub async fn perform(self: std::sync::Arc<Self>, jobs: Vec<NamespaceJob>) -> Vec<NamespaceOutcome> {
+    pub async fn perform(
+        self: std::sync::Arc<Self>,
+        jobs: Vec<NamespaceJob>,
+    ) -> Vec<NamespaceOutcome> {
         let mut out = Vec::with_capacity(jobs.len());
         let mut leading = true;
         for job in jobs {
@@ -309,7 +314,9 @@ impl Writer {
                 spec,
                 digest,
             } => {
-                let record = self.create_audit(ns, policy, policy_uid, spec, *digest).await?;
+                let record = self
+                    .create_audit(ns, policy, policy_uid, spec, *digest)
+                    .await?;
                 applied.push(Applied::AuditCreated {
                     policy: policy.clone(),
                     record,
@@ -386,7 +393,12 @@ impl Writer {
         }
     }
 
-    async fn apply_status(&self, ns: &str, name: &str, status: &DevOpsPolicyStatus) -> Result<(), Stop> {
+    async fn apply_status(
+        &self,
+        ns: &str,
+        name: &str,
+        status: &DevOpsPolicyStatus,
+    ) -> Result<(), Stop> {
         self.allowed()?;
         let api: Api<DevOpsPolicy> = Api::namespaced(self.client.clone(), ns);
         let patch = json!({
@@ -396,9 +408,13 @@ impl Writer {
             "status": status,
         });
         timed("apply status", async {
-            api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-                .await
-                .map(|_| ())
+            api.patch_status(
+                name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+            .map(|_| ())
         })
         .await
     }
@@ -425,7 +441,9 @@ impl Writer {
             secondary: None,
         };
         // An event that cannot be recorded is logged, never a reason to write again.
-        if let Err(Stop::Failed(error)) = timed("record event", self.recorder.publish(&event, &reference)).await {
+        if let Err(Stop::Failed(error)) =
+            timed("record event", self.recorder.publish(&event, &reference)).await
+        {
             tracing::warn!(%ns, %policy, %error, "cannot record an event");
         }
         Ok(())
@@ -508,9 +526,12 @@ impl Writer {
         let api: Api<PolicyAuditResult> = Api::namespaced(self.client.clone(), ns);
         let selector = format!("{POLICY_LABEL}={}", policy_label(&c.policy));
         timed("delete audit results", async {
-            api.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&selector))
-                .await
-                .map(|_| ())
+            api.delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels(&selector),
+            )
+            .await
+            .map(|_| ())
         })
         .await?;
         let Some(i) = c.finalizers.iter().position(|f| f == FINALIZER) else {
