@@ -35,13 +35,21 @@ async fn cluster() -> ApiServerHandle {
     let h = server().await;
     h.create(pod("shop", "web", "nginx:latest", true)).unwrap();
     h.create(pod("shop", "db", "postgres:16", false)).unwrap();
-    h.create(policy("shop", "p", json!({"forbidLatestTag": true, "requireLivenessProbe": true})))
-        .unwrap();
+    h.create(policy(
+        "shop",
+        "p",
+        json!({"forbidLatestTag": true, "requireLivenessProbe": true}),
+    ))
+    .unwrap();
     h
 }
 
 /// Two replicas, each behind its own proxy; returns them as (leader, standby).
-async fn two(h: &ApiServerHandle, dir: &std::path::Path, extra: &[&str]) -> ((Controller, Proxy), (Controller, Proxy)) {
+async fn two(
+    h: &ApiServerHandle,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> ((Controller, Proxy), (Controller, Proxy)) {
     let pa = Proxy::start(h.kubeconfig_path(), dir, "a").await;
     let pb = Proxy::start(h.kubeconfig_path(), dir, "b").await;
     let a = operator(&pa.kubeconfig, "replica-a", extra);
@@ -51,7 +59,11 @@ async fn two(h: &ApiServerHandle, dir: &std::path::Path, extra: &[&str]) -> ((Co
         (la != lb).then_some(la)
     })
     .await;
-    if a_leads { ((a, pa), (b, pb)) } else { ((b, pb), (a, pa)) }
+    if a_leads {
+        ((a, pa), (b, pb))
+    } else {
+        ((b, pb), (a, pa))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -69,7 +81,10 @@ async fn only_the_leader_writes_and_a_killed_leaders_standby_continues_without_d
         (status(&h)?["podsScanned"] == 3 && audit_results(&h) == 2).then_some(())
     })
     .await;
-    assert!(!leader_proxy.operator_writes().is_empty(), "the leader wrote");
+    assert!(
+        !leader_proxy.operator_writes().is_empty(),
+        "the leader wrote"
+    );
     assert!(
         standby_proxy.operator_writes().is_empty(),
         "the standby wrote: {:?}",
@@ -94,17 +109,29 @@ async fn only_the_leader_writes_and_a_killed_leaders_standby_continues_without_d
         (led.elapsed() > Duration::from_secs(2)).then_some(())
     })
     .await;
-    assert_eq!(audit_results(&h), results_before, "no duplicate audit result");
+    assert_eq!(
+        audit_results(&h),
+        results_before,
+        "no duplicate audit result"
+    );
     assert!(
-        standby_proxy.operator_writes().iter().all(|w| !w.path.contains("policyauditresults")),
+        standby_proxy
+            .operator_writes()
+            .iter()
+            .all(|w| !w.path.contains("policyauditresults")),
         "{:?}",
         standby_proxy.operator_writes()
     );
     // And it continues: a change is written by the new leader.
     h.create(pod("shop", "cache", "redis:7", true)).unwrap();
-    eventually(Duration::from_secs(10), "the new leader writes the change", || {
-        (status(&h)?["podsScanned"] == 4 && audit_results(&h) == results_before + 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the new leader writes the change",
+        || {
+            (status(&h)?["podsScanned"] == 4 && audit_results(&h) == results_before + 1)
+                .then_some(())
+        },
+    )
     .await;
     assert!(!standby_proxy.operator_writes().is_empty());
 }
@@ -116,13 +143,18 @@ async fn a_quiet_cluster_is_written_nothing_over_a_full_resync_period() {
     let proxy = Proxy::start(h.kubeconfig_path(), dir.path(), "solo").await;
     let c = operator(&proxy.kubeconfig, "solo", &["--resync-period", "5"]);
     ready(&c).await;
-    eventually(Duration::from_secs(15), "the first reconcile written", || {
-        (status(&h)?["podsScanned"] == 2 && audit_results(&h) == 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the first reconcile written",
+        || (status(&h)?["podsScanned"] == 2 && audit_results(&h) == 1).then_some(()),
+    )
     .await;
     // Let the echo of the first writes settle, then watch a full resync period and more.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (writes, reconciles) = (proxy.operator_writes().len(), c.metric("kube_devops_policy_reconcile_total").unwrap());
+    let (writes, reconciles) = (
+        proxy.operator_writes().len(),
+        c.metric("kube_devops_policy_reconcile_total").unwrap(),
+    );
     tokio::time::sleep(Duration::from_secs(7)).await;
     let later = c.metric("kube_devops_policy_reconcile_total").unwrap();
     assert!(later > reconciles, "a resync ran ({reconciles} -> {later})");
@@ -137,12 +169,19 @@ async fn a_leader_whose_renewals_hang_stops_before_its_lease_could_expire() {
     let dir = tempfile::tempdir().unwrap();
     let proxy = Proxy::start(h.kubeconfig_path(), dir.path(), "solo").await;
     let c = operator(&proxy.kubeconfig, "solo", &[]);
-    eventually(Duration::from_secs(20), "leadership", || c.leader()?.then_some(())).await;
+    eventually(Duration::from_secs(20), "leadership", || {
+        c.leader()?.then_some(())
+    })
+    .await;
     eventually(Duration::from_secs(10), "a status", || status(&h)).await;
     // Every lease call from now on hangs for 30 s (a renewal that neither fails nor
     // succeeds); meanwhile pods change, so the operator has something to write.
     let hung = Instant::now();
-    h.delay_next(RequestMatch::any().resource("leases"), 10_000, Duration::from_secs(30));
+    h.delay_next(
+        RequestMatch::any().resource("leases"),
+        10_000,
+        Duration::from_secs(30),
+    );
     h.create(pod("shop", "api", "redis", false)).unwrap();
     // The lease was renewed before `hung`, so it expires at most 6 s after it.
     let stepped = eventually(Duration::from_secs(6), "step-down within the lease", || {
@@ -157,7 +196,10 @@ async fn a_leader_whose_renewals_hang_stops_before_its_lease_could_expire() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(late.is_empty(), "writes after stepping down: {late:?}");
     assert!(
-        proxy.operator_writes().iter().all(|w| w.at < hung + Duration::from_secs(6)),
+        proxy
+            .operator_writes()
+            .iter()
+            .all(|w| w.at < hung + Duration::from_secs(6)),
         "a write after the lease could have expired: {:?}",
         proxy.operator_writes()
     );
@@ -183,7 +225,10 @@ async fn two_replicas_never_lead_at_once_when_the_leaders_renewals_hang() {
                 break Instant::now();
             }
         }
-        assert!(held.elapsed() < Duration::from_secs(20), "the standby never took over");
+        assert!(
+            held.elapsed() < Duration::from_secs(20),
+            "the standby never took over"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(samples > 10);
@@ -197,7 +242,10 @@ async fn two_replicas_never_lead_at_once_when_the_leaders_renewals_hang() {
     let first_b = pb.operator_writes().iter().map(|w| w.at).min().unwrap();
     assert!(first_b >= took_over - Duration::from_millis(300));
     if let Some(last_a) = last_a {
-        assert!(last_a < first_b, "the old leader wrote after the new one started");
+        assert!(
+            last_a < first_b,
+            "the old leader wrote after the new one started"
+        );
     }
     pa.hold(None);
 }

@@ -22,7 +22,10 @@ async fn readyz_stays_503_under_continuous_500s_and_recovers_after() {
     ready(&c).await;
     h.fail_next(RequestMatch::any().resource("pods"), 1_000_000, 500);
     h.close_watches();
-    eventually(Duration::from_secs(10), "503", || (c.ready()? == 503).then_some(())).await;
+    eventually(Duration::from_secs(10), "503", || {
+        (c.ready()? == 503).then_some(())
+    })
+    .await;
     // Relists keep failing: readiness must not flip to 200 on the event that starts one.
     let watching = Instant::now();
     let mut samples = 0;
@@ -49,7 +52,11 @@ async fn readyz_turns_503_when_the_api_stops_answering_and_returns_after_a_relis
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
     ready(&c).await;
     // New requests for pods hang (the open watch stays open and silent).
-    h.delay_next(RequestMatch::any().resource("pods"), 1_000_000, Duration::from_secs(8));
+    h.delay_next(
+        RequestMatch::any().resource("pods"),
+        1_000_000,
+        Duration::from_secs(8),
+    );
     let hung = Instant::now();
     let (_, body) = eventually(Duration::from_secs(15), "503 while the API hangs", || {
         c.get("/readyz").filter(|(code, _)| *code == 503)
@@ -86,7 +93,14 @@ async fn run_without_the_policy_crd_is_not_ready_and_says_why_until_it_is_instal
     let certs = dir.path().join("certs");
     let out = kube_devops(
         h.kubeconfig_path(),
-        &["webhook", "cert-generate", "--out-dir", certs.to_str().unwrap(), "--ip-san", "127.0.0.1"],
+        &[
+            "webhook",
+            "cert-generate",
+            "--out-dir",
+            certs.to_str().unwrap(),
+            "--ip-san",
+            "127.0.0.1",
+        ],
     );
     assert!(out.status.success());
     let hook = free_port();
@@ -110,7 +124,9 @@ async fn run_without_the_policy_crd_is_not_ready_and_says_why_until_it_is_instal
     .await;
     assert!(body.contains("crd install"), "{body}");
     eventually(Duration::from_secs(5), "the log line", || {
-        c.log_text().contains("DevOpsPolicy CRD is not installed").then_some(())
+        c.log_text()
+            .contains("DevOpsPolicy CRD is not installed")
+            .then_some(())
     })
     .await;
     h.create(serde_json::to_value(DevOpsPolicy::crd()).unwrap())

@@ -273,3 +273,70 @@ pub async fn ready(c: &Controller) {
     })
     .await;
 }
+
+/// `kube-devops run` with the webhook, its certificates in `dir`, and the API server
+/// configured (ValidatingWebhookConfiguration from `install-config`) to call it.
+pub async fn run_with_webhook(h: &ApiServerHandle, dir: &Path, extra: &[&str]) -> Controller {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let kc = h.kubeconfig_path();
+    let certs = dir.join("certs");
+    let out = kube_devops(
+        kc,
+        &[
+            "webhook",
+            "cert-generate",
+            "--out-dir",
+            certs.to_str().unwrap(),
+            "--ip-san",
+            "127.0.0.1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hook = free_port();
+    let (addr, cert, key) = (
+        format!("127.0.0.1:{hook}"),
+        certs.join("tls.crt"),
+        certs.join("tls.key"),
+    );
+    let mut args = vec![
+        "run",
+        "--webhook-addr",
+        &addr,
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let c = Controller::command(kc, "e2e", &args);
+    let url = format!("https://127.0.0.1:{hook}/validate");
+    let ca = certs.join("ca.crt");
+    let config = kube_devops(
+        kc,
+        &[
+            "webhook",
+            "install-config",
+            "--ca-bundle-path",
+            ca.to_str().unwrap(),
+            "--url",
+            &url,
+        ],
+    );
+    assert!(
+        config.status.success(),
+        "{}",
+        String::from_utf8_lossy(&config.stderr)
+    );
+    let vwc: ValidatingWebhookConfiguration = serde_yaml_ng::from_slice(&config.stdout).unwrap();
+    let client = h.client().await.unwrap();
+    kube::Api::<ValidatingWebhookConfiguration>::all(client)
+        .create(&Default::default(), &vwc)
+        .await
+        .expect("configuration installed");
+    ready(&c).await;
+    c
+}
