@@ -2,7 +2,8 @@
 //! make pods; owners are collected): reports start when the report CRD is installed after
 //! the operator started, one per top-level workload, valid against the real upstream CRD
 //! (the test server validates custom objects against its schema), owned by the workload
-//! and gone with it; a workload with 40 containers gets a small report.
+//! and gone with it, and gone with the policy; a workload with 40 containers gets a small
+//! report.
 
 mod common;
 
@@ -144,6 +145,24 @@ async fn reports_start_with_their_crd_validate_and_go_with_their_workload() {
         let open = reports(&h, "openreports.io/v1alpha1", "Report");
         (report_of(&wg, "web").is_none() && report_of(&open, "web").is_none() && wg.len() == 1)
             .then_some(())
+    })
+    .await;
+
+    // The policy goes: its report entries go with it (it was the namespace's only policy,
+    // so every report there does), and the finalizer lets the policy go.
+    let client = h.client().await.unwrap();
+    let policies: Api<kube_devops::policy::DevOpsPolicy> = Api::namespaced(client, "shop");
+    policies
+        .delete("p", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(20), "the policy's reports gone", || {
+        let wg = reports(&h, "wgpolicyk8s.io/v1alpha2", "PolicyReport");
+        let open = reports(&h, "openreports.io/v1alpha1", "Report");
+        let gone = h
+            .get("devops.stochastic.io/v1", "DevOpsPolicy", "shop", "p")
+            .is_none();
+        (wg.is_empty() && open.is_empty() && gone).then_some(())
     })
     .await;
 }

@@ -13,6 +13,7 @@ use std::hash::{Hash, Hasher};
 
 use jiff::Timestamp;
 
+use crate::checks::Finding;
 use crate::policy::crd::{AuditViolation, MAX_AUDIT_VIOLATIONS, PolicyAuditResultSpec};
 use crate::score::store::NamespaceEvaluation;
 
@@ -29,26 +30,31 @@ pub fn audit_result(
     evaluation: &NamespaceEvaluation,
     now: Timestamp,
 ) -> PolicyAuditResultSpec {
-    let mut violations: Vec<AuditViolation> = evaluation
+    // Worst first, then by pod and container, so the kept hundred are the ones that
+    // matter; only those are copied.
+    let mut counted: Vec<(&str, &Finding)> = evaluation
         .counted()
+        .map(|(pod, f)| (&*pod.name, f))
+        .collect();
+    counted.sort_by(|(pa, a), (pb, b)| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| pa.cmp(pb))
+            .then_with(|| a.container.cmp(&b.container))
+            .then_with(|| a.check.as_str().cmp(b.check.as_str()))
+    });
+    let total = counted.len();
+    let violations: Vec<AuditViolation> = counted
+        .into_iter()
+        .take(MAX_AUDIT_VIOLATIONS)
         .map(|(pod, f)| AuditViolation {
-            pod_name: pod.name.clone(),
+            pod_name: pod.to_owned(),
             container_name: f.container.clone().unwrap_or_default(),
             check: f.check.as_str().to_owned(),
             severity: f.severity,
             message: f.message.clone(),
         })
         .collect();
-    // Worst first, then by pod and container, so the kept hundred are the ones that matter.
-    violations.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.pod_name.cmp(&b.pod_name))
-            .then_with(|| a.container_name.cmp(&b.container_name))
-            .then_with(|| a.check.cmp(&b.check))
-    });
-    let total = violations.len();
-    violations.truncate(MAX_AUDIT_VIOLATIONS);
     let truncated = total.saturating_sub(MAX_AUDIT_VIOLATIONS);
     let score = evaluation.score;
     PolicyAuditResultSpec {
@@ -69,7 +75,7 @@ pub fn audit_result(
 
 /// What "the result changed" compares: every field but the time and the cluster name.
 pub fn digest(spec: &PolicyAuditResultSpec) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = super::Digest::default();
     spec.policy_name.hash(&mut h);
     spec.health_score.to_bits().hash(&mut h);
     spec.classification.hash(&mut h);
@@ -130,7 +136,7 @@ pub fn beyond_retention(records: &[AuditRecord], keep: u32) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::{CheckId, Finding, FindingStatus, Severity};
+    use crate::checks::{CheckId, FindingStatus, Severity};
     use crate::score::store::PodEvaluation;
     use crate::score::{Penalty, Score};
 
@@ -148,9 +154,9 @@ mod tests {
     fn evaluation(pods: usize, findings_per_pod: usize) -> NamespaceEvaluation {
         let pods: Vec<PodEvaluation> = (0..pods)
             .map(|i| PodEvaluation {
-                uid: format!("uid-{i}"),
-                name: format!("pod-{i:03}"),
-                controller: None,
+                uid: format!("uid-{i}").into(),
+                name: format!("pod-{i:03}").into(),
+                template: std::sync::Arc::new(crate::testing::pod("p").facts()),
                 findings: (0..findings_per_pod)
                     .map(|c| finding(CheckId::LatestTag, &format!("c{c}")))
                     .collect(),

@@ -56,26 +56,29 @@ pub struct ReportKey {
 pub struct Held {
     /// Audit results per (namespace, policy name).
     pub audits: HashMap<(String, String), Vec<AuditRecord>>,
-    /// Report digests per (API, namespace), by report name.
-    pub reports: HashMap<(ReportApi, String), HashMap<String, u64>>,
+    /// Report digests per API and namespace, by report name.
+    pub reports: HashMap<ReportApi, HashMap<String, HashMap<String, u64>>>,
 }
 
 impl Held {
     /// Records a report's digest (`None`: it is gone).
     pub fn set_report(&mut self, key: &ReportKey, digest: Option<u64>) {
-        let ns = (key.api, key.namespace.clone());
         match digest {
             Some(d) => {
                 self.reports
-                    .entry(ns)
+                    .entry(key.api)
+                    .or_default()
+                    .entry(key.namespace.clone())
                     .or_default()
                     .insert(key.name.clone(), d);
             }
             None => {
-                if let Some(names) = self.reports.get_mut(&ns) {
+                if let Some(by_ns) = self.reports.get_mut(&key.api)
+                    && let Some(names) = by_ns.get_mut(&key.namespace)
+                {
                     names.remove(&key.name);
                     if names.is_empty() {
-                        self.reports.remove(&ns);
+                        by_ns.remove(&key.namespace);
                     }
                 }
             }
@@ -84,10 +87,21 @@ impl Held {
 
     /// A report's digest, if held.
     pub fn report(&self, key: &ReportKey) -> Option<u64> {
-        self.reports
-            .get(&(key.api, key.namespace.clone()))
-            .and_then(|m| m.get(&key.name))
-            .copied()
+        self.names(key.api, &key.namespace)?.get(&key.name).copied()
+    }
+
+    /// The reports held through `api` in `ns`, by name.
+    pub fn names(&self, api: ReportApi, ns: &str) -> Option<&HashMap<String, u64>> {
+        self.reports.get(&api)?.get(ns)
+    }
+
+    /// Namespaces holding audit results or reports.
+    pub fn namespaces(&self) -> impl Iterator<Item = &str> {
+        self.audits.keys().map(|(ns, _)| ns.as_str()).chain(
+            self.reports
+                .values()
+                .flat_map(|m| m.keys().map(String::as_str)),
+        )
     }
 }
 
@@ -234,8 +248,7 @@ pub fn plan_namespace(
             }
         }
         let mut stale: Vec<&String> = held
-            .reports
-            .get(&(*api, ns.to_owned()))
+            .names(*api, ns)
             .map(|m| m.keys().filter(|n| !wanted.contains_key(*n)).collect())
             .unwrap_or_default();
         stale.sort();

@@ -219,6 +219,11 @@ fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
     );
     assert_eq!(
         plan2.writes.len(),
-        held2.reports.values().map(|m| m.len()).sum::<usize>()
+        held2
+            .reports
+            .values()
+            .flat_map(|m| m.values())
+            .map(|m| m.len())
+            .sum::<usize>()
     );
 }

@@ -11,7 +11,7 @@
 //! message whatever the number of containers and pods (the first finding, and counts), so
 //! a report stays a few kilobytes: at most one result per catalogue check.
 
-use std::collections::hash_map::DefaultHasher;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
@@ -100,23 +100,24 @@ pub enum Outcome {
     Skip,
 }
 
-/// One result of a report.
+/// One result of a report. Text that is the same for every result of a check is
+/// borrowed, not copied: a resync builds one result per check per workload.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReportResult {
     /// The DevOpsPolicy the check is credited to.
     pub policy: String,
     /// The check id.
-    pub rule: String,
+    pub rule: Cow<'static, str>,
     /// The verdict.
     pub result: Outcome,
     /// The check's effective severity.
     pub severity: Severity,
     /// The check's category.
-    pub category: String,
+    pub category: Cow<'static, str>,
     /// What was found.
-    pub message: String,
+    pub message: Cow<'static, str>,
     /// Always [`SOURCE`].
-    pub source: String,
+    pub source: Cow<'static, str>,
     /// Counts for a failure: `pods` and `findings`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, String>,
@@ -145,6 +146,9 @@ pub struct Summary {
     /// Checks whose findings are all exempt.
     pub skip: u32,
 }
+
+/// Message of a passed check.
+pub const PASSED: &str = "no container of the workload fails this check";
 
 fn cap(mut s: String) -> String {
     if s.len() > MAX_MESSAGE {
@@ -193,19 +197,20 @@ fn result_for(
                 1 => String::new(),
                 n => format!(" ({n} findings in {failing_pods} pod(s))"),
             };
-            (Outcome::Fail, format!("pod {pod}: {}{more}", first.message))
+            let message = cap(format!("pod {pod}: {}{more}", first.message));
+            (Outcome::Fail, Cow::Owned(message))
         }
-        (None, Some(reason)) => (Outcome::Skip, format!("exempt: {reason}")),
-        (None, None) => (Outcome::Pass, format!("passed: {}", check.spec().title)),
+        (None, Some(reason)) => (Outcome::Skip, Cow::Owned(cap(format!("exempt: {reason}")))),
+        (None, None) => (Outcome::Pass, Cow::Borrowed(PASSED)),
     };
     ReportResult {
         policy: policy.to_owned(),
-        rule: check.as_str().to_owned(),
+        rule: Cow::Borrowed(check.as_str()),
         result,
         severity,
-        category: check.spec().category.as_str().to_owned(),
-        message: cap(message),
-        source: SOURCE.to_owned(),
+        category: Cow::Borrowed(check.spec().category.as_str()),
+        message,
+        source: Cow::Borrowed(SOURCE),
         properties,
     }
 }
@@ -220,17 +225,29 @@ pub fn build_reports(
     let Resolution::Policies { policy, policies } = resolution else {
         return Vec::new();
     };
-    let mut by_workload: BTreeMap<WorkloadRef, Vec<&PodEvaluation>> = BTreeMap::new();
+    // Siblings share a controller: resolve each controller once, keep pods in name order.
+    let mut groups: HashMap<&str, usize> = HashMap::new();
+    let mut slots: HashMap<WorkloadRef, usize> = HashMap::new();
+    let mut workloads: Vec<(WorkloadRef, Vec<&PodEvaluation>)> = Vec::new();
     for pod in &evaluation.pods {
-        let workload = owners.top_level(
-            &evaluation.namespace,
-            &pod.name,
-            &pod.uid,
-            pod.controller.as_ref(),
-        );
-        by_workload.entry(workload).or_default().push(pod);
+        let controller = pod.controller();
+        let group = controller.map_or(&*pod.uid, |o| o.uid.as_str());
+        let i = match groups.get(group) {
+            Some(i) => *i,
+            None => {
+                let w = owners.top_level(&evaluation.namespace, &pod.name, &pod.uid, controller);
+                let i = *slots.entry(w.clone()).or_insert_with(|| {
+                    workloads.push((w, Vec::new()));
+                    workloads.len() - 1
+                });
+                groups.insert(group, i);
+                i
+            }
+        };
+        workloads[i].1.push(pod);
     }
-    by_workload
+    workloads.sort_by(|a, b| a.0.cmp(&b.0));
+    workloads
         .into_iter()
         .map(|(workload, pods)| {
             let results = policy
@@ -261,7 +278,7 @@ impl WorkloadReport {
 
     /// What "the report changed" compares; equal for a report read back from the cluster.
     pub fn digest(&self) -> u64 {
-        let mut h = DefaultHasher::new();
+        let mut h = super::Digest::default();
         self.hash(&mut h);
         h.finish()
     }

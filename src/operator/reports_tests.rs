@@ -98,7 +98,7 @@ fn one_report_per_top_level_workload_with_a_result_per_check_judged() {
     let rules: Vec<(&str, &str, Outcome)> = web
         .results
         .iter()
-        .map(|r| (r.rule.as_str(), r.policy.as_str(), r.result))
+        .map(|r| (&*r.rule, r.policy.as_str(), r.result))
         .collect();
     assert_eq!(
         rules,

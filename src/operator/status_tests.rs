@@ -36,9 +36,9 @@ fn evaluation(latest_pods: usize, clean_pods: usize) -> NamespaceEvaluation {
     };
     let pods: Vec<PodEvaluation> = (0..latest_pods + clean_pods)
         .map(|i| PodEvaluation {
-            uid: format!("u{i}"),
-            name: format!("p{i}"),
-            controller: None,
+            uid: format!("u{i}").into(),
+            name: format!("p{i}").into(),
+            template: std::sync::Arc::new(crate::testing::pod("p").facts()),
             findings: if i < latest_pods {
                 vec![finding.clone()]
             } else {

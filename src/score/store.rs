@@ -61,7 +61,7 @@ impl Phase {
 #[derive(Debug)]
 struct Slot {
     uid: Arc<str>,
-    name: Box<str>,
+    name: Arc<str>,
     namespace: Arc<str>,
     template: Arc<PodFacts>,
     /// Restart count per container of the template, [`NO_RESTARTS`] when not reported;
@@ -77,18 +77,36 @@ struct Slot {
 }
 
 impl Slot {
+    /// Writes this pod's own fields into `facts`, a copy of its template (or of a sibling
+    /// pod's facts: everything per pod is overwritten).
+    fn fill(&self, facts: &mut PodFacts) {
+        for (i, c) in facts.containers.iter_mut().enumerate() {
+            c.restart_count = self.restarts.get(i).copied().filter(|r| *r != NO_RESTARTS);
+        }
+        let pending_since = self
+            .pending_since
+            .and_then(|s| Timestamp::from_second(s).ok());
+        match (&mut facts.runtime, &self.phase) {
+            (_, None) => facts.runtime = None,
+            (Some(rt), Some(phase)) => {
+                if rt.phase.as_deref() != phase.as_str() {
+                    rt.phase = phase.as_str().map(str::to_owned);
+                }
+                rt.pending_since = pending_since;
+            }
+            (None, Some(phase)) => {
+                facts.runtime = Some(PodRuntime {
+                    phase: phase.as_str().map(str::to_owned),
+                    pending_since,
+                });
+            }
+        }
+    }
+
     fn facts(&self) -> PodFacts {
         let mut facts = (*self.template).clone();
         facts.object.name = self.name.to_string();
-        for (c, r) in facts.containers.iter_mut().zip(self.restarts.iter()) {
-            c.restart_count = (*r != NO_RESTARTS).then_some(*r);
-        }
-        facts.runtime = self.phase.as_ref().map(|phase| PodRuntime {
-            phase: phase.as_str().map(str::to_owned),
-            pending_since: self
-                .pending_since
-                .and_then(|s| Timestamp::from_second(s).ok()),
-        });
+        self.fill(&mut facts);
         facts
     }
 
@@ -118,13 +136,20 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodEvaluation {
     /// The pod's uid.
-    pub uid: String,
+    pub uid: Arc<str>,
     /// The pod's name.
-    pub name: String,
-    /// Its controller (`ownerReferences` entry with `controller: true`), if any.
-    pub controller: Option<OwnerRef>,
+    pub name: Arc<str>,
+    /// What it shares with its siblings: containers, owners, exemptions.
+    pub template: Arc<PodFacts>,
     /// Every finding, counted and exempt.
     pub findings: Vec<Finding>,
+}
+
+impl PodEvaluation {
+    /// The pod's controller (`ownerReferences` entry with `controller: true`), if any.
+    pub fn controller(&self) -> Option<&OwnerRef> {
+        self.template.controller()
+    }
 }
 
 /// Every finding of every scored pod of one namespace, at one instant.
@@ -359,27 +384,36 @@ impl PodStore {
         now: Timestamp,
     ) -> NamespaceEvaluation {
         let mut pods = Vec::new();
-        let indices: Vec<u32> = self
+        let mut indices: Vec<u32> = self
             .namespaces
             .get(ns)
             .map(|s| s.pods.clone())
             .unwrap_or_default();
         match policies.resolve(ns).policy() {
             Some(policy) => {
+                // Siblings one after another: each template is copied once, and each pod
+                // only writes its own fields into the copy.
+                indices.sort_by_key(|i| self.slot(*i).map(|s| Arc::as_ptr(&s.template)));
+                let mut scratch: Option<(*const PodFacts, PodFacts)> = None;
                 for index in indices {
                     let Some(slot) = self.slot(index) else {
                         continue;
                     };
-                    let (facts, uid) = (slot.facts(), slot.uid.to_string());
-                    let findings = evaluate(&facts, policy, now);
-                    self.rescore(index, pod_score(&findings));
-                    let controller = facts.controller().cloned();
-                    pods.push(PodEvaluation {
-                        uid,
-                        name: facts.object.name,
-                        controller,
+                    let shared = Arc::as_ptr(&slot.template);
+                    let facts = match &mut scratch {
+                        Some((ptr, facts)) if *ptr == shared => facts,
+                        _ => &mut scratch.insert((shared, (*slot.template).clone())).1,
+                    };
+                    slot.fill(facts);
+                    let findings = evaluate(facts, policy, now);
+                    let pod = PodEvaluation {
+                        uid: slot.uid.clone(),
+                        name: slot.name.clone(),
+                        template: slot.template.clone(),
                         findings,
-                    });
+                    };
+                    self.rescore(index, pod_score(&pod.findings));
+                    pods.push(pod);
                 }
             }
             None => {

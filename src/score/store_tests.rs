@@ -85,7 +85,7 @@ fn the_facts_a_store_gives_back_judge_exactly_as_the_originals() {
     let eval = store.evaluate("shop", &policies, now());
     let policy = policies.resolve("shop").policy().unwrap();
     assert_eq!(eval.pods.len(), 1);
-    assert_eq!(eval.pods[0].name, "slow");
+    assert_eq!(&*eval.pods[0].name, "slow");
     assert_eq!(eval.pods[0].findings, evaluate(&original, policy, now()));
     // Restarts and the pending time made it through.
     let checks: Vec<CheckId> = eval.pods[0].findings.iter().map(|f| f.check).collect();
@@ -186,7 +186,7 @@ fn retain_forgets_the_pods_a_relist_did_not_see() {
     store.apply(&replica("shop", "d", "nginx:1.27"), &policies, now());
     store.delete("uid-shop-a");
     let eval = store.evaluate("shop", &policies, now());
-    let names: Vec<&str> = eval.pods.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = eval.pods.iter().map(|p| &*p.name).collect();
     assert_eq!(names, ["c", "d"]);
 }
 
@@ -213,4 +213,46 @@ fn pending_pods_are_judged_again_as_time_passes() {
             .checks
             .contains(CheckId::LongPending)
     );
+}
+
+#[test]
+fn siblings_evaluated_together_each_keep_their_own_restarts_and_phase() {
+    let policies = defaults();
+    let sibling = |name: &str, phase: &str, restarts: i32| {
+        with_uid(
+            pod(name)
+                .ns("shop")
+                .owned_by("ReplicaSet", "web-1")
+                .status(phase, restarts)
+                .created("2026-05-31T23:00:00Z")
+                .facts(),
+            name,
+        )
+    };
+    let pods = [
+        sibling("a", "Running", 9),
+        sibling("b", "Running", 0),
+        sibling("c", "Pending", 0),
+        sibling("d", "Running", 4),
+    ];
+    let mut store = PodStore::new();
+    for p in &pods {
+        store.apply(p, &policies, now());
+    }
+    assert_eq!(store.template_count(), 1);
+    let policy = policies.resolve("shop").policy().unwrap();
+    let eval = store.evaluate("shop", &policies, now());
+    for p in &pods {
+        let got = eval
+            .pods
+            .iter()
+            .find(|e| *e.name == *p.object.name)
+            .unwrap();
+        assert_eq!(
+            got.findings,
+            evaluate(p, policy, now()),
+            "{}",
+            p.object.name
+        );
+    }
 }

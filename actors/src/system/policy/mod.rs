@@ -200,8 +200,7 @@ impl PolicyReconcilerActor {
         let mut all: BTreeSet<String> = self.set.namespaces().map(str::to_owned).collect();
         all.extend(self.policies.keys().map(|(ns, _)| ns.clone()));
         if let Some(op) = &self.op {
-            all.extend(op.held.audits.keys().map(|(ns, _)| ns.clone()));
-            all.extend(op.held.reports.keys().map(|(_, ns)| ns.clone()));
+            all.extend(op.held.namespaces().map(str::to_owned));
         }
         all
     }

@@ -244,7 +244,7 @@ impl PolicyReconcilerActor {
         self.watches.report_relist.remove(&api);
         if let Some(op) = self.op.as_mut() {
             op.report_apis.remove(&api);
-            op.held.reports.retain(|(a, _), _| *a != api);
+            op.held.reports.remove(&api);
         }
     }
 
@@ -393,10 +393,7 @@ impl PolicyReconcilerActor {
             }
             Ok(Event::InitDone) => {
                 if let Some(buffer) = self.watches.report_relist.remove(&api) {
-                    op.held.reports.retain(|(a, _), _| *a != api);
-                    for (ns, names) in buffer {
-                        op.held.reports.insert((api, ns), names);
-                    }
+                    op.held.reports.insert(api, buffer);
                 }
                 if op.report_apis.insert(api) {
                     tracing::info!(api = %api.crd_name(), "reports listed; reconciling every namespace");
@@ -404,12 +401,15 @@ impl PolicyReconcilerActor {
                 }
             }
             Ok(Event::Apply(o)) => {
-                if let Some((ns, name, digest)) = report_digest(&o) {
-                    op.held
-                        .reports
-                        .entry((api, ns))
-                        .or_default()
-                        .insert(name, digest);
+                if let Some((namespace, name, digest)) = report_digest(&o) {
+                    op.held.set_report(
+                        &kube_devops::operator::ReportKey {
+                            api,
+                            namespace,
+                            name,
+                        },
+                        Some(digest),
+                    );
                 }
             }
             Ok(Event::Delete(o)) => {
