@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Controller, eventually, free_port, kube_devops, pod, ready, server};
+use common::{Controller, certificates, eventually, free_port, pod, ready, server};
 use kube::CustomResourceExt;
 use kube_apiserver_test::{RequestMatch, ServerConfig, start};
 use kube_devops::policy::DevOpsPolicy;
@@ -90,19 +90,7 @@ async fn run_without_the_policy_crd_is_not_ready_and_says_why_until_it_is_instal
             .unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    let out = kube_devops(
-        h.kubeconfig_path(),
-        &[
-            "webhook",
-            "cert-generate",
-            "--out-dir",
-            certs.to_str().unwrap(),
-            "--ip-san",
-            "127.0.0.1",
-        ],
-    );
-    assert!(out.status.success());
+    let certs = certificates(h.kubeconfig_path(), dir.path());
     let hook = free_port();
     let c = Controller::command(
         h.kubeconfig_path(),

@@ -11,6 +11,8 @@ pub mod audit;
 pub mod plan;
 pub mod reports;
 pub mod status;
+#[cfg(test)]
+mod testkit;
 
 pub use plan::{Held, NamespacePlan, PolicyState, ReportKey, Write, plan_namespace};
 pub use reports::{ReportApi, WorkloadReport};

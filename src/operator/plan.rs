@@ -17,28 +17,12 @@ use jiff::Timestamp;
 
 use super::audit::{self, AuditRecord};
 use super::reports::{self, ReportApi, WorkloadReport};
-use super::status::{self, PolicyEvent, PolicyView};
+pub use super::status::PolicyState;
+use super::status::{self, PolicyEvent};
 use crate::owners::OwnerIndex;
+use crate::policy::PolicySet;
 use crate::policy::crd::{DevOpsPolicyStatus, PolicyAuditResultSpec};
-use crate::policy::{PolicyError, PolicySet};
 use crate::score::store::NamespaceEvaluation;
-
-/// One DevOpsPolicy as the operator holds it.
-#[derive(Debug, Clone, Copy)]
-pub struct PolicyState<'a> {
-    /// Its name.
-    pub name: &'a str,
-    /// Its uid (for the audit results' ownerReference).
-    pub uid: &'a str,
-    /// `metadata.generation`.
-    pub generation: Option<i64>,
-    /// Why its spec does not resolve, if it does not.
-    pub error: Option<&'a PolicyError>,
-    /// The status the cluster holds.
-    pub status: Option<&'a DevOpsPolicyStatus>,
-    /// `auditRetention` (0: keep no audit results).
-    pub retention: u32,
-}
 
 /// Which report a key names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -185,13 +169,7 @@ pub fn plan_namespace(
     };
     let mut audits = Vec::new();
     for p in policies {
-        let view = PolicyView {
-            name: p.name,
-            namespace: ns,
-            generation: p.generation,
-            error: p.error,
-        };
-        let desired = status::desired_status(&view, resolution, Some(evaluation), p.status, now);
+        let desired = status::desired_status(p, ns, resolution, Some(evaluation), now);
         if p.status
             .is_none_or(|held| !status::same_status(held, &desired))
         {

@@ -1,31 +1,23 @@
 use super::*;
 use crate::facts::PodFacts;
-use crate::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
+use crate::operator::testkit::{later, latest, now, policy, set};
 use crate::score::store::PodStore;
 use crate::testing::pod;
 
-fn now() -> Timestamp {
-    "2026-06-01T00:00:00Z".parse().unwrap()
+fn shop() -> PolicySet {
+    set(&[("shop", "p", latest())])
 }
 
-fn later() -> Timestamp {
-    "2026-06-01T00:05:00Z".parse().unwrap()
-}
+const APIS: [ReportApi; 1] = [ReportApi::WgPolicy];
 
-fn set() -> PolicySet {
-    let latest = DevOpsPolicySpec {
-        forbid_latest_tag: Some(true),
-        ..DevOpsPolicySpec::default()
-    };
-    PolicySet::new(
-        EffectivePolicy::default(),
-        "default",
-        NamespaceExclusions::default(),
-    )
-    .with_policies([("shop", "p", &latest)])
-}
-
-fn store(images: &[&str]) -> PodStore {
+/// Plans shop for pods on `images` under `set`.
+fn plan_shop(
+    images: &[&str],
+    set: &PolicySet,
+    policies: &[PolicyState<'_>],
+    held: &Held,
+    at: Timestamp,
+) -> NamespacePlan {
     let mut store = PodStore::new();
     for (i, image) in images.iter().enumerate() {
         let mut f: PodFacts = pod(&format!("pod-{i}"))
@@ -34,23 +26,20 @@ fn store(images: &[&str]) -> PodStore {
             .status("Running", 0)
             .facts();
         f.uid = Some(format!("uid-{i}"));
-        store.apply(&f, &set(), now());
+        store.apply(&f, set, at);
     }
-    store
+    let eval = store.evaluate("shop", set, at);
+    plan_namespace(
+        &eval,
+        set,
+        policies,
+        &OwnerIndex::new(),
+        held,
+        &APIS,
+        "prod",
+        at,
+    )
 }
-
-fn policy(status: Option<&DevOpsPolicyStatus>, retention: u32) -> PolicyState<'_> {
-    PolicyState {
-        name: "p",
-        uid: "uid-p",
-        generation: Some(1),
-        error: None,
-        status,
-        retention,
-    }
-}
-
-const APIS: [ReportApi; 1] = [ReportApi::WgPolicy];
 
 /// Applies a plan's writes to `held` and returns the status written, as the cluster would.
 fn perform(plan: &NamespacePlan, held: &mut Held, at: &str) -> Option<DevOpsPolicyStatus> {
@@ -79,22 +68,8 @@ fn perform(plan: &NamespacePlan, held: &mut Held, at: &str) -> Option<DevOpsPoli
     status
 }
 
-#[test]
-fn a_new_policy_gets_a_status_an_audit_result_and_reports() {
-    let s = set();
-    let eval = store(&["nginx:latest", "nginx:1.27"]).evaluate("shop", &s, now());
-    let plan = plan_namespace(
-        &eval,
-        &s,
-        &[policy(None, 10)],
-        &OwnerIndex::new(),
-        &Held::default(),
-        &APIS,
-        "prod",
-        now(),
-    );
-    let kinds: Vec<&str> = plan
-        .writes
+fn kinds(plan: &NamespacePlan) -> Vec<&'static str> {
+    plan.writes
         .iter()
         .map(|w| match w {
             Write::Status { .. } => "status",
@@ -103,35 +78,34 @@ fn a_new_policy_gets_a_status_an_audit_result_and_reports() {
             Write::ApplyReport { .. } => "report",
             Write::DeleteReport { .. } => "delete-report",
         })
-        .collect();
-    assert_eq!(kinds, ["status", "audit", "report", "report"]);
+        .collect()
+}
+
+#[test]
+fn a_new_policy_gets_a_status_an_audit_result_and_reports() {
+    let held = Held::default();
+    let plan = plan_shop(
+        &["nginx:latest", "nginx:1.27"],
+        &shop(),
+        &[policy(None, None, 10)],
+        &held,
+        now(),
+    );
+    assert_eq!(kinds(&plan), ["status", "audit", "report", "report"]);
     assert_eq!(plan.statuses[0].1.violations, Some(1));
 }
 
 #[test]
 fn a_quiet_namespace_plans_no_writes_at_the_next_resync() {
-    let s = set();
-    let mut st = store(&["nginx:latest", "nginx:1.27"]);
+    let images = ["nginx:latest", "nginx:1.27"];
     let mut held = Held::default();
-    let first = plan_namespace(
-        &st.evaluate("shop", &s, now()),
-        &s,
-        &[policy(None, 10)],
-        &OwnerIndex::new(),
-        &held,
-        &APIS,
-        "prod",
-        now(),
-    );
+    let first = plan_shop(&images, &shop(), &[policy(None, None, 10)], &held, now());
     let status = perform(&first, &mut held, "t1");
-    let again = plan_namespace(
-        &st.evaluate("shop", &s, later()),
-        &s,
-        &[policy(status.as_ref(), 10)],
-        &OwnerIndex::new(),
+    let again = plan_shop(
+        &images,
+        &shop(),
+        &[policy(status.as_ref(), None, 10)],
         &held,
-        &APIS,
-        "prod",
         later(),
     );
     assert!(again.writes.is_empty(), "{:?}", again.writes);
@@ -139,20 +113,15 @@ fn a_quiet_namespace_plans_no_writes_at_the_next_resync() {
 
 #[test]
 fn a_change_writes_a_new_audit_result_and_retention_prunes_the_oldest() {
-    let s = set();
     let mut held = Held::default();
     let mut status = None;
     for round in 0..5 {
         let images: Vec<&str> = (0..=round).map(|_| "nginx:latest").collect();
-        let eval = store(&images).evaluate("shop", &s, now());
-        let plan = plan_namespace(
-            &eval,
-            &s,
-            &[policy(status.as_ref(), 3)],
-            &OwnerIndex::new(),
+        let plan = plan_shop(
+            &images,
+            &shop(),
+            &[policy(status.as_ref(), None, 3)],
             &held,
-            &APIS,
-            "prod",
             now(),
         );
         status = perform(&plan, &mut held, &format!("2026-06-01T00:0{round}:00Z")).or(status);
@@ -172,7 +141,6 @@ fn a_change_writes_a_new_audit_result_and_retention_prunes_the_oldest() {
 
 #[test]
 fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
-    let s = set();
     let mut held = Held::default();
     let stale = ReportKey {
         api: ReportApi::WgPolicy,
@@ -180,15 +148,11 @@ fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
         name: "kube-devops-gone".into(),
     };
     held.set_report(&stale, Some(1));
-    let eval = store(&["nginx:1.27"]).evaluate("shop", &s, now());
-    let plan = plan_namespace(
-        &eval,
-        &s,
-        &[policy(None, 10)],
-        &OwnerIndex::new(),
+    let plan = plan_shop(
+        &["nginx:1.27"],
+        &shop(),
+        &[policy(None, None, 10)],
         &held,
-        &APIS,
-        "prod",
         now(),
     );
     assert!(
@@ -196,20 +160,11 @@ fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
             .contains(&Write::DeleteReport { key: stale.clone() })
     );
     // The namespace's last policy went: every report there goes.
-    let mut after = s.clone();
+    let mut after = shop();
     after.set_namespace("shop", []);
     let mut held2 = Held::default();
     perform(&plan, &mut held2, "t");
-    let plan2 = plan_namespace(
-        &eval,
-        &after,
-        &[],
-        &OwnerIndex::new(),
-        &held2,
-        &APIS,
-        "prod",
-        now(),
-    );
+    let plan2 = plan_shop(&["nginx:1.27"], &after, &[], &held2, now());
     assert!(!plan2.writes.is_empty());
     assert!(
         plan2
@@ -220,10 +175,7 @@ fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
     assert_eq!(
         plan2.writes.len(),
         held2
-            .reports
-            .values()
-            .flat_map(|m| m.values())
-            .map(|m| m.len())
-            .sum::<usize>()
+            .names(ReportApi::WgPolicy, "shop")
+            .map_or(0, |m| m.len())
     );
 }

@@ -1,29 +1,17 @@
 use super::*;
 use crate::facts::PodFacts;
+use crate::operator::testkit::{latest, now, set};
 use crate::owners::ParentRef;
-use crate::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions, PolicySet};
+use crate::policy::{DevOpsPolicySpec, PolicySet};
 use crate::score::store::PodStore;
 use crate::testing::pod;
 
-fn now() -> jiff::Timestamp {
-    "2026-06-01T00:00:00Z".parse().unwrap()
-}
-
-fn set() -> PolicySet {
-    let latest = DevOpsPolicySpec {
-        forbid_latest_tag: Some(true),
-        ..DevOpsPolicySpec::default()
-    };
+fn shop() -> PolicySet {
     let probes = DevOpsPolicySpec {
         require_liveness_probe: Some(true),
         ..DevOpsPolicySpec::default()
     };
-    PolicySet::new(
-        EffectivePolicy::default(),
-        "default",
-        NamespaceExclusions::default(),
-    )
-    .with_policies([("shop", "latest", &latest), ("shop", "probes", &probes)])
+    set(&[("shop", "latest", latest()), ("shop", "probes", probes)])
 }
 
 fn with_uid(mut f: PodFacts, uid: &str) -> PodFacts {
@@ -54,7 +42,7 @@ fn owners() -> OwnerIndex {
     index
 }
 
-fn shop() -> Vec<PodFacts> {
+fn shop_pods() -> Vec<PodFacts> {
     vec![
         with_uid(
             pod("web-a")
@@ -87,8 +75,8 @@ fn shop() -> Vec<PodFacts> {
 
 #[test]
 fn one_report_per_top_level_workload_with_a_result_per_check_judged() {
-    let s = set();
-    let reports = build_reports(&evaluate(&shop(), &s), s.resolve("shop"), &owners());
+    let s = shop();
+    let reports = build_reports(&evaluate(&shop_pods(), &s), s.resolve("shop"), &owners());
     let scopes: Vec<(&str, &str)> = reports
         .iter()
         .map(|r| (r.workload.kind.as_str(), r.workload.name.as_str()))
@@ -120,7 +108,7 @@ fn one_report_per_top_level_workload_with_a_result_per_check_judged() {
 
 #[test]
 fn exempt_findings_make_a_skip_result() {
-    let s = set();
+    let s = shop();
     let exempt = with_uid(
         pod("e")
             .ns("shop")
@@ -147,8 +135,8 @@ fn exempt_findings_make_a_skip_result() {
 
 #[test]
 fn a_namespace_judged_by_the_default_policy_gets_no_reports() {
-    let s = set();
-    let mut other = shop();
+    let s = shop();
+    let mut other = shop_pods();
     for p in &mut other {
         p.object.namespace = "blog".into();
     }
@@ -163,8 +151,8 @@ fn a_namespace_judged_by_the_default_policy_gets_no_reports() {
 
 #[test]
 fn reports_read_back_from_the_cluster_digest_as_written() {
-    let s = set();
-    for report in build_reports(&evaluate(&shop(), &s), s.resolve("shop"), &owners()) {
+    let s = shop();
+    for report in build_reports(&evaluate(&shop_pods(), &s), s.resolve("shop"), &owners()) {
         for api in ReportApi::ALL {
             let object = report.to_object(api);
             // What the API server returns adds metadata; the content reads back the same.
@@ -194,12 +182,7 @@ fn a_workload_with_forty_containers_stays_a_few_kilobytes() {
         ),
         ..DevOpsPolicySpec::default()
     };
-    let s = PolicySet::new(
-        EffectivePolicy::default(),
-        "default",
-        NamespaceExclusions::default(),
-    )
-    .with_policies([("shop", "all", &everything)]);
+    let s = set(&[("shop", "all", everything)]);
     let mut b = pod("big").ns("shop").without_probes().without_resources();
     for i in 0..40 {
         b = b.container(

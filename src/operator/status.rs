@@ -27,17 +27,21 @@ pub const READY: &str = "Ready";
 /// Condition type: the policy cannot do its job (it does not resolve).
 pub const DEGRADED: &str = "Degraded";
 
-/// The policy a status is computed for.
+/// One DevOpsPolicy as the operator holds it.
 #[derive(Debug, Clone, Copy)]
-pub struct PolicyView<'a> {
+pub struct PolicyState<'a> {
     /// Its name.
     pub name: &'a str,
-    /// Its namespace.
-    pub namespace: &'a str,
+    /// Its uid (for the audit results' ownerReference).
+    pub uid: &'a str,
     /// `metadata.generation`.
     pub generation: Option<i64>,
     /// Why its spec does not resolve, if it does not.
     pub error: Option<&'a PolicyError>,
+    /// The status the cluster holds.
+    pub status: Option<&'a DevOpsPolicyStatus>,
+    /// `auditRetention` (0: keep no audit results).
+    pub retention: u32,
 }
 
 /// An event worth recording on a policy.
@@ -78,14 +82,15 @@ fn condition(
     }
 }
 
-/// The status `policy` should show.
+/// The status `policy` (in `namespace`) should show, given the status it holds.
 pub fn desired_status(
-    policy: &PolicyView<'_>,
+    policy: &PolicyState<'_>,
+    namespace: &str,
     resolution: Resolution<'_>,
     evaluation: Option<&NamespaceEvaluation>,
-    previous: Option<&DevOpsPolicyStatus>,
     now: Timestamp,
 ) -> DevOpsPolicyStatus {
+    let previous = policy.status;
     let cond = |type_, ok, reason, message: &str| {
         condition(type_, ok, reason, message, policy.generation, previous, now)
     };
@@ -104,10 +109,7 @@ pub fn desired_status(
         return status;
     }
     let (Some(evaluation), Some(_)) = (evaluation, resolution.policy()) else {
-        let message = format!(
-            "namespace {} is excluded: kube-devops does not judge it",
-            policy.namespace
-        );
+        let message = format!("namespace {namespace} is excluded: kube-devops does not judge it");
         status.conditions = Some(vec![
             cond(READY, false, "NamespaceExcluded", &message),
             cond(DEGRADED, false, "NamespaceExcluded", &message),

@@ -1,28 +1,12 @@
 use super::*;
 use crate::checks::{CheckId, Finding, FindingStatus};
-use crate::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions, PolicySet};
+use crate::operator::testkit::{later, latest, now, policy, set};
+use crate::policy::PolicySet;
 use crate::score::store::PodEvaluation;
 use crate::score::{Penalty, Score};
 
-fn now() -> Timestamp {
-    "2026-06-01T00:00:00Z".parse().unwrap()
-}
-
-fn later() -> Timestamp {
-    "2026-06-01T00:05:00Z".parse().unwrap()
-}
-
-fn set() -> PolicySet {
-    let spec = DevOpsPolicySpec {
-        forbid_latest_tag: Some(true),
-        ..DevOpsPolicySpec::default()
-    };
-    PolicySet::new(
-        EffectivePolicy::default(),
-        "default",
-        NamespaceExclusions::default(),
-    )
-    .with_policies([("shop", "p", &spec)])
+fn shop() -> PolicySet {
+    set(&[("shop", "p", latest())])
 }
 
 fn evaluation(latest_pods: usize, clean_pods: usize) -> NamespaceEvaluation {
@@ -53,13 +37,24 @@ fn evaluation(latest_pods: usize, clean_pods: usize) -> NamespaceEvaluation {
     }
 }
 
-fn view(error: Option<&PolicyError>) -> PolicyView<'_> {
-    PolicyView {
-        name: "p",
-        namespace: "shop",
-        generation: Some(3),
-        error,
+fn unknown_check() -> PolicyError {
+    PolicyError::UnknownCheck {
+        key: "nope".into(),
+        field: "checks",
+        known: String::new(),
     }
+}
+
+/// The status of policy `p` in shop (generation 3), holding `previous`, for `eval` at `at`.
+fn status_of(
+    error: Option<&PolicyError>,
+    eval: Option<&NamespaceEvaluation>,
+    previous: Option<&DevOpsPolicyStatus>,
+    at: Timestamp,
+) -> DevOpsPolicyStatus {
+    let mut p = policy(previous, error, 10);
+    p.generation = Some(3);
+    desired_status(&p, "shop", shop().resolve("shop"), eval, at)
 }
 
 fn condition<'a>(s: &'a DevOpsPolicyStatus, t: &str) -> &'a Condition {
@@ -71,14 +66,7 @@ fn condition<'a>(s: &'a DevOpsPolicyStatus, t: &str) -> &'a Condition {
 
 #[test]
 fn an_evaluated_policy_shows_its_namespaces_numbers_and_is_ready() {
-    let s = set();
-    let st = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(1, 1)),
-        None,
-        now(),
-    );
+    let st = status_of(None, Some(&evaluation(1, 1)), None, now());
     assert_eq!(st.observed_generation, Some(3));
     assert_eq!(st.health_score, Some(97.5));
     assert_eq!(st.classification.as_deref(), Some("Healthy"));
@@ -93,19 +81,8 @@ fn an_evaluated_policy_shows_its_namespaces_numbers_and_is_ready() {
 
 #[test]
 fn an_invalid_policy_is_degraded_and_its_score_fields_are_cleared() {
-    let s = set();
-    let error = PolicyError::UnknownCheck {
-        key: "nope".into(),
-        field: "checks",
-        known: String::new(),
-    };
-    let st = desired_status(
-        &view(Some(&error)),
-        s.resolve("shop"),
-        Some(&evaluation(1, 0)),
-        None,
-        now(),
-    );
+    let error = unknown_check();
+    let st = status_of(Some(&error), Some(&evaluation(1, 0)), None, now());
     assert_eq!(condition(&st, READY).status, "False");
     assert_eq!(condition(&st, DEGRADED).status, "True");
     assert_eq!(condition(&st, DEGRADED).reason, "InvalidSpec");
@@ -119,31 +96,23 @@ fn an_invalid_policy_is_degraded_and_its_score_fields_are_cleared() {
 
 #[test]
 fn a_policy_in_an_excluded_namespace_is_not_ready_and_says_why() {
-    let s = set();
-    let mut v = view(None);
-    v.namespace = "kube-system";
-    let st = desired_status(&v, s.resolve("kube-system"), None, None, now());
+    let p = policy(None, None, 10);
+    let st = desired_status(
+        &p,
+        "kube-system",
+        shop().resolve("kube-system"),
+        None,
+        now(),
+    );
     assert_eq!(condition(&st, READY).reason, "NamespaceExcluded");
+    assert!(st.message.as_deref().unwrap().contains("kube-system"));
     assert_eq!(st.health_score, None);
 }
 
 #[test]
 fn only_time_changing_is_the_same_status_and_keeps_transition_times() {
-    let s = set();
-    let first = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(1, 1)),
-        None,
-        now(),
-    );
-    let again = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(1, 1)),
-        Some(&first),
-        later(),
-    );
+    let first = status_of(None, Some(&evaluation(1, 1)), None, now());
+    let again = status_of(None, Some(&evaluation(1, 1)), Some(&first), later());
     assert!(same_status(&first, &again));
     assert_eq!(
         condition(&first, READY).last_transition_time,
@@ -151,38 +120,15 @@ fn only_time_changing_is_the_same_status_and_keeps_transition_times() {
     );
     assert!(events(Some(&first), &again).is_empty());
     // A real change is not the same status.
-    let changed = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(2, 0)),
-        Some(&first),
-        later(),
-    );
+    let changed = status_of(None, Some(&evaluation(2, 0)), Some(&first), later());
     assert!(!same_status(&first, &changed));
 }
 
 #[test]
 fn a_flipping_condition_moves_its_transition_time() {
-    let s = set();
-    let first = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(1, 1)),
-        None,
-        now(),
-    );
-    let error = PolicyError::UnknownCheck {
-        key: "nope".into(),
-        field: "checks",
-        known: String::new(),
-    };
-    let broken = desired_status(
-        &view(Some(&error)),
-        s.resolve("shop"),
-        None,
-        Some(&first),
-        later(),
-    );
+    let first = status_of(None, Some(&evaluation(1, 1)), None, now());
+    let error = unknown_check();
+    let broken = status_of(Some(&error), None, Some(&first), later());
     assert_eq!(condition(&broken, READY).last_transition_time.0, later());
     let evs = events(Some(&first), &broken);
     assert_eq!(evs.len(), 1);
@@ -191,27 +137,13 @@ fn a_flipping_condition_moves_its_transition_time() {
 
 #[test]
 fn a_classification_change_is_an_event_and_a_worse_one_a_warning() {
-    let s = set();
-    let healthy = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&evaluation(0, 2)),
-        None,
-        now(),
-    );
+    let healthy = status_of(None, Some(&evaluation(0, 2)), None, now());
     let first = events(None, &healthy);
     assert_eq!(first.len(), 1);
     assert!(!first[0].warning);
-    // 9 of 10 pods on latest: 100 - 45/10 ... use a single pod with many findings instead.
     let mut bad = evaluation(1, 0);
     bad.score = Score::new(Penalty(12 * 55), 1);
-    let degraded = desired_status(
-        &view(None),
-        s.resolve("shop"),
-        Some(&bad),
-        Some(&healthy),
-        later(),
-    );
+    let degraded = status_of(None, Some(&bad), Some(&healthy), later());
     assert_eq!(degraded.classification.as_deref(), Some("Degraded"));
     let evs = events(Some(&healthy), &degraded);
     assert_eq!(evs.len(), 1);

@@ -274,14 +274,11 @@ pub async fn ready(c: &Controller) {
     .await;
 }
 
-/// `kube-devops run` with the webhook, its certificates in `dir`, and the API server
-/// configured (ValidatingWebhookConfiguration from `install-config`) to call it.
-pub async fn run_with_webhook(h: &ApiServerHandle, dir: &Path, extra: &[&str]) -> Controller {
-    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-    let kc = h.kubeconfig_path();
+/// Generates the webhook's certificates into `dir/certs` (valid for 127.0.0.1).
+pub fn certificates(kubeconfig: &Path, dir: &Path) -> PathBuf {
     let certs = dir.join("certs");
     let out = kube_devops(
-        kc,
+        kubeconfig,
         &[
             "webhook",
             "cert-generate",
@@ -296,6 +293,15 @@ pub async fn run_with_webhook(h: &ApiServerHandle, dir: &Path, extra: &[&str]) -
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    certs
+}
+
+/// `kube-devops run` with the webhook, its certificates in `dir`, and the API server
+/// configured (ValidatingWebhookConfiguration from `install-config`) to call it.
+pub async fn run_with_webhook(h: &ApiServerHandle, dir: &Path, extra: &[&str]) -> Controller {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let kc = h.kubeconfig_path();
+    let certs = certificates(kc, dir);
     let hook = free_port();
     let (addr, cert, key) = (
         format!("127.0.0.1:{hook}"),

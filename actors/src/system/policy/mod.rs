@@ -22,6 +22,8 @@ mod state;
 mod watches;
 mod writer;
 
+pub use watches::established;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -100,7 +100,8 @@ fn meta_event<K>(
     })
 }
 
-fn established(crd: &CustomResourceDefinition) -> bool {
+/// Whether the API server serves a CRD (its `Established` condition is true).
+pub fn established(crd: &CustomResourceDefinition) -> bool {
     crd.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
