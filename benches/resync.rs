@@ -111,7 +111,7 @@ fn world() -> World {
                 if let Some(o) = f.owners.first_mut() {
                     o.uid = rs_uid.clone();
                 }
-                store.apply(&f, &set, now());
+                store.apply(f, &set, now());
             }
         }
     }

@@ -177,7 +177,7 @@ fn main() -> ExitCode {
                 f.object.namespace = names[(i / replicas) % namespaces].clone();
                 f.object.name = format!("web-{:06}-5d9f7c8b4d-{:05x}", i / replicas, i);
                 f.uid = Some(uid.clone());
-                store.apply(&f, &policies, now);
+                store.apply(f, &policies, now);
             }
             store.len()
         });

@@ -26,7 +26,7 @@ fn plan_shop(
             .status("Running", 0)
             .facts();
         f.uid = Some(format!("uid-{i}"));
-        store.apply(&f, set, at);
+        store.apply(f, set, at);
     }
     let eval = store.evaluate("shop", set, at);
     plan_namespace(

@@ -22,7 +22,7 @@ fn with_uid(mut f: PodFacts, uid: &str) -> PodFacts {
 fn evaluate(pods: &[PodFacts], set: &PolicySet) -> NamespaceEvaluation {
     let mut store = PodStore::new();
     for p in pods {
-        store.apply(p, set, now());
+        store.apply(p.clone(), set, now());
     }
     store.evaluate("shop", set, now())
 }
@@ -142,7 +142,7 @@ fn a_namespace_judged_by_the_default_policy_gets_no_reports() {
     }
     let mut store = PodStore::new();
     for p in &other {
-        store.apply(p, &s, now());
+        store.apply(p.clone(), &s, now());
     }
     let eval = store.evaluate("blog", &s, now());
     assert_eq!(eval.pods.len(), 3);

@@ -185,18 +185,6 @@ pub struct PodStore {
     pending: HashSet<u32>,
 }
 
-/// The part of a pod's facts its siblings share: no name, uid, status or restarts.
-fn template_of(facts: &PodFacts) -> PodFacts {
-    let mut t = facts.clone();
-    t.object.name = String::new();
-    t.uid = None;
-    t.runtime = None;
-    for c in &mut t.containers {
-        c.restart_count = None;
-    }
-    t
-}
-
 impl PodStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -207,11 +195,12 @@ impl PodStore {
         self.slots.get(index as usize).and_then(Option::as_ref)
     }
 
-    /// The shared template equal to `facts`' own, or a new one.
-    fn share(&mut self, facts: &PodFacts) -> Arc<PodFacts> {
-        let template = template_of(facts);
-        let key = facts.controller().map(|o| o.uid.as_str());
+    /// The shared template equal to `template` (a pod's facts without its own fields),
+    /// or `template` itself, shared from now on.
+    fn share(&mut self, template: PodFacts) -> Arc<PodFacts> {
+        let key = template.controller().map(|o| o.uid.clone());
         if let Some(existing) = key
+            .as_deref()
             .and_then(|k| self.templates.get(k))
             .and_then(Weak::upgrade)
             .filter(|t| **t == template)
@@ -234,40 +223,42 @@ impl PodStore {
 
     /// Records a pod's facts and judges it under `policies`. A pod of an excluded
     /// namespace or one that has terminated is dropped (and forgotten if it was held).
-    /// `None` when nothing was held before and nothing is held now.
+    /// `None` when nothing was held before and nothing is held now. The facts are taken
+    /// apart, not copied: what is the pod's own is kept in its slot, the rest becomes (or
+    /// joins) a shared template.
     pub fn apply(
         &mut self,
-        facts: &PodFacts,
+        mut facts: PodFacts,
         policies: &PolicySet,
         now: Timestamp,
     ) -> Option<Change> {
-        let uid = facts.uid.as_deref()?;
+        let uid: Arc<str> = Arc::from(facts.uid.take()?.as_str());
         let ns = facts.object.namespace.as_str();
         let policy = policies.resolve(ns).policy();
         let Some(policy) = policy.filter(|_| !facts.is_terminated()) else {
-            return self.delete(uid);
+            return self.delete(&uid);
         };
-        let score = pod_score(&evaluate(facts, policy, now));
-        let before = self.remove_slot(uid).map(|(_, s)| s);
+        let score = pod_score(&evaluate(&facts, policy, now));
+        let before = self.remove_slot(&uid).map(|(_, s)| s);
         let namespace = self.namespace_key(ns);
-        let template = self.share(facts);
         let restarts: Box<[i32]> = if facts.containers.iter().any(|c| c.restart_count.is_some()) {
             facts
                 .containers
-                .iter()
-                .map(|c| c.restart_count.unwrap_or(NO_RESTARTS))
+                .iter_mut()
+                .map(|c| c.restart_count.take().unwrap_or(NO_RESTARTS))
                 .collect()
         } else {
             Box::new([])
         };
-        let runtime = facts.runtime.as_ref();
+        let runtime = facts.runtime.take();
+        let name: Arc<str> = Arc::from(std::mem::take(&mut facts.object.name).as_str());
         let slot = Slot {
-            uid: Arc::from(uid),
-            name: facts.object.name.as_str().into(),
+            uid,
+            name,
             namespace: namespace.clone(),
-            template,
+            template: self.share(facts),
             restarts,
-            phase: runtime.map(|r| Phase::of(r.phase.as_deref())),
+            phase: runtime.as_ref().map(|r| Phase::of(r.phase.as_deref())),
             pending_since: runtime.and_then(|r| r.pending_since).map(|t| t.as_second()),
             score,
             pos: 0,

@@ -60,7 +60,7 @@ fn stored_pods_score_as_if_judged_one_by_one() {
     ];
     let mut store = PodStore::new();
     for f in &pods {
-        store.apply(f, &policies, now());
+        store.apply(f.clone(), &policies, now());
     }
     assert_eq!(store.len(), 3);
     assert_eq!(store.namespace("shop"), direct(&pods, &policies));
@@ -81,7 +81,7 @@ fn the_facts_a_store_gives_back_judge_exactly_as_the_originals() {
         "slow",
     );
     let mut store = PodStore::new();
-    store.apply(&original, &policies, now());
+    store.apply(original.clone(), &policies, now());
     let eval = store.evaluate("shop", &policies, now());
     let policy = policies.resolve("shop").policy().unwrap();
     assert_eq!(eval.pods.len(), 1);
@@ -99,13 +99,13 @@ fn replicas_share_one_template_and_a_different_one_gets_its_own() {
     let mut store = PodStore::new();
     for i in 0..10 {
         store.apply(
-            &replica("shop", &format!("r{i}"), "nginx:1.27"),
+            replica("shop", &format!("r{i}"), "nginx:1.27"),
             &policies,
             now(),
         );
     }
     assert_eq!(store.template_count(), 1);
-    store.apply(&replica("shop", "odd", "nginx:1.28"), &policies, now());
+    store.apply(replica("shop", "odd", "nginx:1.28"), &policies, now());
     assert_eq!(store.template_count(), 2);
     for i in 0..10 {
         store.delete(&format!("uid-shop-r{i}"));
@@ -123,16 +123,16 @@ fn excluded_and_terminated_pods_are_not_held() {
     let policies = defaults();
     let mut store = PodStore::new();
     assert_eq!(
-        store.apply(&replica("kube-system", "a", "x:1"), &policies, now()),
+        store.apply(replica("kube-system", "a", "x:1"), &policies, now()),
         None
     );
     let done = with_uid(pod("d").ns("shop").status("Succeeded", 0).facts(), "d");
-    assert_eq!(store.apply(&done, &policies, now()), None);
+    assert_eq!(store.apply(done, &policies, now()), None);
     // A held pod that terminates is forgotten.
     let running = with_uid(pod("e").ns("shop").status("Running", 0).facts(), "e");
-    store.apply(&running, &policies, now());
+    store.apply(running, &policies, now());
     let finished = with_uid(pod("e").ns("shop").status("Failed", 0).facts(), "e");
-    let change = store.apply(&finished, &policies, now()).unwrap();
+    let change = store.apply(finished, &policies, now()).unwrap();
     assert_eq!(change.after, None);
     assert!(store.is_empty());
     assert_eq!(
@@ -154,7 +154,7 @@ fn a_policy_change_re_judges_a_namespace_from_its_stored_facts() {
             .facts(),
         "p",
     );
-    store.apply(&privileged, &policies, now());
+    store.apply(privileged, &policies, now());
     assert_eq!(store.namespace("shop").unwrap().to_string(), "100.0");
     let spec = DevOpsPolicySpec {
         checks: Some(
@@ -176,14 +176,14 @@ fn retain_forgets_the_pods_a_relist_did_not_see() {
     let policies = defaults();
     let mut store = PodStore::new();
     for name in ["a", "b", "c"] {
-        store.apply(&replica("shop", name, "nginx:1.27"), &policies, now());
+        store.apply(replica("shop", name, "nginx:1.27"), &policies, now());
     }
     let gone = store.retain(|uid| uid != "uid-shop-b");
     assert_eq!(gone.len(), 1);
     assert_eq!(store.len(), 2);
     assert!(store.pod("uid-shop-b").is_none());
     // Slots are reused and positions stay consistent after removals.
-    store.apply(&replica("shop", "d", "nginx:1.27"), &policies, now());
+    store.apply(replica("shop", "d", "nginx:1.27"), &policies, now());
     store.delete("uid-shop-a");
     let eval = store.evaluate("shop", &policies, now());
     let names: Vec<&str> = eval.pods.iter().map(|p| &*p.name).collect();
@@ -202,7 +202,7 @@ fn pending_pods_are_judged_again_as_time_passes() {
             .facts(),
         "p",
     );
-    store.apply(&pending, &policies, now());
+    store.apply(pending, &policies, now());
     assert!(store.recheck_pending(&policies, now()).is_empty());
     let later = now() + jiff::SignedDuration::from_secs(600);
     assert_eq!(store.recheck_pending(&policies, later).len(), 1);
@@ -237,7 +237,7 @@ fn siblings_evaluated_together_each_keep_their_own_restarts_and_phase() {
     ];
     let mut store = PodStore::new();
     for p in &pods {
-        store.apply(p, &policies, now());
+        store.apply(p.clone(), &policies, now());
     }
     assert_eq!(store.template_count(), 1);
     let policy = policies.resolve("shop").policy().unwrap();

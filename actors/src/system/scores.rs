@@ -157,7 +157,7 @@ impl NamespaceScoreActor {
         }
     }
 
-    fn apply(&mut self, facts: &kube_devops::facts::PodFacts, relist: bool) {
+    fn apply(&mut self, facts: kube_devops::facts::PodFacts, relist: bool) {
         let Some(uid) = facts.uid.as_deref() else {
             return;
         };
@@ -165,9 +165,10 @@ impl NamespaceScoreActor {
             seen.insert(uid.to_owned());
         }
         let before = self.classification(&facts.object.namespace);
+        let pod = facts.object.name.clone();
         let snapshot = self.snapshot.clone();
         let change = self.store.apply(facts, snapshot.set(), Timestamp::now());
-        self.after(change, &facts.object.name, before);
+        self.after(change, &pod, before);
     }
 
     fn delete(&mut self, uid: &str) {
@@ -313,7 +314,7 @@ impl Handler<PodEvent> for NamespaceScoreActor {
 
     fn handle(&mut self, event: PodEvent, _: &mut Context<Self>) {
         match event {
-            PodEvent::Applied { facts, relist } => self.apply(&facts, relist),
+            PodEvent::Applied { facts, relist } => self.apply(*facts, relist),
             PodEvent::Deleted { uid } => self.delete(&uid),
             PodEvent::RelistStarted => self.relist_seen = Some(HashSet::new()),
             PodEvent::RelistDone => self.relist_done(),
