@@ -166,7 +166,7 @@ fn held_after(writes: Vec<(String, Write)>) -> (Held, HashMap<String, DevOpsPoli
                 .or_default()
                 .push(AuditRecord {
                     name: format!("{ns}-a"),
-                    created: "2026-06-01T00:00:00Z".into(),
+                    created: now(),
                     digest,
                 }),
             Write::ApplyReport { key, digest, .. } => held.set_report(&key, Some(digest)),

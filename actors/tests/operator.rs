@@ -44,6 +44,14 @@ fn audit_results(h: &kube_apiserver_test::ApiServerHandle, ns: &str) -> Vec<Valu
     h.list("devops.stochastic.io/v1", "PolicyAuditResult", Some(ns))
 }
 
+/// Events recorded on policy `p` in shop with `reason`.
+fn events(h: &kube_apiserver_test::ApiServerHandle, reason: &str) -> usize {
+    h.list("events.k8s.io/v1", "Event", Some("shop"))
+        .iter()
+        .filter(|e| e["reason"] == reason && e["regarding"]["name"] == "p")
+        .count()
+}
+
 /// The namespace entry of an `analyze -o json` report.
 fn namespace_entry<'a>(report: &'a Value, ns: &str) -> Option<&'a Value> {
     report["namespaces"]
@@ -80,6 +88,10 @@ async fn a_new_policy_gets_a_status_equal_to_analyze_that_follows_pods_and_edits
     assert_eq!(st["observedGeneration"], 1);
     assert_eq!(condition(&st, "Ready").unwrap()["status"], "True");
     assert_eq!(condition(&st, "Degraded").unwrap()["status"], "False");
+    eventually(Duration::from_secs(5), "a classification event", || {
+        (events(&h, "ClassificationChanged") == 1).then_some(())
+    })
+    .await;
 
     // A pod change reaches the status after the debounce.
     h.create(pod("shop", "api", "redis", false)).unwrap();

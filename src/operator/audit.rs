@@ -108,10 +108,28 @@ pub fn policy_label(policy: &str) -> String {
 pub struct AuditRecord {
     /// Object name.
     pub name: String,
-    /// `metadata.creationTimestamp` (RFC 3339, which sorts by time).
-    pub created: String,
+    /// When it was evaluated (its `spec.timestamp`, to the nanosecond: several results
+    /// can be created within the second `metadata.creationTimestamp` resolves).
+    pub created: Timestamp,
     /// [`digest`] of its spec.
     pub digest: u64,
+}
+
+impl AuditRecord {
+    /// The record of a result read from the cluster: `timestamp` is its spec's,
+    /// `created` its creation time, used when the spec's does not parse.
+    pub fn of(name: &str, spec: &PolicyAuditResultSpec, created: Option<Timestamp>) -> Self {
+        AuditRecord {
+            name: name.to_owned(),
+            created: spec
+                .timestamp
+                .parse()
+                .ok()
+                .or(created)
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+            digest: digest(spec),
+        }
+    }
 }
 
 /// The newest of a policy's audit results.
@@ -208,7 +226,7 @@ mod tests {
         let records: Vec<AuditRecord> = (1..=5)
             .map(|i| AuditRecord {
                 name: format!("r{i}"),
-                created: format!("2026-06-01T00:00:0{i}Z"),
+                created: now() + jiff::SignedDuration::from_millis(i as i64),
                 digest: i,
             })
             .collect();

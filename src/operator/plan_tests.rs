@@ -42,7 +42,7 @@ fn plan_shop(
 }
 
 /// Applies a plan's writes to `held` and returns the status written, as the cluster would.
-fn perform(plan: &NamespacePlan, held: &mut Held, at: &str) -> Option<DevOpsPolicyStatus> {
+fn perform(plan: &NamespacePlan, held: &mut Held, at: Timestamp) -> Option<DevOpsPolicyStatus> {
     let mut status = None;
     for (i, w) in plan.writes.iter().enumerate() {
         match w {
@@ -53,7 +53,7 @@ fn perform(plan: &NamespacePlan, held: &mut Held, at: &str) -> Option<DevOpsPoli
                 .or_default()
                 .push(AuditRecord {
                     name: format!("{policy}-{at}-{i}"),
-                    created: at.to_owned(),
+                    created: at,
                     digest: *digest,
                 }),
             Write::DeleteAuditResult { policy, name } => {
@@ -100,7 +100,7 @@ fn a_quiet_namespace_plans_no_writes_at_the_next_resync() {
     let images = ["nginx:latest", "nginx:1.27"];
     let mut held = Held::default();
     let first = plan_shop(&images, &shop(), &[policy(None, None, 10)], &held, now());
-    let status = perform(&first, &mut held, "t1");
+    let status = perform(&first, &mut held, now());
     let again = plan_shop(
         &images,
         &shop(),
@@ -124,19 +124,18 @@ fn a_change_writes_a_new_audit_result_and_retention_prunes_the_oldest() {
             &held,
             now(),
         );
-        status = perform(&plan, &mut held, &format!("2026-06-01T00:0{round}:00Z")).or(status);
+        // Five results within one second: ordered by their evaluation time, not names.
+        let at = now() + jiff::SignedDuration::from_millis(100 * round);
+        status = perform(&plan, &mut held, at).or(status);
     }
     let kept = &held.audits[&("shop".to_owned(), "p".to_owned())];
     assert_eq!(kept.len(), 3);
-    let created: Vec<&str> = kept.iter().map(|r| r.created.as_str()).collect();
-    assert_eq!(
-        created,
-        [
-            "2026-06-01T00:02:00Z",
-            "2026-06-01T00:03:00Z",
-            "2026-06-01T00:04:00Z"
-        ]
-    );
+    let mut created: Vec<i128> = kept
+        .iter()
+        .map(|r| r.created.duration_since(now()).as_millis())
+        .collect();
+    created.sort();
+    assert_eq!(created, [200, 300, 400]);
 }
 
 #[test]
@@ -163,7 +162,7 @@ fn reports_of_vanished_workloads_and_of_unpoliced_namespaces_are_deleted() {
     let mut after = shop();
     after.set_namespace("shop", []);
     let mut held2 = Held::default();
-    perform(&plan, &mut held2, "t");
+    perform(&plan, &mut held2, now());
     let plan2 = plan_shop(&["nginx:1.27"], &after, &[], &held2, now());
     assert!(!plan2.writes.is_empty());
     assert!(

@@ -286,6 +286,9 @@ impl PolicyReconcilerActor {
         };
         if !leading || jobs.iter().all(NamespaceJob::is_empty) {
             op.busy = false;
+            for job in &jobs {
+                self.observe(job.started, job.policies);
+            }
             return;
         }
         let writer = op.writer.clone();
@@ -303,6 +306,15 @@ impl PolicyReconcilerActor {
                     act.drive(ctx);
                 }),
         );
+    }
+
+    /// Records how long a namespace's reconcile took, once per policy in it.
+    fn observe(&self, started: Instant, policies: usize) {
+        for _ in 0..policies.max(1) {
+            self.metrics
+                .policy_reconcile_duration_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
     }
 
     /// Requeues a namespace after its backoff.

@@ -210,11 +210,7 @@ impl PolicyReconcilerActor {
         for applied in outcome.applied {
             self.take_applied(&ns, applied);
         }
-        for _ in 0..outcome.policies.max(1) {
-            self.metrics
-                .policy_reconcile_duration_seconds
-                .observe(outcome.started.elapsed().as_secs_f64());
-        }
+        self.observe(outcome.started, outcome.policies);
         if let Some(error) = outcome.error {
             tracing::warn!(%ns, %error, "reconcile failed; retrying with backoff");
             self.failed(&ns);

@@ -23,7 +23,7 @@ use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube_devops::operator::audit::{self, AuditRecord};
+use kube_devops::operator::audit::AuditRecord;
 use kube_devops::operator::reports::{MANAGED_BY, MANAGED_BY_LABEL};
 use kube_devops::operator::{ReportApi, WorkloadReport};
 use kube_devops::owners::ParentRef;
@@ -113,18 +113,10 @@ pub fn established(crd: &CustomResourceDefinition) -> bool {
 
 fn audit_record(r: &PolicyAuditResult) -> Option<((String, String), AuditRecord)> {
     let key = (r.metadata.namespace.clone()?, r.spec.policy_name.clone());
+    let created = r.metadata.creation_timestamp.as_ref().map(|t| t.0);
     Some((
         key,
-        AuditRecord {
-            name: r.metadata.name.clone()?,
-            created: r
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.to_string())
-                .unwrap_or_default(),
-            digest: audit::digest(&r.spec),
-        },
+        AuditRecord::of(r.metadata.name.as_deref()?, &r.spec, created),
     ))
 }
 

@@ -312,11 +312,9 @@ impl Writer {
                 policy,
                 policy_uid,
                 spec,
-                digest,
+                ..
             } => {
-                let record = self
-                    .create_audit(ns, policy, policy_uid, spec, *digest)
-                    .await?;
+                let record = self.create_audit(ns, policy, policy_uid, spec).await?;
                 applied.push(Applied::AuditCreated {
                     policy: policy.clone(),
                     record,
@@ -455,7 +453,6 @@ impl Writer {
         policy: &str,
         policy_uid: &str,
         spec: &PolicyAuditResultSpec,
-        digest: u64,
     ) -> Result<AuditRecord, Stop> {
         self.allowed()?;
         let api: Api<PolicyAuditResult> = Api::namespaced(self.client.clone(), ns);
@@ -480,15 +477,12 @@ impl Writer {
             ..PostParams::default()
         };
         let created = timed("create audit result", api.create(&params, &object)).await?;
-        Ok(AuditRecord {
-            name: created.metadata.name.unwrap_or_default(),
-            created: created
-                .metadata
-                .creation_timestamp
-                .map(|t| t.0.to_string())
-                .unwrap_or_default(),
-            digest,
-        })
+        // Recorded as the watch will show it, so the two never disagree.
+        Ok(AuditRecord::of(
+            created.metadata.name.as_deref().unwrap_or_default(),
+            &created.spec,
+            created.metadata.creation_timestamp.map(|t| t.0),
+        ))
     }
 
     async fn json_patch(&self, ns: &str, name: &str, ops: Value) -> Result<(), Stop> {
