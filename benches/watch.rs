@@ -3,7 +3,8 @@
 //! In: 1,000 distinct running pods as the API server serves them (owner reference,
 //! managed fields, service account volume, tolerations, full status), over 20 namespaces.
 //! Out: events per second through the chain the NamespaceScoreActor runs for each watch
-//! event, `facts_from_pod` -> `evaluate` -> `pod_score` -> `ScoreBoard::apply`, starting
+//! event, `facts_from_pod` -> `PodStore::apply` (the policy's resolution, `evaluate`,
+//! `pod_score`, the pod's facts taken apart into its slot and a shared template), starting
 //! from a typed `Pod` (`typed_pod`) and from the bytes of a `MODIFIED` watch event decoded
 //! as the pod watcher decodes them, into a [`SlimPod`] (`watch_json`), or into the typed
 //! `Pod` (`watch_json_typed`, for comparison). Every pod is already on the board,
@@ -17,10 +18,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::WatchEvent;
-use kube_devops::checks::{evaluate, pod_score};
 use kube_devops::facts::{PodFacts, SlimPod, facts_from_pod};
-use kube_devops::policy::EffectivePolicy;
-use kube_devops::score::ScoreBoard;
+use kube_devops::policy::PolicySet;
+use kube_devops::score::store::PodStore;
 use serde_json::{Value, json};
 
 /// Distinct pods the events cycle over.
@@ -201,21 +201,17 @@ fn now() -> Timestamp {
 }
 
 /// The score chain for one typed pod.
-fn judge(pod: &Pod, policy: &EffectivePolicy, now: Timestamp, board: &mut ScoreBoard) {
-    judge_facts(&facts_from_pod(pod), policy, now, board);
+fn judge(pod: &Pod, policies: &PolicySet, now: Timestamp, store: &mut PodStore) {
+    judge_facts(facts_from_pod(pod), policies, now, store);
 }
 
 /// The score chain from facts, as the score state runs it on each event.
-fn judge_facts(facts: &PodFacts, policy: &EffectivePolicy, now: Timestamp, board: &mut ScoreBoard) {
-    let findings = evaluate(facts, policy, now);
-    let score = pod_score(&findings);
-    if let Some(uid) = facts.uid.as_deref() {
-        black_box(board.apply(uid, &facts.object.namespace, score));
-    }
+fn judge_facts(facts: PodFacts, policies: &PolicySet, now: Timestamp, store: &mut PodStore) {
+    black_box(store.apply(facts, policies, now));
 }
 
 fn benches(c: &mut Criterion) {
-    let policy = EffectivePolicy::default();
+    let policy = PolicySet::default();
     let now = now();
     let values: Vec<Value> = (0..PODS).map(live_pod).collect();
     let pods: Vec<Pod> = values
@@ -246,7 +242,7 @@ fn benches(c: &mut Criterion) {
             other => panic!("a MODIFIED event decodes slim: {other:?}"),
         }
     }
-    let mut board = ScoreBoard::new();
+    let mut board = PodStore::new();
     for pod in &pods {
         judge(pod, &policy, now, &mut board);
     }
@@ -267,7 +263,7 @@ fn benches(c: &mut Criterion) {
             for bytes in &events {
                 match serde_json::from_slice::<WatchEvent<SlimPod>>(bytes) {
                     Ok(WatchEvent::Modified(pod)) => {
-                        judge_facts(&pod.facts(), &policy, now, &mut board)
+                        judge_facts(pod.facts(), &policy, now, &mut board)
                     }
                     other => panic!("a MODIFIED event decodes: {other:?}"),
                 }

@@ -1,10 +1,15 @@
 //! Memory per tracked pod in the live score state.
 //!
 //! In: a pod count (default 100,000) and a namespace count (default 50). Out: the heap the
-//! `ScoreBoard` holds once every pod is on it (bytes asked of the allocator, live
-//! allocations, and the resident set growth), per pod. Uids are 36-character UUIDs, as
-//! the API server assigns them; scores vary. A counting global allocator sees every
-//! allocation the board makes, and nothing else runs while it is filled.
+//! `ScoreBoard` holds once every pod is on it, and the heap the `PodStore` (the facts the
+//! controller keeps to re-judge namespaces, with their scores) holds for the same pods,
+//! twice: as replicas of Deployments (10 pods per ReplicaSet, sharing their template) and
+//! as bare pods (no sibling to share with: the worst case). Bytes asked of the allocator,
+//! live allocations and the resident set growth, per pod. Uids are 36-character UUIDs, as
+//! the API server assigns them; pod names are as long as a Deployment's; each pod has one
+//! container with ports, probes, resources and a security context (the test builder's
+//! default), and live status. A counting global allocator sees every allocation the state
+//! makes, and nothing else runs while it is filled.
 //!
 //! ```sh
 //! cargo run --release --example board_memory -- 100000 50
@@ -14,7 +19,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use jiff::Timestamp;
+use kube_devops::policy::PolicySet;
+use kube_devops::score::store::PodStore;
 use kube_devops::score::{CheckMask, Penalty, PodScore, ScoreBoard};
+use kube_devops::testing::pod;
 
 /// The system allocator, counting live bytes and allocations.
 struct Counting;
@@ -97,40 +106,83 @@ fn main() -> ExitCode {
         .collect();
     let names: Vec<String> = (0..namespaces).map(|n| format!("team-{n:03}")).collect();
 
-    let (bytes_before, allocations_before, rss_before) = (
-        BYTES.load(Ordering::Relaxed),
-        ALLOCATIONS.load(Ordering::Relaxed),
-        resident(),
-    );
+    let measure = |what: &str, fill: &mut dyn FnMut() -> usize| {
+        let (bytes_before, allocations_before, rss_before) = (
+            BYTES.load(Ordering::Relaxed),
+            ALLOCATIONS.load(Ordering::Relaxed),
+            resident(),
+        );
+        let held = fill();
+        let bytes = (BYTES.load(Ordering::Relaxed) - bytes_before) as f64;
+        let allocations = (ALLOCATIONS.load(Ordering::Relaxed) - allocations_before) as f64;
+        let rss = resident().saturating_sub(rss_before) as f64;
+        let per_pod = |x: f64| x / pods as f64;
+        println!("{what}: {held} pods held");
+        println!(
+            "  heap asked for:      {:.0} bytes ({:.1} bytes per pod)",
+            bytes,
+            per_pod(bytes)
+        );
+        println!(
+            "  live allocations:    {:.0} ({:.2} per pod)",
+            allocations,
+            per_pod(allocations)
+        );
+        println!(
+            "  resident set growth: {:.0} bytes ({:.1} bytes per pod)",
+            rss,
+            per_pod(rss)
+        );
+    };
     let mut board = ScoreBoard::new();
-    for (i, uid) in uids.iter().enumerate() {
-        let score = PodScore {
-            penalty: Penalty((i % 17) as u64 * 12),
-            checks: CheckMask((i % 64) as u32),
-        };
-        board.apply(uid, &names[i % namespaces], score);
-    }
-    let bytes = (BYTES.load(Ordering::Relaxed) - bytes_before) as f64;
-    let allocations = (ALLOCATIONS.load(Ordering::Relaxed) - allocations_before) as f64;
-    let rss = resident().saturating_sub(rss_before) as f64;
-
-    let per_pod = |x: f64| x / pods as f64;
-    println!("pods tracked:        {}", board.len());
+    measure("ScoreBoard", &mut || {
+        for (i, uid) in uids.iter().enumerate() {
+            let score = PodScore {
+                penalty: Penalty((i % 17) as u64 * 12),
+                checks: CheckMask((i % 64) as u32),
+            };
+            board.apply(uid, &names[i % namespaces], score);
+        }
+        board.len()
+    });
     println!("namespaces:          {}", board.namespaces().count());
-    println!(
-        "heap asked for:      {:.0} bytes ({:.1} bytes per pod)",
-        bytes,
-        per_pod(bytes)
-    );
-    println!(
-        "live allocations:    {:.0} ({:.2} per pod)",
-        allocations,
-        per_pod(allocations)
-    );
-    println!(
-        "resident set growth: {:.0} bytes ({:.1} bytes per pod)",
-        rss,
-        per_pod(rss)
-    );
+    let policies = PolicySet::default();
+    let now: Timestamp = "2026-06-01T00:00:00Z".parse().unwrap_or_default();
+    for (label, replicas) in [
+        ("PodStore, 10 replicas per ReplicaSet", 10),
+        ("PodStore, bare pods", 1),
+    ] {
+        // One template per controller, built before measuring (the watch builds facts from
+        // each event and drops them; the store keeps what it needs).
+        let controllers = pods.div_ceil(replicas);
+        let templates: Vec<_> = (0..controllers)
+            .map(|c| {
+                let b = pod("web").image(&format!(
+                    "registry.example.com/team-{}/app:1.{}",
+                    c % 97,
+                    c % 13
+                ));
+                let b = if replicas > 1 {
+                    b.owned_by("ReplicaSet", &format!("web-{c:06}-5d9f7c8b4d"))
+                } else {
+                    b
+                };
+                b.status("Running", (c % 3) as i32).facts()
+            })
+            .collect();
+        let mut store = PodStore::new();
+        measure(label, &mut || {
+            for (i, uid) in uids.iter().enumerate() {
+                let mut f = templates[i / replicas].clone();
+                f.object.namespace = names[(i / replicas) % namespaces].clone();
+                f.object.name = format!("web-{:06}-5d9f7c8b4d-{:05x}", i / replicas, i);
+                f.uid = Some(uid.clone());
+                store.apply(f, &policies, now);
+            }
+            store.len()
+        });
+        println!("  templates shared:    {}", store.template_count());
+        drop(store);
+    }
     ExitCode::SUCCESS
 }

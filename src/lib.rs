@@ -12,6 +12,8 @@ pub mod deploy;
 pub mod facts;
 pub mod manifests;
 pub mod observability;
+pub mod operator;
+pub mod owners;
 pub mod policy;
 pub mod rbac;
 pub mod report;

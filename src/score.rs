@@ -1,10 +1,13 @@
 //! Health scores: exact penalties, namespace and cluster scores, classification, and the
 //! incremental aggregate a watcher keeps.
 //!
-//! In: findings (as penalties) per pod, keyed by pod uid. Out: [`Score`]s.
+//! In: findings (as penalties) per pod, keyed by pod uid. Out: [`Score`]s, and in
+//! [`store`] the live pod state the controller judges again when policies change.
 //! Penalties are kept in twelfths of a point, in integers: every ratio of severity
 //! multipliers (3, 2, 1, 0.5) is a whole number of twelfths, so sums never drift and a
 //! score is never floored to an integer. A namespace with no scored pods has no score.
+
+pub mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -17,6 +17,7 @@ pub const PREFIX: &str = "kube_devops";
 #[derive(Clone, Debug)]
 pub struct Metrics {
     registry: Registry,
+    families: Vec<String>,
     /// `kube_devops_cluster_health_score`.
     pub cluster_health_score: Gauge,
     /// `kube_devops_namespace_health_score{namespace}`.
@@ -45,13 +46,16 @@ pub struct Metrics {
     pub policy_violations_by_severity: GaugeVec,
     /// `kube_devops_policy_pods_scanned_total`.
     pub policy_pods_scanned_total: IntCounter,
-    /// `kube_devops_enforcement_mode{namespace,policy}` (0 audit, 1 enforce, 2 dryRun).
+    /// `kube_devops_enforcement_mode{namespace,policy}` (0 audit, 1 enforce, 2 dryRun),
+    /// written from each policy's spec.
     pub enforcement_mode: GaugeVec,
-    /// `kube_devops_enforcement_remediations_applied_total`.
+    /// `kube_devops_enforcement_remediations_applied_total` (no writer until enforcement
+    /// lands: stays 0).
     pub remediations_applied_total: IntCounter,
-    /// `kube_devops_enforcement_remediations_failed_total`.
+    /// `kube_devops_enforcement_remediations_failed_total` (stays 0 until enforcement).
     pub remediations_failed_total: IntCounter,
-    /// `kube_devops_enforcement_remediations_skipped_total{reason}`.
+    /// `kube_devops_enforcement_remediations_skipped_total{reason}` (no series until
+    /// enforcement lands).
     pub remediations_skipped_total: IntCounterVec,
     /// `kube_devops_audit_results_total`.
     pub audit_results_total: IntCounter,
@@ -78,27 +82,34 @@ impl Metrics {
     /// Registers every metric in a fresh registry.
     pub fn new() -> Result<Self, MetricsError> {
         let registry = Registry::new();
+        let families = std::cell::RefCell::new(Vec::new());
         let r = &registry;
+        let register = |c: Box<dyn prometheus::core::Collector>| -> Result<(), prometheus::Error> {
+            for desc in c.desc() {
+                families.borrow_mut().push(desc.fq_name.clone());
+            }
+            r.register(c)
+        };
         let gauge = |n: &str, help: &str| -> Result<Gauge, prometheus::Error> {
             let g = Gauge::new(name(n), help)?;
-            r.register(Box::new(g.clone()))?;
+            register(Box::new(g.clone()))?;
             Ok(g)
         };
         let gauge_vec =
             |n: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
                 let g = GaugeVec::new(Opts::new(name(n), help), labels)?;
-                r.register(Box::new(g.clone()))?;
+                register(Box::new(g.clone()))?;
                 Ok(g)
             };
         let counter = |n: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
             let c = IntCounter::new(name(n), help)?;
-            r.register(Box::new(c.clone()))?;
+            register(Box::new(c.clone()))?;
             Ok(c)
         };
         let counter_vec =
             |n: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
                 let c = IntCounterVec::new(Opts::new(name(n), help), labels)?;
-                r.register(Box::new(c.clone()))?;
+                register(Box::new(c.clone()))?;
                 Ok(c)
             };
         let latency = vec![
@@ -111,7 +122,7 @@ impl Metrics {
             )
             .buckets(latency.clone()),
         )?;
-        registry.register(Box::new(reconcile.clone()))?;
+        register(Box::new(reconcile.clone()))?;
         let webhook = Histogram::with_opts(
             HistogramOpts::new(
                 name("webhook_request_duration_seconds"),
@@ -119,7 +130,7 @@ impl Metrics {
             )
             .buckets(latency),
         )?;
-        registry.register(Box::new(webhook.clone()))?;
+        register(Box::new(webhook.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -128,10 +139,10 @@ impl Metrics {
             name("leader"),
             "1 while this replica holds the leader lease",
         )?;
-        registry.register(Box::new(leader.clone()))?;
+        register(Box::new(leader.clone()))?;
         let pods_tracked = IntGauge::new(name("pods_tracked"), "Pods held in the watch state")?;
-        registry.register(Box::new(pods_tracked.clone()))?;
-        Ok(Metrics {
+        register(Box::new(pods_tracked.clone()))?;
+        let metrics = Metrics {
             cluster_health_score: gauge(
                 "cluster_health_score",
                 "Cluster health score (0-100), pod-weighted",
@@ -224,8 +235,19 @@ impl Metrics {
                 &["mode"],
             )?,
             webhook_request_duration_seconds: webhook,
-            registry,
+            families: Vec::new(),
+            registry: registry.clone(),
+        };
+        Ok(Metrics {
+            families: families.into_inner(),
+            ..metrics
         })
+    }
+
+    /// The name of every kube-devops family registered (not the process collector's),
+    /// whether or not it has samples yet.
+    pub fn families(&self) -> &[String] {
+        &self.families
     }
 
     /// The Prometheus text exposition of every metric.

@@ -3,187 +3,13 @@
 //! one-shot audit computes; the watch must survive dropped connections and expired
 //! resourceVersions; leadership must move cleanly between replicas.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use kube_apiserver_test::{ApiServerHandle, RequestMatch, ServerConfig, start};
-use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("actors/ has a parent")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A running `kube-devops run`, killed when dropped.
-struct Controller {
-    child: Child,
-    port: u16,
-}
-
-impl Controller {
-    fn start(kubeconfig: &Path, identity: &str, extra: &[&str]) -> Controller {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_kube-devops"))
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args([
-                "run",
-                "--http-addr",
-                &format!("127.0.0.1:{port}"),
-                "--identity",
-                identity,
-            ])
-            .args(["--namespace", "kube-devops", "--no-webhook"])
-            .args(extra)
-            .env_remove("KUBECONFIG")
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::File::create(
-                    std::env::temp_dir().join(format!("kube-devops-test-{identity}-{port}.log")),
-                )
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null()),
-            )
-            .spawn()
-            .expect("the binary starts");
-        Controller { child, port }
-    }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(self.port, path)
-    }
-
-    fn signal(&self, sig: &str) {
-        let _ = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status();
-    }
-
-    fn leader(&self) -> Option<bool> {
-        let (_, body) = self.get("/metrics")?;
-        let line = body
-            .lines()
-            .find(|l| l.starts_with("kube_devops_leader "))?;
-        Some(line.ends_with(" 1"))
-    }
-
-    fn scores(&self) -> Option<Value> {
-        let (code, body) = self.get("/api/v1/scores")?;
-        (code == 200)
-            .then(|| serde_json::from_str(&body).ok())
-            .flatten()
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let code = raw.split_whitespace().nth(1)?.parse().ok()?;
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    // Chunked bodies: keep only the payload lines.
-    let body = if raw
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body.split("\r\n")
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 1)
-            .map(|(_, l)| l)
-            .collect::<Vec<_>>()
-            .join("")
-    } else {
-        body
-    };
-    Some((code, body))
-}
-
-/// Polls until `f` returns `Some`, or panics after `limit`.
-async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn server() -> ApiServerHandle {
-    let h = start(ServerConfig::new().simulation(false))
-        .await
-        .expect("server starts");
-    for ns in ["kube-devops", "shop", "blog"] {
-        h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .unwrap();
-    }
-    h
-}
-
-fn pod(ns: &str, name: &str, image: &str, probes: bool) -> Value {
-    let mut c = json!({"name": "app", "image": image});
-    if probes {
-        c["livenessProbe"] = json!({"tcpSocket": {"port": 80}});
-        c["readinessProbe"] = json!({"tcpSocket": {"port": 80}});
-    }
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"containers": [c]},
-        "status": {"phase": "Running"}
-    })
-}
-
-/// The one-shot audit of the same server: the truth the controller must match.
-async fn audit(kubeconfig: &Path) -> Value {
-    let kc = kubeconfig.to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_kube-devops"))
-            .arg("--kubeconfig")
-            .arg(&kc)
-            .args([
-                "analyze",
-                "-o",
-                "json",
-                "--exclude-namespace",
-                "kube-devops",
-            ])
-            .current_dir(root())
-            .output()
-            .expect("analyze runs")
-    })
-    .await
-    .expect("join");
-    serde_json::from_slice(&out.stdout).expect("JSON report")
-}
+use common::{Controller, FAST_LEASE, audit, eventually, pod, server};
+use kube_apiserver_test::{ApiServerHandle, RequestMatch};
+use serde_json::Value;
 
 /// Namespace -> score of a `/api/v1/scores` answer.
 fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
@@ -202,8 +28,8 @@ fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
         .unwrap_or_default()
 }
 
-async fn matches_audit(c: &Controller, kubeconfig: &Path, what: &str) {
-    let truth = audit(kubeconfig).await;
+async fn matches_audit(c: &Controller, kubeconfig: &std::path::Path, what: &str) {
+    let truth = audit(kubeconfig, &[]).await;
     let want: Vec<(String, f64)> = namespace_scores(&truth);
     let want_cluster = truth["clusterScore"].clone();
     eventually(Duration::from_secs(10), what, || {
@@ -360,15 +186,6 @@ async fn two_replicas(h: &ApiServerHandle) -> (Controller, Controller) {
     .await;
     if state[0] { (a, b) } else { (b, a) }
 }
-
-const FAST_LEASE: [&str; 6] = [
-    "--lease-duration",
-    "6",
-    "--renew-before",
-    "4",
-    "--retry-period",
-    "1",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_elect_one_leader_and_sigterm_hands_over_at_once() {

@@ -10,7 +10,7 @@ use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 use kube_devops::testing::pod;
 use kube_devops_actors::http::ops::{OpsState, configure};
 use kube_devops_actors::metrics::Metrics;
-use kube_devops_actors::system::health::Health;
+use kube_devops_actors::system::health::{Health, PODS, Readiness};
 use kube_devops_actors::system::messages::{GetScores, PodEvent};
 use kube_devops_actors::system::scores::NamespaceScoreActor;
 use serde_json::Value;
@@ -34,7 +34,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let health = Arc::new(Health::default());
     let metrics = Metrics::new().unwrap();
-    let scores = NamespaceScoreActor::new(
+    let scores = NamespaceScoreActor::with_fixed_policy(
         EffectivePolicy::default(),
         NamespaceExclusions::default(),
         metrics.clone(),
@@ -51,6 +51,7 @@ fn fixture() -> Fixture {
 fn state(f: &Fixture) -> web::Data<OpsState> {
     web::Data::new(OpsState {
         health: f.health.clone(),
+        readiness: Readiness::new(f.health.clone(), &[PODS]),
         metrics: f.metrics.clone(),
         scores: Some(f.scores.clone().recipient()),
     })

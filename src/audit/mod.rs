@@ -20,7 +20,7 @@ use crate::checks::{CheckId, Finding, Severity, evaluate, pod_score};
 use crate::facts::{ObjectRef, PodFacts, facts_from_json};
 use crate::manifests::{Document, Input, InputError, InputSink, Source};
 use crate::policy::exemptions::{ExemptChecks, IGNORE};
-use crate::policy::{EffectivePolicy, NamespaceExclusions};
+use crate::policy::{EffectivePolicy, NamespaceExclusions, PolicySet};
 use crate::score::{Aggregate, Score};
 
 /// One judged workload or pod.
@@ -135,6 +135,8 @@ impl AuditReport {
 #[derive(Debug)]
 pub struct Auditor {
     policy: EffectivePolicy,
+    /// Per-namespace resolution (cluster audits); `policy` alone when `None`.
+    policies: Option<PolicySet>,
     exclusions: NamespaceExclusions,
     namespace: Option<String>,
     now: Timestamp,
@@ -182,7 +184,22 @@ impl Auditor {
             aggregates: BTreeMap::new(),
             entries: HashMap::new(),
             scored: 0,
+            policies: None,
         }
+    }
+
+    /// Judges each namespace as the controller does: by the one resolution of `set` (its
+    /// DevOpsPolicies, else the default this auditor was built with).
+    pub fn with_policies(mut self, set: PolicySet) -> Self {
+        self.policies = Some(set);
+        self
+    }
+
+    fn policy_for(&self, ns: &str) -> &EffectivePolicy {
+        self.policies
+            .as_ref()
+            .and_then(|s| s.resolve(ns).policy())
+            .unwrap_or(&self.policy)
     }
 
     /// Whether an object in `ns` is judged; records excluded ones as skipped.
@@ -254,7 +271,7 @@ impl Auditor {
             return;
         }
         self.note_exemption_typos(facts);
-        let findings = evaluate(facts, &self.policy, self.now);
+        let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.tally(&findings);
         self.score(&facts.object.namespace, &findings);
         self.push(facts.object.clone(), source, findings);
@@ -267,7 +284,7 @@ impl Auditor {
             return;
         }
         self.note_exemption_typos(facts);
-        let findings = evaluate(facts, &self.policy, self.now);
+        let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.tally(&findings);
         self.push(facts.object.clone(), None, findings);
     }
@@ -286,7 +303,7 @@ impl Auditor {
         if owner.is_none() {
             self.note_exemption_typos(facts);
         }
-        let findings = evaluate(facts, &self.policy, self.now);
+        let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.score(&facts.object.namespace, &findings);
         match owner.and_then(|o| self.entries.get(o).copied()) {
             Some(index) => {

@@ -196,6 +196,12 @@ pub struct DevOpsPolicyStatus {
     /// Counted findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub violations: Option<u32>,
+    /// Counted findings by severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violations_by_severity: Option<SeverityCounts>,
+    /// Pods evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods_scanned: Option<u32>,
     /// Human summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -211,13 +217,56 @@ pub struct DevOpsPolicyStatus {
     /// Workloads remediated (or, in dryRun, that would be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediated_workloads: Option<Vec<String>>,
-    /// Standard conditions (`Ready`, ...).
+    /// Standard conditions (`Ready`, `Degraded`), one per type: a list keyed by `type`, so
+    /// several field managers can each own their own conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
 }
 
+/// Counted findings per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeverityCounts {
+    /// Critical findings.
+    #[serde(default)]
+    pub critical: u32,
+    /// High findings.
+    #[serde(default)]
+    pub high: u32,
+    /// Medium findings.
+    #[serde(default)]
+    pub medium: u32,
+    /// Low findings.
+    #[serde(default)]
+    pub low: u32,
+}
+
+impl SeverityCounts {
+    /// Adds one finding of `severity`.
+    pub fn add(&mut self, severity: Severity) {
+        let slot = match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+        };
+        *slot = slot.saturating_add(1);
+    }
+
+    /// The count of one severity.
+    pub fn get(&self, severity: Severity) -> u32 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+        }
+    }
+}
+
 /// One violation recorded in an audit result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditViolation {
     /// Pod (or workload) name.

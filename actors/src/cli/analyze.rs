@@ -10,11 +10,13 @@ use kube_devops::checks::Severity;
 use kube_devops::manifests;
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
 use kube_devops::policy::strict::policy_from_value;
-use kube_devops::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
+use kube_devops::policy::{
+    DevOpsPolicy, DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions, PolicySet,
+};
 use kube_devops::report::{OutputFormat, render};
 
 use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
-use crate::cluster::gather;
+use crate::cluster::{gather, list_all};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -169,7 +171,19 @@ pub fn exit_code(report: &AuditReport, fail_on: Option<Severity>, fail_below: Op
     0
 }
 
-/// Audits a live cluster: paginated lists of every workload kind and of pods.
+/// The cluster's DevOpsPolicies; none when their CRD is not installed.
+async fn cluster_policies(client: &kube::Client) -> anyhow::Result<Vec<DevOpsPolicy>> {
+    let api: kube::Api<DevOpsPolicy> = kube::Api::all(client.clone());
+    match list_all(&api).await {
+        Ok(policies) => Ok(policies),
+        Err(e) if matches!(&e.source, kube::Error::Api(s) if s.code == 404) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Audits a live cluster: paginated lists of every workload kind and of pods. Each
+/// namespace is judged as the controller judges it (`PolicySet::resolve`): by the union
+/// of its DevOpsPolicies, else by `policy`.
 pub async fn cluster_report(
     client: &kube::Client,
     policy: EffectivePolicy,
@@ -179,12 +193,39 @@ pub async fn cluster_report(
     now: Timestamp,
 ) -> anyhow::Result<AuditReport> {
     let facts = gather(client, namespace.as_deref()).await?;
-    let mut auditor = Auditor::new(policy, policy_source, exclusions, namespace, now);
+    let policies = cluster_policies(client).await?;
+    let set = PolicySet::new(policy.clone(), &policy_source, exclusions.clone()).with_policies(
+        policies.iter().filter_map(|p| {
+            Some((
+                p.metadata.namespace.as_deref()?,
+                p.metadata.name.as_deref()?,
+                &p.spec,
+            ))
+        }),
+    );
+    let source = if policies.is_empty() {
+        policy_source
+    } else {
+        format!("DevOpsPolicies of each namespace, else {policy_source}")
+    };
+    let mut auditor =
+        Auditor::new(policy, source, exclusions, namespace, now).with_policies(set.clone());
     for (object, why) in &facts.skipped {
         auditor.skip(object.clone(), None, why);
     }
     audit_cluster(&mut auditor, &facts.workloads, &facts.pods);
-    Ok(auditor.finish())
+    let mut report = auditor.finish();
+    let mut namespaces: Vec<&str> = set.namespaces().collect();
+    namespaces.sort_unstable();
+    for ns in namespaces {
+        for ignored in set.namespace(ns).map(|p| p.ignored()).unwrap_or_default() {
+            report.warnings.push(format!(
+                "DevOpsPolicy {ns}/{} ignored: {}",
+                ignored.name, ignored.error
+            ));
+        }
+    }
+    Ok(report)
 }
 
 fn offline_report(

@@ -1,27 +1,28 @@
-//! `watch` and `run`: the long-running controller.
+//! `watch`, `reconcile` and `run`: the long-running controller.
+//!
+//! In: flags. Out: [`ControllerOptions`] for the one runtime in `system`, which runs until
+//! SIGTERM or SIGINT. `watch` scores; `reconcile` adds the operator (policy status, audit
+//! results, reports) on its own ops port; `run` is everything, the webhook included.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use kube_devops::policy::NamespaceExclusions;
+use kube_devops::policy::{NamespaceExclusions, PolicySet};
 
 use super::ClusterTarget;
 use super::analyze::resolve_policy;
 use crate::http::{FailureMode, WebhookOptions};
 use crate::system::lease::LeaseSettings;
-use crate::system::{ControllerOptions, run};
+use crate::system::{ControllerOptions, OperatorSettings, run};
 
 /// Where the service account's namespace is mounted in a pod.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
-/// Arguments of `watch` and `run`.
+/// Arguments shared by `watch`, `reconcile` and `run`.
 #[derive(Debug, Args)]
 pub struct ControllerArgs {
-    /// Address of the ops HTTP server (/healthz, /readyz, /metrics, /api/v1/scores, /).
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    pub http_addr: SocketAddr,
     /// The controller's own namespace (holds the lease; never scored). Default:
     /// $POD_NAMESPACE, the service account's namespace, then the context's namespace.
     #[arg(long, env = "POD_NAMESPACE")]
@@ -34,10 +35,11 @@ pub struct ControllerArgs {
     /// `cert-manager`).
     #[arg(long = "exclude-namespace", value_name = "GLOB")]
     pub exclude_namespace: Vec<String>,
-    /// Score with a built-in bundle instead of the default policy.
+    /// Judge namespaces that have no DevOpsPolicy with a built-in bundle instead of the
+    /// default policy.
     #[arg(long, conflicts_with = "policy", value_parser = clap::builder::PossibleValuesParser::new(kube_devops::policy::bundles::BUNDLE_NAMES))]
     pub bundle: Option<String>,
-    /// Score with the DevOpsPolicy in this file.
+    /// Judge namespaces that have no DevOpsPolicy with the DevOpsPolicy in this file.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Name of the leader-election Lease.
@@ -92,12 +94,68 @@ fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result
     Ok(from_context.unwrap_or_else(|| "default".to_owned()))
 }
 
-/// Arguments of `run`: the controller's, plus the admission webhook's.
+/// Arguments of `watch`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct WatchArgs {
+    /// Address of the ops HTTP server (/healthz, /readyz, /metrics, /api/v1/scores, /).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
     /// Controller settings.
     #[command(flatten)]
     pub controller: ControllerArgs,
+}
+
+/// The operator's flags (`reconcile`, `run`).
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Seconds between full resyncs of every policy.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..=86400))]
+    pub resync_period: u64,
+    /// Milliseconds pod changes in a namespace are gathered before its policies are
+    /// reconciled again.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub debounce_ms: u64,
+    /// PolicyReport writes per second at most (token bucket).
+    #[arg(long, default_value_t = 20.0, value_parser = positive_rate)]
+    pub report_writes_per_second: f64,
+    /// The cluster's name in audit results (default: the kubeconfig context's name).
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
+}
+
+/// Arguments of `reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Address of the ops HTTP server (/healthz, /readyz, /metrics, /api/v1/scores, /).
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    pub http_addr: SocketAddr,
+    /// Controller settings.
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+    /// Operator settings.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+}
+
+/// Arguments of `run`: the controller's and the operator's, plus the admission webhook's.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address of the ops HTTP server (/healthz, /readyz, /metrics, /api/v1/scores, /).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Controller settings.
+    #[command(flatten)]
+    pub controller: ControllerArgs,
+    /// Operator settings.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// Do not serve the admission webhook.
     #[arg(long)]
     pub no_webhook: bool,
@@ -134,17 +192,55 @@ pub(super) fn run_all(args: RunArgs, target: &ClusterTarget) -> anyhow::Result<u
         options.failure_mode = args.failure_mode;
         Some(options)
     };
-    start_controller(args.controller, webhook, target)
+    let operator = operator_settings(args.operator, target);
+    start_controller(
+        args.http_addr,
+        args.controller,
+        webhook,
+        Some(operator),
+        target,
+    )
+}
+
+/// `reconcile`: the operator with its own watch set.
+pub(super) fn run_operator(args: ReconcileArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let operator = operator_settings(args.operator, target);
+    start_controller(
+        args.http_addr,
+        args.controller,
+        None,
+        Some(operator),
+        target,
+    )
 }
 
 /// `watch`: the watch set only.
-pub(super) fn run_controller(args: ControllerArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
-    start_controller(args, None, target)
+pub(super) fn run_controller(args: WatchArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    start_controller(args.http_addr, args.controller, None, None, target)
+}
+
+fn context_name(target: &ClusterTarget) -> Option<String> {
+    let kc = crate::cluster::read_kubeconfig(target.kubeconfig.as_deref()).ok()?;
+    target.context.clone().or(kc.current_context)
+}
+
+fn operator_settings(args: OperatorArgs, target: &ClusterTarget) -> OperatorSettings {
+    OperatorSettings {
+        resync: Duration::from_secs(args.resync_period),
+        debounce: Duration::from_millis(args.debounce_ms),
+        report_writes_per_second: args.report_writes_per_second,
+        cluster_name: args
+            .cluster_name
+            .or_else(|| context_name(target))
+            .unwrap_or_default(),
+    }
 }
 
 fn start_controller(
+    http_addr: SocketAddr,
     args: ControllerArgs,
     mut webhook: Option<WebhookOptions>,
+    operator: Option<OperatorSettings>,
     target: &ClusterTarget,
 ) -> anyhow::Result<u8> {
     if args.renew_before >= args.lease_duration {
@@ -163,9 +259,8 @@ fn start_controller(
     let identity = identity(args.identity);
     tracing::info!(%namespace, %identity, policy = %source, "starting controller");
     let options = ControllerOptions {
-        http_addr: args.http_addr,
-        policy,
-        exclusions,
+        http_addr,
+        defaults: PolicySet::new(policy, &source, exclusions),
         lease: LeaseSettings {
             name: args.lease_name,
             namespace,
@@ -176,6 +271,7 @@ fn start_controller(
         },
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
         webhook,
+        operator,
     };
     run(options, target.clone())
 }

@@ -11,6 +11,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 
 use super::{ClusterTarget, block_on};
+use crate::system::policy::established;
 
 /// Field manager of the CRD installer.
 pub const FIELD_MANAGER: &str = "kube-devops";
@@ -38,16 +39,6 @@ pub fn crds_yaml() -> anyhow::Result<String> {
         out.push_str(&serde_yaml_ng::to_string(&crd)?);
     }
     Ok(out)
-}
-
-fn established(crd: &CustomResourceDefinition) -> bool {
-    crd.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        })
 }
 
 async fn install(target: &ClusterTarget) -> anyhow::Result<u8> {

@@ -109,10 +109,14 @@ pub enum Command {
     /// Monitoring objects: metrics Service, ServiceMonitor, Grafana dashboard, alert rules.
     #[command(subcommand)]
     Observability(observability::ObservabilityCommand),
-    /// Watch controller: pod watch, namespace scores, leader election, ops HTTP server.
-    Watch(controller::ControllerArgs),
-    /// Every controller component in one process (the in-cluster default): the watch set
-    /// plus the admission webhook on :8443.
+    /// Watch controller: pod watch, namespace scores (by each namespace's DevOpsPolicies,
+    /// else the default policy), leader election, ops HTTP server on :8080.
+    Watch(controller::WatchArgs),
+    /// Operator: reconciles DevOpsPolicies (status, audit results, policy reports, events)
+    /// from its own pod and policy watches, with leader election; ops HTTP server on :9090.
+    Reconcile(controller::ReconcileArgs),
+    /// Every controller component in one process (the in-cluster default): the watch set,
+    /// the operator, and the admission webhook on :8443.
     Run(controller::RunArgs),
 }
 
@@ -209,6 +213,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Webhook(cmd) => webhook::run(cmd, &target),
         Command::Observability(cmd) => observability::run(cmd),
         Command::Watch(args) => controller::run_controller(args, &target),
+        Command::Reconcile(args) => controller::run_operator(args, &target),
         Command::Run(args) => controller::run_all(args, &target),
     }
 }

@@ -1,8 +1,10 @@
 //! The ops HTTP server: `/healthz`, `/readyz`, `/metrics`, `/api/v1/scores` and the
 //! dashboard at `/`.
 //!
-//! In: shared health, the metrics registry and the score actor's address. Out: HTTP
-//! responses. Routes live in [`configure`], which the server and the tests both use.
+//! In: shared health (heartbeats for `/healthz`, and the readiness view of the watches this
+//! process depends on for `/readyz`: the same model the webhook uses), the metrics registry
+//! and the score actor's address. Out: HTTP responses. Routes live in [`configure`], which
+//! the server and the tests both use.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use actix::Recipient;
 use actix_web::{HttpResponse, web};
 
 use crate::metrics::Metrics;
-use crate::system::health::Health;
+use crate::system::health::{Health, Readiness};
 use crate::system::messages::GetScores;
 
 /// How long `/api/v1/scores` waits for the score actor.
@@ -22,8 +24,10 @@ const TOP_FINDINGS: usize = 10;
 /// What the handlers read.
 #[derive(Clone)]
 pub struct OpsState {
-    /// Liveness and readiness.
+    /// Liveness (heartbeats).
     pub health: Arc<Health>,
+    /// Readiness: the watches this process depends on, and shutdown.
+    pub readiness: Readiness,
     /// The registry behind `/metrics`.
     pub metrics: Metrics,
     /// The score actor, when this process runs one.
@@ -51,13 +55,13 @@ async fn healthz(state: web::Data<OpsState>) -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<OpsState>) -> HttpResponse {
-    match state.health.ready() {
+    match state.readiness.check() {
         Ok(()) => HttpResponse::Ok()
             .content_type("text/plain")
             .body("ready\n"),
         Err(why) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
-            .body(format!("not ready: {}\n", why.as_str())),
+            .body(format!("not ready: {why}\n")),
     }
 }
 

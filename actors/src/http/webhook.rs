@@ -19,7 +19,8 @@ use kube_devops::admission::{AdmissionResponse, Operation, Verdict, parse_review
 use kube_devops::checks::CheckId;
 
 use crate::metrics::Metrics;
-use crate::system::admission::{Readiness, SnapshotCell};
+use crate::system::admission::SnapshotCell;
+use crate::system::health::Readiness;
 
 /// Largest AdmissionReview accepted: big enough for a large object and its old version.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -80,13 +81,9 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<WebhookState>) -> HttpResponse {
-    let r = &state.readiness;
-    if r.is_ready() {
-        HttpResponse::Ok().body("ok\n")
-    } else if r.is_stopping() {
-        HttpResponse::ServiceUnavailable().body("shutting down\n")
-    } else {
-        HttpResponse::ServiceUnavailable().body("policy set not synced yet\n")
+    match state.readiness.check() {
+        Ok(()) => HttpResponse::Ok().body("ok\n"),
+        Err(why) => HttpResponse::ServiceUnavailable().body(format!("not ready: {why}\n")),
     }
 }
 

@@ -1,74 +1,35 @@
-//! AdmissionActor: keeps the DevOpsPolicy set current and publishes it as a snapshot; and
-//! [`start`], which runs it with the webhook's HTTPS server.
+//! AdmissionActor and the webhook's start-up: the HTTPS server over the policy snapshot.
 //!
-//! In: a `kube_runtime::watcher` stream of DevOpsPolicies in every namespace (with the
-//! default backoff, so errors never become a hot loop). Out: an immutable
-//! `Arc<PolicySnapshot>` stored in a shared [`SnapshotCell`], which request handlers load
-//! without a mailbox round-trip, and the readiness flag, set once the first list has been
-//! seen. A relist (`Init`..`InitDone`) is buffered and replaces the set at `InitDone`, so
-//! deleted policies are pruned and requests never see a half-listed set.
-
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+//! In: the [`SnapshotCell`] the PolicyReconcilerActor publishes into (the one policy
+//! source: the webhook never watches policies itself), the process's [`Readiness`] view
+//! (the webhook is ready once the policy watch has listed and stays live), the metrics.
+//! Out: a running webhook whose request handlers load the immutable snapshot from the cell
+//! without a mailbox round-trip. The AdmissionActor answers diagnostics about the snapshot
+//! served and beats for `/healthz`. [`start`] is the webhook on its own (`webhook serve`):
+//! it starts a policy source of its own, the same PolicyReconcilerActor without the
+//! operator; [`start_with`] serves a snapshot some other part of the process keeps (`run`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use arc_swap::ArcSwapOption;
-use futures::StreamExt;
 use kube::Client;
-use kube::api::Api;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use kube_devops::admission::PolicySnapshot;
-use kube_devops::policy::{DevOpsPolicy, DevOpsPolicySpec, NamespaceExclusions};
+use kube_devops::policy::{EffectivePolicy, PolicySet};
 
+pub use super::health::Readiness;
+use super::health::{HEARTBEAT_INTERVAL, Health, POLICIES};
+use super::messages::Shutdown;
+use super::policy::{PolicyReconcilerActor, ReconcilerOptions};
 use crate::http::{RunningServer, WebhookError, WebhookOptions, WebhookState, serve};
 use crate::metrics::Metrics;
-
-/// Resource label of the policy watch in metrics.
-const RESOURCE: &str = "devopspolicies";
 
 /// The published snapshot: `None` until the policy set has synced once.
 pub type SnapshotCell = Arc<ArcSwapOption<PolicySnapshot>>;
 
-/// Readiness of the webhook: the policy set has synced and no shutdown has begun.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    synced: AtomicBool,
-    stopping: AtomicBool,
-}
-
-impl Readiness {
-    /// Marks the policy set synced.
-    pub fn set_synced(&self) {
-        self.synced.store(true, Ordering::SeqCst);
-    }
-
-    /// Marks the start of shutdown: not ready from now on.
-    pub fn set_stopping(&self) {
-        self.stopping.store(true, Ordering::SeqCst);
-    }
-
-    /// True once the policy set has synced.
-    pub fn is_synced(&self) -> bool {
-        self.synced.load(Ordering::SeqCst)
-    }
-
-    /// True while shutting down.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-
-    /// Ready to serve admission: synced and not stopping.
-    pub fn is_ready(&self) -> bool {
-        self.is_synced() && !self.is_stopping()
-    }
-}
-
-/// Stops the policy watch (shutdown); the last snapshot keeps serving.
+/// Stops the webhook's own policy source (shutdown); the last snapshot keeps serving.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct StopWatching {
@@ -76,7 +37,7 @@ pub struct StopWatching {
     pub reason: &'static str,
 }
 
-/// Asks how many policies the actor holds, for diagnostics and tests.
+/// Asks how many policies the snapshot served holds, for diagnostics and tests.
 #[derive(Debug, Message)]
 #[rtype(result = "PolicyCount")]
 pub struct CountPolicies {
@@ -87,163 +48,39 @@ pub struct CountPolicies {
 /// The answer to [`CountPolicies`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, MessageResponse)]
 pub struct PolicyCount {
-    /// Policies held.
+    /// Policies held (valid or not).
     pub policies: usize,
 }
 
-type PolicyKey = (String, String);
-
-/// The policy watch and snapshot publisher.
+/// Diagnostics over the snapshot the webhook serves.
 pub struct AdmissionActor {
-    client: Client,
-    exclusions: NamespaceExclusions,
     snapshot: SnapshotCell,
-    readiness: Arc<Readiness>,
-    metrics: Metrics,
-    policies: BTreeMap<PolicyKey, DevOpsPolicySpec>,
-    relist: Option<BTreeMap<PolicyKey, DevOpsPolicySpec>>,
-    stream: Option<SpawnHandle>,
-    stopped: bool,
-}
-
-impl AdmissionActor {
-    /// An actor that publishes into `snapshot` and marks `readiness`.
-    pub fn new(
-        client: Client,
-        exclusions: NamespaceExclusions,
-        snapshot: SnapshotCell,
-        readiness: Arc<Readiness>,
-        metrics: Metrics,
-    ) -> Self {
-        AdmissionActor {
-            client,
-            exclusions,
-            snapshot,
-            readiness,
-            metrics,
-            policies: BTreeMap::new(),
-            relist: None,
-            stream: None,
-            stopped: false,
-        }
-    }
-
-    fn start_stream(&mut self, ctx: &mut Context<Self>) {
-        let api: Api<DevOpsPolicy> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .boxed();
-        self.stream = Some(ctx.add_stream(stream));
-    }
-
-    fn publish(&self) {
-        let snapshot = PolicySnapshot::from_policies(
-            self.policies
-                .iter()
-                .map(|((ns, name), spec)| (ns.as_str(), name.as_str(), spec)),
-            self.exclusions.clone(),
-        );
-        tracing::debug!(
-            policies = self.policies.len(),
-            namespaces = snapshot.namespace_count(),
-            "admission policy snapshot published"
-        );
-        self.snapshot.store(Some(Arc::new(snapshot)));
-    }
-
-    fn key(policy: &DevOpsPolicy) -> Option<PolicyKey> {
-        Some((
-            policy.metadata.namespace.clone()?,
-            policy.metadata.name.clone()?,
-        ))
-    }
+    health: Arc<Health>,
+    source: Option<Addr<PolicyReconcilerActor>>,
 }
 
 impl Actor for AdmissionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if !self.stopped {
-            self.start_stream(ctx);
-        }
+        self.health.beat("admission");
+        ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("admission"));
     }
 }
 
-impl Supervised for AdmissionActor {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        tracing::warn!("AdmissionActor restarting; the last snapshot keeps serving");
-        self.stream = None;
-        self.relist = None;
-    }
-}
-
-impl StreamHandler<Result<Event<DevOpsPolicy>, watcher::Error>> for AdmissionActor {
-    fn handle(&mut self, item: Result<Event<DevOpsPolicy>, watcher::Error>, _: &mut Context<Self>) {
-        match item {
-            Ok(Event::Apply(policy)) => {
-                if let Some(key) = Self::key(&policy) {
-                    tracing::debug!(ns = %key.0, policy = %key.1, "policy applied");
-                    self.policies.insert(key, policy.spec);
-                    if self.readiness.is_synced() {
-                        self.publish();
-                    }
-                }
-            }
-            Ok(Event::Delete(policy)) => {
-                if let Some(key) = Self::key(&policy) {
-                    tracing::debug!(ns = %key.0, policy = %key.1, "policy deleted");
-                    self.policies.remove(&key);
-                    if self.readiness.is_synced() {
-                        self.publish();
-                    }
-                }
-            }
-            Ok(Event::Init) => self.relist = Some(BTreeMap::new()),
-            Ok(Event::InitApply(policy)) => {
-                if let (Some(key), Some(buffer)) = (Self::key(&policy), self.relist.as_mut()) {
-                    buffer.insert(key, policy.spec);
-                }
-            }
-            Ok(Event::InitDone) => {
-                if let Some(buffer) = self.relist.take() {
-                    self.policies = buffer;
-                }
-                self.publish();
-                if !self.readiness.is_synced() {
-                    tracing::info!(policies = self.policies.len(), "policy set synced");
-                }
-                self.readiness.set_synced();
-            }
-            Err(error) => {
-                self.metrics
-                    .watch_errors_total
-                    .with_label_values(&[RESOURCE])
-                    .inc();
-                tracing::warn!(%error, resource = RESOURCE, "watch error; retrying with backoff");
-            }
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The watcher retries forever, so an end means something stopped it; unless we
-        // were told to stop, start it again rather than serve a frozen set.
-        if self.stopped {
-            return;
-        }
-        tracing::warn!(resource = RESOURCE, "policy watch ended; restarting it");
-        self.start_stream(ctx);
-    }
-}
+impl Supervised for AdmissionActor {}
 
 impl Handler<StopWatching> for AdmissionActor {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, msg: StopWatching, ctx: &mut Context<Self>) {
-        tracing::info!(reason = msg.reason, "policy watch stopping");
-        self.stopped = true;
-        if let Some(handle) = self.stream.take() {
-            ctx.cancel_future(handle);
-        }
+    fn handle(&mut self, msg: StopWatching, _: &mut Context<Self>) -> Self::Result {
+        tracing::info!(reason = msg.reason, "webhook policy source stopping");
+        let source = self.source.take();
+        Box::pin(async move {
+            if let Some(source) = source {
+                let _ = source.send(Shutdown).await;
+            }
+        })
     }
 }
 
@@ -251,9 +88,14 @@ impl Handler<CountPolicies> for AdmissionActor {
     type Result = PolicyCount;
 
     fn handle(&mut self, msg: CountPolicies, _: &mut Context<Self>) -> PolicyCount {
+        let Some(snapshot) = self.snapshot.load_full() else {
+            return PolicyCount { policies: 0 };
+        };
+        let set = snapshot.set();
+        let count = |ns: &str| set.namespace(ns).map_or(0, |p| p.all_names().count());
         let policies = match &msg.namespace {
-            Some(ns) => self.policies.keys().filter(|(n, _)| n == ns).count(),
-            None => self.policies.len(),
+            Some(ns) => count(ns),
+            None => set.namespaces().map(count).sum(),
         };
         PolicyCount { policies }
     }
@@ -263,9 +105,10 @@ impl Handler<CountPolicies> for AdmissionActor {
 pub struct WebhookRuntime {
     /// The HTTPS server.
     pub server: RunningServer,
-    /// Readiness (`/readyz`): the policy set has synced and no shutdown has begun.
+    /// Readiness (`/readyz`): the policy set has synced, its watch is live, and no shutdown
+    /// has begun.
     pub readiness: Arc<Readiness>,
-    /// The policy watch.
+    /// Diagnostics over the snapshot served.
     pub actor: Addr<AdmissionActor>,
     /// The snapshot the handlers read.
     pub snapshot: SnapshotCell,
@@ -277,8 +120,8 @@ impl WebhookRuntime {
         self.server.local_addr
     }
 
-    /// Shuts down in order: readiness off, policy watch stopped, in-flight requests
-    /// drained, server stopped.
+    /// Shuts down in order: readiness off, the webhook's own policy source stopped (when
+    /// it has one), in-flight requests drained, server stopped.
     pub async fn stop(self) {
         self.readiness.set_stopping();
         let stop = self.actor.send(StopWatching { reason: "shutdown" });
@@ -286,28 +129,61 @@ impl WebhookRuntime {
             .await
             .is_err()
         {
-            tracing::warn!("policy watch did not acknowledge the stop in time");
+            tracing::warn!("policy source did not acknowledge the stop in time");
         }
         self.server.stop().await;
     }
 }
 
-/// Starts the AdmissionActor (supervised) and the HTTPS server inside the actix System
-/// that is already running on this thread, and returns at once: readiness turns on when
-/// the policy set has synced. `client` is the process's one kube client; `metrics` the
-/// one registry (webhook requests, denials, errors and latency are recorded there).
-/// Stop it with [`WebhookRuntime::stop`].
+/// Starts the webhook on its own inside the actix System running on this thread: a policy
+/// source (PolicyReconcilerActor without the operator, supervised) and the HTTPS server.
+/// Returns at once; readiness turns on when the policy set has synced. `client` is the
+/// process's one kube client; `metrics` the one registry.
 pub async fn start(
     options: WebhookOptions,
-    client: kube::Client,
+    client: Client,
     metrics: Metrics,
 ) -> Result<WebhookRuntime, WebhookError> {
+    let health = Arc::new(Health::default());
     let snapshot: SnapshotCell = Arc::new(ArcSwapOption::empty());
-    let readiness = Arc::new(Readiness::default());
+    let reconciler = ReconcilerOptions {
+        defaults: PolicySet::new(
+            EffectivePolicy::default(),
+            "default",
+            options.exclusions.clone(),
+        ),
+        policies_required: true,
+        scores: None,
+        operator: None,
+    };
+    let source = {
+        let (cell, health, metrics) = (snapshot.clone(), health.clone(), metrics.clone());
+        Supervisor::start(move |_| {
+            PolicyReconcilerActor::new(client, reconciler, cell, health, metrics)
+        })
+    };
+    let readiness = Readiness::new(health, &[POLICIES]);
+    start_with(options, snapshot, readiness, metrics, Some(source))
+}
+
+/// Starts the HTTPS server over a snapshot kept by another part of the process, with the
+/// given readiness view. `source` is stopped with the webhook when given.
+pub fn start_with(
+    options: WebhookOptions,
+    snapshot: SnapshotCell,
+    readiness: Readiness,
+    metrics: Metrics,
+    source: Option<Addr<PolicyReconcilerActor>>,
+) -> Result<WebhookRuntime, WebhookError> {
+    let readiness = Arc::new(readiness);
+    metrics
+        .webhook_errors_total
+        .with_label_values(&[options.failure_mode.as_str()])
+        .inc_by(0);
     let state = WebhookState {
         snapshot: snapshot.clone(),
         readiness: readiness.clone(),
-        metrics: metrics.clone(),
+        metrics,
         failure_mode: options.failure_mode,
     };
     let server = serve(
@@ -318,9 +194,12 @@ pub async fn start(
         options.workers,
         state,
     )?;
-    let (cell, ready, exclusions) = (snapshot.clone(), readiness.clone(), options.exclusions);
-    let actor =
-        Supervisor::start(move |_| AdmissionActor::new(client, exclusions, cell, ready, metrics));
+    let (cell, health) = (snapshot.clone(), readiness.health().clone());
+    let actor = Supervisor::start(move |_| AdmissionActor {
+        snapshot: cell,
+        health,
+        source,
+    });
     Ok(WebhookRuntime {
         server,
         readiness,

@@ -1,13 +1,16 @@
-//! Liveness and readiness, shared between the actors and the HTTP handlers.
+//! Liveness and readiness: one model for the ops server and the webhook.
 //!
-//! In: actors report sync, watch health, heartbeats and shutdown. Out: `/healthz` (every
-//! actor has beaten recently) and `/readyz` (first full sync done, every watch healthy,
-//! not shutting down). Plain atomics: handlers on other threads read them without a
-//! mailbox round-trip.
+//! In: each watch reports its state (waiting for its first list, live, failing and why),
+//! actors beat, and the shutdown owner says when stopping begins. Out: `/healthz` (every
+//! actor has beaten recently) and, through a [`Readiness`] naming the watches a server
+//! depends on, `/readyz`: ready means not shutting down and, for every such watch, the
+//! last list succeeded and the watch since then is live (events arrive, or the API server
+//! answered a probe on the same resource). Plain atomics and short locks: handlers on
+//! other threads read them without a mailbox round-trip.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long an actor may stay silent before `/healthz` fails.
@@ -15,50 +18,71 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often actors beat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Process health.
-#[derive(Debug, Default)]
-pub struct Health {
-    synced: AtomicBool,
-    watch_healthy: AtomicBool,
-    shutting_down: AtomicBool,
-    heartbeats: Mutex<BTreeMap<&'static str, Instant>>,
+/// Component name of the pod watch.
+pub const PODS: &str = "pods";
+/// Component name of the DevOpsPolicy watch (the policy source).
+pub const POLICIES: &str = "devopspolicies";
+
+/// The state of one watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchState {
+    /// Registered; its first list has not completed.
+    Waiting,
+    /// Listed, and live since.
+    Live,
+    /// Not live; the text says why.
+    Failing(String),
 }
 
-/// Why the process is not ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a server is not ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotReady {
-    /// The first full list has not completed.
-    NotSynced,
-    /// The watch is failing.
-    WatchFailing,
     /// The process is shutting down.
     ShuttingDown,
+    /// A watch the server depends on has not completed its first list.
+    NotSynced(&'static str),
+    /// A watch the server depends on is failing.
+    Failing(&'static str, String),
 }
 
-impl NotReady {
-    /// Text for the `/readyz` body.
-    pub fn as_str(self) -> &'static str {
+impl std::fmt::Display for NotReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NotReady::NotSynced => "waiting for the first full sync",
-            NotReady::WatchFailing => "watch is failing",
-            NotReady::ShuttingDown => "shutting down",
+            NotReady::ShuttingDown => f.write_str("shutting down"),
+            NotReady::NotSynced(c) => write!(f, "{c}: waiting for the first full list"),
+            NotReady::Failing(c, why) => write!(f, "{c}: {why}"),
         }
     }
 }
 
+/// Process health: watches, heartbeats, shutdown.
+#[derive(Debug, Default)]
+pub struct Health {
+    shutting_down: AtomicBool,
+    watches: Mutex<BTreeMap<&'static str, WatchState>>,
+    heartbeats: Mutex<BTreeMap<&'static str, Instant>>,
+}
+
 impl Health {
-    /// The first full list completed and the watch is healthy.
+    /// Sets a watch's state (registering it on first use).
+    pub fn set(&self, watch: &'static str, state: WatchState) {
+        if let Ok(mut w) = self.watches.lock() {
+            w.insert(watch, state);
+        }
+    }
+
+    /// A watch's state; `None` when it never reported.
+    pub fn state(&self, watch: &str) -> Option<WatchState> {
+        self.watches.lock().ok()?.get(watch).cloned()
+    }
+
+    /// The first full list of the pod watch completed and the watch is live (shorthand
+    /// for tests and embedders).
     pub fn set_synced(&self) {
-        self.synced.store(true, Ordering::Release);
-        self.watch_healthy.store(true, Ordering::Release);
+        self.set(PODS, WatchState::Live);
     }
 
-    /// The watch delivered an event (healthy) or an error (unhealthy).
-    pub fn set_watch_healthy(&self, healthy: bool) {
-        self.watch_healthy.store(healthy, Ordering::Release);
-    }
-
-    /// Shutdown began: readiness turns false at once and stays false.
+    /// Shutdown began: every readiness turns false at once and stays false.
     pub fn set_shutting_down(&self) {
         self.shutting_down.store(true, Ordering::Release);
     }
@@ -68,17 +92,25 @@ impl Health {
         self.shutting_down.load(Ordering::Acquire)
     }
 
-    /// Readiness.
-    pub fn ready(&self) -> Result<(), NotReady> {
-        if self.shutting_down.load(Ordering::Acquire) {
-            Err(NotReady::ShuttingDown)
-        } else if !self.synced.load(Ordering::Acquire) {
-            Err(NotReady::NotSynced)
-        } else if !self.watch_healthy.load(Ordering::Acquire) {
-            Err(NotReady::WatchFailing)
-        } else {
-            Ok(())
+    /// Readiness for a server depending on `watches` (a watch that never reported counts
+    /// as not synced).
+    pub fn ready_for(&self, watches: &[&'static str]) -> Result<(), NotReady> {
+        if self.is_shutting_down() {
+            return Err(NotReady::ShuttingDown);
         }
+        for name in watches {
+            match self.state(name) {
+                Some(WatchState::Live) => {}
+                Some(WatchState::Failing(why)) => return Err(NotReady::Failing(name, why)),
+                Some(WatchState::Waiting) | None => return Err(NotReady::NotSynced(name)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Readiness of the pod watch alone (the ops server of a process that only scores).
+    pub fn ready(&self) -> Result<(), NotReady> {
+        self.ready_for(&[PODS])
     }
 
     /// An actor is alive.
@@ -102,21 +134,94 @@ impl Health {
     }
 }
 
+/// One server's view of the health: the watches it depends on.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    health: Arc<Health>,
+    watches: Vec<&'static str>,
+}
+
+impl Default for Readiness {
+    /// A readiness of its own depending on the policy watch (a webhook served on its own,
+    /// or a test).
+    fn default() -> Self {
+        Readiness::new(Arc::new(Health::default()), &[POLICIES])
+    }
+}
+
+impl Readiness {
+    /// A server of `health` depending on `watches`.
+    pub fn new(health: Arc<Health>, watches: &[&'static str]) -> Self {
+        Readiness {
+            health,
+            watches: watches.to_vec(),
+        }
+    }
+
+    /// Ready, or why not.
+    pub fn check(&self) -> Result<(), NotReady> {
+        self.health.ready_for(&self.watches)
+    }
+
+    /// Ready.
+    pub fn is_ready(&self) -> bool {
+        self.check().is_ok()
+    }
+
+    /// Marks every watch this server depends on live (tests, load runs).
+    pub fn set_synced(&self) {
+        for w in &self.watches {
+            self.health.set(w, WatchState::Live);
+        }
+    }
+
+    /// Marks the start of shutdown: not ready from now on (for every server of the
+    /// process, which share one health).
+    pub fn set_stopping(&self) {
+        self.health.set_shutting_down();
+    }
+
+    /// True while shutting down.
+    pub fn is_stopping(&self) -> bool {
+        self.health.is_shutting_down()
+    }
+
+    /// The shared health.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn readiness_needs_a_sync_a_healthy_watch_and_no_shutdown() {
-        let h = Health::default();
-        assert_eq!(h.ready(), Err(NotReady::NotSynced));
-        h.set_synced();
-        assert_eq!(h.ready(), Ok(()));
-        h.set_watch_healthy(false);
-        assert_eq!(h.ready(), Err(NotReady::WatchFailing));
-        h.set_watch_healthy(true);
-        h.set_shutting_down();
-        assert_eq!(h.ready(), Err(NotReady::ShuttingDown));
+    fn readiness_needs_every_watch_live_and_no_shutdown() {
+        let h = Arc::new(Health::default());
+        let ops = Readiness::new(h.clone(), &[PODS, POLICIES]);
+        let webhook = Readiness::new(h.clone(), &[POLICIES]);
+        assert_eq!(ops.check(), Err(NotReady::NotSynced(PODS)));
+        h.set(POLICIES, WatchState::Live);
+        assert!(webhook.is_ready());
+        assert_eq!(ops.check(), Err(NotReady::NotSynced(PODS)));
+        h.set(PODS, WatchState::Live);
+        assert!(ops.is_ready());
+        h.set(POLICIES, WatchState::Failing("CRD missing".into()));
+        assert_eq!(
+            webhook.check(),
+            Err(NotReady::Failing(POLICIES, "CRD missing".into()))
+        );
+        assert!(
+            webhook
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("CRD missing")
+        );
+        h.set(POLICIES, WatchState::Live);
+        webhook.set_stopping();
+        assert_eq!(ops.check(), Err(NotReady::ShuttingDown));
     }
 
     #[test]

@@ -1,7 +1,16 @@
 //! Typed messages between the actors.
+//!
+//! In and out: pod events (WatchActor -> NamespaceScoreActor), policy snapshots and
+//! evaluation requests (PolicyReconcilerActor -> NamespaceScoreActor), pod-change notices
+//! (NamespaceScoreActor -> PolicyReconcilerActor), leadership (LeaseActor -> every writer),
+//! score queries (HTTP -> NamespaceScoreActor) and shutdown.
+
+use std::sync::Arc;
 
 use actix::Message;
+use kube_devops::admission::PolicySnapshot;
 use kube_devops::facts::PodFacts;
+use kube_devops::score::store::NamespaceEvaluation;
 
 /// A change in the set of pods, from WatchActor to NamespaceScoreActor.
 #[derive(Debug, Message)]
@@ -25,12 +34,55 @@ pub enum PodEvent {
     RelistDone,
 }
 
-/// Leadership changed, from LeaseActor to the writers.
+/// Leadership changed, from LeaseActor to every recipient registered with it (the
+/// reconciler, and any later writer). Writers must still ask the
+/// [`LeadershipGuard`](super::lease::LeadershipGuard) before each write: this message says
+/// when to start or stop working, the guard says whether a write may go out now.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct LeadershipChanged {
     /// Whether this replica now leads.
     pub leader: bool,
+}
+
+/// The policy snapshot changed, from PolicyReconcilerActor to NamespaceScoreActor: judge
+/// with it from now on, and re-judge these namespaces from the stored facts (every
+/// namespace when `None`: the first snapshot, or a changed default).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PoliciesChanged {
+    /// The snapshot the webhook serves too.
+    pub snapshot: Arc<PolicySnapshot>,
+    /// Namespaces whose resolution changed.
+    pub namespaces: Option<Vec<String>>,
+}
+
+/// Asks NamespaceScoreActor to evaluate namespaces from the stored facts (the operator's
+/// reconcile: no LIST of pods). The answer holds one evaluation per namespace asked, in
+/// order; scores are refreshed on the way.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<NamespaceEvaluation>")]
+pub struct EvaluateNamespaces {
+    /// The namespaces.
+    pub namespaces: Vec<String>,
+}
+
+/// Asks NamespaceScoreActor to send [`PodsChanged`] to the reconciler (set once at
+/// start-up: the two actors name each other).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct NotifyPodChanges {
+    /// The reconciler.
+    pub reconciler: actix::Recipient<PodsChanged>,
+}
+
+/// Pods changed in these namespaces (each holding a DevOpsPolicy), from
+/// NamespaceScoreActor to PolicyReconcilerActor, batched: the reconciler debounces.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PodsChanged {
+    /// The namespaces.
+    pub namespaces: Vec<String>,
 }
 
 /// Asks NamespaceScoreActor for the current scores.

@@ -1,15 +1,20 @@
-//! The controller runtime: one actix system of supervised actors behind an ops HTTP server.
+//! The controller runtime: one actix system of supervised actors behind an ops HTTP server
+//! (and, in `run`, the webhook).
 //!
 //! In: [`ControllerOptions`] and a way to reach the cluster. Out: a running process that
-//! watches pods, scores namespaces, elects a leader and serves `/healthz`, `/readyz`,
-//! `/metrics`, `/api/v1/scores` and the dashboard, until SIGTERM or SIGINT. The `kube::Client`
-//! is created once inside the running system and cloned into every actor. Shutdown has one
-//! owner and one order: readiness off, stop the watch, release the lease, drain HTTP, exit 0.
+//! watches pods, keeps the one policy snapshot, scores namespaces, elects a leader,
+//! reconciles DevOpsPolicies (`reconcile`, `run`) and serves `/healthz`, `/readyz`,
+//! `/metrics`, `/api/v1/scores` and the dashboard, until SIGTERM or SIGINT. The
+//! `kube::Client` is created once inside the running system and cloned into every actor.
+//! Shutdown has one owner and one order: readiness off, stop the watches and the operator,
+//! release the lease, drain HTTP, exit 0.
 
 pub mod admission;
 pub mod health;
 pub mod lease;
+pub mod liveness;
 pub mod messages;
+pub mod policy;
 pub mod scores;
 pub mod watch;
 
@@ -17,13 +22,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, Supervisor};
+use actix::{Addr, Supervisor};
 use actix_web::{App, HttpServer, web};
-use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
+use arc_swap::ArcSwapOption;
+use kube_devops::policy::PolicySet;
 
-use self::health::Health;
-use self::lease::{LeaseActor, LeaseSettings};
-use self::messages::Shutdown;
+use self::admission::SnapshotCell;
+use self::health::{Health, PODS, POLICIES, Readiness};
+use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
+use self::messages::{NotifyPodChanges, Shutdown};
+use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
 use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
 use crate::http::ops::{self, OpsState};
@@ -32,15 +40,27 @@ use crate::metrics::Metrics;
 /// How long HTTP connections may drain at shutdown.
 pub const HTTP_DRAIN: Duration = Duration::from_secs(5);
 
+/// The operator's settings (`reconcile`, `run`).
+#[derive(Debug, Clone)]
+pub struct OperatorSettings {
+    /// Full resync period.
+    pub resync: Duration,
+    /// Debounce of pod changes.
+    pub debounce: Duration,
+    /// Report writes per second.
+    pub report_writes_per_second: f64,
+    /// The cluster's name in audit results.
+    pub cluster_name: String,
+}
+
 /// Everything a controller process needs to know.
 #[derive(Debug, Clone)]
 pub struct ControllerOptions {
     /// Address of the ops HTTP server.
     pub http_addr: SocketAddr,
-    /// The policy pods are scored with.
-    pub policy: EffectivePolicy,
-    /// Namespaces left alone (includes the controller's own).
-    pub exclusions: NamespaceExclusions,
+    /// The default policy (`--policy`, `--bundle` or built-in), its origin and the
+    /// excluded namespaces: the policy set before any DevOpsPolicy is known.
+    pub defaults: PolicySet,
     /// Leader election settings.
     pub lease: LeaseSettings,
     /// Time between turning not-ready and stopping work at shutdown, so endpoints stop
@@ -48,33 +68,64 @@ pub struct ControllerOptions {
     pub shutdown_delay: Duration,
     /// The admission webhook, when this process serves it (`run`).
     pub webhook: Option<crate::http::WebhookOptions>,
+    /// The operator, when this process reconciles policies (`reconcile`, `run`).
+    pub operator: Option<OperatorSettings>,
 }
 
 /// The running actors, for shutdown.
 struct Running {
     watch: Addr<WatchActor>,
+    policies: Addr<PolicyReconcilerActor>,
     lease: Addr<LeaseActor>,
     server: actix_web::dev::ServerHandle,
     webhook: Option<self::admission::WebhookRuntime>,
 }
 
-/// Starts the watch set (WatchActor, NamespaceScoreActor, LeaseActor) and the ops server
-/// in the current actix system.
+/// Starts every actor of `options` and the ops server in the current actix system.
 async fn start(
     options: ControllerOptions,
     client: kube::Client,
     health: Arc<Health>,
 ) -> anyhow::Result<Running> {
     let metrics = Metrics::new()?;
+    let cell: SnapshotCell = Arc::new(ArcSwapOption::empty());
+    let guard = LeadershipGuard::new(Duration::from_secs(options.lease.duration));
     let scores = {
-        let (policy, exclusions, metrics, health) = (
-            options.policy.clone(),
-            options.exclusions.clone(),
-            metrics.clone(),
-            health.clone(),
-        );
-        Supervisor::start(move |_| NamespaceScoreActor::new(policy, exclusions, metrics, health))
+        let (defaults, metrics, health) =
+            (options.defaults.clone(), metrics.clone(), health.clone());
+        Supervisor::start(move |_| NamespaceScoreActor::new(defaults, metrics, health))
     };
+    let operator = options.operator.as_ref().map(|o| OperatorOptions {
+        scores: scores.clone().recipient(),
+        guard: guard.clone(),
+        resync: o.resync,
+        debounce: o.debounce,
+        report_writes_per_second: o.report_writes_per_second,
+        cluster_name: o.cluster_name.clone(),
+        identity: options.lease.identity.clone(),
+    });
+    let reconciler = ReconcilerOptions {
+        defaults: options.defaults.clone(),
+        policies_required: options.operator.is_some() || options.webhook.is_some(),
+        scores: Some(scores.clone().recipient()),
+        operator,
+    };
+    let policies = {
+        let (client, cell, health, metrics) = (
+            client.clone(),
+            cell.clone(),
+            health.clone(),
+            metrics.clone(),
+        );
+        Supervisor::start(move |_| {
+            PolicyReconcilerActor::new(client, reconciler, cell, health, metrics)
+        })
+    };
+    if options.operator.is_some() {
+        scores.do_send(NotifyPodChanges {
+            reconciler: policies.clone().recipient(),
+        });
+    }
     let watch = {
         let (client, recipient, health, metrics) = (
             client.clone(),
@@ -84,27 +135,37 @@ async fn start(
         );
         Supervisor::start(move |_| WatchActor::new(client, recipient, health, metrics))
     };
-    let lease = LeaseActor::new(
-        client.clone(),
-        options.lease.clone(),
-        Vec::new(),
-        metrics.clone(),
-    )
-    .start();
+    let subscribers = vec![policies.clone().recipient()];
+    let lease = {
+        let (client, settings, metrics, guard) = (
+            client.clone(),
+            options.lease.clone(),
+            metrics.clone(),
+            guard.clone(),
+        );
+        Supervisor::start(move |_| LeaseActor::new(client, settings, subscribers, guard, metrics))
+    };
     let webhook = match options.webhook.clone() {
         Some(webhook) => {
             let addr = webhook.addr;
-            let runtime = self::admission::start(webhook, client.clone(), metrics.clone())
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
-                })?;
+            let readiness = Readiness::new(health.clone(), &[POLICIES]);
+            let runtime =
+                self::admission::start_with(webhook, cell, readiness, metrics.clone(), None)
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
+                    })?;
             Some(runtime)
         }
         None => None,
     };
+    let ops_watches: &[&'static str] = if options.operator.is_some() || options.webhook.is_some() {
+        &[PODS, POLICIES]
+    } else {
+        &[PODS]
+    };
     let state = OpsState {
         health: health.clone(),
+        readiness: Readiness::new(health.clone(), ops_watches),
         metrics,
         scores: Some(scores.recipient()),
     };
@@ -129,6 +190,7 @@ async fn start(
     tracing::info!(addr = %options.http_addr, identity = %options.lease.identity, "controller started");
     Ok(Running {
         watch,
+        policies,
         lease,
         server: handle,
         webhook,
@@ -171,17 +233,16 @@ pub fn run(
         let health = Arc::new(Health::default());
         let running = start(options, client, health.clone()).await?;
         signalled().await;
-        // 1. Not ready: load balancers and the API server stop sending traffic.
+        // 1. Not ready: load balancers and the API server stop sending traffic (both
+        //    servers read the same health).
         health.set_shutting_down();
-        if let Some(webhook) = &running.webhook {
-            webhook.readiness.set_stopping();
-        }
         actix_rt::time::sleep(shutdown_delay).await;
-        // 2. Stop watching.
+        // 2. Stop watching and reconciling.
         let _ = running.watch.send(Shutdown).await;
+        let _ = running.policies.send(Shutdown).await;
         // 3. Release the lease so a standby takes over at once.
         let _ = running.lease.send(Shutdown).await;
-        // 4. Drain HTTP (the webhook stops its policy watch, then drains).
+        // 4. Drain HTTP.
         if let Some(webhook) = running.webhook {
             webhook.stop().await;
         }

@@ -1,69 +1,105 @@
 //! NamespaceScoreActor: the live score state.
 //!
-//! In: [`PodEvent`]s from the WatchActor. Out: namespace and cluster gauges, answers to
-//! [`GetScores`], and structured log events when a namespace changes classification or a
-//! pod gains or loses a finding (not on every event). Each event costs O(1): one evaluation,
-//! one board update, two gauge writes. A relist keeps the old scores until it completes,
-//! then drops the pods it did not see again, so scores never flap to empty. Pending pods
-//! are re-evaluated on a timer, since a pod becomes "pending too long" without any event.
+//! In: [`PodEvent`]s from the WatchActor, [`PoliciesChanged`] and [`EvaluateNamespaces`]
+//! from the PolicyReconcilerActor, [`GetScores`] from HTTP. Out: namespace and cluster
+//! gauges, evaluations for the operator, [`PodsChanged`] notices for namespaces that hold a
+//! DevOpsPolicy (batched every [`NOTIFY_INTERVAL`]), and log events when a namespace changes
+//! classification or a pod gains or loses a finding (not on every event).
+//!
+//! Each pod is judged by its namespace's resolution in the current policy snapshot (the
+//! one the webhook serves), and its facts are kept compactly in a [`PodStore`], so a policy
+//! change re-judges a namespace from stored facts, without a relist, and the operator never
+//! lists pods. Each pod event costs O(1): one evaluation, one store update, two gauge
+//! writes. Until the first snapshot arrives, pods are stored but no gauge is published. A
+//! relist keeps the old scores until it completes, then drops the pods it did not see
+//! again, so scores never flap to empty. Pending pods are re-judged on a timer, since a pod
+//! becomes "pending too long" without any event.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, AsyncContext, Context, Handler, Supervised};
+use actix::{Actor, AsyncContext, Context, Handler, MessageResult, Recipient, Supervised};
 use jiff::Timestamp;
-use kube_devops::checks::{CheckId, evaluate, pod_score};
-use kube_devops::facts::PodFacts;
-use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
-use kube_devops::score::{Classification, ScoreBoard};
+use kube_devops::admission::PolicySnapshot;
+use kube_devops::checks::CheckId;
+use kube_devops::policy::{NamespaceExclusions, PolicySet};
+use kube_devops::score::Classification;
+use kube_devops::score::store::{Change, PodStore};
 
 use super::health::{HEARTBEAT_INTERVAL, Health};
-use super::messages::{GetScores, NamespaceView, PodEvent, ScoresView, TopFinding};
+use super::messages::{
+    EvaluateNamespaces, GetScores, NamespaceView, NotifyPodChanges, PodEvent, PodsChanged,
+    PoliciesChanged, ScoresView, TopFinding,
+};
 use crate::metrics::Metrics;
 
 /// How often Pending pods are re-judged.
 pub const PENDING_RECHECK: Duration = Duration::from_secs(10);
 /// Mailbox capacity: events beyond it make the watcher wait (backpressure), never drop.
 pub const MAILBOX: usize = 4096;
+/// How often pod changes are passed on to the reconciler.
+pub const NOTIFY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The live score state.
 pub struct NamespaceScoreActor {
-    board: ScoreBoard,
-    policy: EffectivePolicy,
-    exclusions: NamespaceExclusions,
+    store: PodStore,
+    snapshot: Arc<PolicySnapshot>,
+    synced_policies: bool,
     metrics: Metrics,
     health: Arc<Health>,
     relist_seen: Option<HashSet<String>>,
-    pending: HashMap<String, PodFacts>,
+    reconciler: Option<Recipient<PodsChanged>>,
+    touched: BTreeSet<Arc<str>>,
 }
 
 impl NamespaceScoreActor {
-    /// A fresh state judging with `policy`.
-    pub fn new(
-        policy: EffectivePolicy,
+    /// A fresh state. Until a [`PoliciesChanged`] arrives, pods are judged by `defaults`
+    /// (the controller's default policy and exclusions) but no gauge is published.
+    pub fn new(defaults: PolicySet, metrics: Metrics, health: Arc<Health>) -> Self {
+        NamespaceScoreActor {
+            store: PodStore::new(),
+            snapshot: Arc::new(PolicySnapshot::new(defaults)),
+            synced_policies: false,
+            metrics,
+            health,
+            relist_seen: None,
+            reconciler: None,
+            touched: BTreeSet::new(),
+        }
+    }
+
+    /// A state that judges by `defaults` alone and publishes at once (a process without a
+    /// policy source, and tests).
+    pub fn with_fixed_policy(
+        policy: kube_devops::policy::EffectivePolicy,
         exclusions: NamespaceExclusions,
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Self {
-        NamespaceScoreActor {
-            board: ScoreBoard::new(),
-            policy,
-            exclusions,
+        let mut actor = Self::new(
+            PolicySet::new(policy, "default", exclusions),
             metrics,
             health,
-            relist_seen: None,
-            pending: HashMap::new(),
-        }
+        );
+        actor.synced_policies = true;
+        actor
+    }
+
+    fn policies(&self) -> &PolicySet {
+        self.snapshot.set()
     }
 
     fn classification(&self, ns: &str) -> Option<Classification> {
-        self.board.namespace(ns).map(|s| s.classification())
+        self.store.namespace(ns).map(|s| s.classification())
     }
 
     /// Writes the gauges of one namespace and of the cluster.
     fn publish(&self, ns: &str) {
-        match self.board.namespace(ns) {
+        if !self.synced_policies {
+            return;
+        }
+        match self.store.namespace(ns) {
             Some(score) => self
                 .metrics
                 .namespace_health_score
@@ -77,49 +113,27 @@ impl NamespaceScoreActor {
                     .remove_label_values(&[ns]);
             }
         }
-        match self.board.cluster() {
+        match self.store.cluster() {
             Some(score) => self.metrics.cluster_health_score.set(score.value()),
             None => self.metrics.cluster_health_score.set(100.0),
         }
-        self.metrics.pods_tracked.set(self.board.len() as i64);
+        self.metrics.pods_tracked.set(self.store.len() as i64);
     }
 
-    fn apply(&mut self, facts: PodFacts, relist: bool) {
-        let Some(uid) = facts.uid.clone() else {
+    fn after(&mut self, change: Option<Change>, pod: &str, before: Option<Classification>) {
+        let Some(change) = change else {
             return;
         };
-        if let Some(seen) = self.relist_seen.as_mut().filter(|_| relist) {
-            seen.insert(uid.clone());
-        }
-        let ns = facts.object.namespace.clone();
-        if self.exclusions.is_excluded(&ns) || facts.is_terminated() {
-            self.pending.remove(&uid);
-            if self.board.delete(&uid).is_some() {
-                self.publish(&ns);
-            }
-            return;
-        }
-        let before = self.classification(&ns);
-        let findings = evaluate(&facts, &self.policy, Timestamp::now());
-        let score = pod_score(&findings);
-        let previous = self.board.apply(&uid, &ns, score);
-        let pod = facts.object.name.as_str();
-        match previous {
-            Some(prev) if prev.checks != score.checks => {
-                let gained: Vec<&str> = score
-                    .checks
-                    .minus(prev.checks)
-                    .map(CheckId::as_str)
-                    .collect();
-                let lost: Vec<&str> = prev
-                    .checks
-                    .minus(score.checks)
-                    .map(CheckId::as_str)
-                    .collect();
+        let ns = change.namespace.clone();
+        match (change.before, change.after) {
+            (Some(prev), Some(now)) if prev.checks != now.checks => {
+                let gained: Vec<&str> =
+                    now.checks.minus(prev.checks).map(CheckId::as_str).collect();
+                let lost: Vec<&str> = prev.checks.minus(now.checks).map(CheckId::as_str).collect();
                 tracing::info!(%ns, %pod, ?gained, ?lost, "pod findings changed");
             }
-            None if score.checks.0 != 0 => {
-                let checks: Vec<&str> = score
+            (None, Some(now)) if now.checks.0 != 0 => {
+                let checks: Vec<&str> = now
                     .checks
                     .minus(Default::default())
                     .map(CheckId::as_str)
@@ -128,68 +142,106 @@ impl NamespaceScoreActor {
             }
             _ => {}
         }
-        let phase = facts.runtime.as_ref().and_then(|r| r.phase.as_deref());
-        if phase == Some("Pending") {
-            self.pending.insert(uid, facts);
-        } else {
-            self.pending.remove(&uid);
+        self.publish(&ns);
+        self.log_classification(&ns, before);
+        if self.policies().namespace(&ns).is_some() {
+            self.touched.insert(ns);
         }
-        self.after_change(&ns, before);
-    }
-
-    fn delete(&mut self, uid: &str) {
-        self.pending.remove(uid);
-        let Some(ns) = self.board.namespace_of(uid).map(str::to_owned) else {
-            return;
-        };
-        let before = self.classification(&ns);
-        self.board.delete(uid);
-        self.after_change(&ns, before);
-    }
-
-    fn after_change(&self, ns: &str, before: Option<Classification>) {
-        self.publish(ns);
-        self.log_classification(ns, before);
     }
 
     fn log_classification(&self, ns: &str, before: Option<Classification>) {
         let after = self.classification(ns);
         if before.is_some() && before != after {
-            let score = self.board.namespace(ns).map(|s| s.to_string());
+            let score = self.store.namespace(ns).map(|s| s.to_string());
             tracing::info!(%ns, from = ?before, to = ?after, ?score, "namespace classification changed");
         }
+    }
+
+    fn apply(&mut self, facts: kube_devops::facts::PodFacts, relist: bool) {
+        let Some(uid) = facts.uid.as_deref() else {
+            return;
+        };
+        if let Some(seen) = self.relist_seen.as_mut().filter(|_| relist) {
+            seen.insert(uid.to_owned());
+        }
+        let before = self.classification(&facts.object.namespace);
+        let pod = facts.object.name.clone();
+        let snapshot = self.snapshot.clone();
+        let change = self.store.apply(facts, snapshot.set(), Timestamp::now());
+        self.after(change, &pod, before);
+    }
+
+    fn delete(&mut self, uid: &str) {
+        let before = self
+            .store
+            .namespace_of(uid)
+            .and_then(|ns| self.classification(ns));
+        let change = self.store.delete(uid);
+        self.after(change, uid, before);
     }
 
     fn relist_done(&mut self) {
         let Some(seen) = self.relist_seen.take() else {
             return;
         };
-        let vanished: Vec<String> = self
-            .board
-            .uids()
-            .filter(|uid| !seen.contains(*uid))
-            .map(str::to_owned)
-            .collect();
-        if !vanished.is_empty() {
-            tracing::info!(count = vanished.len(), "relist removed vanished pods");
+        let gone = self.store.retain(|uid| seen.contains(uid));
+        if !gone.is_empty() {
+            tracing::info!(count = gone.len(), "relist removed vanished pods");
         }
-        for uid in vanished {
-            self.delete(&uid);
+        for change in gone {
+            self.after(Some(change), "", None);
         }
-        self.pending.retain(|uid, _| seen.contains(uid));
+    }
+
+    fn rejudge(&mut self, namespaces: Vec<String>) {
+        let snapshot = self.snapshot.clone();
+        let now = Timestamp::now();
+        for ns in namespaces {
+            let before = self.classification(&ns);
+            self.store.evaluate(&ns, snapshot.set(), now);
+            self.publish(&ns);
+            self.log_classification(&ns, before);
+        }
     }
 
     fn recheck_pending(&mut self) {
-        let pending: Vec<PodFacts> = self.pending.values().cloned().collect();
-        for facts in pending {
-            self.apply(facts, false);
+        let snapshot = self.snapshot.clone();
+        for ns in self.store.recheck_pending(snapshot.set(), Timestamp::now()) {
+            self.after(
+                Some(Change {
+                    namespace: ns,
+                    before: None,
+                    after: None,
+                }),
+                "",
+                None,
+            );
+        }
+    }
+
+    fn flush_touched(&mut self) {
+        let Some(reconciler) = &self.reconciler else {
+            self.touched.clear();
+            return;
+        };
+        if self.touched.is_empty() {
+            return;
+        }
+        let namespaces: Vec<String> = std::mem::take(&mut self.touched)
+            .into_iter()
+            .map(|ns| ns.to_string())
+            .collect();
+        // Notices are coalesced by the reconciler; a full mailbox only delays them to the
+        // next resync, never loses a score.
+        if let Err(e) = reconciler.try_send(PodsChanged { namespaces }) {
+            tracing::debug!(error = %e, "reconciler busy; pod changes wait for the next notice");
         }
     }
 
     /// The scores view, for tests and the HTTP API.
     pub fn view(&self, top: usize) -> ScoresView {
         let mut namespaces: Vec<NamespaceView> = self
-            .board
+            .store
             .namespaces()
             .filter_map(|(name, agg)| {
                 agg.score().map(|score| NamespaceView {
@@ -202,12 +254,10 @@ impl NamespaceScoreActor {
             .collect();
         namespaces.sort_by(|a, b| a.name.cmp(&b.name));
         let mut counts = [0u64; kube_devops::checks::CHECK_COUNT];
-        for uid in self.board.uids() {
-            if let Some(p) = self.board.pod(uid) {
-                for id in CheckId::ALL {
-                    if p.checks.contains(*id) {
-                        counts[id.index()] += 1;
-                    }
+        for p in self.store.scores() {
+            for id in CheckId::ALL {
+                if p.checks.contains(*id) {
+                    counts[id.index()] += 1;
                 }
             }
         }
@@ -221,11 +271,11 @@ impl NamespaceScoreActor {
             .collect();
         top_findings.sort_by(|a, b| b.pods.cmp(&a.pods).then(a.check.cmp(&b.check)));
         top_findings.truncate(top);
-        let cluster = self.board.cluster();
+        let cluster = self.store.cluster();
         ScoresView {
             cluster,
             cluster_status: cluster.map(|s| s.classification().to_string()),
-            pods: self.board.len(),
+            pods: self.store.len(),
             namespaces,
             top_findings,
         }
@@ -240,7 +290,10 @@ impl Actor for NamespaceScoreActor {
         self.health.beat("scores");
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("scores"));
         ctx.run_interval(PENDING_RECHECK, |act, _| act.recheck_pending());
-        self.metrics.cluster_health_score.set(100.0);
+        ctx.run_interval(NOTIFY_INTERVAL, |act, _| act.flush_touched());
+        if self.synced_policies {
+            self.metrics.cluster_health_score.set(100.0);
+        }
     }
 }
 
@@ -249,9 +302,9 @@ impl Supervised for NamespaceScoreActor {
         // A restarted state must not keep half-applied data: start clean and let the
         // watcher's next relist fill it.
         tracing::warn!("NamespaceScoreActor restarting with clean state");
-        self.board.reset();
-        self.pending.clear();
+        self.store.reset();
         self.relist_seen = None;
+        self.touched.clear();
         self.metrics.namespace_health_score.reset();
     }
 }
@@ -269,10 +322,63 @@ impl Handler<PodEvent> for NamespaceScoreActor {
     }
 }
 
+impl Handler<NotifyPodChanges> for NamespaceScoreActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyPodChanges, _: &mut Context<Self>) {
+        self.reconciler = Some(msg.reconciler);
+    }
+}
+
+impl Handler<PoliciesChanged> for NamespaceScoreActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PoliciesChanged, _: &mut Context<Self>) {
+        self.snapshot = msg.snapshot;
+        let first = !self.synced_policies;
+        self.synced_policies = true;
+        let namespaces = match msg.namespaces {
+            Some(ns) if !first => ns,
+            _ => {
+                let all: Vec<String> = self.store.namespaces().map(|(n, _)| n.to_owned()).collect();
+                self.metrics.cluster_health_score.set(100.0);
+                all
+            }
+        };
+        tracing::debug!(
+            namespaces = namespaces.len(),
+            "re-judging namespaces under new policies"
+        );
+        self.rejudge(namespaces);
+        self.metrics.pods_tracked.set(self.store.len() as i64);
+    }
+}
+
+impl Handler<EvaluateNamespaces> for NamespaceScoreActor {
+    type Result = MessageResult<EvaluateNamespaces>;
+
+    fn handle(&mut self, msg: EvaluateNamespaces, _: &mut Context<Self>) -> Self::Result {
+        let snapshot = self.snapshot.clone();
+        let now = Timestamp::now();
+        let out = msg
+            .namespaces
+            .iter()
+            .map(|ns| {
+                let before = self.classification(ns);
+                let eval = self.store.evaluate(ns, snapshot.set(), now);
+                self.publish(ns);
+                self.log_classification(ns, before);
+                eval
+            })
+            .collect();
+        MessageResult(out)
+    }
+}
+
 impl Handler<GetScores> for NamespaceScoreActor {
-    type Result = actix::MessageResult<GetScores>;
+    type Result = MessageResult<GetScores>;
 
     fn handle(&mut self, msg: GetScores, _: &mut Context<Self>) -> Self::Result {
-        actix::MessageResult(self.view(msg.top))
+        MessageResult(self.view(msg.top))
     }
 }

@@ -8,9 +8,12 @@
 //! error the stream is dropped and started again after an exponential backoff (1 s doubling
 //! to 30 s, never a hot loop); a restarted watcher always relists, so the state converges on
 //! the server's truth and readiness comes back with the relist's `InitDone`, not on a
-//! guess. Errors are counted and turn readiness off until then. Hand-off is bounded: when the receiver's mailbox is full
-//! the watcher waits (backpressure, counted) instead of dropping an event, because a lost
-//! event would leave a score wrong until the next relist.
+//! guess (the event that starts a list does not count, see [`Liveness`]). Errors are
+//! counted and turn readiness off until then; a watch silent for a few seconds is probed
+//! with a one-pod list, and a probe the API server does not answer restarts it the same
+//! way. Hand-off is bounded: when the receiver's mailbox is full the watcher waits
+//! (backpressure, counted) instead of dropping an event, because a lost event would leave
+//! a score wrong until the next relist.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +25,13 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use kube_devops::facts::SlimPod;
 
-use super::health::{HEARTBEAT_INTERVAL, Health};
+use super::health::{HEARTBEAT_INTERVAL, Health, PODS};
+use super::liveness::{self, Liveness, PROBE_TICK};
 use super::messages::{PodEvent, Shutdown};
 use crate::metrics::Metrics;
 
 /// Resource label of the pod watch in metrics.
-const RESOURCE: &str = "pods";
-
-/// First and largest wait before restarting a failed watch.
-const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const RESOURCE: &str = PODS;
 
 /// The pod watch.
 pub struct WatchActor {
@@ -40,8 +40,7 @@ pub struct WatchActor {
     health: Arc<Health>,
     metrics: Metrics,
     stream: Option<SpawnHandle>,
-    backoff: Duration,
-    restart_pending: bool,
+    liveness: Liveness,
 }
 
 impl WatchActor {
@@ -52,19 +51,26 @@ impl WatchActor {
         health: Arc<Health>,
         metrics: Metrics,
     ) -> Self {
+        metrics
+            .watch_errors_total
+            .with_label_values(&[RESOURCE])
+            .inc_by(0);
+        metrics
+            .watch_backpressure_total
+            .with_label_values(&[RESOURCE])
+            .inc_by(0);
         WatchActor {
             client,
             scores,
+            liveness: Liveness::new(PODS, health.clone()),
             health,
             metrics,
             stream: None,
-            backoff: BACKOFF_MIN,
-            restart_pending: false,
         }
     }
 
     fn start_stream(&mut self, ctx: &mut Context<Self>) {
-        self.restart_pending = false;
+        self.liveness.restarted();
         if self.health.is_shutting_down() {
             return;
         }
@@ -73,21 +79,39 @@ impl WatchActor {
         self.stream = Some(ctx.add_stream(stream));
     }
 
-    /// Drops the current stream and starts a fresh one (which relists) after the backoff.
-    fn restart_later(&mut self, ctx: &mut Context<Self>) {
+    /// Drops the current stream and starts a fresh one (which relists) after `delay`.
+    fn restart_later(&mut self, delay: Option<Duration>, ctx: &mut Context<Self>) {
         if let Some(handle) = self.stream.take() {
             ctx.cancel_future(handle);
         }
-        if self.restart_pending || self.health.is_shutting_down() {
+        let Some(delay) = delay.filter(|_| !self.health.is_shutting_down()) else {
             return;
-        }
-        self.restart_pending = true;
-        // A little jitter keeps replicas from retrying in lockstep.
-        let jitter = Duration::from_millis(u64::from(std::process::id() % 250));
-        let delay = self.backoff + jitter;
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        };
         tracing::debug!(?delay, "restarting the pod watch after backoff");
         ctx.run_later(delay, |act, ctx| act.start_stream(ctx));
+    }
+
+    /// Proves a silent watch live with a one-pod list; restarts it when the API server
+    /// does not answer.
+    fn probe(&mut self, ctx: &mut Context<Self>) {
+        if !self.liveness.probe_due() {
+            return;
+        }
+        self.liveness.probe_started();
+        let api: Api<SlimPod> = Api::all(self.client.clone());
+        ctx.spawn(liveness::probe(api).into_actor(self).map(|result, act, ctx| {
+            if let Err(why) = &result {
+                act.metrics
+                    .watch_errors_total
+                    .with_label_values(&[RESOURCE])
+                    .inc();
+                tracing::warn!(resource = RESOURCE, %why, "pod watch silent and the API server does not answer; restarting it");
+            }
+            let delay = act.liveness.probe_finished(result);
+            if delay.is_some() {
+                act.restart_later(delay, ctx);
+            }
+        }));
     }
 
     fn forward(&mut self, event: PodEvent, ctx: &mut Context<Self>) {
@@ -119,6 +143,7 @@ impl Actor for WatchActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.health.beat("watch");
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("watch"));
+        ctx.run_interval(PROBE_TICK, |act, ctx| act.probe(ctx));
         self.start_stream(ctx);
     }
 }
@@ -145,6 +170,11 @@ impl StreamHandler<Result<Event<SlimPod>, watcher::Error>> for WatchActor {
             .pod_events_total
             .with_label_values(&[kind])
             .inc();
+        if let Ok(event) = &item
+            && self.liveness.seen(event)
+        {
+            tracing::info!("pod watch synced");
+        }
         let event = match item {
             Ok(Event::Apply(pod)) => PodEvent::Applied {
                 facts: Box::new(pod.facts()),
@@ -159,37 +189,31 @@ impl StreamHandler<Result<Event<SlimPod>, watcher::Error>> for WatchActor {
                 None => return,
             },
             Ok(Event::Init) => PodEvent::RelistStarted,
-            Ok(Event::InitDone) => {
-                self.backoff = BACKOFF_MIN;
-                self.health.set_synced();
-                tracing::info!("pod watch synced");
-                PodEvent::RelistDone
-            }
+            Ok(Event::InitDone) => PodEvent::RelistDone,
             Err(e) => {
-                self.health.set_watch_healthy(false);
                 self.metrics
                     .watch_errors_total
                     .with_label_values(&[RESOURCE])
                     .inc();
                 tracing::warn!(error = %e, resource = RESOURCE, "watch error; retrying with backoff");
-                self.restart_later(ctx);
+                let delay = self.liveness.failed(format!("watch failing: {e}"));
+                self.restart_later(delay, ctx);
                 return;
             }
         };
-        self.health.set_watch_healthy(true);
         self.forward(event, ctx);
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
         // The watcher retries forever, so an end means something stopped it; unless we
         // are shutting down, start it again rather than going silent.
-        if self.health.is_shutting_down() || self.restart_pending {
+        if self.health.is_shutting_down() || self.liveness.restart_pending() {
             return;
         }
         tracing::warn!(resource = RESOURCE, "watch stream ended; restarting it");
-        self.health.set_watch_healthy(false);
         self.stream = None;
-        self.restart_later(ctx);
+        let delay = self.liveness.failed("watch stream ended".into());
+        self.restart_later(delay, ctx);
     }
 }
 
