@@ -203,7 +203,7 @@ mod cluster {
             .status("Running", 0)
             .facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[deploy, rs], &[crashing, healthy]);
+        audit_cluster(&mut a, &[deploy, rs], &[crashing, healthy], Vec::new());
         let r = a.finish();
         // One entry: the Deployment; the ReplicaSet it controls is not listed again.
         assert_eq!(r.workloads.len(), 1);
@@ -227,10 +227,13 @@ mod cluster {
             .status("Running", 0)
             .facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[], &[bare]);
+        audit_cluster(&mut a, &[], &[bare], Vec::new());
         let r = a.finish();
         assert_eq!(r.workloads.len(), 1);
-        assert_eq!(r.workloads[0].object.kind, WorkloadKind::Pod);
+        assert_eq!(
+            r.workloads[0].object.kind,
+            ObjectKind::Workload(WorkloadKind::Pod)
+        );
         assert_eq!(r.counts.get("latestTag"), Some(&1));
     }
 
@@ -238,7 +241,7 @@ mod cluster {
     fn terminated_pods_are_not_scored() {
         let done = pod("job-x").ns("a").status("Succeeded", 0).facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[], &[done]);
+        audit_cluster(&mut a, &[], &[done], Vec::new());
         let r = a.finish();
         assert_eq!(r.cluster_score, None);
         assert_eq!(r.skipped[0].reason, "pod has terminated");

@@ -167,7 +167,8 @@ pub fn exit_code(report: &AuditReport, fail_on: Option<Severity>, fail_below: Op
     0
 }
 
-/// Audits a live cluster: paginated lists of every workload kind and of pods.
+/// Audits a live cluster: paginated lists of every workload kind, of pods, and of the
+/// related objects the enabled cross-resource checks read.
 pub async fn cluster_report(
     client: &kube::Client,
     policy: EffectivePolicy,
@@ -176,12 +177,13 @@ pub async fn cluster_report(
     namespace: Option<String>,
     now: Timestamp,
 ) -> anyhow::Result<AuditReport> {
-    let facts = gather(client, namespace.as_deref()).await?;
+    let kinds = kube_devops::cross::kinds_needed(&policy);
+    let facts = gather(client, namespace.as_deref(), &kinds).await?;
     let mut auditor = Auditor::new(policy, policy_source, exclusions, namespace, now);
     for (object, why) in &facts.skipped {
         auditor.skip(object.clone(), None, why);
     }
-    audit_cluster(&mut auditor, &facts.workloads, &facts.pods);
+    audit_cluster(&mut auditor, &facts.workloads, &facts.pods, facts.related);
     Ok(auditor.finish())
 }
 
