@@ -339,3 +339,27 @@ impl ObjectBuilder {
         }
     }
 }
+
+/// A policy that turns on exactly these checks through the `checks` map (with
+/// `allowedRegistries: [registry.example.com]` when `imageRegistryNotAllowed` is one).
+pub fn policy_with(ids: &[crate::checks::CheckId]) -> crate::policy::EffectivePolicy {
+    use crate::checks::CheckId;
+    use crate::policy::crd::CheckSettings;
+    use crate::policy::{DevOpsPolicySpec, EffectivePolicy};
+    let checks = ids
+        .iter()
+        .map(|id| (id.as_str().to_owned(), CheckSettings::default()))
+        .collect();
+    let registries = ids
+        .contains(&CheckId::ImageRegistryNotAllowed)
+        .then(|| vec![TEST_REGISTRY.to_owned()]);
+    let spec = DevOpsPolicySpec {
+        checks: Some(checks),
+        allowed_registries: registries,
+        ..DevOpsPolicySpec::default()
+    };
+    match EffectivePolicy::from_spec(&spec) {
+        Ok(p) => p,
+        Err(e) => panic!("a policy of catalogue checks resolves: {e}"),
+    }
+}

@@ -312,3 +312,7 @@ fn pending(ev: &mut Evaluation<'_>) {
 #[cfg(test)]
 #[path = "evaluate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "workload_tests.rs"]
+mod workload_tests;

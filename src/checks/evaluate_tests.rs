@@ -6,7 +6,7 @@ use crate::facts::{WorkloadKind, facts_from_json};
 use crate::policy::crd::CheckSettings;
 use crate::policy::exemptions::{IGNORE, IGNORE_REASON, IGNORE_UNTIL};
 use crate::policy::{DevOpsPolicySpec, EffectivePolicy};
-use crate::testing::{ObjectBuilder, TEST_REGISTRY, deployment, pod, workload};
+use crate::testing::{ObjectBuilder, deployment, pod, workload};
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 
@@ -14,22 +14,8 @@ fn now() -> Timestamp {
     NOW.parse().unwrap()
 }
 
-/// A policy that turns on exactly these checks through the `checks` map (with
-/// `allowedRegistries: [registry.example.com]` when `imageRegistryNotAllowed` is one).
 fn policy_with(ids: &[CheckId]) -> EffectivePolicy {
-    let checks = ids
-        .iter()
-        .map(|id| (id.as_str().to_owned(), CheckSettings::default()))
-        .collect();
-    let registries = ids
-        .contains(&CheckId::ImageRegistryNotAllowed)
-        .then(|| vec![TEST_REGISTRY.to_owned()]);
-    EffectivePolicy::from_spec(&DevOpsPolicySpec {
-        checks: Some(checks),
-        allowed_registries: registries,
-        ..DevOpsPolicySpec::default()
-    })
-    .unwrap()
+    crate::testing::policy_with(ids)
 }
 
 fn every_check() -> EffectivePolicy {
