@@ -307,3 +307,6 @@ fn pod_images(pod: &Pod) -> Vec<(&str, Option<&str>)> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ephemeral_tests;

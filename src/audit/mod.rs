@@ -472,3 +472,6 @@ fn cluster_scoped(kind: ObjectKind) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod related_tests;
