@@ -272,6 +272,9 @@ pub struct CheckSpec {
 }
 
 #[cfg(test)]
+mod docs_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -6,6 +6,8 @@
 
 mod junit;
 mod sarif;
+
+pub use sarif::{CHECK_DOCS, help_uri};
 mod table;
 
 use crate::audit::AuditReport;
