@@ -11,7 +11,7 @@ use kube_devops::manifests;
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
 use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
-use kube_devops::report::{OutputFormat, render};
+use kube_devops::report::{OutputFormat, render_to};
 
 use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
 use crate::cluster::gather;
@@ -229,7 +229,14 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     } else {
         offline_report(&args, policy, source, exclusions, now)?
     };
-    out!("{}", render(&report, args.output.into())?);
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Err(e) = render_to(&report, args.output.into(), &mut stdout) {
+        if e.is_broken_pipe() {
+            return Ok(0);
+        }
+        return Err(e.into());
+    }
+    drop(stdout);
     for e in &report.errors {
         eprintln!("error: {e}");
     }
