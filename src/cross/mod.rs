@@ -15,16 +15,17 @@
 //! an autoscaler owns a Deployment's replica count. [`CrossIndex::refine`] clears those
 //! findings of [`crate::checks::evaluate`] that related objects settle.
 
+mod extract;
 mod judge;
 mod objects;
 mod rbac;
 mod selector;
 
+pub use extract::{Related, related_from_json, related_kind};
 pub use judge::Judge;
 pub use objects::{
     Amount, BindingFacts, HpaFacts, IngressFacts, NetworkPolicyFacts, ObjectId, ObjectKind,
-    PdbFacts, Related, RelatedObject, RoleFacts, RuleFacts, ServiceAccountFacts, ServiceFacts,
-    SubjectFacts, related_from_json, related_kind,
+    PdbFacts, RelatedObject, RoleFacts, RuleFacts, ServiceAccountFacts, ServiceFacts, SubjectFacts,
 };
 pub use selector::{Requirement, Selector};
 
