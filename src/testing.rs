@@ -363,3 +363,18 @@ pub fn policy_with(ids: &[crate::checks::CheckId]) -> crate::policy::EffectivePo
         Err(e) => panic!("a policy of catalogue checks resolves: {e}"),
     }
 }
+
+/// Facts as a cluster lists them: with a uid and, optionally, a controlling owner
+/// `(kind, name)` whose uid is `uid-<name>`.
+pub fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
+    f.uid = Some(uid.into());
+    if let Some((kind, name)) = controller {
+        f.owners = vec![crate::facts::OwnerRef {
+            kind: kind.into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            controller: true,
+        }];
+    }
+    f
+}

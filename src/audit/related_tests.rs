@@ -252,20 +252,8 @@ spec:
 mod cluster {
     use super::*;
     use crate::cross::Related;
+    use crate::testing::with_uid;
     use k8s_openapi::api::networking::v1::NetworkPolicy;
-
-    fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
-        f.uid = Some(uid.into());
-        if let Some((kind, name)) = controller {
-            f.owners = vec![crate::facts::OwnerRef {
-                kind: kind.into(),
-                name: name.into(),
-                uid: format!("uid-{name}"),
-                controller: true,
-            }];
-        }
-        f
-    }
 
     fn live(n: usize) -> (Vec<PodFacts>, Vec<PodFacts>) {
         let deploy = with_uid(

@@ -1,5 +1,4 @@
 use super::*;
-use crate::facts::PodFacts;
 use crate::manifests::{Input, parse_bytes};
 use crate::testing::{deployment, pod};
 
@@ -160,23 +159,11 @@ fn judging_while_reading_gives_the_report_of_judging_after_reading() {
 mod cluster {
     use super::*;
     use crate::facts::WorkloadKind;
+    use crate::testing::with_uid;
     use crate::testing::workload;
 
     fn owned_pod(name: &str, owner_kind: &str, owner: &str) -> crate::testing::ObjectBuilder {
         pod(name).ns("a").owned_by(owner_kind, owner)
-    }
-
-    fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
-        f.uid = Some(uid.into());
-        if let Some((kind, name)) = controller {
-            f.owners = vec![crate::facts::OwnerRef {
-                kind: kind.into(),
-                name: name.into(),
-                uid: format!("uid-{name}"),
-                controller: true,
-            }];
-        }
-        f
     }
 
     #[test]

@@ -74,39 +74,30 @@ impl Related for PodDisruptionBudget {
     }
 }
 
-impl Related for autoscaling_v2::HorizontalPodAutoscaler {
-    fn related(&self) -> RelatedObject {
-        let spec = self.spec.as_ref();
-        RelatedObject::Hpa(HpaFacts {
-            id: ObjectId::of(ObjectKind::HorizontalPodAutoscaler, &self.metadata),
-            target_kind: spec
-                .map(|s| s.scale_target_ref.kind.clone())
-                .unwrap_or_default(),
-            target_name: spec
-                .map(|s| s.scale_target_ref.name.clone())
-                .unwrap_or_default(),
-            min_replicas: spec.and_then(|s| s.min_replicas).unwrap_or(1),
-            max_replicas: spec.map_or(0, |s| s.max_replicas),
-        })
-    }
+/// An autoscaler of either API version: both name the same fields.
+macro_rules! autoscaler {
+    ($ty:ty) => {
+        impl Related for $ty {
+            fn related(&self) -> RelatedObject {
+                let spec = self.spec.as_ref();
+                RelatedObject::Hpa(HpaFacts {
+                    id: ObjectId::of(ObjectKind::HorizontalPodAutoscaler, &self.metadata),
+                    target_kind: spec
+                        .map(|s| s.scale_target_ref.kind.clone())
+                        .unwrap_or_default(),
+                    target_name: spec
+                        .map(|s| s.scale_target_ref.name.clone())
+                        .unwrap_or_default(),
+                    min_replicas: spec.and_then(|s| s.min_replicas).unwrap_or(1),
+                    max_replicas: spec.map_or(0, |s| s.max_replicas),
+                })
+            }
+        }
+    };
 }
 
-impl Related for autoscaling_v1::HorizontalPodAutoscaler {
-    fn related(&self) -> RelatedObject {
-        let spec = self.spec.as_ref();
-        RelatedObject::Hpa(HpaFacts {
-            id: ObjectId::of(ObjectKind::HorizontalPodAutoscaler, &self.metadata),
-            target_kind: spec
-                .map(|s| s.scale_target_ref.kind.clone())
-                .unwrap_or_default(),
-            target_name: spec
-                .map(|s| s.scale_target_ref.name.clone())
-                .unwrap_or_default(),
-            min_replicas: spec.and_then(|s| s.min_replicas).unwrap_or(1),
-            max_replicas: spec.map_or(0, |s| s.max_replicas),
-        })
-    }
-}
+autoscaler!(autoscaling_v2::HorizontalPodAutoscaler);
+autoscaler!(autoscaling_v1::HorizontalPodAutoscaler);
 
 impl Related for NetworkPolicy {
     fn related(&self) -> RelatedObject {

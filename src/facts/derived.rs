@@ -44,11 +44,21 @@ fn holds_private_key(value: &str) -> bool {
 
 /// Whether an `env` entry with this name and literal value keeps a secret in plain text.
 /// An empty value holds nothing.
-pub(super) fn plain_secret(name: &str, value: Option<&str>) -> bool {
+fn plain_secret(name: &str, value: Option<&str>) -> bool {
     match value {
         Some(v) if !v.is_empty() => is_sensitive_env_name(name) || holds_private_key(v),
         _ => false,
     }
+}
+
+/// The names of the `(name, literal value)` entries of an `env` list that keep a secret in
+/// plain text.
+pub(super) fn plain_secrets<'a>(
+    env: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> Vec<String> {
+    env.filter(|(name, value)| plain_secret(name, *value))
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// The legacy AppArmor annotation of `container`, read as a profile type:

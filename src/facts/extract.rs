@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
-use super::derived::{apparmor_annotation, plain_secret, se_linux_set};
+use super::derived::{apparmor_annotation, plain_secrets, se_linux_set};
 use super::{
     ContainerFacts, ContainerRole, HostPathVolume, ObjectRef, OwnerRef, PodFacts, PodRuntime,
     ResourceFacts, SecurityFacts, WorkloadKind,
@@ -477,34 +477,28 @@ struct ContainerView<'a> {
     env: &'a [EnvVar],
 }
 
-impl<'a> ContainerView<'a> {
-    fn of(c: &'a Container) -> Self {
-        ContainerView {
-            name: &c.name,
-            image: c.image.as_ref(),
-            image_pull_policy: c.image_pull_policy.as_ref(),
-            liveness_probe: c.liveness_probe.is_some(),
-            readiness_probe: c.readiness_probe.is_some(),
-            ports: c.ports.as_deref().unwrap_or_default(),
-            resources: c.resources.as_ref(),
-            security: c.security_context.as_ref(),
-            env: c.env.as_deref().unwrap_or_default(),
+/// A view of a `Container` or an `EphemeralContainer`: both name these fields alike.
+macro_rules! container_view {
+    ($name:ident, $ty:ty) => {
+        fn $name(c: &'a $ty) -> Self {
+            ContainerView {
+                name: &c.name,
+                image: c.image.as_ref(),
+                image_pull_policy: c.image_pull_policy.as_ref(),
+                liveness_probe: c.liveness_probe.is_some(),
+                readiness_probe: c.readiness_probe.is_some(),
+                ports: c.ports.as_deref().unwrap_or_default(),
+                resources: c.resources.as_ref(),
+                security: c.security_context.as_ref(),
+                env: c.env.as_deref().unwrap_or_default(),
+            }
         }
-    }
+    };
+}
 
-    fn of_ephemeral(c: &'a EphemeralContainer) -> Self {
-        ContainerView {
-            name: &c.name,
-            image: c.image.as_ref(),
-            image_pull_policy: c.image_pull_policy.as_ref(),
-            liveness_probe: c.liveness_probe.is_some(),
-            readiness_probe: c.readiness_probe.is_some(),
-            ports: c.ports.as_deref().unwrap_or_default(),
-            resources: c.resources.as_ref(),
-            security: c.security_context.as_ref(),
-            env: c.env.as_deref().unwrap_or_default(),
-        }
-    }
+impl<'a> ContainerView<'a> {
+    container_view!(of, Container);
+    container_view!(of_ephemeral, EphemeralContainer);
 }
 
 fn container(
@@ -536,12 +530,7 @@ fn container(
             memory_limit: has(limits, "memory"),
             ephemeral_storage_limit: has(limits, "ephemeral-storage"),
         },
-        sensitive_env: c
-            .env
-            .iter()
-            .filter(|e| plain_secret(&e.name, e.value.as_deref()))
-            .map(|e| e.name.clone())
-            .collect(),
+        sensitive_env: plain_secrets(c.env.iter().map(|e| (&*e.name, e.value.as_deref()))),
         security,
         restart_count: None,
     }

@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use super::derived::{apparmor_annotation, plain_secret};
+use super::derived::{apparmor_annotation, plain_secrets};
 use super::extract::{PodMeta, add_runtime, bare_facts, init_role, object_ref_of};
 use super::{
     ContainerFacts, ContainerRole, HostPathVolume, ObjectRef, OwnerRef, PodFacts, ResourceFacts,
@@ -530,13 +530,12 @@ fn container(
             memory_limit: limits.memory,
             ephemeral_storage_limit: limits.ephemeral_storage,
         },
-        sensitive_env: c
-            .env
-            .iter()
-            .flatten()
-            .filter(|e| plain_secret(&e.name, e.value.as_deref()))
-            .map(|e| e.name.clone())
-            .collect(),
+        sensitive_env: plain_secrets(
+            c.env
+                .iter()
+                .flatten()
+                .map(|e| (&*e.name, e.value.as_deref())),
+        ),
         security,
         restart_count: None,
     }
