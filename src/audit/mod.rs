@@ -248,11 +248,13 @@ impl Auditor {
     fn tally<'a>(&mut self, findings: impl IntoIterator<Item = &'a Finding>) {
         for f in findings {
             if f.is_counted() {
-                *self
-                    .report
-                    .counts
-                    .entry(f.check.as_str().to_owned())
-                    .or_default() += 1;
+                // Most findings are of a check counted already: no key to allocate then.
+                match self.report.counts.get_mut(f.check.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.report.counts.insert(f.check.as_str().to_owned(), 1);
+                    }
+                }
                 *self.report.severities.entry(f.severity).or_default() += 1;
             } else {
                 self.report.exempted += 1;

@@ -229,7 +229,8 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     } else {
         offline_report(&args, policy, source, exclusions, now)?
     };
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    // Large blocks: a report with every check on runs to tens of megabytes.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     if let Err(e) = render_to(&report, args.output.into(), &mut stdout) {
         if e.is_broken_pipe() {
             return Ok(0);
