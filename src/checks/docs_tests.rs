@@ -224,3 +224,16 @@ fn checks_outside_every_bundle_are_documented_with_their_reason() {
         assert!(bundle(name).is_some());
     }
 }
+
+#[test]
+fn the_benchmark_policy_turns_on_every_check() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/every-check.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut input = Input::default();
+    parse_bytes(text.as_bytes(), "every-check.yaml", &mut input);
+    let spec = policy_from_value(&input.documents[0].value).unwrap().spec;
+    let policy = EffectivePolicy::from_spec(&spec).unwrap();
+    for id in CheckId::ALL {
+        assert!(policy.severity(*id).is_some(), "{id} is not on");
+    }
+}

@@ -6,6 +6,7 @@
 //! tools, or JUnit XML for CI systems. JSON and SARIF are serialised into the writer as
 //! they are produced, so a large report is never held twice in memory.
 
+mod json;
 mod junit;
 mod sarif;
 
@@ -63,11 +64,11 @@ pub fn render_to(
 ) -> Result<(), RenderError> {
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
+            json::to_writer_pretty(&mut *out, report)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut *out, &sarif::sarif(report))?;
+            json::to_writer_pretty(&mut *out, &sarif::sarif(report))?;
             out.write_all(b"\n")?;
         }
         other => out.write_all(render(report, other)?.as_bytes())?,
