@@ -139,7 +139,7 @@ fn main() -> ExitCode {
         for (i, uid) in uids.iter().enumerate() {
             let score = PodScore {
                 penalty: Penalty((i % 17) as u64 * 12),
-                checks: CheckMask((i % 64) as u32),
+                checks: CheckMask((i % 64) as u64),
             };
             board.apply(uid, &names[i % namespaces], score);
         }

@@ -6,9 +6,11 @@
 //! what the metrics need, or a [`JudgeError`] when the object cannot be read, which the
 //! HTTP layer answers per its failure mode. CREATE of a Pod or of a workload (its pod
 //! template) is judged; UPDATE only when the pod template or a container image changes;
-//! DELETE, CONNECT, subresources, other kinds, excluded namespaces and namespaces with no
-//! DevOpsPolicy are allowed untouched. Runtime checks are never judged. Counted findings at
-//! or above the namespace's deny severity deny; the rest come back as warnings.
+//! an UPDATE of a Pod's `ephemeralcontainers` subresource (what `kubectl debug` sends)
+//! judges the ephemeral containers it adds; DELETE, CONNECT, other subresources, other
+//! kinds, excluded namespaces and namespaces with no DevOpsPolicy are allowed untouched.
+//! Runtime and cross-resource checks are never judged. Counted findings at or above the
+//! namespace's deny severity deny; the rest come back as warnings.
 
 mod snapshot;
 mod wire;
@@ -50,7 +52,8 @@ pub enum Judgement {
     NotJudgedOperation,
     /// A kind that carries no pods.
     NotJudgedKind,
-    /// An UPDATE that leaves the pod template and images alone.
+    /// An UPDATE that leaves the pod template and images alone (or, on the
+    /// `ephemeralcontainers` subresource, adds no ephemeral container).
     Unchanged,
     /// An excluded namespace.
     Excluded,
@@ -95,8 +98,12 @@ pub fn review(
         judgement,
         denied_by: Vec::new(),
     };
-    if !matches!(operation, Operation::Create | Operation::Update) || request.sub_resource.is_some()
-    {
+    let ephemeral = request.sub_resource.as_deref() == Some(EPHEMERAL_CONTAINERS);
+    let judged_operation = match request.sub_resource {
+        None => matches!(operation, Operation::Create | Operation::Update),
+        Some(_) => ephemeral && operation == Operation::Update,
+    };
+    if !judged_operation {
         return Ok(pass(Judgement::NotJudgedOperation));
     }
     let Some(kind) = judged_kind(&request.kind) else {
@@ -122,7 +129,22 @@ pub fn review(
         verdict.response = verdict.response.with_warnings(ignored);
         return Ok(verdict);
     };
+    // On the ephemeralcontainers subresource only the containers it adds are judged: the
+    // rest of the pod was admitted already and cannot change here.
+    let mut only: Option<Vec<String>> = None;
     let changed = match (operation, kind) {
+        (_, _) if ephemeral => {
+            if kind != WorkloadKind::Pod {
+                return Ok(pass(Judgement::NotJudgedKind));
+            }
+            match added_ephemeral(request)? {
+                Some((facts, added)) => {
+                    only = Some(added);
+                    Some(facts)
+                }
+                None => None,
+            }
+        }
         (Operation::Create, _) => Some(created_facts(request, kind)?),
         (_, WorkloadKind::Pod) => pod_facts(request)?,
         (_, WorkloadKind::Deployment) => workload_facts::<Deployment>(request)?,
@@ -138,7 +160,10 @@ pub fn review(
     let Some(facts) = changed else {
         return Ok(pass(Judgement::Unchanged));
     };
-    let findings = evaluate(&facts, policy, now);
+    let mut findings = evaluate(&facts, policy, now);
+    if let Some(added) = &only {
+        findings.retain(|f| f.container.as_ref().is_some_and(|c| added.contains(c)));
+    }
     let (deny, warn): (Vec<&Finding>, Vec<&Finding>) = findings
         .iter()
         .filter(|f| f.is_counted())
@@ -230,6 +255,35 @@ fn pod_facts(request: &AdmissionRequest<'_>) -> Result<Option<PodFacts>, JudgeEr
     Ok(Some(facts_from_pod(&new)))
 }
 
+/// The subresource `kubectl debug` updates to add an ephemeral container.
+pub const EPHEMERAL_CONTAINERS: &str = "ephemeralcontainers";
+
+/// Facts of a Pod whose ephemeral containers are updated, with the names of those added
+/// or changed (ephemeral containers cannot be removed or edited once added, so in practice
+/// the added ones); `None` when there is none.
+fn added_ephemeral(
+    request: &AdmissionRequest<'_>,
+) -> Result<Option<(PodFacts, Vec<String>)>, JudgeError> {
+    let (new, old) = decode_pair::<Pod>(request)?;
+    let ephemeral = |pod: &Pod| -> Vec<(String, Option<String>)> {
+        pod.spec
+            .iter()
+            .flat_map(|s| s.ephemeral_containers.iter().flatten())
+            .map(|c| (c.name.clone(), c.image.clone()))
+            .collect()
+    };
+    let before = old.as_ref().map(ephemeral).unwrap_or_default();
+    let added: Vec<String> = ephemeral(&new)
+        .into_iter()
+        .filter(|c| !before.contains(c))
+        .map(|(name, _)| name)
+        .collect();
+    if added.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((facts_from_pod(&new), added)))
+}
+
 fn pod_images(pod: &Pod) -> Vec<(&str, Option<&str>)> {
     let Some(spec) = &pod.spec else {
         return Vec::new();
@@ -253,3 +307,6 @@ fn pod_images(pod: &Pod) -> Vec<(&str, Option<&str>)> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ephemeral_tests;

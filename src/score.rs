@@ -166,19 +166,20 @@ impl Serialize for Score {
     }
 }
 
-/// A set of checks, one bit each.
+/// A set of checks, one bit each (the catalogue holds at most 64 checks, which the
+/// checks module asserts at compile time).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct CheckMask(pub u32);
+pub struct CheckMask(pub u64);
 
 impl CheckMask {
     /// Adds a check.
     pub fn insert(&mut self, id: CheckId) {
-        self.0 |= 1 << id.index();
+        self.0 |= 1u64 << id.index();
     }
 
     /// Whether the set holds a check.
     pub fn contains(self, id: CheckId) -> bool {
-        self.0 & (1 << id.index()) != 0
+        self.0 & (1u64 << id.index()) != 0
     }
 
     /// Checks in `self` but not in `other`.
@@ -187,7 +188,7 @@ impl CheckMask {
         CheckId::ALL
             .iter()
             .copied()
-            .filter(move |id| diff & (1 << id.index()) != 0)
+            .filter(move |id| diff & (1u64 << id.index()) != 0)
     }
 }
 

@@ -1,8 +1,9 @@
 //! Builders of test objects: `pod("web").image("nginx:latest").without_liveness()`.
 //!
 //! In: a few chained calls. Out: the object as JSON (what a manifest or the API server
-//! holds) or its facts. The default object passes every check in the catalogue, so a test
-//! states exactly the one thing it makes bad. Used by unit tests and benchmarks.
+//! holds) or its facts. The default object passes every check in the catalogue that
+//! needs nothing but the object (with `allowedRegistries: [registry.example.com]`), so a
+//! test states exactly the one thing it makes bad. Used by unit tests and benchmarks.
 
 use serde_json::{Value, json};
 
@@ -20,6 +21,8 @@ pub struct ObjectBuilder {
     pod_spec: Value,
     status: Option<Value>,
     created: Option<String>,
+    replicas: Option<i32>,
+    labels: Value,
 }
 
 fn good_container(name: &str, image: &str) -> Value {
@@ -32,15 +35,19 @@ fn good_container(name: &str, image: &str) -> Value {
         "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
-            "limits": {"cpu": "500m", "memory": "256Mi"}
+            "limits": {"cpu": "500m", "memory": "256Mi", "ephemeral-storage": "1Gi"}
         },
         "securityContext": {
             "runAsNonRoot": true,
             "allowPrivilegeEscalation": false,
-            "readOnlyRootFilesystem": true
+            "readOnlyRootFilesystem": true,
+            "capabilities": {"drop": ["ALL"]}
         }
     })
 }
+
+/// The registry every default image comes from.
+pub const TEST_REGISTRY: &str = "registry.example.com";
 
 fn builder(kind: WorkloadKind, name: &str) -> ObjectBuilder {
     ObjectBuilder {
@@ -50,9 +57,23 @@ fn builder(kind: WorkloadKind, name: &str) -> ObjectBuilder {
         annotations: json!({}),
         template_annotations: json!({}),
         owners: Vec::new(),
-        pod_spec: json!({"containers": [good_container("app", "registry.example.com/app:1.0.0")]}),
+        pod_spec: json!({
+            "serviceAccountName": "app",
+            "automountServiceAccountToken": false,
+            "priorityClassName": "standard",
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "topologySpreadConstraints": [{
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"app": name}}
+            }],
+            "containers": [good_container("app", "registry.example.com/app:1.0.0")]
+        }),
         status: None,
         created: None,
+        replicas: Some(3),
+        labels: json!({"app": name}),
     }
 }
 
@@ -159,6 +180,42 @@ impl ObjectBuilder {
         self
     }
 
+    /// Adds an ephemeral container given as JSON (what `kubectl debug` adds to a pod).
+    pub fn ephemeral(mut self, c: Value) -> Self {
+        let list = &mut self.pod_spec["ephemeralContainers"];
+        if list.is_null() {
+            *list = json!([]);
+        }
+        if let Some(list) = list.as_array_mut() {
+            list.push(c);
+        }
+        self
+    }
+
+    /// Adds a compliant ephemeral container (no probes, ports or resources, which the
+    /// API server refuses on ephemeral containers).
+    pub fn ephemeral_container(self, name: &str, image: &str) -> Self {
+        let mut c = good_container(name, image);
+        if let Some(obj) = c.as_object_mut() {
+            for key in ["livenessProbe", "readinessProbe", "ports", "resources"] {
+                obj.remove(key);
+            }
+        }
+        self.ephemeral(c)
+    }
+
+    /// Sets the workload's `spec.replicas` (`None` leaves it out).
+    pub fn replicas(mut self, replicas: Option<i32>) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Adds a label to the pod (a workload's pod template).
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.labels[key] = json!(value);
+        self
+    }
+
     /// Adds a native sidecar (an init container with `restartPolicy: Always`) without probes.
     pub fn sidecar(self, name: &str, image: &str) -> Self {
         let mut c = good_container(name, image);
@@ -218,6 +275,9 @@ impl ObjectBuilder {
     /// The object as JSON.
     pub fn build(&self) -> Value {
         let mut meta = json!({"name": self.name, "annotations": self.annotations});
+        if self.kind == WorkloadKind::Pod {
+            meta["labels"] = self.labels.clone();
+        }
         if let Some(ns) = &self.namespace {
             meta["namespace"] = json!(ns);
         }
@@ -228,7 +288,7 @@ impl ObjectBuilder {
             meta["creationTimestamp"] = json!(at);
         }
         let template = json!({
-            "metadata": {"labels": {"app": self.name}, "annotations": self.template_annotations},
+            "metadata": {"labels": self.labels, "annotations": self.template_annotations},
             "spec": self.pod_spec,
         });
         let selector = json!({"matchLabels": {"app": self.name}});
@@ -255,6 +315,16 @@ impl ObjectBuilder {
         } else if let Some(spec) = obj["spec"].as_object_mut() {
             spec.remove("serviceName");
         }
+        let scalable = matches!(
+            self.kind,
+            WorkloadKind::Deployment
+                | WorkloadKind::StatefulSet
+                | WorkloadKind::ReplicaSet
+                | WorkloadKind::ReplicationController
+        );
+        if let (true, Some(replicas)) = (scalable, self.replicas) {
+            obj["spec"]["replicas"] = json!(replicas);
+        }
         if let Some(status) = &self.status {
             obj["status"] = status.clone();
         }
@@ -268,4 +338,43 @@ impl ObjectBuilder {
             other => panic!("test object did not yield facts: {other:?}"),
         }
     }
+}
+
+/// A policy that turns on exactly these checks through the `checks` map (with
+/// `allowedRegistries: [registry.example.com]` when `imageRegistryNotAllowed` is one).
+pub fn policy_with(ids: &[crate::checks::CheckId]) -> crate::policy::EffectivePolicy {
+    use crate::checks::CheckId;
+    use crate::policy::crd::CheckSettings;
+    use crate::policy::{DevOpsPolicySpec, EffectivePolicy};
+    let checks = ids
+        .iter()
+        .map(|id| (id.as_str().to_owned(), CheckSettings::default()))
+        .collect();
+    let registries = ids
+        .contains(&CheckId::ImageRegistryNotAllowed)
+        .then(|| vec![TEST_REGISTRY.to_owned()]);
+    let spec = DevOpsPolicySpec {
+        checks: Some(checks),
+        allowed_registries: registries,
+        ..DevOpsPolicySpec::default()
+    };
+    match EffectivePolicy::from_spec(&spec) {
+        Ok(p) => p,
+        Err(e) => panic!("a policy of catalogue checks resolves: {e}"),
+    }
+}
+
+/// Facts as a cluster lists them: with a uid and, optionally, a controlling owner
+/// `(kind, name)` whose uid is `uid-<name>`.
+pub fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
+    f.uid = Some(uid.into());
+    if let Some((kind, name)) = controller {
+        f.owners = vec![crate::facts::OwnerRef {
+            kind: kind.into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            controller: true,
+        }];
+    }
+    f
 }

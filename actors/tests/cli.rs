@@ -415,3 +415,112 @@ fn unknown_bundles_and_bad_names_are_refused() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
+
+#[test]
+fn yaml_that_is_not_a_kubernetes_object_is_not_judged_and_does_not_fail_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: c, image: \"nginx:1.27\"}]}\n",
+    )
+    .unwrap();
+    // A Helm values file next to the manifests: neither apiVersion nor kind.
+    std::fs::write(
+        dir.path().join("values.yaml"),
+        "replicaCount: 2\nimage: {repository: nginx}\n",
+    )
+    .unwrap();
+    let o = kube_devops(&["analyze", "--path", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Not judged: 1 (not a Kubernetes object (no apiVersion or kind))"),
+        "{out}"
+    );
+    // An object that names its apiVersion but no kind is broken, not another tool's file.
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: apps/v1\nmetadata: {name: web}\n",
+    )
+    .unwrap();
+    let o = kube_devops(&["analyze", "--path", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("broken.yaml: document 1 (line 1): object has no `kind`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn cross_resource_checks_see_every_file_of_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"nginx:1.27\"}]}\n";
+    std::fs::write(dir.path().join("a-deployment.yaml"), deployment).unwrap();
+    std::fs::write(
+        dir.path().join("b-service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {selector: {app: api}}\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: devops.stochastic.io/v1\nkind: DevOpsPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n  checks: {missingPodDisruptionBudget: {}, serviceSelectorMatchesNothing: {}}\n",
+    )
+    .unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    for f in ["a-deployment.yaml", "b-service.yaml"] {
+        std::fs::rename(dir.path().join(f), manifests.join(f)).unwrap();
+    }
+    let run = |extra: Option<&str>| {
+        if let Some(pdb) = extra {
+            std::fs::write(manifests.join("c-pdb.yaml"), pdb).unwrap();
+        }
+        let o = kube_devops(&[
+            "analyze",
+            "--path",
+            manifests.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "-o",
+            "json",
+            "--now",
+            NOW,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut found: Vec<String> = v["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|w| {
+                let object = format!(
+                    "{}/{}",
+                    w["kind"].as_str().unwrap(),
+                    w["name"].as_str().unwrap()
+                );
+                w["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |f| format!("{object} {}", f["check"].as_str().unwrap()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        run(None),
+        [
+            "Deployment/web missingPodDisruptionBudget",
+            "Service/api serviceSelectorMatchesNothing"
+        ]
+    );
+    let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: shop}\nspec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}\n";
+    assert_eq!(
+        run(Some(pdb)),
+        ["Service/api serviceSelectorMatchesNothing"]
+    );
+}

@@ -448,3 +448,123 @@ async fn multi_cluster_audits_two_servers_and_reports_a_dead_one() {
     .await;
     assert_eq!(only_b.status.code(), Some(0), "{}", text(&only_b.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_resource_checks_judge_the_cluster_as_they_judge_the_files() {
+    let h = server(true, true).await;
+    settled(&h).await;
+    let args = |path: bool| {
+        let mut a = vec![
+            "analyze",
+            "--bundle",
+            "restricted",
+            "-o",
+            "json",
+            "--now",
+            NOW,
+        ];
+        if path {
+            a.extend(["--path", "deploy/examples"]);
+        }
+        a
+    };
+    let live = kube_devops(Some(h.kubeconfig_path()), &args(false)).await;
+    assert!(
+        matches!(live.status.code(), Some(0)),
+        "{}",
+        text(&live.stderr)
+    );
+    let offline = kube_devops(None, &args(true)).await;
+    let live: Value = serde_json::from_slice(&live.stdout).expect("JSON");
+    let offline: Value = serde_json::from_slice(&offline.stdout).expect("JSON");
+    let live_findings = findings_by_workload(&live);
+    assert_eq!(live_findings, findings_by_workload(&offline));
+    let has = |object: &str, check: &str| {
+        live_findings
+            .iter()
+            .any(|(k, f)| k == object && f.iter().any(|f| f.starts_with(&format!("\"{check}\""))))
+    };
+    assert!(has(
+        "\"staging\"/\"RoleBinding\"/\"queue-worker\"",
+        "secretsReadableByServiceAccount"
+    ));
+    assert!(has(
+        "null/\"ClusterRoleBinding\"/\"ci-deployer\"",
+        "clusterAdminBinding"
+    ));
+    assert!(has(
+        "\"staging\"/\"Service\"/\"queue-worker-metrics\"",
+        "serviceSelectorMatchesNothing"
+    ));
+    assert!(has(
+        "\"staging\"/\"Deployment\"/\"queue-worker\"",
+        "hpaMinAvailability"
+    ));
+    assert!(!has(
+        "\"production\"/\"Deployment\"/\"web-frontend\"",
+        "missingPodDisruptionBudget"
+    ));
+    assert!(has(
+        "\"production\"/\"Deployment\"/\"orders-api\"",
+        "missingPodDisruptionBudget"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_disruption_budget_created_in_the_cluster_clears_the_finding() {
+    let h = server(true, true).await;
+    settled(&h).await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: devops.stochastic.io/v1\nkind: DevOpsPolicy\nmetadata: {name: p, namespace: production}\nspec:\n  checks: {missingPodDisruptionBudget: {}, pdbDisruptionsIsZero: {}}\n",
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap().to_owned();
+    let findings = || async {
+        let o = kube_devops(
+            Some(h.kubeconfig_path()),
+            &[
+                "analyze",
+                "-n",
+                "production",
+                "--policy",
+                &policy,
+                "-o",
+                "json",
+                "--now",
+                NOW,
+            ],
+        )
+        .await;
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        let orders = v["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "orders-api")
+            .expect("orders-api is listed")
+            .clone();
+        let checks: Vec<String> = orders["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["check"].as_str().unwrap().to_owned())
+            .collect();
+        (checks, v["clusterScore"].as_f64().unwrap())
+    };
+    let (before, score_before) = findings().await;
+    assert_eq!(before, ["missingPodDisruptionBudget"]);
+    h.create(json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "orders-api", "namespace": "production"},
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "orders-api"}}}
+    }))
+    .expect("PDB created");
+    let (after, score_after) = findings().await;
+    // The budget now exists, but it allows no disruption: a different, worse finding.
+    assert_eq!(after, ["pdbDisruptionsIsZero"]);
+    assert!(score_after < score_before, "{score_after} < {score_before}");
+}

@@ -9,7 +9,7 @@ use crate::facts::WorkloadKind;
 use crate::policy::crd::{AdmissionSettings, CheckSettings};
 use crate::policy::exemptions::{IGNORE, IGNORE_UNTIL};
 use crate::policy::{DevOpsPolicySpec, NamespaceExclusions};
-use crate::testing::{ObjectBuilder, pod, workload};
+use crate::testing::{ObjectBuilder, TEST_REGISTRY, deployment, pod, workload};
 
 const NOW: &str = "2026-06-01T00:00:00Z";
 const NS: &str = "shop";
@@ -65,7 +65,10 @@ fn with_checks(ids: &[CheckId]) -> DevOpsPolicySpec {
             ids.iter()
                 .map(|id| (id.as_str().to_owned(), CheckSettings::default()))
                 .collect(),
-        )
+        );
+        if ids.contains(&CheckId::ImageRegistryNotAllowed) {
+            s.allowed_registries = Some(vec![TEST_REGISTRY.to_owned()]);
+        }
     })
 }
 
@@ -148,6 +151,14 @@ fn operations_are_judged_only_on_create_and_changing_update(
 
 fn violating(check: CheckId) -> ObjectBuilder {
     let safe = json!({"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true});
+    let with = |extra: Value| {
+        let mut sc = safe.clone();
+        sc["capabilities"] = json!({"drop": ["ALL"]});
+        for (k, v) in extra.as_object().unwrap() {
+            sc[k] = v.clone();
+        }
+        sc
+    };
     let without = |key: &str| {
         let mut sc = safe.clone();
         sc.as_object_mut().unwrap().remove(key);
@@ -193,6 +204,49 @@ fn violating(check: CheckId) -> ObjectBuilder {
         CheckId::HighRestarts | CheckId::LongPending => {
             p.status("Pending", 50).created("2020-01-01T00:00:00Z")
         }
+        CheckId::AutomountServiceAccountToken => {
+            p.pod_field("automountServiceAccountToken", json!(true))
+        }
+        CheckId::DeploymentMissingReplicas => deployment("web").replicas(Some(1)),
+        CheckId::HostProcess => p.container_security(with(json!({"windowsOptions": {"hostProcess": true}}))),
+        CheckId::InsecureCapabilities => p.container_security(safe.clone()),
+        CheckId::LinuxHardening => p.pod_field("securityContext", json!({})),
+        CheckId::ProcMount => p.container_security(with(json!({"procMount": "Unmasked"}))),
+        CheckId::PriorityClassNotSet => p.pod_field("priorityClassName", Value::Null),
+        CheckId::TopologySpreadConstraint => p
+            .owned_by("ReplicaSet", "web-5d8f")
+            .pod_field("topologySpreadConstraints", Value::Null),
+        CheckId::SensitiveContainerEnvVar => {
+            p.main_field("env", json!([{"name": "API_TOKEN", "value": "s3cr3t"}]))
+        }
+        CheckId::RunAsUserZero => p.container_security(with(json!({"runAsUser": 0}))),
+        CheckId::SeccompProfileUnconfined => p.pod_field(
+            "securityContext",
+            json!({"seccompProfile": {"type": "Unconfined"}}),
+        ),
+        CheckId::HostPathSensitive => p.pod_field(
+            "volumes",
+            json!([{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]),
+        ),
+        CheckId::ImageRegistryNotAllowed => p.image("docker.io/library/nginx:1.27"),
+        CheckId::EphemeralStorageLimitsMissing => p.main_field(
+            "resources",
+            json!({"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}),
+        ),
+        CheckId::ServiceAccountDefault => p.pod_field("serviceAccountName", Value::Null),
+        // Cross-resource checks need other objects and are never judged at admission.
+        CheckId::MissingPodDisruptionBudget
+        | CheckId::PdbDisruptionsIsZero
+        | CheckId::PdbMinAvailableGreaterThanHpaMinReplicas
+        | CheckId::HpaMaxAvailability
+        | CheckId::HpaMinAvailability
+        | CheckId::MissingNetworkPolicy
+        | CheckId::ServiceSelectorMatchesNothing
+        | CheckId::IngressTlsMissing
+        | CheckId::ClusterAdminBinding
+        | CheckId::RoleWildcard
+        | CheckId::PodExecAttachAllowed
+        | CheckId::SecretsReadableByServiceAccount => p,
     }
 }
 

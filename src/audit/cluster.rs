@@ -7,18 +7,26 @@
 //! manifests reports the same findings per workload as those manifests. Scores are
 //! pod-weighted over live pods, as the watch controller computes them, and each pod's
 //! runtime findings are attached to the workload that owns it, found by following
-//! controller ownerReferences by uid (Pod -> ReplicaSet -> Deployment).
+//! controller ownerReferences by uid (Pod -> ReplicaSet -> Deployment). Related objects
+//! (PodDisruptionBudgets, Services, RBAC, ...) feed the cross-resource checks; a
+//! workload's findings about itself and its related objects count once per live pod.
 
 use std::collections::HashMap;
 
 use super::Auditor;
+use crate::cross::RelatedObject;
 use crate::facts::{ObjectRef, PodFacts};
 
 /// Most ownerReference hops followed; real chains are two long.
 const MAX_OWNER_HOPS: usize = 8;
 
-/// Judges listed workloads and pods.
-pub fn audit_cluster(auditor: &mut Auditor, workloads: &[PodFacts], pods: &[PodFacts]) {
+/// Judges listed workloads, pods and related objects.
+pub fn audit_cluster(
+    auditor: &mut Auditor,
+    workloads: &[PodFacts],
+    pods: &[PodFacts],
+    related: Vec<RelatedObject>,
+) {
     // uid -> (object, controller uid)
     let index: HashMap<&str, (&ObjectRef, Option<&str>)> = workloads
         .iter()
@@ -53,5 +61,8 @@ pub fn audit_cluster(auditor: &mut Auditor, workloads: &[PodFacts], pods: &[PodF
     for p in pods {
         let owner = top_level(p.controller().map(|o| o.uid.as_str()));
         auditor.add_pod(p, owner);
+    }
+    for object in related {
+        auditor.add_related(object, None);
     }
 }

@@ -1,35 +1,44 @@
-//! The audit: facts of many workloads under one policy to one report.
+//! The audit: facts of many workloads, and the objects related to them, under one policy
+//! to one report.
 //!
 //! In: [`PodFacts`] (from manifests or a cluster listing), each with an optional source
-//! location, one [`EffectivePolicy`], excluded namespaces and an optional namespace filter.
-//! Out: an [`AuditReport`] with per-workload findings, per-namespace and cluster scores and
+//! location, related objects (PodDisruptionBudgets, Services, RBAC, ...), one
+//! [`EffectivePolicy`], excluded namespaces and an optional namespace filter. Out: an
+//! [`AuditReport`] with per-object findings, per-namespace and cluster scores and
 //! per-check counts. Offline, every workload counts as one scored pod: its template is what
-//! each of its replicas will run. The same [`Auditor`] serves `analyze --path` and
-//! `analyze` against a cluster (see [`cluster`]), so both agree by construction.
+//! each of its replicas will run. Findings on other objects (a Service, an RBAC binding)
+//! add their penalty to their namespace (cluster-scoped objects: to the cluster) and no
+//! pod. The same [`Auditor`] serves `analyze --path` and `analyze` against a cluster (see
+//! [`cluster`]), so both agree by construction.
 
 mod cluster;
+mod manifests;
+mod related;
 
 pub use cluster::audit_cluster;
+pub use manifests::{ManifestAudit, ManifestsRead, audit_input};
 
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::checks::{CheckId, Finding, Severity, evaluate, pod_score};
-use crate::facts::{ObjectRef, PodFacts, facts_from_json};
-use crate::manifests::{Document, Input, InputError, InputSink, Source};
+use crate::checks::{CheckId, Finding, Scope, Severity, evaluate, pod_score};
+use crate::cross::{CrossIndex, ObjectId, ObjectKind, RelatedObject};
+use crate::facts::{ObjectRef, PodFacts};
+use crate::manifests::{InputError, Source};
 use crate::policy::exemptions::{ExemptChecks, IGNORE};
 use crate::policy::{EffectivePolicy, NamespaceExclusions, PolicySet};
-use crate::score::{Aggregate, Score};
+use crate::score::{Aggregate, Penalty, Score};
 
-/// One judged workload or pod.
+/// One judged object: a workload or pod, or a Service, Ingress or RBAC object judged by
+/// the cross-resource checks.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadResult {
     /// The object.
     #[serde(flatten)]
-    pub object: ObjectRef,
+    pub object: ObjectId,
     /// Where it was read from (manifests only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
@@ -131,6 +140,19 @@ impl AuditReport {
     }
 }
 
+/// How an entry of the report counts in the scores.
+#[derive(Debug, Clone, Default)]
+struct EntryScore {
+    /// Pods scored for it: 1 for a workload judged offline or a bare pod, the live pods
+    /// it owns in a cluster audit, 0 for objects that are not workloads.
+    pods: u64,
+    /// Its own findings were scored as a pod's (offline workloads, bare pods).
+    scored_itself: bool,
+    /// Per check, the penalty its owned pods' findings carried (cluster audits), so a
+    /// finding that related objects settle can be taken back from their score.
+    pod_penalties: HashMap<CheckId, Penalty>,
+}
+
 /// Builds an [`AuditReport`] one object at a time.
 #[derive(Debug)]
 pub struct Auditor {
@@ -142,7 +164,12 @@ pub struct Auditor {
     now: Timestamp,
     report: AuditReport,
     aggregates: BTreeMap<String, Aggregate>,
-    entries: HashMap<ObjectRef, usize>,
+    /// Penalty of findings on cluster-scoped objects: counted in the cluster score only.
+    cluster_penalty: Penalty,
+    entries: HashMap<ObjectId, usize>,
+    scores: Vec<EntryScore>,
+    /// Related objects and workload placements, when a check needs them.
+    cross: Option<CrossIndex>,
     scored: u64,
 }
 
@@ -160,7 +187,6 @@ impl Auditor {
             .map(|(id, severity)| PolicyCheck { id, severity })
             .collect();
         Auditor {
-            policy,
             exclusions,
             namespace,
             now,
@@ -182,7 +208,11 @@ impl Auditor {
                 errors: Vec::new(),
             },
             aggregates: BTreeMap::new(),
+            cluster_penalty: Penalty(0),
             entries: HashMap::new(),
+            scores: Vec::new(),
+            cross: crate::cross::needed(&policy).then(CrossIndex::new),
+            policy,
             scored: 0,
             policies: None,
         }
@@ -202,13 +232,14 @@ impl Auditor {
             .unwrap_or(&self.policy)
     }
 
-    /// Whether an object in `ns` is judged; records excluded ones as skipped.
-    fn admits(&mut self, object: &ObjectRef, source: &Option<Source>) -> bool {
+    /// Whether an object is judged; records excluded ones as skipped. Cluster-scoped
+    /// objects belong to no namespace: a namespace filter leaves them out.
+    fn admits(&mut self, object: &ObjectId, source: &Option<Source>) -> bool {
         let ns = &object.namespace;
         if self.namespace.as_ref().is_some_and(|want| want != ns) {
             return false;
         }
-        if self.exclusions.is_excluded(ns) {
+        if !ns.is_empty() && self.exclusions.is_excluded(ns) {
             self.skip(object.to_string(), source.clone(), "namespace is excluded");
             return false;
         }
@@ -234,11 +265,13 @@ impl Auditor {
     fn tally<'a>(&mut self, findings: impl IntoIterator<Item = &'a Finding>) {
         for f in findings {
             if f.is_counted() {
-                *self
-                    .report
-                    .counts
-                    .entry(f.check.as_str().to_owned())
-                    .or_default() += 1;
+                // Most findings are of a check counted already: no key to allocate then.
+                match self.report.counts.get_mut(f.check.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.report.counts.insert(f.check.as_str().to_owned(), 1);
+                    }
+                }
                 *self.report.severities.entry(f.severity).or_default() += 1;
             } else {
                 self.report.exempted += 1;
@@ -254,7 +287,13 @@ impl Auditor {
         self.scored += 1;
     }
 
-    fn push(&mut self, object: ObjectRef, source: Option<Source>, findings: Vec<Finding>) {
+    fn push(
+        &mut self,
+        object: ObjectId,
+        source: Option<Source>,
+        findings: Vec<Finding>,
+        score: EntryScore,
+    ) {
         self.entries
             .insert(object.clone(), self.report.workloads.len());
         self.report.workloads.push(WorkloadResult {
@@ -262,51 +301,79 @@ impl Auditor {
             source,
             findings,
         });
+        self.scores.push(score);
+    }
+
+    /// Records a workload's placement for the cross-resource checks.
+    fn place(&mut self, facts: &PodFacts) {
+        if let Some(index) = &mut self.cross {
+            index.apply_workload(facts);
+        }
     }
 
     /// Judges one object and scores it as one pod (offline audits: a workload's template
     /// is what each of its replicas runs).
     pub fn add(&mut self, facts: &PodFacts, source: Option<Source>) {
-        if !self.admits(&facts.object, &source) {
+        let id = ObjectId::from(&facts.object);
+        if !self.admits(&id, &source) {
             return;
         }
         self.note_exemption_typos(facts);
+        self.place(facts);
         let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.tally(&findings);
         self.score(&facts.object.namespace, &findings);
-        self.push(facts.object.clone(), source, findings);
+        let score = EntryScore {
+            pods: 1,
+            scored_itself: true,
+            ..EntryScore::default()
+        };
+        self.push(id, source, findings, score);
     }
 
     /// Judges a workload's template and lists it without scoring it (cluster audits score
     /// the workload's pods instead).
     pub fn add_workload(&mut self, facts: &PodFacts) {
-        if !self.admits(&facts.object, &None) {
+        let id = ObjectId::from(&facts.object);
+        if !self.admits(&id, &None) {
             return;
         }
         self.note_exemption_typos(facts);
+        self.place(facts);
         let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.tally(&findings);
-        self.push(facts.object.clone(), None, findings);
+        self.push(id, None, findings, EntryScore::default());
     }
 
     /// Judges and scores a live pod. A pod owned by a listed workload adds only its
     /// runtime findings (restarts, pending) to that workload's entry, since the template
-    /// findings are already there; a bare pod gets an entry of its own.
+    /// findings are already there, and carries that workload's findings about the
+    /// workload itself and its related objects in its score; a bare pod gets an entry of
+    /// its own.
     pub fn add_pod(&mut self, facts: &PodFacts, owner: Option<&ObjectRef>) {
-        if !self.admits(&facts.object, &None) {
+        let id = ObjectId::from(&facts.object);
+        if !self.admits(&id, &None) {
             return;
         }
         if facts.is_terminated() {
             self.skip(facts.object.to_string(), None, "pod has terminated");
             return;
         }
-        if owner.is_none() {
+        let owner_index = owner.and_then(|o| self.entries.get(&ObjectId::from(o)).copied());
+        if owner_index.is_none() {
             self.note_exemption_typos(facts);
+            self.place(facts);
         }
         let findings = evaluate(facts, self.policy_for(&facts.object.namespace), self.now);
         self.score(&facts.object.namespace, &findings);
-        match owner.and_then(|o| self.entries.get(o).copied()) {
+        match owner_index {
             Some(index) => {
+                let entry = &mut self.scores[index];
+                entry.pods += 1;
+                for f in findings.iter().filter(|f| f.is_counted()) {
+                    let p = entry.pod_penalties.entry(f.check).or_default();
+                    *p = *p + f.penalty;
+                }
                 let runtime: Vec<Finding> = findings
                     .into_iter()
                     .filter(|f| f.check.spec().runtime)
@@ -320,9 +387,39 @@ impl Auditor {
             }
             None => {
                 self.tally(&findings);
-                self.push(facts.object.clone(), None, findings);
+                let score = EntryScore {
+                    pods: 1,
+                    scored_itself: true,
+                    ..EntryScore::default()
+                };
+                self.push(id, None, findings, score);
             }
         }
+    }
+
+    /// Records an object that cross-resource checks read (a PodDisruptionBudget, a
+    /// Service, an RBAC binding, ...). Services, Ingresses and RBAC objects are judged
+    /// themselves when a check about them is on, and listed; the others are only read.
+    /// Returns `false` when no enabled check reads the object.
+    pub fn add_related(&mut self, object: RelatedObject, source: Option<Source>) -> bool {
+        let Some(index) = &mut self.cross else {
+            return false;
+        };
+        let id = object.id().clone();
+        let judged = related::judged_kind(&self.policy, id.kind);
+        let read = related::read_kind(&self.policy, id.kind);
+        if !judged && !read {
+            return false;
+        }
+        if !id.namespace.is_empty() && self.exclusions.is_excluded(&id.namespace) {
+            self.skip(id.to_string(), source, "namespace is excluded");
+            return true;
+        }
+        index.apply(object);
+        if judged && !self.entries.contains_key(&id) && self.admits(&id, &source) {
+            self.push(id, source, Vec::new(), EntryScore::default());
+        }
+        true
     }
 
     /// Records an object that was read but not judged.
@@ -339,8 +436,10 @@ impl Auditor {
         self.report.errors.push(error);
     }
 
-    /// Finishes the report: namespace and cluster scores.
+    /// Finishes the report: findings that need related objects, then namespace and
+    /// cluster scores.
     pub fn finish(mut self) -> AuditReport {
+        self.judge_related();
         if let Some(ns) = &self.namespace
             && self.report.workloads.is_empty()
         {
@@ -352,7 +451,10 @@ impl Auditor {
         for w in &self.report.workloads {
             *findings.entry(w.object.namespace.as_str()).or_default() += w.counted().count() as u64;
         }
-        let mut cluster = Aggregate::default();
+        let mut cluster = Aggregate {
+            pods: 0,
+            penalty: self.cluster_penalty,
+        };
         let mut namespaces = Vec::new();
         for (name, agg) in &self.aggregates {
             cluster.pods += agg.pods;
@@ -376,133 +478,19 @@ impl Auditor {
     }
 }
 
-/// Judges everything read from manifests: workloads are judged, objects of other kinds
-/// are listed as skipped, and undecodable objects become errors naming their source.
-pub fn audit_input(auditor: &mut Auditor, input: Input) {
-    for e in input.errors {
-        auditor.error(e);
-    }
-    for doc in input.documents {
-        if let Some(e) = audit_document(auditor, doc) {
-            auditor.error(e);
-        }
-    }
+/// Whether a check's findings on a workload are about the workload object or its related
+/// objects, not about what its pods run (so its live pods do not find them themselves).
+fn owner_level(check: CheckId) -> bool {
+    matches!(check.spec().scope, Scope::Workload | Scope::Related)
 }
 
-/// Judges manifests while they are read: each document is turned into facts and findings
-/// as soon as it is parsed and then dropped, so memory follows the report, not the input.
-/// The report is the one [`audit_input`] makes of the same input: read errors come first
-/// and decoding errors after them, each in input order.
-#[derive(Debug)]
-pub struct ManifestAudit<'a> {
-    auditor: &'a mut Auditor,
-    decode_errors: Vec<InputError>,
-    read: ManifestsRead,
-}
-
-/// What a [`ManifestAudit`] saw of its input.
-#[derive(Debug, Default)]
-pub struct ManifestsRead {
-    /// Objects read.
-    pub documents: usize,
-    /// Problems reading the input.
-    pub read_errors: usize,
-    /// Files read that held no object at all.
-    pub empty_files: Vec<String>,
-}
-
-impl<'a> ManifestAudit<'a> {
-    /// Judges into `auditor`.
-    pub fn new(auditor: &'a mut Auditor) -> Self {
-        ManifestAudit {
-            auditor,
-            decode_errors: Vec::new(),
-            read: ManifestsRead::default(),
-        }
-    }
-
-    /// Records the decoding errors after the read errors; call once everything is read.
-    pub fn finish(self) -> ManifestsRead {
-        for e in self.decode_errors {
-            self.auditor.error(e);
-        }
-        self.read
-    }
-}
-
-impl InputSink for ManifestAudit<'_> {
-    fn document(&mut self, document: Document) {
-        self.read.documents += 1;
-        if let Some(e) = audit_document(self.auditor, document) {
-            self.decode_errors.push(e);
-        }
-    }
-    fn error(&mut self, error: InputError) {
-        self.read.read_errors += 1;
-        self.auditor.error(error);
-    }
-    fn file_read(&mut self, _: &str) {}
-    fn empty_file(&mut self, file: &str) {
-        self.read.empty_files.push(file.to_owned());
-    }
-}
-
-/// Judges one document; an object that cannot be decoded comes back as an error.
-fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
-    let text = |pointer: &str| {
-        doc.value
-            .pointer(pointer)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let (kind, name) = (text("/kind"), text("/metadata/name"));
-    let namespace = text("/metadata/namespace");
-    let outside_filter = auditor.namespace.as_ref().is_some_and(|want| {
-        *want
-            != if namespace.is_empty() {
-                "default"
-            } else {
-                namespace.as_str()
-            }
-    });
-    if outside_filter {
-        return None;
-    }
-    if kind.is_empty() && text("/apiVersion").is_empty() {
-        // Helm values, kustomize patches and other YAML that lives next to manifests.
-        auditor.skip(
-            doc.source.to_string(),
-            Some(doc.source),
-            "not a Kubernetes object (no apiVersion or kind)",
-        );
-        return None;
-    }
-    match facts_from_json(doc.value) {
-        Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
-        Ok(None) => {
-            let ns = if namespace.is_empty() {
-                "-"
-            } else {
-                namespace.as_str()
-            };
-            auditor.skip(
-                format!("{ns}/{kind}/{name}"),
-                Some(doc.source),
-                "kind has no pod template",
-            )
-        }
-        Err(e) => {
-            return Some(InputError {
-                file: doc.source.file,
-                document: Some(doc.source.document),
-                line: Some(doc.source.line),
-                message: e.to_string(),
-            });
-        }
-    }
-    None
+/// Whether a namespace or cluster total is kept for this object kind.
+fn cluster_scoped(kind: ObjectKind) -> bool {
+    kind.is_cluster_scoped()
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod related_tests;

@@ -1,5 +1,4 @@
 use super::*;
-use crate::facts::PodFacts;
 use crate::manifests::{Input, parse_bytes};
 use crate::testing::{deployment, pod};
 
@@ -160,23 +159,11 @@ fn judging_while_reading_gives_the_report_of_judging_after_reading() {
 mod cluster {
     use super::*;
     use crate::facts::WorkloadKind;
+    use crate::testing::with_uid;
     use crate::testing::workload;
 
     fn owned_pod(name: &str, owner_kind: &str, owner: &str) -> crate::testing::ObjectBuilder {
         pod(name).ns("a").owned_by(owner_kind, owner)
-    }
-
-    fn with_uid(mut f: PodFacts, uid: &str, controller: Option<(&str, &str)>) -> PodFacts {
-        f.uid = Some(uid.into());
-        if let Some((kind, name)) = controller {
-            f.owners = vec![crate::facts::OwnerRef {
-                kind: kind.into(),
-                name: name.into(),
-                uid: format!("uid-{name}"),
-                controller: true,
-            }];
-        }
-        f
     }
 
     #[test]
@@ -203,7 +190,7 @@ mod cluster {
             .status("Running", 0)
             .facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[deploy, rs], &[crashing, healthy]);
+        audit_cluster(&mut a, &[deploy, rs], &[crashing, healthy], Vec::new());
         let r = a.finish();
         // One entry: the Deployment; the ReplicaSet it controls is not listed again.
         assert_eq!(r.workloads.len(), 1);
@@ -227,10 +214,13 @@ mod cluster {
             .status("Running", 0)
             .facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[], &[bare]);
+        audit_cluster(&mut a, &[], &[bare], Vec::new());
         let r = a.finish();
         assert_eq!(r.workloads.len(), 1);
-        assert_eq!(r.workloads[0].object.kind, WorkloadKind::Pod);
+        assert_eq!(
+            r.workloads[0].object.kind,
+            ObjectKind::Workload(WorkloadKind::Pod)
+        );
         assert_eq!(r.counts.get("latestTag"), Some(&1));
     }
 
@@ -238,7 +228,7 @@ mod cluster {
     fn terminated_pods_are_not_scored() {
         let done = pod("job-x").ns("a").status("Succeeded", 0).facts();
         let mut a = auditor(None);
-        audit_cluster(&mut a, &[], &[done]);
+        audit_cluster(&mut a, &[], &[done], Vec::new());
         let r = a.finish();
         assert_eq!(r.cluster_score, None);
         assert_eq!(r.skipped[0].reason, "pod has terminated");

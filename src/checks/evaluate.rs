@@ -1,35 +1,21 @@
 //! The evaluator: one pod's facts under one effective policy, at one instant, to findings.
 //!
 //! In: [`PodFacts`], an [`EffectivePolicy`], the current time. Out: every finding of every
-//! enabled check, each with its effective severity and exact penalty; findings covered by
-//! an exemption are kept but marked skipped, so reports can show them without counting
-//! them. This is the only evaluator: audits, watches, the operator and admission all call
-//! it.
+//! enabled check that needs nothing but the object, each with its effective severity and
+//! exact penalty; findings covered by an exemption are kept but marked skipped, so reports
+//! can show them without counting them. This is the only evaluator: audits, watches, the
+//! operator and admission all call it. Checks that need other objects are judged by
+//! [`crate::cross`], which builds its findings with the same [`finding`].
 
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::values::{DEFAULT_TOPOLOGY_KEYS, is_sensitive_host_path};
 use super::{CheckId, Severity};
-use crate::facts::image::{ImagePin, image_pin, is_floating};
-use crate::facts::{ContainerFacts, ContainerRole, PodFacts, SecurityFacts};
+use crate::facts::{PodFacts, WorkloadKind};
 use crate::policy::EffectivePolicy;
-use crate::policy::exemptions::{ExemptionVerdict, verdict};
+use crate::policy::exemptions::{Exemption, ExemptionVerdict, verdict};
 use crate::score::{Penalty, PodScore};
-
-/// Capabilities whose addition breaks container isolation.
-pub const DANGEROUS_CAPABILITIES: [&str; 8] = [
-    "ALL",
-    "SYS_ADMIN",
-    "NET_ADMIN",
-    "SYS_MODULE",
-    "SYS_PTRACE",
-    "SYS_RAWIO",
-    "SYS_BOOT",
-    "BPF",
-];
-
-/// Restarts beyond which `highRestarts` stops growing its penalty.
-pub const RESTART_PENALTY_CAP: u32 = 5;
 
 /// Whether a finding counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +30,7 @@ pub enum FindingStatus {
     },
 }
 
-/// One violation of one check, by one container (or the pod as a whole).
+/// One violation of one check, by one container (or the pod, or the object, as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
@@ -52,7 +38,7 @@ pub struct Finding {
     pub check: CheckId,
     /// Effective severity under the policy.
     pub severity: Severity,
-    /// The container, by name; `None` for pod-level findings.
+    /// The container, by name; `None` for pod-level and object-level findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// What was found and how to fix it.
@@ -81,41 +67,67 @@ pub fn pod_score(findings: &[Finding]) -> PodScore {
     score
 }
 
-struct Evaluation<'a> {
-    facts: &'a PodFacts,
-    policy: &'a EffectivePolicy,
+/// A finding of `check` under `policy`, counted `times` times (restarts for
+/// `highRestarts`, else 1): `None` when the check is off; skipped when an exemption covers
+/// it, with a note when one lapsed.
+pub fn finding(
+    check: CheckId,
+    container: Option<&str>,
+    message: String,
+    times: u32,
+    policy: &EffectivePolicy,
+    exemptions: &[Exemption],
+    now: Timestamp,
+) -> Option<Finding> {
+    let severity = policy.severity(check)?;
+    let (status, message) = match verdict(exemptions, check, now) {
+        ExemptionVerdict::Exempt(reason) => (FindingStatus::Skipped { reason }, message),
+        ExemptionVerdict::Lapsed(note) => (FindingStatus::Counted, format!("{message} ({note})")),
+        ExemptionVerdict::None => (FindingStatus::Counted, message),
+    };
+    Some(Finding {
+        check,
+        severity,
+        container: container.map(str::to_owned),
+        message,
+        penalty: Penalty::of(check, severity, times),
+        status,
+    })
+}
+
+/// One evaluation in progress.
+pub(super) struct Evaluation<'a> {
+    pub(super) facts: &'a PodFacts,
+    pub(super) policy: &'a EffectivePolicy,
     now: Timestamp,
     findings: Vec<Finding>,
 }
 
 impl Evaluation<'_> {
-    fn report(&mut self, check: CheckId, container: Option<&str>, message: String, times: u32) {
-        let Some(severity) = self.policy.severity(check) else {
+    /// Reports a finding of `check` when it is on; the message is only built then.
+    pub(super) fn report(
+        &mut self,
+        check: CheckId,
+        container: Option<&str>,
+        message: impl FnOnce() -> String,
+        times: u32,
+    ) {
+        if !self.on(check) {
             return;
-        };
-        let (status, message) = match verdict(&self.facts.exemptions, check, self.now) {
-            ExemptionVerdict::Exempt(reason) => (FindingStatus::Skipped { reason }, message),
-            ExemptionVerdict::Lapsed(note) => {
-                (FindingStatus::Counted, format!("{message} ({note})"))
-            }
-            ExemptionVerdict::None => (FindingStatus::Counted, message),
-        };
-        self.findings.push(Finding {
-            check,
-            severity,
-            container: container.map(str::to_owned),
-            message,
-            penalty: Penalty::of(check, severity, times),
-            status,
-        });
+        }
+        let exemptions = &self.facts.exemptions;
+        let (policy, now) = (self.policy, self.now);
+        if let Some(f) = finding(check, container, message(), times, policy, exemptions, now) {
+            self.findings.push(f);
+        }
     }
 
-    fn on(&self, check: CheckId) -> bool {
+    pub(super) fn on(&self, check: CheckId) -> bool {
         self.policy.severity(check).is_some()
     }
 }
 
-/// Evaluates every enabled check on one pod or pod template.
+/// Evaluates every enabled check that needs nothing but this pod or pod template.
 pub fn evaluate(facts: &PodFacts, policy: &EffectivePolicy, now: Timestamp) -> Vec<Finding> {
     let mut ev = Evaluation {
         facts,
@@ -125,7 +137,8 @@ pub fn evaluate(facts: &PodFacts, policy: &EffectivePolicy, now: Timestamp) -> V
     };
     pod_level(&mut ev);
     for c in &facts.containers {
-        container_checks(&mut ev, c);
+        super::containers::container_checks(&mut ev, c);
+        super::security::security_checks(&mut ev, c);
     }
     ev.findings
 }
@@ -151,20 +164,131 @@ fn pod_level(ev: &mut Evaluation<'_>) {
     ];
     for (check, set, message) in host {
         if set {
-            ev.report(check, None, message.to_owned(), 1);
+            ev.report(check, None, || message.to_owned(), 1);
         }
     }
-    if !f.host_path_volumes.is_empty() {
+    if !f.host_paths.is_empty() {
+        let names: Vec<&str> = f.host_paths.iter().map(|v| v.name.as_str()).collect();
         ev.report(
             CheckId::HostPathSet,
             None,
-            format!(
+            || format!(
                 "hostPath volume(s) {} mount the node's filesystem; use a PVC, configMap, secret or emptyDir",
-                f.host_path_volumes.join(", ")
+                names.join(", ")
             ),
             1,
         );
     }
+    let sensitive: Vec<String> = f
+        .host_paths
+        .iter()
+        .filter(|v| is_sensitive_host_path(&v.path))
+        .map(|v| format!("{} ({})", v.name, v.path))
+        .collect();
+    if !sensitive.is_empty() {
+        ev.report(
+            CheckId::HostPathSensitive,
+            None,
+            || format!(
+                "hostPath volume(s) {} expose the container runtime or the node's system files; remove them",
+                sensitive.join(", ")
+            ),
+            1,
+        );
+    }
+    service_account(ev);
+    scheduling(ev);
+    pending(ev);
+}
+
+fn service_account(ev: &mut Evaluation<'_>) {
+    let f = ev.facts;
+    // The pod's own setting wins over its ServiceAccount's; a pod that says nothing gets a
+    // token unless its ServiceAccount opts out, which only the cross-resource index knows
+    // (it clears this finding when the ServiceAccount sets false).
+    if f.automount_service_account_token != Some(false) {
+        let why = match f.automount_service_account_token {
+            Some(true) => "sets automountServiceAccountToken: true",
+            _ => "does not set automountServiceAccountToken: false",
+        };
+        ev.report(
+            CheckId::AutomountServiceAccountToken,
+            None,
+            || format!(
+                "the pod {why}, so service account {:?}'s API token is mounted into every container; set it to false unless the pod calls the Kubernetes API",
+                f.service_account_name()
+            ),
+            1,
+        );
+    }
+    if f.service_account_name() == "default" {
+        ev.report(
+            CheckId::ServiceAccountDefault,
+            None,
+            || "the pod runs as the namespace's default service account; create one for this workload and set spec.serviceAccountName".to_owned(),
+            1,
+        );
+    }
+}
+
+fn scheduling(ev: &mut Evaluation<'_>) {
+    let f = ev.facts;
+    if f.object.kind == WorkloadKind::Deployment {
+        // The API server defaults an absent replicas to 1. A Deployment scaled by an
+        // autoscaler is cleared by the cross-resource index, which knows the autoscaler.
+        let replicas = f.replicas.unwrap_or(1);
+        if replicas < 2 {
+            ev.report(
+                CheckId::DeploymentMissingReplicas,
+                None,
+                || format!("the Deployment runs {replicas} replica(s): one node or pod failure takes it down; set spec.replicas to 2 or more"),
+                1,
+            );
+        }
+    }
+    if f.priority_class.is_none() {
+        ev.report(
+            CheckId::PriorityClassNotSet,
+            None,
+            || "the pod sets no priorityClassName, so under node pressure it is preempted and evicted like any other; set one".to_owned(),
+            1,
+        );
+    }
+    if spreads_replicas(f)
+        && !f
+            .topology_spread_keys
+            .iter()
+            .any(|k| DEFAULT_TOPOLOGY_KEYS.contains(&k.as_str()))
+    {
+        ev.report(
+            CheckId::TopologySpreadConstraint,
+            None,
+            || "no topologySpreadConstraints entry spreads the pods over kubernetes.io/hostname or topology.kubernetes.io/zone, so replicas may share one node or zone".to_owned(),
+            1,
+        );
+    }
+}
+
+/// Pods of a replicated, long-running workload, where spreading matters: not batch pods,
+/// not DaemonSet pods (one per node already) and not bare pods.
+fn spreads_replicas(f: &PodFacts) -> bool {
+    match f.object.kind {
+        WorkloadKind::Deployment
+        | WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController => true,
+        WorkloadKind::Pod => f.controller().is_some_and(|o| {
+            matches!(
+                o.kind.as_str(),
+                "ReplicaSet" | "StatefulSet" | "ReplicationController"
+            )
+        }),
+        WorkloadKind::DaemonSet | WorkloadKind::Job | WorkloadKind::CronJob => false,
+    }
+}
+
+fn pending(ev: &mut Evaluation<'_>) {
+    let f = ev.facts;
     if ev.on(CheckId::LongPending)
         && let Some(rt) = &f.runtime
         && rt.phase.as_deref() == Some("Pending")
@@ -176,7 +300,7 @@ fn pod_level(ev: &mut Evaluation<'_>) {
             ev.report(
                 CheckId::LongPending,
                 None,
-                format!(
+                || format!(
                     "Pending for {waited}s, longer than {limit}s; check scheduling events, quotas and image pulls"
                 ),
                 1,
@@ -185,214 +309,10 @@ fn pod_level(ev: &mut Evaluation<'_>) {
     }
 }
 
-fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
-    let name = Some(c.name.as_str());
-    let kind = match c.role {
-        ContainerRole::Init => "init container",
-        ContainerRole::Sidecar => "sidecar container",
-        ContainerRole::Regular => "container",
-    };
-    if ev.on(CheckId::LatestTag) {
-        let what = match image_pin(&c.image) {
-            ImagePin::Untagged if c.image.is_empty() => Some("has no image".to_owned()),
-            ImagePin::Untagged => Some(format!(
-                "image {:?} has no tag, so it runs whatever latest is",
-                c.image
-            )),
-            ImagePin::Tag("latest") => {
-                Some(format!("image {:?} uses the mutable latest tag", c.image))
-            }
-            _ => None,
-        };
-        if let Some(what) = what {
-            ev.report(
-                CheckId::LatestTag,
-                name,
-                format!("{kind} {:?} {what}; pin a version tag or digest", c.name),
-                1,
-            );
-        }
-    }
-    let probed = c.role.is_long_running() && !ev.facts.batch;
-    if probed && !c.liveness_probe {
-        ev.report(
-            CheckId::MissingLivenessProbe,
-            name,
-            format!("{kind} {:?} has no livenessProbe", c.name),
-            1,
-        );
-    }
-    if probed && !c.readiness_probe {
-        ev.report(
-            CheckId::MissingReadinessProbe,
-            name,
-            format!("{kind} {:?} has no readinessProbe", c.name),
-            1,
-        );
-    }
-    if ev.on(CheckId::HighRestarts)
-        && let Some(restarts) = c.restart_count.and_then(|r| u32::try_from(r).ok())
-        && restarts > ev.policy.max_restart_count
-    {
-        let max = ev.policy.max_restart_count;
-        ev.report(
-            CheckId::HighRestarts,
-            name,
-            format!(
-                "{kind} {:?} restarted {restarts} times (limit {max}); check `kubectl logs --previous`",
-                c.name
-            ),
-            restarts.min(RESTART_PENALTY_CAP),
-        );
-    }
-    // The API server copies a limit into a missing request, so a limit alone satisfies
-    // the request check: judge what the cluster will actually run.
-    let r = &c.resources;
-    let resources = [
-        (
-            CheckId::CpuRequestsMissing,
-            r.cpu_request || r.cpu_limit,
-            "resources.requests.cpu",
-        ),
-        (
-            CheckId::MemoryRequestsMissing,
-            r.memory_request || r.memory_limit,
-            "resources.requests.memory",
-        ),
-        (
-            CheckId::CpuLimitsMissing,
-            r.cpu_limit,
-            "resources.limits.cpu",
-        ),
-        (
-            CheckId::MemoryLimitsMissing,
-            r.memory_limit,
-            "resources.limits.memory",
-        ),
-    ];
-    for (check, set, field) in resources {
-        if !set {
-            ev.report(
-                check,
-                name,
-                format!("{kind} {:?} does not set {field}", c.name),
-                1,
-            );
-        }
-    }
-    security_checks(ev, c, kind);
-    if ev.on(CheckId::PullPolicyNotAlways) {
-        // The API server defaults the policy to Always for latest or untagged images and
-        // to IfNotPresent otherwise; judge what the cluster will actually run.
-        let effective = c
-            .image_pull_policy
-            .as_deref()
-            .unwrap_or(if is_floating(&c.image) {
-                "Always"
-            } else {
-                "IfNotPresent"
-            });
-        if effective != "Always" {
-            ev.report(
-                CheckId::PullPolicyNotAlways,
-                name,
-                format!(
-                    "{kind} {:?} has imagePullPolicy {effective}; set Always",
-                    c.name
-                ),
-                1,
-            );
-        }
-    }
-}
-
-fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts, kind: &str) {
-    let name = Some(c.name.as_str());
-    let sc: &SecurityFacts = &c.security;
-    let pod = &ev.facts.pod_security;
-    if ev.on(CheckId::RunAsRootAllowed) {
-        // Container settings override the pod's; either a non-root promise or a non-zero
-        // user keeps the container off root, and an explicit uid 0 always runs as root.
-        let non_root = sc.run_as_non_root.or(pod.run_as_non_root);
-        let user = sc.run_as_user.or(pod.run_as_user);
-        let safe = user != Some(0) && (non_root == Some(true) || user.is_some_and(|u| u > 0));
-        if !safe {
-            ev.report(
-                CheckId::RunAsRootAllowed,
-                name,
-                format!("{kind} {:?} may run as root; set securityContext.runAsNonRoot: true or a non-zero runAsUser", c.name),
-                1,
-            );
-        }
-    }
-    if sc.privileged == Some(true) {
-        ev.report(
-            CheckId::RunAsPrivileged,
-            name,
-            format!(
-                "{kind} {:?} runs privileged; remove securityContext.privileged",
-                c.name
-            ),
-            1,
-        );
-    }
-    // Privileged containers always allow escalation; otherwise it must be explicitly off.
-    if sc.allow_privilege_escalation != Some(false) || sc.privileged == Some(true) {
-        ev.report(
-            CheckId::PrivilegeEscalationAllowed,
-            name,
-            format!("{kind} {:?} allows privilege escalation; set securityContext.allowPrivilegeEscalation: false", c.name),
-            1,
-        );
-    }
-    if sc.read_only_root_filesystem != Some(true) {
-        ev.report(
-            CheckId::NotReadOnlyRootFilesystem,
-            name,
-            format!("{kind} {:?} has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true", c.name),
-            1,
-        );
-    }
-    if c.host_port {
-        ev.report(
-            CheckId::HostPortSet,
-            name,
-            format!(
-                "{kind} {:?} binds a hostPort; expose it through a Service",
-                c.name
-            ),
-            1,
-        );
-    }
-    let dangerous: Vec<&str> = sc
-        .capabilities_add
-        .iter()
-        .map(|cap| cap.trim())
-        .filter(|cap| {
-            // The prefix, like the name, is matched in any case: `cap_sys_admin` must not slip by.
-            let bare = match cap.get(..4) {
-                Some(prefix) if prefix.eq_ignore_ascii_case("CAP_") => &cap[4..],
-                _ => cap,
-            };
-            DANGEROUS_CAPABILITIES
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(bare))
-        })
-        .collect();
-    if !dangerous.is_empty() {
-        ev.report(
-            CheckId::DangerousCapabilities,
-            name,
-            format!(
-                "{kind} {:?} adds capabilities {}; drop them",
-                c.name,
-                dangerous.join(", ")
-            ),
-            1,
-        );
-    }
-}
-
 #[cfg(test)]
 #[path = "evaluate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "workload_tests.rs"]
+mod workload_tests;

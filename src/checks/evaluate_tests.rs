@@ -14,21 +14,20 @@ fn now() -> Timestamp {
     NOW.parse().unwrap()
 }
 
-/// A policy that turns on exactly these checks through the `checks` map.
 fn policy_with(ids: &[CheckId]) -> EffectivePolicy {
-    let checks = ids
-        .iter()
-        .map(|id| (id.as_str().to_owned(), CheckSettings::default()))
-        .collect();
-    EffectivePolicy::from_spec(&DevOpsPolicySpec {
-        checks: Some(checks),
-        ..DevOpsPolicySpec::default()
-    })
-    .unwrap()
+    crate::testing::policy_with(ids)
 }
 
 fn every_check() -> EffectivePolicy {
     policy_with(CheckId::ALL)
+}
+
+/// The checks `evaluate` decides (the others need related objects).
+fn object_checks() -> impl Iterator<Item = CheckId> {
+    CheckId::ALL
+        .iter()
+        .copied()
+        .filter(|id| id.spec().scope != crate::checks::Scope::Related)
 }
 
 fn from_spec(spec: DevOpsPolicySpec) -> EffectivePolicy {
@@ -114,25 +113,42 @@ fn pod_level() -> Vec<Option<String>> {
     vec![None]
 }
 
-/// A pod that breaks every rule in the catalogue.
+/// A Deployment whose pods break every rule that `evaluate` decides.
 fn worst_pod() -> PodFacts {
-    pod("worst")
+    deployment("worst")
+        .replicas(Some(1))
         .image("nginx:latest")
         .without_probes()
         .without_resources()
         .main_field("imagePullPolicy", json!("IfNotPresent"))
         .main_field("ports", json!([{"containerPort": 80, "hostPort": 80}]))
+        .main_field("env", json!([{"name": "DB_PASSWORD", "value": "hunter2"}]))
         .container_security(json!({
             "privileged": true,
+            "runAsUser": 0,
+            "procMount": "Unmasked",
+            "seccompProfile": {"type": "Unconfined"},
+            "windowsOptions": {"hostProcess": true},
             "capabilities": {"add": ["SYS_ADMIN"]}
         }))
         .pod_field("hostNetwork", json!(true))
         .pod_field("hostPID", json!(true))
         .pod_field("hostIPC", json!(true))
+        .pod_field("serviceAccountName", Value::Null)
+        .pod_field("automountServiceAccountToken", Value::Null)
+        .pod_field("priorityClassName", Value::Null)
+        .pod_field("topologySpreadConstraints", Value::Null)
+        .pod_field("securityContext", Value::Null)
         .pod_field(
             "volumes",
             json!([{"name": "root", "hostPath": {"path": "/"}}]),
         )
+        .facts()
+}
+
+/// A running pod that breaks the runtime rules.
+fn worst_running_pod() -> PodFacts {
+    pod("worst")
         .created("2026-05-01T00:00:00Z")
         .status("Pending", 10)
         .facts()
@@ -151,52 +167,61 @@ fn worst_pod() -> PodFacts {
 #[case::job(workload(WorkloadKind::Job, "j"))]
 #[case::cronjob(workload(WorkloadKind::CronJob, "cj"))]
 #[case::running_pod(pod("p").created("2026-05-01T00:00:00Z").status("Running", 0))]
-#[case::pod_with_init_container(pod("p").init_container("init", "busybox:1.36"))]
-#[case::pod_with_second_container(pod("p").container("log", "fluentd:1.16"))]
+#[case::pod_with_init_container(pod("p").init_container("init", "registry.example.com/busybox:1.36"))]
+#[case::pod_with_second_container(pod("p").container("log", "registry.example.com/fluentd:1.16"))]
+#[case::pod_with_ephemeral_container(pod("p").ephemeral_container("debug", "registry.example.com/busybox:1.36"))]
 fn a_default_object_passes_every_check(#[case] b: ObjectBuilder) {
     assert_eq!(evaluate(&b.facts(), &every_check(), now()), vec![]);
 }
 
 #[test]
 fn a_pod_that_breaks_every_rule_fires_every_check() {
-    let findings = evaluate(&worst_pod(), &every_check(), now());
-    for id in CheckId::ALL {
+    let mut findings = evaluate(&worst_pod(), &every_check(), now());
+    findings.extend(evaluate(&worst_running_pod(), &every_check(), now()));
+    for id in object_checks() {
         assert!(
-            findings.iter().any(|f| f.check == *id),
+            findings.iter().any(|f| f.check == id),
             "{id} did not fire: {findings:#?}"
         );
     }
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.check.spec().scope != crate::checks::Scope::Related)
+    );
 }
 
 #[test]
 fn a_check_that_is_off_produces_no_finding() {
-    let facts = worst_pod();
-    for off in CheckId::ALL {
-        let others: Vec<CheckId> = CheckId::ALL
-            .iter()
-            .copied()
-            .filter(|id| id != off)
-            .collect();
-        let findings = evaluate(&facts, &policy_with(&others), now());
-        assert!(
-            findings.iter().all(|f| f.check != *off),
-            "{off} fired while off"
-        );
-        assert!(!findings.is_empty());
+    for facts in [worst_pod(), worst_running_pod()] {
+        for off in object_checks() {
+            let others: Vec<CheckId> = CheckId::ALL
+                .iter()
+                .copied()
+                .filter(|id| *id != off)
+                .collect();
+            let findings = evaluate(&facts, &policy_with(&others), now());
+            assert!(
+                findings.iter().all(|f| f.check != off),
+                "{off} fired while off"
+            );
+            assert!(!findings.is_empty());
+        }
     }
 }
 
 #[test]
 fn an_empty_policy_finds_nothing_on_the_worst_pod() {
-    assert_eq!(
-        evaluate(&worst_pod(), &EffectivePolicy::empty(), now()),
-        vec![]
-    );
+    for facts in [worst_pod(), worst_running_pod()] {
+        assert_eq!(evaluate(&facts, &EffectivePolicy::empty(), now()), vec![]);
+    }
 }
 
 #[test]
 fn findings_carry_the_default_severity_and_the_catalogue_weight_as_penalty() {
-    for f in evaluate(&worst_pod(), &every_check(), now()) {
+    let mut findings = evaluate(&worst_pod(), &every_check(), now());
+    findings.extend(evaluate(&worst_running_pod(), &every_check(), now()));
+    for f in findings {
         let spec = f.check.spec();
         assert_eq!(f.severity, spec.severity, "{}", f.check);
         if f.check != CheckId::HighRestarts {

@@ -1,12 +1,20 @@
 //! The check catalogue: every best-practice rule kube-devops knows, with its id, category,
-//! default severity, score weight and flags.
+//! default severity, score weight, scope and flags.
 //!
 //! In: nothing (static data). Out: [`CheckId`], [`Severity`], [`CheckSpec`] and, through
-//! [`evaluate`], the findings of one pod under one effective policy.
+//! [`evaluate`], the findings of one pod under one effective policy. Checks of
+//! [`Scope::Related`] need other objects (PodDisruptionBudgets, Services, RBAC, ...) and are
+//! judged by [`crate::cross`] instead.
 
+mod catalogue;
+mod containers;
 mod evaluate;
+mod security;
+pub mod values;
 
-pub use evaluate::{DANGEROUS_CAPABILITIES, Finding, FindingStatus, evaluate, pod_score};
+pub use catalogue::CATALOGUE;
+pub use evaluate::{Finding, FindingStatus, evaluate, finding, pod_score};
+pub use values::{DANGEROUS_CAPABILITIES, SAFE_CAPABILITIES};
 
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +152,33 @@ check_ids! {
     HostPortSet => "hostPortSet",
     DangerousCapabilities => "dangerousCapabilities",
     PullPolicyNotAlways => "pullPolicyNotAlways",
+    AutomountServiceAccountToken => "automountServiceAccountToken",
+    DeploymentMissingReplicas => "deploymentMissingReplicas",
+    HostProcess => "hostProcess",
+    InsecureCapabilities => "insecureCapabilities",
+    LinuxHardening => "linuxHardening",
+    ProcMount => "procMount",
+    PriorityClassNotSet => "priorityClassNotSet",
+    TopologySpreadConstraint => "topologySpreadConstraint",
+    SensitiveContainerEnvVar => "sensitiveContainerEnvVar",
+    RunAsUserZero => "runAsUserZero",
+    SeccompProfileUnconfined => "seccompProfileUnconfined",
+    HostPathSensitive => "hostPathSensitive",
+    ImageRegistryNotAllowed => "imageRegistryNotAllowed",
+    EphemeralStorageLimitsMissing => "ephemeralStorageLimitsMissing",
+    ServiceAccountDefault => "serviceAccountDefault",
+    MissingPodDisruptionBudget => "missingPodDisruptionBudget",
+    PdbDisruptionsIsZero => "pdbDisruptionsIsZero",
+    PdbMinAvailableGreaterThanHpaMinReplicas => "pdbMinAvailableGreaterThanHPAMinReplicas",
+    HpaMaxAvailability => "hpaMaxAvailability",
+    HpaMinAvailability => "hpaMinAvailability",
+    MissingNetworkPolicy => "missingNetworkPolicy",
+    ServiceSelectorMatchesNothing => "serviceSelectorMatchesNothing",
+    IngressTlsMissing => "ingressTlsMissing",
+    ClusterAdminBinding => "clusterAdminBinding",
+    RoleWildcard => "roleWildcard",
+    PodExecAttachAllowed => "podExecAttachAllowed",
+    SecretsReadableByServiceAccount => "secretsReadableByServiceAccount",
 }
 
 /// Keys of the earlier release's `severityOverrides`, still accepted.
@@ -191,6 +226,25 @@ impl Serialize for CheckId {
 /// Number of checks in the catalogue.
 pub const CHECK_COUNT: usize = CheckId::ALL.len();
 
+// Check sets are one bit per check in a `u64` (`score::CheckMask`).
+const _: () = assert!(CHECK_COUNT <= 64, "CheckMask holds at most 64 checks");
+
+/// What one finding of a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One finding per failing container.
+    Container,
+    /// At most one finding per pod or pod template.
+    Pod,
+    /// The workload object itself (its spec outside the pod template): judged on the
+    /// workload, never on its pods.
+    Workload,
+    /// Needs other objects (PodDisruptionBudgets, Services, NetworkPolicies, RBAC, ...):
+    /// judged by the cross-resource index, never at admission.
+    Related,
+}
+
 /// A catalogue entry.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -203,7 +257,9 @@ pub struct CheckSpec {
     pub severity: Severity,
     /// Score penalty of one finding at the default severity.
     pub weight: u32,
-    /// Judged at admission (false for runtime checks).
+    /// What one finding is about.
+    pub scope: Scope,
+    /// Judged at admission (false for runtime and cross-resource checks).
     pub admission: bool,
     /// Needs live pod status.
     pub runtime: bool,
@@ -215,250 +271,8 @@ pub struct CheckSpec {
     pub remedy: &'static str,
 }
 
-/// When a check can be judged and whether enforcement can fix it.
-#[derive(Clone, Copy)]
-enum Flavor {
-    /// Judged from the spec (admission too); not repaired.
-    Spec,
-    /// Judged from the spec and repairable in enforce mode.
-    Remediable,
-    /// Needs live pod status; never judged at admission.
-    Runtime,
-}
-
-const fn spec(
-    id: CheckId,
-    category: Category,
-    severity: Severity,
-    weight: u32,
-    flavor: Flavor,
-    (title, remedy): (&'static str, &'static str),
-) -> CheckSpec {
-    let runtime = matches!(flavor, Flavor::Runtime);
-    CheckSpec {
-        id,
-        category,
-        severity,
-        weight,
-        admission: !runtime,
-        runtime,
-        remediable: matches!(flavor, Flavor::Remediable),
-        title,
-        remedy,
-    }
-}
-
-use Category::{Efficiency, Reliability, Security};
-use Severity::{Critical, High, Low, Medium};
-
-/// The catalogue, indexed by [`CheckId::index`].
-pub static CATALOGUE: [CheckSpec; CHECK_COUNT] = [
-    spec(
-        CheckId::LatestTag,
-        Reliability,
-        High,
-        5,
-        Flavor::Spec,
-        (
-            "Image uses the latest tag or no tag",
-            "pin the image to a version tag or a digest",
-        ),
-    ),
-    spec(
-        CheckId::MissingLivenessProbe,
-        Reliability,
-        Medium,
-        3,
-        Flavor::Remediable,
-        ("Container has no liveness probe", "add a livenessProbe"),
-    ),
-    spec(
-        CheckId::MissingReadinessProbe,
-        Reliability,
-        Low,
-        2,
-        Flavor::Remediable,
-        ("Container has no readiness probe", "add a readinessProbe"),
-    ),
-    spec(
-        CheckId::HighRestarts,
-        Reliability,
-        Critical,
-        6,
-        Flavor::Runtime,
-        (
-            "Container restarts too often",
-            "find why the container crashes (kubectl logs --previous)",
-        ),
-    ),
-    spec(
-        CheckId::LongPending,
-        Reliability,
-        Medium,
-        4,
-        Flavor::Runtime,
-        (
-            "Pod has been Pending too long",
-            "check scheduling events, resource quotas and image pulls",
-        ),
-    ),
-    spec(
-        CheckId::CpuRequestsMissing,
-        Efficiency,
-        Medium,
-        2,
-        Flavor::Remediable,
-        ("Container has no CPU request", "set resources.requests.cpu"),
-    ),
-    spec(
-        CheckId::MemoryRequestsMissing,
-        Efficiency,
-        Medium,
-        2,
-        Flavor::Remediable,
-        (
-            "Container has no memory request",
-            "set resources.requests.memory",
-        ),
-    ),
-    spec(
-        CheckId::CpuLimitsMissing,
-        Efficiency,
-        Medium,
-        2,
-        Flavor::Remediable,
-        ("Container has no CPU limit", "set resources.limits.cpu"),
-    ),
-    spec(
-        CheckId::MemoryLimitsMissing,
-        Efficiency,
-        Medium,
-        2,
-        Flavor::Remediable,
-        (
-            "Container has no memory limit",
-            "set resources.limits.memory",
-        ),
-    ),
-    spec(
-        CheckId::RunAsRootAllowed,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        (
-            "Container may run as root",
-            "set securityContext.runAsNonRoot: true (or a non-zero runAsUser)",
-        ),
-    ),
-    spec(
-        CheckId::RunAsPrivileged,
-        Security,
-        Critical,
-        6,
-        Flavor::Spec,
-        (
-            "Container runs privileged",
-            "remove securityContext.privileged: true",
-        ),
-    ),
-    spec(
-        CheckId::PrivilegeEscalationAllowed,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        (
-            "Container allows privilege escalation",
-            "set securityContext.allowPrivilegeEscalation: false",
-        ),
-    ),
-    spec(
-        CheckId::NotReadOnlyRootFilesystem,
-        Security,
-        Medium,
-        2,
-        Flavor::Spec,
-        (
-            "Container root filesystem is writable",
-            "set securityContext.readOnlyRootFilesystem: true and mount writable volumes where needed",
-        ),
-    ),
-    spec(
-        CheckId::HostNetworkSet,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        ("Pod uses the host network", "remove spec.hostNetwork: true"),
-    ),
-    spec(
-        CheckId::HostPidSet,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        (
-            "Pod shares the host PID namespace",
-            "remove spec.hostPID: true",
-        ),
-    ),
-    spec(
-        CheckId::HostIpcSet,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        (
-            "Pod shares the host IPC namespace",
-            "remove spec.hostIPC: true",
-        ),
-    ),
-    spec(
-        CheckId::HostPathSet,
-        Security,
-        Medium,
-        2,
-        Flavor::Spec,
-        (
-            "Pod mounts a hostPath volume",
-            "use a persistentVolumeClaim, configMap, secret or emptyDir instead",
-        ),
-    ),
-    spec(
-        CheckId::HostPortSet,
-        Security,
-        Medium,
-        2,
-        Flavor::Spec,
-        (
-            "Container binds a host port",
-            "remove hostPort and expose the port through a Service",
-        ),
-    ),
-    spec(
-        CheckId::DangerousCapabilities,
-        Security,
-        High,
-        4,
-        Flavor::Spec,
-        (
-            "Container adds dangerous Linux capabilities",
-            "drop the capability from securityContext.capabilities.add",
-        ),
-    ),
-    spec(
-        CheckId::PullPolicyNotAlways,
-        Reliability,
-        Low,
-        1,
-        Flavor::Spec,
-        (
-            "Image pull policy is not Always",
-            "set imagePullPolicy: Always",
-        ),
-    ),
-];
+#[cfg(test)]
+mod docs_tests;
 
 #[cfg(test)]
 mod tests {
@@ -490,9 +304,10 @@ mod tests {
     }
 
     #[test]
-    fn runtime_checks_are_never_admission_checks() {
+    fn runtime_and_cross_resource_checks_are_never_admission_checks() {
         for spec in &CATALOGUE {
-            assert_ne!(spec.runtime, spec.admission, "{}", spec.id);
+            let needs_more_than_the_object = spec.runtime || spec.scope == Scope::Related;
+            assert_ne!(needs_more_than_the_object, spec.admission, "{}", spec.id);
         }
         let runtime: Vec<_> = CATALOGUE
             .iter()
@@ -500,6 +315,22 @@ mod tests {
             .map(|s| s.id)
             .collect();
         assert_eq!(runtime, [CheckId::HighRestarts, CheckId::LongPending]);
+    }
+
+    #[test]
+    fn weights_are_positive_and_ids_are_unique() {
+        let mut ids: Vec<&str> = CheckId::ALL.iter().map(|c| c.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CHECK_COUNT);
+        for spec in &CATALOGUE {
+            assert!(spec.weight > 0, "{}", spec.id);
+            assert!(
+                !spec.title.is_empty() && !spec.remedy.is_empty(),
+                "{}",
+                spec.id
+            );
+        }
     }
 
     #[test]

@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, Pod, PodSecurityContext, PodSpec, PodTemplateSpec, ReplicationController,
-    SecurityContext,
+    Container, ContainerPort, EnvVar, EphemeralContainer, Pod, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ReplicationController, ResourceRequirements, SELinuxOptions, SecurityContext,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 
+use super::derived::{apparmor_annotation, plain_secrets, se_linux_set};
 use super::{
-    ContainerFacts, ContainerRole, ObjectRef, OwnerRef, PodFacts, PodRuntime, ResourceFacts,
-    SecurityFacts, WorkloadKind,
+    ContainerFacts, ContainerRole, HostPathVolume, ObjectRef, OwnerRef, PodFacts, PodRuntime,
+    ResourceFacts, SecurityFacts, WorkloadKind,
 };
 use crate::policy::exemptions::Exemption;
 
@@ -57,7 +58,19 @@ pub fn facts_from_pod(pod: &Pod) -> PodFacts {
     let exemptions = Exemption::from_annotations(meta.annotations.as_ref())
         .into_iter()
         .collect();
-    let mut facts = from_spec(object, meta, owners, batch, exemptions, pod.spec.as_ref());
+    let pod_meta = PodMeta {
+        labels: meta.labels.as_ref(),
+        annotations: meta.annotations.as_ref(),
+    };
+    let mut facts = from_spec(
+        object,
+        meta,
+        owners,
+        batch,
+        exemptions,
+        pod_meta,
+        pod.spec.as_ref(),
+    );
     if let Some(status) = &pod.status {
         let restarts = status
             .container_statuses
@@ -120,10 +133,17 @@ pub trait PodTemplateSource {
     fn meta(&self) -> &ObjectMeta;
     /// Its pod template, if it has one.
     fn template(&self) -> Option<&PodTemplateSpec>;
+    /// Its `spec.replicas`, for the kinds that have one.
+    fn replicas(&self) -> Option<i32> {
+        None
+    }
 }
 
 macro_rules! template_source {
     ($ty:ty, $kind:expr, |$w:ident| $template:expr) => {
+        template_source!($ty, $kind, |$w| $template, |_r| None);
+    };
+    ($ty:ty, $kind:expr, |$w:ident| $template:expr, |$r:ident| $replicas:expr) => {
         impl PodTemplateSource for $ty {
             const KIND: WorkloadKind = $kind;
             fn meta(&self) -> &ObjectMeta {
@@ -133,30 +153,41 @@ macro_rules! template_source {
                 let $w = self;
                 $template
             }
+            fn replicas(&self) -> Option<i32> {
+                let $r = self;
+                $replicas
+            }
         }
     };
 }
 
-template_source!(Deployment, WorkloadKind::Deployment, |w| w
-    .spec
-    .as_ref()
-    .map(|s| &s.template));
-template_source!(StatefulSet, WorkloadKind::StatefulSet, |w| w
-    .spec
-    .as_ref()
-    .map(|s| &s.template));
+template_source!(
+    Deployment,
+    WorkloadKind::Deployment,
+    |w| w.spec.as_ref().map(|s| &s.template),
+    |w| w.spec.as_ref().and_then(|s| s.replicas)
+);
+template_source!(
+    StatefulSet,
+    WorkloadKind::StatefulSet,
+    |w| w.spec.as_ref().map(|s| &s.template),
+    |w| w.spec.as_ref().and_then(|s| s.replicas)
+);
 template_source!(DaemonSet, WorkloadKind::DaemonSet, |w| w
     .spec
     .as_ref()
     .map(|s| &s.template));
-template_source!(ReplicaSet, WorkloadKind::ReplicaSet, |w| w
-    .spec
-    .as_ref()
-    .and_then(|s| s.template.as_ref()));
+template_source!(
+    ReplicaSet,
+    WorkloadKind::ReplicaSet,
+    |w| w.spec.as_ref().and_then(|s| s.template.as_ref()),
+    |w| w.spec.as_ref().and_then(|s| s.replicas)
+);
 template_source!(
     ReplicationController,
     WorkloadKind::ReplicationController,
-    |w| w.spec.as_ref().and_then(|s| s.template.as_ref())
+    |w| w.spec.as_ref().and_then(|s| s.template.as_ref()),
+    |w| w.spec.as_ref().and_then(|s| s.replicas)
 );
 template_source!(Job, WorkloadKind::Job, |w| w
     .spec
@@ -183,18 +214,32 @@ pub fn facts_from_workload<W: PodTemplateSource>(workload: &W) -> Result<PodFact
         .into_iter()
         .filter_map(Exemption::from_annotations)
         .collect();
-    Ok(from_spec(
+    let pod_meta = PodMeta {
+        labels: template.metadata.as_ref().and_then(|m| m.labels.as_ref()),
+        annotations: template_annotations(template),
+    };
+    let mut facts = from_spec(
         object,
         meta,
         owners(meta),
         kind.is_batch(),
         exemptions,
+        pod_meta,
         template.spec.as_ref(),
-    ))
+    );
+    facts.replicas = workload.replicas();
+    Ok(facts)
 }
 
 fn template_annotations(t: &PodTemplateSpec) -> Option<&BTreeMap<String, String>> {
     t.metadata.as_ref().and_then(|m| m.annotations.as_ref())
+}
+
+/// The pod's own labels and annotations (a workload's: its template's).
+#[derive(Clone, Copy, Default)]
+pub(super) struct PodMeta<'a> {
+    pub(super) labels: Option<&'a BTreeMap<String, String>>,
+    pub(super) annotations: Option<&'a BTreeMap<String, String>>,
 }
 
 fn decode<T: DeserializeOwned>(
@@ -253,7 +298,13 @@ pub(super) fn bare_facts(
         host_network: false,
         host_pid: false,
         host_ipc: false,
-        host_path_volumes: Vec::new(),
+        host_paths: Vec::new(),
+        service_account: None,
+        automount_service_account_token: None,
+        priority_class: None,
+        topology_spread_keys: Vec::new(),
+        labels: BTreeMap::new(),
+        replicas: None,
         pod_security: SecurityFacts::default(),
         containers: Vec::new(),
         runtime: None,
@@ -307,84 +358,180 @@ fn from_spec(
     owners: Vec<OwnerRef>,
     batch: bool,
     exemptions: Vec<Exemption>,
+    pod_meta: PodMeta<'_>,
     spec: Option<&PodSpec>,
 ) -> PodFacts {
     let mut facts = bare_facts(object, meta.uid.clone(), owners, batch, exemptions);
+    facts.labels = pod_meta.labels.cloned().unwrap_or_default();
     let Some(spec) = spec else {
         return facts;
     };
     facts.host_network = spec.host_network.unwrap_or(false);
     facts.host_pid = spec.host_pid.unwrap_or(false);
     facts.host_ipc = spec.host_ipc.unwrap_or(false);
-    facts.host_path_volumes = spec
+    facts.host_paths = spec
         .volumes
         .iter()
         .flatten()
-        .filter(|v| v.host_path.is_some())
-        .map(|v| v.name.clone())
+        .filter_map(|v| {
+            v.host_path.as_ref().map(|h| HostPathVolume {
+                name: v.name.clone(),
+                path: h.path.clone(),
+            })
+        })
         .collect();
-    facts.pod_security = pod_security(spec.security_context.as_ref());
-    let init = spec
-        .init_containers
+    facts.service_account = non_empty(spec.service_account_name.as_ref())
+        .or_else(|| non_empty(spec.service_account.as_ref()));
+    facts.automount_service_account_token = spec.automount_service_account_token;
+    facts.priority_class = non_empty(spec.priority_class_name.as_ref());
+    facts.topology_spread_keys = spec
+        .topology_spread_constraints
         .iter()
         .flatten()
-        .map(|c| container(c, init_role(c.restart_policy.as_deref())));
+        .map(|t| t.topology_key.clone())
+        .collect();
+    facts.pod_security = pod_security(spec.security_context.as_ref());
+    let annotations = pod_meta.annotations;
+    let init = spec.init_containers.iter().flatten().map(|c| {
+        container(
+            ContainerView::of(c),
+            init_role(c.restart_policy.as_deref()),
+            annotations,
+        )
+    });
     let regular = spec
         .containers
         .iter()
-        .map(|c| container(c, ContainerRole::Regular));
-    facts.containers = init.chain(regular).collect();
+        .map(|c| container(ContainerView::of(c), ContainerRole::Regular, annotations));
+    let ephemeral = spec.ephemeral_containers.iter().flatten().map(|c| {
+        container(
+            ContainerView::of_ephemeral(c),
+            ContainerRole::Ephemeral,
+            annotations,
+        )
+    });
+    facts.containers = init.chain(regular).chain(ephemeral).collect();
     facts
+}
+
+/// A string field that is set and not empty.
+pub(super) fn non_empty(s: Option<&String>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).cloned()
+}
+
+fn se_linux(o: Option<&SELinuxOptions>) -> bool {
+    o.is_some_and(|o| {
+        se_linux_set([
+            o.user.as_deref(),
+            o.role.as_deref(),
+            o.type_.as_deref(),
+            o.level.as_deref(),
+        ])
+    })
 }
 
 fn pod_security(sc: Option<&PodSecurityContext>) -> SecurityFacts {
     sc.map(|sc| SecurityFacts {
         run_as_non_root: sc.run_as_non_root,
         run_as_user: sc.run_as_user,
+        seccomp: sc.seccomp_profile.as_ref().map(|p| p.type_.clone()),
+        app_armor: sc.app_armor_profile.as_ref().map(|p| p.type_.clone()),
+        se_linux: se_linux(sc.se_linux_options.as_ref()),
+        host_process: sc.windows_options.as_ref().and_then(|w| w.host_process),
         ..SecurityFacts::default()
     })
     .unwrap_or_default()
 }
 
 fn container_security(sc: Option<&SecurityContext>) -> SecurityFacts {
-    sc.map(|sc| SecurityFacts {
-        run_as_non_root: sc.run_as_non_root,
-        run_as_user: sc.run_as_user,
-        privileged: sc.privileged,
-        allow_privilege_escalation: sc.allow_privilege_escalation,
-        read_only_root_filesystem: sc.read_only_root_filesystem,
-        capabilities_add: sc
-            .capabilities
-            .as_ref()
-            .and_then(|c| c.add.clone())
-            .unwrap_or_default(),
+    sc.map(|sc| {
+        let caps = sc.capabilities.as_ref();
+        SecurityFacts {
+            run_as_non_root: sc.run_as_non_root,
+            run_as_user: sc.run_as_user,
+            privileged: sc.privileged,
+            allow_privilege_escalation: sc.allow_privilege_escalation,
+            read_only_root_filesystem: sc.read_only_root_filesystem,
+            capabilities_add: caps.and_then(|c| c.add.clone()).unwrap_or_default(),
+            capabilities_drop: caps.and_then(|c| c.drop.clone()).unwrap_or_default(),
+            seccomp: sc.seccomp_profile.as_ref().map(|p| p.type_.clone()),
+            app_armor: sc.app_armor_profile.as_ref().map(|p| p.type_.clone()),
+            se_linux: se_linux(sc.se_linux_options.as_ref()),
+            host_process: sc.windows_options.as_ref().and_then(|w| w.host_process),
+            proc_mount: sc.proc_mount.clone(),
+        }
     })
     .unwrap_or_default()
 }
 
-fn container(c: &Container, role: ContainerRole) -> ContainerFacts {
-    let resources = c.resources.as_ref();
+/// The fields of a container or an ephemeral container that the checks read.
+struct ContainerView<'a> {
+    name: &'a str,
+    image: Option<&'a String>,
+    image_pull_policy: Option<&'a String>,
+    liveness_probe: bool,
+    readiness_probe: bool,
+    ports: &'a [ContainerPort],
+    resources: Option<&'a ResourceRequirements>,
+    security: Option<&'a SecurityContext>,
+    env: &'a [EnvVar],
+}
+
+/// A view of a `Container` or an `EphemeralContainer`: both name these fields alike.
+macro_rules! container_view {
+    ($name:ident, $ty:ty) => {
+        fn $name(c: &'a $ty) -> Self {
+            ContainerView {
+                name: &c.name,
+                image: c.image.as_ref(),
+                image_pull_policy: c.image_pull_policy.as_ref(),
+                liveness_probe: c.liveness_probe.is_some(),
+                readiness_probe: c.readiness_probe.is_some(),
+                ports: c.ports.as_deref().unwrap_or_default(),
+                resources: c.resources.as_ref(),
+                security: c.security_context.as_ref(),
+                env: c.env.as_deref().unwrap_or_default(),
+            }
+        }
+    };
+}
+
+impl<'a> ContainerView<'a> {
+    container_view!(of, Container);
+    container_view!(of_ephemeral, EphemeralContainer);
+}
+
+fn container(
+    c: ContainerView<'_>,
+    role: ContainerRole,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> ContainerFacts {
     let has =
         |map: Option<&BTreeMap<String, _>>, key: &str| map.is_some_and(|m| m.contains_key(key));
-    let requests = resources.and_then(|r| r.requests.as_ref());
-    let limits = resources.and_then(|r| r.limits.as_ref());
-    let ports = c.ports.as_deref().unwrap_or_default();
+    let requests = c.resources.and_then(|r| r.requests.as_ref());
+    let limits = c.resources.and_then(|r| r.limits.as_ref());
+    let mut security = container_security(c.security);
+    if security.app_armor.is_none() {
+        security.app_armor = apparmor_annotation(annotations, c.name);
+    }
     ContainerFacts {
-        name: c.name.clone(),
+        name: c.name.to_owned(),
         role,
-        image: c.image.clone().unwrap_or_default(),
-        image_pull_policy: c.image_pull_policy.clone(),
-        liveness_probe: c.liveness_probe.is_some(),
-        readiness_probe: c.readiness_probe.is_some(),
-        ports: ports.iter().map(|p| p.container_port).collect(),
-        host_port: ports.iter().any(|p| p.host_port.unwrap_or(0) != 0),
+        image: c.image.cloned().unwrap_or_default(),
+        image_pull_policy: c.image_pull_policy.cloned(),
+        liveness_probe: c.liveness_probe,
+        readiness_probe: c.readiness_probe,
+        ports: c.ports.iter().map(|p| p.container_port).collect(),
+        host_port: c.ports.iter().any(|p| p.host_port.unwrap_or(0) != 0),
         resources: ResourceFacts {
             cpu_request: has(requests, "cpu"),
             memory_request: has(requests, "memory"),
             cpu_limit: has(limits, "cpu"),
             memory_limit: has(limits, "memory"),
+            ephemeral_storage_limit: has(limits, "ephemeral-storage"),
         },
-        security: container_security(c.security_context.as_ref()),
+        sensitive_env: plain_secrets(c.env.iter().map(|e| (&*e.name, e.value.as_deref()))),
+        security,
         restart_count: None,
     }
 }

@@ -6,14 +6,18 @@
 //! watcher turns each event into facts at once, so memory follows the number of pods, not
 //! the size of their manifests.
 
+mod derived;
 mod extract;
 pub mod image;
 mod slim;
 
+pub use derived::{APPARMOR_ANNOTATION_PREFIX, is_sensitive_env_name};
 pub use extract::{
     FactsError, PodTemplateSource, facts_from_json, facts_from_pod, facts_from_workload,
 };
 pub use slim::{SlimObject, SlimPod};
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -125,13 +129,42 @@ pub enum ContainerRole {
     Sidecar,
     /// A regular container.
     Regular,
+    /// An ephemeral container (`kubectl debug`): added to a running pod, never restarted,
+    /// with no probes, ports or resources of its own.
+    Ephemeral,
 }
 
 impl ContainerRole {
-    /// Long-running containers, which probe checks apply to.
-    pub fn is_long_running(self) -> bool {
-        !matches!(self, ContainerRole::Init)
+    /// Long-running containers that may declare probes: native sidecars and regular
+    /// containers (init containers run to completion; ephemeral ones cannot have probes).
+    pub fn takes_probes(self) -> bool {
+        matches!(self, ContainerRole::Sidecar | ContainerRole::Regular)
     }
+
+    /// Containers that may declare resources and ports (all but ephemeral ones, which the
+    /// API server refuses both).
+    pub fn takes_resources(self) -> bool {
+        !matches!(self, ContainerRole::Ephemeral)
+    }
+
+    /// How messages name a container of this role.
+    pub fn label(self) -> &'static str {
+        match self {
+            ContainerRole::Init => "init container",
+            ContainerRole::Sidecar => "sidecar container",
+            ContainerRole::Regular => "container",
+            ContainerRole::Ephemeral => "ephemeral container",
+        }
+    }
+}
+
+/// A `hostPath` volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostPathVolume {
+    /// The volume's name.
+    pub name: String,
+    /// `hostPath.path`, as written.
+    pub path: String,
 }
 
 /// Which resource fields a container declares.
@@ -145,6 +178,8 @@ pub struct ResourceFacts {
     pub cpu_limit: bool,
     /// `resources.limits.memory` is set.
     pub memory_limit: bool,
+    /// `resources.limits.ephemeral-storage` is set.
+    pub ephemeral_storage_limit: bool,
 }
 
 /// Security settings of a pod (`spec.securityContext`) or a container, as declared.
@@ -162,6 +197,19 @@ pub struct SecurityFacts {
     pub read_only_root_filesystem: Option<bool>,
     /// `capabilities.add`, as written.
     pub capabilities_add: Vec<String>,
+    /// `capabilities.drop`, as written.
+    pub capabilities_drop: Vec<String>,
+    /// `seccompProfile.type` (`RuntimeDefault`, `Localhost`, `Unconfined`).
+    pub seccomp: Option<String>,
+    /// `appArmorProfile.type`, or for a container the legacy
+    /// `container.apparmor.security.beta.kubernetes.io/<name>` annotation read as a type.
+    pub app_armor: Option<String>,
+    /// `seLinuxOptions` sets a user, role, type or level.
+    pub se_linux: bool,
+    /// `windowsOptions.hostProcess`.
+    pub host_process: Option<bool>,
+    /// `procMount` (containers only).
+    pub proc_mount: Option<String>,
 }
 
 /// Facts about one container.
@@ -185,6 +233,9 @@ pub struct ContainerFacts {
     pub host_port: bool,
     /// Declared resource fields.
     pub resources: ResourceFacts,
+    /// Names of `env` entries whose literal `value` looks like a secret (a sensitive
+    /// name, or a private key in the value); entries read `valueFrom` are never listed.
+    pub sensitive_env: Vec<String>,
     /// The container's own `securityContext`.
     pub security: SecurityFacts,
     /// Restarts from live status (`None` for templates or when not reported yet).
@@ -219,11 +270,26 @@ pub struct PodFacts {
     pub host_pid: bool,
     /// `spec.hostIPC`.
     pub host_ipc: bool,
-    /// Names of `hostPath` volumes.
-    pub host_path_volumes: Vec<String>,
+    /// `hostPath` volumes, in order.
+    pub host_paths: Vec<HostPathVolume>,
+    /// `spec.serviceAccountName` (or the deprecated `serviceAccount`), when set.
+    pub service_account: Option<String>,
+    /// `spec.automountServiceAccountToken`.
+    pub automount_service_account_token: Option<bool>,
+    /// `spec.priorityClassName`, when set.
+    pub priority_class: Option<String>,
+    /// `topologyKey` of every `spec.topologySpreadConstraints` entry.
+    pub topology_spread_keys: Vec<String>,
+    /// The pod's labels (a workload's pod template labels): what Services,
+    /// NetworkPolicies and PodDisruptionBudgets select on.
+    pub labels: BTreeMap<String, String>,
+    /// The workload's `spec.replicas` (Deployment, StatefulSet, ReplicaSet,
+    /// ReplicationController); `None` when absent or for other kinds.
+    pub replicas: Option<i32>,
     /// Pod-level security context, inherited by containers that do not override it.
     pub pod_security: SecurityFacts,
-    /// Init containers first (in order), then regular containers (in order).
+    /// Init containers first (in order), then regular containers, then ephemeral
+    /// containers (each in order).
     pub containers: Vec<ContainerFacts>,
     /// Live status, only for pods read from a cluster.
     pub runtime: Option<PodRuntime>,
@@ -237,6 +303,11 @@ impl PodFacts {
             .as_ref()
             .and_then(|r| r.phase.as_deref())
             .is_some_and(|p| p == "Succeeded" || p == "Failed")
+    }
+
+    /// The service account the pod runs as: `default` when the spec names none.
+    pub fn service_account_name(&self) -> &str {
+        self.service_account.as_deref().unwrap_or("default")
     }
 
     /// The owner marked `controller: true`, if any.

@@ -17,16 +17,22 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
-use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
-use super::extract::{add_runtime, bare_facts, init_role, object_ref_of};
+use super::derived::{apparmor_annotation, plain_secrets};
+use super::extract::{PodMeta, add_runtime, bare_facts, init_role, object_ref_of};
 use super::{
-    ContainerFacts, ContainerRole, ObjectRef, OwnerRef, PodFacts, ResourceFacts, SecurityFacts,
+    ContainerFacts, ContainerRole, HostPathVolume, ObjectRef, OwnerRef, PodFacts, ResourceFacts,
     WorkloadKind,
 };
 use crate::facts::FactsError;
-use crate::policy::exemptions::{Exemption, IGNORE, IGNORE_REASON, IGNORE_UNTIL};
+use crate::policy::exemptions::Exemption;
+use security::SlimSecurity;
+use visitors::{ResourceKeys, kept_annotations};
+
+mod security;
+mod visitors;
 
 /// A Pod or workload object, as much of it as the checks read.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -55,7 +61,10 @@ struct SlimMeta {
     resource_version: Option<String>,
     #[serde(default)]
     creation_timestamp: Option<Time>,
-    #[serde(default, deserialize_with = "exemption_annotations")]
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    /// Only the exemption and AppArmor annotations; the others are skipped unread.
+    #[serde(default, deserialize_with = "kept_annotations")]
     annotations: Option<BTreeMap<String, String>>,
     #[serde(default)]
     owner_references: Option<Vec<SlimOwner>>,
@@ -104,11 +113,25 @@ struct SlimSpec {
     template: Option<Box<SlimTemplate>>,
     #[serde(default)]
     job_template: Option<Box<SlimJobTemplate>>,
+    #[serde(default)]
+    replicas: Option<i32>,
     // Pod specs.
     #[serde(default)]
     containers: Option<Vec<SlimContainer>>,
     #[serde(default)]
     init_containers: Option<Vec<SlimContainer>>,
+    #[serde(default)]
+    ephemeral_containers: Option<Vec<SlimContainer>>,
+    #[serde(default)]
+    service_account_name: Option<String>,
+    #[serde(default)]
+    service_account: Option<String>,
+    #[serde(default)]
+    automount_service_account_token: Option<bool>,
+    #[serde(default)]
+    priority_class_name: Option<String>,
+    #[serde(default)]
+    topology_spread_constraints: Option<Vec<SlimSpread>>,
     #[serde(default)]
     host_network: Option<bool>,
     #[serde(default, rename = "hostPID")]
@@ -137,11 +160,32 @@ struct SlimJobTemplate {
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct SlimSpread {
+    #[serde(default)]
+    topology_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SlimVolume {
     #[serde(default)]
     name: String,
     #[serde(default)]
-    host_path: Option<IgnoredAny>,
+    host_path: Option<SlimHostPath>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct SlimHostPath {
+    #[serde(default)]
+    path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct SlimEnv {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -165,6 +209,8 @@ struct SlimContainer {
     resources: Option<SlimResources>,
     #[serde(default)]
     security_context: Option<SlimSecurity>,
+    #[serde(default)]
+    env: Option<Vec<SlimEnv>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -182,38 +228,6 @@ struct SlimResources {
     requests: Option<ResourceKeys>,
     #[serde(default)]
     limits: Option<ResourceKeys>,
-}
-
-/// Which of `cpu` and `memory` a resource list names; quantities are not read.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-struct ResourceKeys {
-    cpu: bool,
-    memory: bool,
-}
-
-/// A pod's or a container's `securityContext` (a pod's has no container-only fields, so
-/// they stay unset).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SlimSecurity {
-    #[serde(default)]
-    run_as_non_root: Option<bool>,
-    #[serde(default)]
-    run_as_user: Option<i64>,
-    #[serde(default)]
-    privileged: Option<bool>,
-    #[serde(default)]
-    allow_privilege_escalation: Option<bool>,
-    #[serde(default)]
-    read_only_root_filesystem: Option<bool>,
-    #[serde(default)]
-    capabilities: Option<SlimCapabilities>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-struct SlimCapabilities {
-    #[serde(default)]
-    add: Option<Vec<String>>,
 }
 
 impl SlimObject {
@@ -249,30 +263,42 @@ impl SlimObject {
                 name: self.object_ref(kind).name,
             });
         };
-        let annotations = template
-            .metadata
-            .as_ref()
-            .and_then(|m| m.annotations.as_ref());
-        Ok(facts_of_spec(
+        let template_meta = template.metadata.as_ref();
+        let annotations = template_meta.and_then(|m| m.annotations.as_ref());
+        let pod_meta = PodMeta {
+            labels: template_meta.and_then(|m| m.labels.as_ref()),
+            annotations,
+        };
+        let mut facts = facts_of_spec(
             self.object_ref(kind),
             &self.metadata,
             self.owners(),
             kind.is_batch(),
             Exemption::from_annotations(annotations),
+            pod_meta,
             template.spec.as_ref(),
-        ))
+        );
+        if has_replicas(kind) {
+            facts.replicas = self.spec.as_ref().and_then(|s| s.replicas);
+        }
+        Ok(facts)
     }
 
     /// The facts of this object read as a Pod, without its status.
     fn pod_facts(&self) -> PodFacts {
         let owners = self.owners();
         let batch = owners.iter().any(|o| o.controller && o.kind == "Job");
+        let pod_meta = PodMeta {
+            labels: self.metadata.labels.as_ref(),
+            annotations: self.metadata.annotations.as_ref(),
+        };
         facts_of_spec(
             self.object_ref(WorkloadKind::Pod),
             &self.metadata,
             owners,
             batch,
             None,
+            pod_meta,
             self.spec.as_ref(),
         )
     }
@@ -314,6 +340,22 @@ fn template_required(kind: WorkloadKind) -> bool {
     )
 }
 
+/// Whether the kind's spec has `replicas`.
+fn has_replicas(kind: WorkloadKind) -> bool {
+    matches!(
+        kind,
+        WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::ReplicaSet
+            | WorkloadKind::ReplicationController
+    )
+}
+
+/// A string field that is set and not empty.
+fn non_empty(s: Option<&String>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).cloned()
+}
+
 /// Facts of a pod spec: the object's own exemption first, then the template's.
 fn facts_of_spec(
     object: ObjectRef,
@@ -321,6 +363,7 @@ fn facts_of_spec(
     owners: Vec<OwnerRef>,
     batch: bool,
     template_exemption: Option<Exemption>,
+    pod_meta: PodMeta<'_>,
     spec: Option<&SlimSpec>,
 ) -> PodFacts {
     let own_exemption = Exemption::from_annotations(metadata.annotations.as_ref());
@@ -329,39 +372,56 @@ fn facts_of_spec(
         .chain(template_exemption)
         .collect();
     let mut facts = bare_facts(object, metadata.uid.clone(), owners, batch, exemptions);
+    facts.labels = pod_meta.labels.cloned().unwrap_or_default();
     let Some(spec) = spec else {
         return facts;
     };
     facts.host_network = spec.host_network.unwrap_or(false);
     facts.host_pid = spec.host_pid.unwrap_or(false);
     facts.host_ipc = spec.host_ipc.unwrap_or(false);
-    facts.host_path_volumes = spec
+    facts.host_paths = spec
         .volumes
         .iter()
         .flatten()
-        .filter(|v| v.host_path.is_some())
-        .map(|v| v.name.clone())
+        .filter_map(|v| {
+            v.host_path.as_ref().map(|h| HostPathVolume {
+                name: v.name.clone(),
+                path: h.path.clone(),
+            })
+        })
+        .collect();
+    facts.service_account = non_empty(spec.service_account_name.as_ref())
+        .or_else(|| non_empty(spec.service_account.as_ref()));
+    facts.automount_service_account_token = spec.automount_service_account_token;
+    facts.priority_class = non_empty(spec.priority_class_name.as_ref());
+    facts.topology_spread_keys = spec
+        .topology_spread_constraints
+        .iter()
+        .flatten()
+        .map(|t| t.topology_key.clone())
         .collect();
     facts.pod_security = spec
         .security_context
         .as_ref()
-        .map(|sc| SecurityFacts {
-            run_as_non_root: sc.run_as_non_root,
-            run_as_user: sc.run_as_user,
-            ..SecurityFacts::default()
-        })
+        .map(|sc| sc.facts(false))
         .unwrap_or_default();
+    let annotations = pod_meta.annotations;
     let init = spec
         .init_containers
         .iter()
         .flatten()
-        .map(|c| container(c, init_role(c.restart_policy.as_deref())));
+        .map(|c| container(c, init_role(c.restart_policy.as_deref()), annotations));
     let regular = spec
         .containers
         .iter()
         .flatten()
-        .map(|c| container(c, ContainerRole::Regular));
-    facts.containers = init.chain(regular).collect();
+        .map(|c| container(c, ContainerRole::Regular, annotations));
+    let ephemeral = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|c| container(c, ContainerRole::Ephemeral, annotations));
+    facts.containers = init.chain(regular).chain(ephemeral).collect();
     facts
 }
 
@@ -437,11 +497,23 @@ impl SlimPod {
     }
 }
 
-fn container(c: &SlimContainer, role: ContainerRole) -> ContainerFacts {
+fn container(
+    c: &SlimContainer,
+    role: ContainerRole,
+    annotations: Option<&BTreeMap<String, String>>,
+) -> ContainerFacts {
     let resources = c.resources.as_ref();
     let requests = resources.and_then(|r| r.requests).unwrap_or_default();
     let limits = resources.and_then(|r| r.limits).unwrap_or_default();
     let ports = c.ports.as_deref().unwrap_or_default();
+    let mut security = c
+        .security_context
+        .as_ref()
+        .map(|sc| sc.facts(true))
+        .unwrap_or_default();
+    if security.app_armor.is_none() {
+        security.app_armor = apparmor_annotation(annotations, &c.name);
+    }
     ContainerFacts {
         name: c.name.clone(),
         role,
@@ -456,109 +528,17 @@ fn container(c: &SlimContainer, role: ContainerRole) -> ContainerFacts {
             memory_request: requests.memory,
             cpu_limit: limits.cpu,
             memory_limit: limits.memory,
+            ephemeral_storage_limit: limits.ephemeral_storage,
         },
-        security: c
-            .security_context
-            .as_ref()
-            .map(|sc| SecurityFacts {
-                run_as_non_root: sc.run_as_non_root,
-                run_as_user: sc.run_as_user,
-                privileged: sc.privileged,
-                allow_privilege_escalation: sc.allow_privilege_escalation,
-                read_only_root_filesystem: sc.read_only_root_filesystem,
-                capabilities_add: sc
-                    .capabilities
-                    .as_ref()
-                    .and_then(|c| c.add.clone())
-                    .unwrap_or_default(),
-            })
-            .unwrap_or_default(),
+        sensitive_env: plain_secrets(
+            c.env
+                .iter()
+                .flatten()
+                .map(|e| (&*e.name, e.value.as_deref())),
+        ),
+        security,
         restart_count: None,
     }
-}
-
-/// A map key compared against a few wanted keys without being copied.
-struct WantedKey<const N: usize>([&'static str; N]);
-
-impl<'de, const N: usize> serde::de::DeserializeSeed<'de> for WantedKey<N> {
-    type Value = Option<usize>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        struct KeyVisitor<const N: usize>([&'static str; N]);
-        impl<const N: usize> Visitor<'_> for KeyVisitor<N> {
-            type Value = Option<usize>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map key")
-            }
-            fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
-                Ok(self.0.iter().position(|k| *k == key))
-            }
-        }
-        d.deserialize_str(KeyVisitor(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for ResourceKeys {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeysVisitor;
-        impl<'de> Visitor<'de> for KeysVisitor {
-            type Value = ResourceKeys;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of resource quantities")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResourceKeys, A::Error> {
-                let mut keys = ResourceKeys::default();
-                while let Some(found) = map.next_key_seed(WantedKey(["cpu", "memory"]))? {
-                    map.next_value::<IgnoredAny>()?;
-                    match found {
-                        Some(0) => keys.cpu = true,
-                        Some(_) => keys.memory = true,
-                        None => {}
-                    }
-                }
-                Ok(keys)
-            }
-        }
-        d.deserialize_map(KeysVisitor)
-    }
-}
-
-/// `metadata.annotations`, keeping only the exemption annotations (their values must be
-/// strings; the others are skipped unread).
-fn exemption_annotations<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<BTreeMap<String, String>>, D::Error> {
-    struct AnnotationsVisitor;
-    impl<'de> Visitor<'de> for AnnotationsVisitor {
-        type Value = Option<BTreeMap<String, String>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a map of annotations")
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
-            d.deserialize_map(self)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            const KEYS: [&str; 3] = [IGNORE, IGNORE_REASON, IGNORE_UNTIL];
-            let mut kept = BTreeMap::new();
-            while let Some(found) = map.next_key_seed(WantedKey(KEYS))? {
-                match found {
-                    Some(i) => {
-                        kept.insert(KEYS[i].to_owned(), map.next_value::<String>()?);
-                    }
-                    None => {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-            }
-            Ok(Some(kept))
-        }
-    }
-    d.deserialize_option(AnnotationsVisitor)
 }
 
 #[cfg(test)]

@@ -166,6 +166,10 @@ pub struct DevOpsPolicySpec {
     /// Further catalogue checks to turn on, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<BTreeMap<String, CheckSettings>>,
+    /// Registries (optionally with a path prefix, or `*.domain`) images may come from;
+    /// turns on `imageRegistryNotAllowed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_registries: Option<Vec<String>>,
     /// Admission settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionSettings>,

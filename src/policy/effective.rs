@@ -27,6 +27,11 @@ pub enum PolicyError {
         /// The valid ids, comma-separated.
         known: String,
     },
+    /// `imageRegistryNotAllowed` is on but no registry is allowed.
+    #[error(
+        "imageRegistryNotAllowed needs allowedRegistries: a non-empty list of registries (e.g. [ghcr.io/acme, registry.example.com])"
+    )]
+    NoAllowedRegistries,
     /// A `defaultResources` value that is not a Kubernetes quantity.
     #[error("defaultResources.{field}: {value:?} is not a Kubernetes quantity (e.g. 100m, 128Mi)")]
     BadQuantity {
@@ -47,6 +52,9 @@ pub struct EffectivePolicy {
     pub pending_seconds: u64,
     /// Admission denies findings at or above this severity.
     pub deny_severity: Severity,
+    /// `imageRegistryNotAllowed` admits an image only when every one of these lists has an
+    /// entry allowing it (one list per policy that turns the check on).
+    pub allowed_registries: Vec<Vec<String>>,
 }
 
 impl Default for EffectivePolicy {
@@ -76,6 +84,7 @@ impl EffectivePolicy {
             max_restart_count: DEFAULT_MAX_RESTARTS,
             pending_seconds: DEFAULT_PENDING_SECONDS,
             deny_severity: DEFAULT_DENY_SEVERITY,
+            allowed_registries: Vec::new(),
         }
     }
 
@@ -101,8 +110,18 @@ impl EffectivePolicy {
             policy.pending_seconds = secs;
             policy.enable(CheckId::LongPending, None);
         }
+        if let Some(registries) = &spec.allowed_registries {
+            if registries.iter().all(|r| r.trim().is_empty()) {
+                return Err(PolicyError::NoAllowedRegistries);
+            }
+            policy.allowed_registries = vec![registries.clone()];
+            policy.enable(CheckId::ImageRegistryNotAllowed, None);
+        }
         for (key, settings) in spec.checks.iter().flatten() {
             let id = parse_check(key, "checks")?;
+            if id == CheckId::ImageRegistryNotAllowed && policy.allowed_registries.is_empty() {
+                return Err(PolicyError::NoAllowedRegistries);
+            }
             policy.enable(id, settings.severity);
         }
         for (key, severity) in spec.severity_overrides.iter().flatten() {
@@ -177,6 +196,9 @@ impl EffectivePolicy {
         if let Some(secs) = with(CheckId::LongPending).map(|p| p.pending_seconds).min() {
             acc.pending_seconds = secs;
         }
+        acc.allowed_registries = with(CheckId::ImageRegistryNotAllowed)
+            .flat_map(|p| p.allowed_registries.iter().cloned())
+            .collect();
         Some(acc)
     }
 

@@ -43,8 +43,12 @@ fn with_resources(res: DefaultResources) -> Result<EffectivePolicy, PolicyError>
 /// A policy with just these checks on (at their default severities) and these thresholds.
 fn policy(ids: &[CheckId], max_restarts: u32, pending: u64) -> EffectivePolicy {
     let names: Vec<(&str, Option<Severity>)> = ids.iter().map(|id| (id.as_str(), None)).collect();
+    let registries = ids
+        .contains(&CheckId::ImageRegistryNotAllowed)
+        .then(|| vec!["registry.example.com".to_owned()]);
     let mut p = resolve(DevOpsPolicySpec {
         checks: checks(&names),
+        allowed_registries: registries,
         ..DevOpsPolicySpec::default()
     });
     p.max_restart_count = max_restarts;
@@ -106,6 +110,8 @@ fn the_checks_map_turns_on_any_catalogue_check_at_its_default_severity() {
     for id in CheckId::ALL {
         let p = resolve(DevOpsPolicySpec {
             checks: checks(&[(id.as_str(), None)]),
+            allowed_registries: (*id == CheckId::ImageRegistryNotAllowed)
+                .then(|| vec!["ghcr.io/acme".to_owned()]),
             ..Default::default()
         });
         assert_eq!(
@@ -535,4 +541,51 @@ fn an_empty_policy_has_no_check_on() {
     assert!(p.is_empty());
     assert_eq!(p.enabled().count(), 0);
     assert!(!EffectivePolicy::default().is_empty());
+}
+
+#[test]
+fn allowed_registries_turn_on_the_registry_check_and_an_empty_list_is_refused() {
+    let p = resolve(DevOpsPolicySpec {
+        allowed_registries: Some(vec!["ghcr.io/acme".to_owned()]),
+        ..Default::default()
+    });
+    assert_eq!(
+        p.severity(CheckId::ImageRegistryNotAllowed),
+        Some(Severity::High)
+    );
+    assert_eq!(p.allowed_registries, [vec!["ghcr.io/acme".to_owned()]]);
+    for bad in [
+        DevOpsPolicySpec {
+            allowed_registries: Some(vec![]),
+            ..Default::default()
+        },
+        DevOpsPolicySpec {
+            allowed_registries: Some(vec![" ".to_owned()]),
+            ..Default::default()
+        },
+        DevOpsPolicySpec {
+            checks: checks(&[("imageRegistryNotAllowed", None)]),
+            ..Default::default()
+        },
+    ] {
+        assert_eq!(
+            EffectivePolicy::from_spec(&bad),
+            Err(PolicyError::NoAllowedRegistries)
+        );
+    }
+}
+
+#[test]
+fn the_union_of_policies_requires_every_registry_list() {
+    let a = resolve(DevOpsPolicySpec {
+        allowed_registries: Some(vec!["ghcr.io".to_owned()]),
+        ..Default::default()
+    });
+    let b = resolve(DevOpsPolicySpec {
+        allowed_registries: Some(vec!["ghcr.io/acme".to_owned()]),
+        ..Default::default()
+    });
+    let off = resolve(DevOpsPolicySpec::default());
+    let u = EffectivePolicy::union([&a, &b, &off]).unwrap();
+    assert_eq!(u.allowed_registries.len(), 2);
 }

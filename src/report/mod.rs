@@ -1,13 +1,18 @@
 //! Rendering an [`AuditReport`] for people and for machines.
 //!
-//! In: an audit report and an output format. Out: text for stdout: the table of the
-//! earlier release (summary block plus per-namespace and per-workload detail), JSON, YAML,
-//! SARIF 2.1.0 for code-scanning tools, JUnit XML for CI systems, or one self-contained
-//! HTML page.
+//! In: an audit report and an output format. Out: text for stdout, as a string or written
+//! straight to a writer: the table of the earlier release (summary block plus
+//! per-namespace and per-workload detail), JSON, YAML, SARIF 2.1.0 for code-scanning
+//! tools, JUnit XML for CI systems, or one self-contained HTML page. JSON and SARIF are
+//! serialised into the writer as they are produced, so a large report is never held twice
+//! in memory.
 
 mod html;
+mod json;
 mod junit;
 mod sarif;
+
+pub use sarif::{CHECK_DOCS, help_uri};
 mod table;
 
 use crate::audit::AuditReport;
@@ -38,6 +43,42 @@ pub enum RenderError {
     /// YAML encoding failed.
     #[error("cannot encode report as YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
+    /// The writer refused the output.
+    #[error("cannot write the report: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+impl RenderError {
+    /// The reader of the output went away (a closed pipe): not an error worth reporting.
+    pub fn is_broken_pipe(&self) -> bool {
+        let kind = match self {
+            RenderError::Json(e) => e.io_error_kind(),
+            RenderError::Write(e) => Some(e.kind()),
+            RenderError::Yaml(_) => None,
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Renders a report into `out`.
+pub fn render_to(
+    report: &AuditReport,
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    match format {
+        OutputFormat::Json => {
+            json::to_writer_pretty(&mut *out, report)?;
+            out.write_all(b"\n")?;
+        }
+        OutputFormat::Sarif => {
+            json::to_writer_pretty(&mut *out, &sarif::sarif(report))?;
+            out.write_all(b"\n")?;
+        }
+        other => out.write_all(render(report, other)?.as_bytes())?,
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Renders a report.

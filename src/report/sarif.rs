@@ -1,12 +1,21 @@
-//! SARIF 2.1.0: one rule per enabled check, one result per finding, located at the file and
-//! line of the manifest document (and, logically, at `namespace/Kind/name`). Exempt
-//! findings carry an `inSource` suppression with the exemption's reason, as code-scanning
-//! tools expect.
+//! SARIF 2.1.0: one rule per enabled check, with help text and a link to its section of
+//! the check documentation; one result per finding, located at the file and line of the
+//! manifest document (and, logically, at `namespace/Kind/name`). Exempt findings carry an
+//! `inSource` suppression with the exemption's reason, as code-scanning tools expect.
 
 use serde_json::{Value, json};
 
 use crate::audit::AuditReport;
-use crate::checks::{FindingStatus, Severity};
+use crate::checks::{CheckId, FindingStatus, Severity};
+
+/// Where each check is documented: its section of `docs/checks.md`.
+pub const CHECK_DOCS: &str =
+    "https://github.com/stochastic-io/kube-devops/blob/main/docs/checks.md";
+
+/// The link to a check's documentation (the section anchor is the id in lower case).
+pub fn help_uri(id: CheckId) -> String {
+    format!("{CHECK_DOCS}#{}", id.as_str().to_ascii_lowercase())
+}
 
 fn level(s: Severity) -> &'static str {
     match s {
@@ -45,7 +54,11 @@ pub(super) fn sarif(r: &AuditReport) -> Value {
                 "name": c.id.as_str(),
                 "shortDescription": {"text": spec.title},
                 "fullDescription": {"text": format!("{}: {}.", spec.title, spec.remedy)},
-                "help": {"text": format!("Fix: {}.", spec.remedy)},
+                "help": {
+                    "text": format!("{}. Fix: {}. Details: {}", spec.title, spec.remedy, help_uri(c.id)),
+                    "markdown": format!("**{}.** Fix: {}. [Details]({})", spec.title, spec.remedy, help_uri(c.id)),
+                },
+                "helpUri": help_uri(c.id),
                 "defaultConfiguration": {"level": level(c.severity)},
                 "properties": {
                     "category": spec.category.as_str(),

@@ -13,7 +13,7 @@ use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{
     DevOpsPolicy, DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions, PolicySet,
 };
-use kube_devops::report::{OutputFormat, render};
+use kube_devops::report::{OutputFormat, render_to};
 
 use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
 use crate::cluster::{gather, list_all};
@@ -181,7 +181,8 @@ async fn cluster_policies(client: &kube::Client) -> anyhow::Result<Vec<DevOpsPol
     }
 }
 
-/// Audits a live cluster: paginated lists of every workload kind and of pods. Each
+/// Audits a live cluster: paginated lists of every workload kind, of pods, and of the
+/// related objects the enabled cross-resource checks read. Each
 /// namespace is judged as the controller judges it (`PolicySet::resolve`): by the union
 /// of its DevOpsPolicies, else by `policy`.
 pub async fn cluster_report(
@@ -192,8 +193,18 @@ pub async fn cluster_report(
     namespace: Option<String>,
     now: Timestamp,
 ) -> anyhow::Result<AuditReport> {
-    let facts = gather(client, namespace.as_deref()).await?;
     let policies = cluster_policies(client).await?;
+    // Related objects are gathered for every cross-resource check any policy turns on.
+    let mut enabled = vec![policy.clone()];
+    enabled.extend(
+        policies
+            .iter()
+            .filter_map(|p| EffectivePolicy::from_spec(&p.spec).ok()),
+    );
+    let kinds = EffectivePolicy::union(&enabled)
+        .map(|union| kube_devops::cross::kinds_needed(&union))
+        .unwrap_or_default();
+    let facts = gather(client, namespace.as_deref(), &kinds).await?;
     let set = PolicySet::new(policy.clone(), &policy_source, exclusions.clone()).with_policies(
         policies.iter().filter_map(|p| {
             Some((
@@ -213,7 +224,7 @@ pub async fn cluster_report(
     for (object, why) in &facts.skipped {
         auditor.skip(object.clone(), None, why);
     }
-    audit_cluster(&mut auditor, &facts.workloads, &facts.pods);
+    audit_cluster(&mut auditor, &facts.workloads, &facts.pods, facts.related);
     let mut report = auditor.finish();
     let mut namespaces: Vec<&str> = set.namespaces().collect();
     namespaces.sort_unstable();
@@ -270,7 +281,15 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     } else {
         offline_report(&args, policy, source, exclusions, now)?
     };
-    out!("{}", render(&report, args.output.into())?);
+    // Large blocks: a report with every check on runs to tens of megabytes.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    if let Err(e) = render_to(&report, args.output.into(), &mut stdout) {
+        if e.is_broken_pipe() {
+            return Ok(0);
+        }
+        return Err(e.into());
+    }
+    drop(stdout);
     for e in &report.errors {
         eprintln!("error: {e}");
     }

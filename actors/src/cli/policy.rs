@@ -118,10 +118,16 @@ pub(super) fn run(cmd: PolicyCommand, target: &ClusterTarget) -> anyhow::Result<
             outln!("Bundle: {}\nDescription: {}", b.name, b.description);
             let mode = b.spec.enforcement_mode.unwrap_or_default();
             outln!("Enforcement mode: {}", mode.as_str());
-            outln!("\nCHECK                        SEVERITY  CATEGORY");
+            let width = policy
+                .enabled()
+                .map(|(id, _)| id.as_str().len())
+                .max()
+                .unwrap_or(0)
+                .max(28);
+            outln!("\n{:<width$} SEVERITY  CATEGORY", "CHECK");
             for (id, sev) in policy.enabled() {
                 outln!(
-                    "{:<28} {:<9} {}",
+                    "{:<width$} {:<9} {}",
                     id.as_str(),
                     sev.as_str(),
                     id.spec().category.as_str()

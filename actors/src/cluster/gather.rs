@@ -1,12 +1,23 @@
 //! Paginated listing and fact gathering for cluster audits.
+//!
+//! In: a client, an optional namespace and the related kinds the enabled checks read.
+//! Out: facts of every workload and pod, and compact facts of the related objects
+//! (PodDisruptionBudgets, HorizontalPodAutoscalers, NetworkPolicies, Services, Ingresses,
+//! ServiceAccounts, Roles, ClusterRoles and their bindings), each list read page by page.
 
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
+use kube_devops::cross::{ObjectKind, Related, RelatedObject};
 use kube_devops::facts::{PodFacts, PodTemplateSource, facts_from_pod, facts_from_workload};
 use serde::de::DeserializeOwned;
 
@@ -113,6 +124,8 @@ pub struct ClusterFacts {
     pub workloads: Vec<PodFacts>,
     /// Facts of live pods.
     pub pods: Vec<PodFacts>,
+    /// Objects the cross-resource checks read.
+    pub related: Vec<RelatedObject>,
     /// Objects that could not be judged, with why.
     pub skipped: Vec<(String, String)>,
 }
@@ -156,8 +169,71 @@ where
     Ok(())
 }
 
-/// Lists pods and every workload kind (in one namespace or all) and extracts their facts.
-pub async fn gather(client: &Client, namespace: Option<&str>) -> Result<ClusterFacts, GatherError> {
+/// Lists one related kind and keeps its compact facts.
+async fn related<K>(api: Api<K>, out: &mut Vec<RelatedObject>) -> Result<(), GatherError>
+where
+    K: Resource<DynamicType = ()> + Related + Clone + DeserializeOwned + Debug,
+{
+    let mut facts = Vec::new();
+    list_pages(&api, |items, first| {
+        if first {
+            facts.clear();
+        }
+        facts.extend(items.iter().map(Related::related));
+    })
+    .await?;
+    out.extend(facts);
+    Ok(())
+}
+
+/// Lists the related kinds in `kinds` (namespaced ones in `namespace` or all;
+/// ClusterRoles and ClusterRoleBindings always cluster-wide, since a RoleBinding may refer
+/// to a ClusterRole).
+async fn gather_related(
+    client: &Client,
+    namespace: Option<&str>,
+    kinds: &BTreeSet<ObjectKind>,
+) -> Result<Vec<RelatedObject>, GatherError> {
+    let mut out = Vec::new();
+    for kind in kinds {
+        match kind {
+            ObjectKind::PodDisruptionBudget => {
+                related(api::<PodDisruptionBudget>(client, namespace), &mut out).await?
+            }
+            ObjectKind::HorizontalPodAutoscaler => {
+                related(api::<HorizontalPodAutoscaler>(client, namespace), &mut out).await?
+            }
+            ObjectKind::NetworkPolicy => {
+                related(api::<NetworkPolicy>(client, namespace), &mut out).await?
+            }
+            ObjectKind::Service => related(api::<Service>(client, namespace), &mut out).await?,
+            ObjectKind::Ingress => related(api::<Ingress>(client, namespace), &mut out).await?,
+            ObjectKind::ServiceAccount => {
+                related(api::<ServiceAccount>(client, namespace), &mut out).await?
+            }
+            ObjectKind::Role => related(api::<Role>(client, namespace), &mut out).await?,
+            ObjectKind::RoleBinding => {
+                related(api::<RoleBinding>(client, namespace), &mut out).await?
+            }
+            ObjectKind::ClusterRole => {
+                related(Api::<ClusterRole>::all(client.clone()), &mut out).await?
+            }
+            ObjectKind::ClusterRoleBinding => {
+                related(Api::<ClusterRoleBinding>::all(client.clone()), &mut out).await?
+            }
+            ObjectKind::Workload(_) => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Lists pods, every workload kind and the related kinds in `kinds` (in one namespace or
+/// all) and extracts their facts.
+pub async fn gather(
+    client: &Client,
+    namespace: Option<&str>,
+    kinds: &BTreeSet<ObjectKind>,
+) -> Result<ClusterFacts, GatherError> {
     let mut out = ClusterFacts::default();
     workloads::<Deployment>(client, namespace, &mut out).await?;
     workloads::<StatefulSet>(client, namespace, &mut out).await?;
@@ -177,5 +253,6 @@ pub async fn gather(client: &Client, namespace: Option<&str>) -> Result<ClusterF
     })
     .await?;
     out.pods = facts;
+    out.related = gather_related(client, namespace, kinds).await?;
     Ok(out)
 }

@@ -104,7 +104,8 @@ fn an_object_as_the_api_server_sends_it_gives_the_same_facts() {
     assert_same(&value);
     let facts = slim(&value).unwrap().unwrap();
     assert_eq!(facts.exemptions.len(), 2);
-    assert_eq!(facts.host_path_volumes, ["root"]);
+    let volumes: Vec<&str> = facts.host_paths.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(volumes, ["root"]);
     assert_eq!(facts.containers.len(), 3);
 }
 
@@ -155,13 +156,16 @@ fn wrong_types_in_what_is_read_are_errors() {
         r#"{"metadata": {"annotations": {"devops.stochastic.io/ignore": 1}}}"#,
         r#"{"spec": {"containers": "nginx"}}"#,
         r#"{"spec": {"hostNetwork": "yes"}}"#,
+        r#"{"metadata": {"labels": 7}}"#,
+        r#"{"spec": {"replicas": "x"}}"#,
+        r#"{"spec": {"containers": [{"name": "c", "env": [{"name": "A", "value": 1}]}]}}"#,
         r#"{"spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]}}"#,
     ] {
         assert!(SlimObject::from_slice(bad.as_bytes()).is_err(), "{bad}");
     }
     // What is not read is not checked: the API server validated it.
-    let unread = r#"{"metadata": {"annotations": {"other": 1}, "labels": 7},
-                     "spec": {"replicas": "x"}, "status": {"conditions": 5}}"#;
+    let unread = r#"{"metadata": {"annotations": {"other": 1}, "finalizers": 7},
+                     "spec": {"minReadySeconds": "x"}, "status": {"conditions": 5}}"#;
     assert!(SlimObject::from_slice(unread.as_bytes()).is_ok());
 }
 
@@ -186,6 +190,12 @@ enum Change {
     Pending,
     NoNamespace,
     HostPort,
+    Ephemeral(&'static str),
+    Env(Value),
+    PodSpecField(&'static str, Value),
+    AppArmorAnnotation(&'static str, &'static str),
+    Replicas(Option<i32>),
+    Label(&'static str, &'static str),
 }
 
 impl Change {
@@ -221,6 +231,20 @@ impl Change {
             Change::HostPort => {
                 b.main_field("ports", json!([{"containerPort": 80, "hostPort": 80}]))
             }
+            Change::Ephemeral(i) => b.ephemeral(json!({
+                "name": "debug", "image": i, "targetContainerName": "app",
+                "env": [{"name": "TOKEN", "value": "t"}],
+                "securityContext": {"privileged": true, "runAsUser": 0,
+                                    "capabilities": {"add": ["SYS_PTRACE"]}}
+            })),
+            Change::Env(env) => b.main_field("env", env.clone()),
+            Change::PodSpecField(k, v) => b.pod_field(k, v.clone()),
+            Change::AppArmorAnnotation(c, v) => {
+                let key = format!("container.apparmor.security.beta.kubernetes.io/{c}");
+                b.annotation(&key, v).template_annotation(&key, v)
+            }
+            Change::Replicas(r) => b.replicas(*r),
+            Change::Label(k, v) => b.label(k, v),
         }
     }
 }
@@ -237,6 +261,75 @@ fn change() -> impl Strategy<Value = Change> {
         Just("hostPID"),
         Just("hostIPC"),
         Just("automountServiceAccountToken")
+    ];
+    let profile = prop_oneof![
+        Just(Value::Null),
+        Just(json!({"type": "RuntimeDefault"})),
+        Just(json!({"type": "Unconfined"})),
+        Just(json!({"type": "Localhost", "localhostProfile": "p.json"})),
+    ];
+    let pod_context = (profile.clone(), profile.clone(), any::<bool>(), proptest::option::of(any::<bool>()))
+        .prop_map(|(seccomp, apparmor, selinux, host_process)| {
+            Change::PodSpecField(
+                "securityContext",
+                json!({"seccompProfile": seccomp, "appArmorProfile": apparmor,
+                       "seLinuxOptions": if selinux { json!({"type": "spc_t"}) } else { json!({"level": ""}) },
+                       "windowsOptions": {"hostProcess": host_process},
+                       "runAsUser": 1000}),
+            )
+        });
+    let container_context = (
+        profile.clone(),
+        profile,
+        proptest::option::of(prop_oneof![Just("Default"), Just("Unmasked")]),
+        proptest::collection::vec(prop_oneof![Just("ALL"), Just("NET_RAW")], 0..3),
+    )
+        .prop_map(|(seccomp, apparmor, proc_mount, drop)| {
+            Change::Security(
+                json!({"seccompProfile": seccomp, "appArmorProfile": apparmor,
+                                    "procMount": proc_mount, "seLinuxOptions": {"user": "u"},
+                                    "windowsOptions": {"hostProcess": false},
+                                    "capabilities": {"drop": drop}}),
+            )
+        });
+    let env = prop_oneof![
+        Just(json!([{"name": "DB_PASSWORD", "value": "x"}, {"name": "LOG", "value": "debug"}])),
+        Just(
+            json!([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "p"}}}])
+        ),
+        Just(
+            json!([{"name": "KEY", "value": "-----BEGIN PRIVATE KEY-----"}, {"name": "EMPTY_TOKEN", "value": ""}])
+        ),
+    ];
+    let spec_fields = prop_oneof![
+        Just(Change::PodSpecField("serviceAccountName", json!("builder"))),
+        Just(Change::PodSpecField("serviceAccountName", json!(""))),
+        Just(Change::PodSpecField("serviceAccount", json!("legacy"))),
+        Just(Change::PodSpecField(
+            "automountServiceAccountToken",
+            json!(true)
+        )),
+        Just(Change::PodSpecField("priorityClassName", Value::Null)),
+        Just(Change::PodSpecField(
+            "topologySpreadConstraints",
+            json!([
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"},
+            {"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"}])
+        )),
+        Just(Change::PodSpecField(
+            "volumes",
+            json!([{"name": "sock", "hostPath": {"path": "/var/run/docker.sock", "type": "Socket"}}])
+        )),
+        Just(Change::AppArmorAnnotation("app", "runtime/default")),
+        Just(Change::AppArmorAnnotation("debug", "localhost/strict")),
+        Just(Change::Replicas(None)),
+        Just(Change::Replicas(Some(1))),
+        Just(Change::Label("tier", "front")),
+        Just(Change::PodSpecField(
+            "containers",
+            json!([{"name": "app", "image": "nginx",
+            "resources": {"limits": {"ephemeral-storage": "1Gi", "nvidia.com/gpu": "1"}}}])
+        )),
     ];
     let security = (
         proptest::option::of(any::<bool>()),
@@ -274,6 +367,12 @@ fn change() -> impl Strategy<Value = Change> {
         Just(Change::Pending),
         Just(Change::NoNamespace),
         Just(Change::HostPort),
+        prop_oneof![Just("busybox:latest"), Just("registry.example.com/tools:1")]
+            .prop_map(Change::Ephemeral),
+        env.prop_map(Change::Env),
+        pod_context,
+        container_context,
+        spec_fields,
     ]
 }
 
@@ -281,7 +380,7 @@ proptest! {
     #[test]
     fn generated_objects_give_the_same_facts(
         kind in proptest::sample::select(WorkloadKind::ALL.to_vec()),
-        changes in proptest::collection::vec(change(), 0..6),
+        changes in proptest::collection::vec(change(), 0..8),
     ) {
         let builder = changes.iter().fold(workload(kind, "w"), |b, c| c.apply(b));
         let value = builder.build();

@@ -1,0 +1,165 @@
+//! Judging manifests: documents read from files or standard input, one at a time.
+//!
+//! In: parsed documents with their source locations. Out: workloads judged into an
+//! [`Auditor`], related objects (PodDisruptionBudgets, Services, RBAC, ...) read into its
+//! cross-resource index, other kinds listed as not judged, and undecodable objects as
+//! errors naming their source.
+
+use super::Auditor;
+use crate::cross::{related_from_json, related_kind};
+use crate::facts::{WorkloadKind, facts_from_json};
+use crate::manifests::{Document, Input, InputError, InputSink};
+
+/// Judges everything read from manifests: workloads are judged, objects of other kinds
+/// are listed as skipped, and undecodable objects become errors naming their source.
+pub fn audit_input(auditor: &mut Auditor, input: Input) {
+    for e in input.errors {
+        auditor.error(e);
+    }
+    for doc in input.documents {
+        if let Some(e) = audit_document(auditor, doc) {
+            auditor.error(e);
+        }
+    }
+}
+
+/// Judges manifests while they are read: each document is turned into facts and findings
+/// as soon as it is parsed and then dropped, so memory follows the report, not the input.
+/// The report is the one [`audit_input`] makes of the same input: read errors come first
+/// and decoding errors after them, each in input order.
+#[derive(Debug)]
+pub struct ManifestAudit<'a> {
+    auditor: &'a mut Auditor,
+    decode_errors: Vec<InputError>,
+    read: ManifestsRead,
+}
+
+/// What a [`ManifestAudit`] saw of its input.
+#[derive(Debug, Default)]
+pub struct ManifestsRead {
+    /// Objects read.
+    pub documents: usize,
+    /// Problems reading the input.
+    pub read_errors: usize,
+    /// Files read that held no object at all.
+    pub empty_files: Vec<String>,
+}
+
+impl<'a> ManifestAudit<'a> {
+    /// Judges into `auditor`.
+    pub fn new(auditor: &'a mut Auditor) -> Self {
+        ManifestAudit {
+            auditor,
+            decode_errors: Vec::new(),
+            read: ManifestsRead::default(),
+        }
+    }
+
+    /// Records the decoding errors after the read errors; call once everything is read.
+    pub fn finish(self) -> ManifestsRead {
+        for e in self.decode_errors {
+            self.auditor.error(e);
+        }
+        self.read
+    }
+}
+
+impl InputSink for ManifestAudit<'_> {
+    fn document(&mut self, document: Document) {
+        self.read.documents += 1;
+        if let Some(e) = audit_document(self.auditor, document) {
+            self.decode_errors.push(e);
+        }
+    }
+    fn error(&mut self, error: InputError) {
+        self.read.read_errors += 1;
+        self.auditor.error(error);
+    }
+    fn file_read(&mut self, _: &str) {}
+    fn empty_file(&mut self, file: &str) {
+        self.read.empty_files.push(file.to_owned());
+    }
+}
+
+/// Judges one document; an object that cannot be decoded comes back as an error.
+fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
+    let text = |pointer: &str| {
+        doc.value
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (kind, name) = (text("/kind"), text("/metadata/name"));
+    let namespace = text("/metadata/namespace");
+    let cluster_scoped =
+        related_kind(&text("/apiVersion"), &kind).is_some_and(|k| k.is_cluster_scoped());
+    let outside_filter = !cluster_scoped
+        && auditor.namespace.as_ref().is_some_and(|want| {
+            *want
+                != if namespace.is_empty() {
+                    "default"
+                } else {
+                    namespace.as_str()
+                }
+        });
+    if outside_filter {
+        return None;
+    }
+    if kind.is_empty() && text("/apiVersion").is_empty() {
+        // Helm values, kustomize patches and other YAML that lives next to manifests.
+        auditor.skip(
+            doc.source.to_string(),
+            Some(doc.source),
+            "not a Kubernetes object (no apiVersion or kind)",
+        );
+        return None;
+    }
+    let error = |message: String, source: crate::manifests::Source| InputError {
+        file: source.file,
+        document: Some(source.document),
+        line: Some(source.line),
+        message,
+    };
+    let not_judged = |auditor: &mut Auditor, source| {
+        let ns = if namespace.is_empty() {
+            "-"
+        } else {
+            namespace.as_str()
+        };
+        auditor.skip(
+            format!("{ns}/{kind}/{name}"),
+            Some(source),
+            "kind has no pod template",
+        );
+    };
+    if WorkloadKind::from_kind(&kind).is_some() {
+        match facts_from_json(doc.value) {
+            Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
+            Ok(None) => not_judged(auditor, doc.source),
+            Err(e) => return Some(error(e.to_string(), doc.source)),
+        }
+        return None;
+    }
+    if auditor.cross.is_some() && related_kind(&text("/apiVersion"), &kind).is_some() {
+        match related_from_json(doc.value) {
+            Ok(Some(object)) => {
+                if !auditor.add_related(object, Some(doc.source.clone())) {
+                    not_judged(auditor, doc.source);
+                }
+            }
+            Ok(None) => not_judged(auditor, doc.source),
+            Err(e) => return Some(error(e.to_string(), doc.source)),
+        }
+        return None;
+    }
+    if kind.is_empty() {
+        // An apiVersion without a kind is a broken object, not another tool's file.
+        return Some(error(
+            crate::facts::FactsError::MissingKind.to_string(),
+            doc.source,
+        ));
+    }
+    not_judged(auditor, doc.source);
+    None
+}
