@@ -198,18 +198,18 @@ impl PodStore {
     /// The shared template equal to `template` (a pod's facts without its own fields),
     /// or `template` itself, shared from now on.
     fn share(&mut self, template: PodFacts) -> Arc<PodFacts> {
-        let key = template.controller().map(|o| o.uid.clone());
-        if let Some(existing) = key
-            .as_deref()
-            .and_then(|k| self.templates.get(k))
+        if let Some(existing) = template
+            .controller()
+            .and_then(|o| self.templates.get(o.uid.as_str()))
             .and_then(Weak::upgrade)
             .filter(|t| **t == template)
         {
             return existing;
         }
+        let key: Option<Box<str>> = template.controller().map(|o| o.uid.as_str().into());
         let shared = Arc::new(template);
         if let Some(k) = key {
-            self.templates.insert(k.into(), Arc::downgrade(&shared));
+            self.templates.insert(k, Arc::downgrade(&shared));
         }
         shared
     }
@@ -232,34 +232,69 @@ impl PodStore {
         policies: &PolicySet,
         now: Timestamp,
     ) -> Option<Change> {
-        let uid: Arc<str> = Arc::from(facts.uid.take()?.as_str());
+        let uid = facts.uid.take()?;
         let ns = facts.object.namespace.as_str();
         let policy = policies.resolve(ns).policy();
         let Some(policy) = policy.filter(|_| !facts.is_terminated()) else {
             return self.delete(&uid);
         };
         let score = pod_score(&evaluate(&facts, policy, now));
+        let reported = facts.containers.iter().any(|c| c.restart_count.is_some());
+        let restarts: Vec<i32> = facts
+            .containers
+            .iter_mut()
+            .map(|c| c.restart_count.take().unwrap_or(NO_RESTARTS))
+            .filter(|_| reported)
+            .collect();
+        let runtime = facts.runtime.take();
+        let phase = runtime.as_ref().map(|r| Phase::of(r.phase.as_deref()));
+        let pending_since = runtime.and_then(|r| r.pending_since).map(|t| t.as_second());
+        let name = std::mem::take(&mut facts.object.name);
+        // The common event: a known pod changed (status, restarts) in place.
+        if let Some(&index) = self.by_uid.get(uid.as_str())
+            && self
+                .slot(index)
+                .is_some_and(|s| *s.namespace == *facts.object.namespace)
+        {
+            let template = match self.slot(index) {
+                Some(s) if *s.template == facts => s.template.clone(),
+                _ => self.share(facts),
+            };
+            let slot = self.slots.get_mut(index as usize)?.as_mut()?;
+            if *slot.name != *name {
+                slot.name = Arc::from(name.as_str());
+            }
+            if *slot.restarts != *restarts {
+                slot.restarts = restarts.into_boxed_slice();
+            }
+            let old = std::mem::replace(&mut slot.template, template);
+            slot.phase = phase;
+            slot.pending_since = pending_since;
+            let (namespace, before, pending) =
+                (slot.namespace.clone(), slot.score, slot.is_pending());
+            self.release(old);
+            self.rescore(index, score);
+            if pending {
+                self.pending.insert(index);
+            } else {
+                self.pending.remove(&index);
+            }
+            return Some(Change {
+                namespace,
+                before: Some(before),
+                after: Some(score),
+            });
+        }
         let before = self.remove_slot(&uid).map(|(_, s)| s);
         let namespace = self.namespace_key(ns);
-        let restarts: Box<[i32]> = if facts.containers.iter().any(|c| c.restart_count.is_some()) {
-            facts
-                .containers
-                .iter_mut()
-                .map(|c| c.restart_count.take().unwrap_or(NO_RESTARTS))
-                .collect()
-        } else {
-            Box::new([])
-        };
-        let runtime = facts.runtime.take();
-        let name: Arc<str> = Arc::from(std::mem::take(&mut facts.object.name).as_str());
         let slot = Slot {
-            uid,
-            name,
+            uid: Arc::from(uid.as_str()),
+            name: Arc::from(name.as_str()),
             namespace: namespace.clone(),
             template: self.share(facts),
-            restarts,
-            phase: runtime.as_ref().map(|r| Phase::of(r.phase.as_deref())),
-            pending_since: runtime.and_then(|r| r.pending_since).map(|t| t.as_second()),
+            restarts: restarts.into_boxed_slice(),
+            phase,
+            pending_since,
             score,
             pos: 0,
         };
@@ -310,17 +345,23 @@ impl PodStore {
                 self.namespaces.remove(&slot.namespace);
             }
         }
-        // The last pod of a template takes its sharing entry with it.
-        if Arc::strong_count(&slot.template) == 1
-            && let Some(owner) = slot.template.controller()
+        let (namespace, score) = (slot.namespace.clone(), slot.score);
+        self.release(slot.template);
+        Some((namespace, score))
+    }
+
+    /// Drops a slot's hold on a template: the last pod of a template takes its sharing
+    /// entry with it.
+    fn release(&mut self, template: Arc<PodFacts>) {
+        if Arc::strong_count(&template) == 1
+            && let Some(owner) = template.controller()
             && self
                 .templates
                 .get(owner.uid.as_str())
-                .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&slot.template)))
+                .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&template)))
         {
             self.templates.remove(owner.uid.as_str());
         }
-        Some((slot.namespace, slot.score))
     }
 
     /// Forgets a pod. `None` when it was not held.

@@ -256,3 +256,28 @@ fn siblings_evaluated_together_each_keep_their_own_restarts_and_phase() {
         );
     }
 }
+
+#[test]
+fn a_known_pod_that_changes_is_updated_in_place_with_its_counts_right() {
+    let policies = defaults();
+    let mut store = PodStore::new();
+    store.apply(replica("shop", "a", "nginx:1.27"), &policies, now());
+    store.apply(replica("shop", "b", "nginx:1.27"), &policies, now());
+    // Restarts pile up on a, then a is rolled to :latest (a new template of its own).
+    let mut restarted = replica("shop", "a", "nginx:1.27");
+    restarted.containers[0].restart_count = Some(9);
+    store.apply(restarted.clone(), &policies, now());
+    let rolled = replica("shop", "a", "nginx:latest");
+    store.apply(rolled.clone(), &policies, now());
+    assert_eq!(store.len(), 2);
+    assert_eq!(store.template_count(), 2);
+    let b = replica("shop", "b", "nginx:1.27");
+    assert_eq!(store.namespace("shop"), direct(&[rolled, b], &policies));
+    // Moving namespace (a new pod with the same uid) leaves nothing behind.
+    let mut moved = replica("blog", "a", "nginx:1.27");
+    moved.uid = Some("uid-shop-a".into());
+    store.apply(moved, &policies, now());
+    store.delete("uid-shop-b");
+    assert_eq!(store.namespace("shop"), None);
+    assert_eq!(store.len(), 1);
+}
