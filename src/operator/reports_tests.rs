@@ -180,6 +180,7 @@ fn a_workload_with_forty_containers_stays_a_few_kilobytes() {
                 .map(|c| (c.as_str().to_owned(), Default::default()))
                 .collect(),
         ),
+        allowed_registries: Some(vec!["registry.example.com".to_owned()]),
         ..DevOpsPolicySpec::default()
     };
     let s = set(&[("shop", "all", everything)]);

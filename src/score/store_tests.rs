@@ -17,6 +17,7 @@ fn replica(ns: &str, name: &str, image: &str) -> PodFacts {
     with_uid(
         pod(name)
             .ns(ns)
+            .label("app", "web")
             .image(image)
             .owned_by("ReplicaSet", "web-1")
             .status("Running", 0)
@@ -222,6 +223,7 @@ fn siblings_evaluated_together_each_keep_their_own_restarts_and_phase() {
         with_uid(
             pod(name)
                 .ns("shop")
+                .label("app", "web")
                 .owned_by("ReplicaSet", "web-1")
                 .status(phase, restarts)
                 .created("2026-05-31T23:00:00Z")
