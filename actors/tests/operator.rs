@@ -44,11 +44,12 @@ fn audit_results(h: &kube_apiserver_test::ApiServerHandle, ns: &str) -> Vec<Valu
     h.list("devops.stochastic.io/v1", "PolicyAuditResult", Some(ns))
 }
 
-/// Events recorded on policy `p` in shop with `reason`.
+/// Events recorded on policy `p` in shop with `reason` (read from the store, which keeps
+/// both event APIs in their core/v1 form).
 fn events(h: &kube_apiserver_test::ApiServerHandle, reason: &str) -> usize {
-    h.list("events.k8s.io/v1", "Event", Some("shop"))
+    h.list("v1", "Event", Some("shop"))
         .iter()
-        .filter(|e| e["reason"] == reason && e["regarding"]["name"] == "p")
+        .filter(|e| e["reason"] == reason && e["involvedObject"]["name"] == "p")
         .count()
 }
 

@@ -40,6 +40,12 @@ fn probe(path: &str) -> Value {
     })
 }
 
+/// Checks the controller's own pods are exempt from, and why: the controller calls the
+/// Kubernetes API with its service account's token, and the NetworkPolicy is optional
+/// because the addresses the API server calls webhooks from differ per cluster.
+const POD_EXEMPTIONS: &str = "automountServiceAccountToken,missingNetworkPolicy";
+const POD_EXEMPTION_REASON: &str = "the controller calls the Kubernetes API with its token; the NetworkPolicy is optional (networkPolicy.enabled)";
+
 fn deployment(s: &InstallSettings) -> Value {
     let selector = s.selector_labels();
     let env_from = |name: &str, path: &str| json!({ "name": name, "valueFrom": { "fieldRef": { "fieldPath": path } } });
@@ -61,7 +67,7 @@ fn deployment(s: &InstallSettings) -> Value {
         "readinessProbe": probe("/readyz"),
         "resources": {
             "requests": { "cpu": "100m", "memory": "128Mi" },
-            "limits": { "cpu": "500m", "memory": "256Mi" },
+            "limits": { "cpu": "500m", "memory": "256Mi", "ephemeral-storage": "64Mi" },
         },
         "securityContext": {
             "allowPrivilegeEscalation": false,
@@ -88,7 +94,13 @@ fn deployment(s: &InstallSettings) -> Value {
                 "rollingUpdate": { "maxUnavailable": 0, "maxSurge": 1 },
             },
             "template": {
-                "metadata": { "labels": s.labels() },
+                "metadata": {
+                    "labels": s.labels(),
+                    "annotations": {
+                        crate::policy::exemptions::IGNORE: POD_EXEMPTIONS,
+                        crate::policy::exemptions::IGNORE_REASON: POD_EXEMPTION_REASON,
+                    },
+                },
                 "spec": {
                     "serviceAccountName": s.name,
                     "automountServiceAccountToken": true,
