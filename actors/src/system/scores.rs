@@ -231,10 +231,14 @@ impl NamespaceScoreActor {
             .into_iter()
             .map(|ns| ns.to_string())
             .collect();
-        // Notices are coalesced by the reconciler; a full mailbox only delays them to the
-        // next resync, never loses a score.
-        if let Err(e) = reconciler.try_send(PodsChanged { namespaces }) {
-            tracing::debug!(error = %e, "reconciler busy; pod changes wait for the next notice");
+        // Notices are coalesced by the reconciler; when its mailbox is full, the
+        // namespaces wait for the next notice instead of being lost.
+        if let Err(actix::prelude::SendError::Full(msg)) =
+            reconciler.try_send(PodsChanged { namespaces })
+        {
+            tracing::debug!("reconciler busy; pod changes wait for the next notice");
+            self.touched
+                .extend(msg.namespaces.into_iter().map(|ns| Arc::from(ns.as_str())));
         }
     }
 

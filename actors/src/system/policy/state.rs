@@ -89,8 +89,11 @@ impl PolicyReconcilerActor {
         self.set.set_namespace(ns, specs)
     }
 
-    /// Writes the enforcement-mode series of a policy.
+    /// Writes the enforcement-mode series of a policy (none while it is being deleted).
     pub(super) fn record_mode(&self, key: &PolicyKey, policy: &HeldPolicy) {
+        if policy.deleting {
+            return;
+        }
         self.metrics
             .enforcement_mode
             .with_label_values(&[&key.0, &key.1])
