@@ -469,11 +469,13 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
             } else {
                 namespace.as_str()
             };
-            auditor.skip(
-                format!("{ns}/{kind}/{name}"),
-                Some(doc.source),
-                "kind has no pod template",
-            )
+            // A kind of another API group that shares one of our names (a Volcano Job).
+            let why = if crate::facts::WorkloadKind::from_kind(&kind).is_some() {
+                "kind of another API group"
+            } else {
+                "kind has no pod template"
+            };
+            auditor.skip(format!("{ns}/{kind}/{name}"), Some(doc.source), why)
         }
         Err(e) => {
             return Some(InputError {

@@ -7,6 +7,7 @@
 mod junit;
 mod sarif;
 mod table;
+pub mod terminal;
 
 use crate::audit::AuditReport;
 
