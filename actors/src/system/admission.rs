@@ -304,12 +304,12 @@ pub async fn start(
 ) -> Result<WebhookRuntime, WebhookError> {
     let snapshot: SnapshotCell = Arc::new(ArcSwapOption::empty());
     let readiness = Arc::new(Readiness::default());
-    let state = WebhookState {
-        snapshot: snapshot.clone(),
-        readiness: readiness.clone(),
-        metrics: metrics.clone(),
-        failure_mode: options.failure_mode,
-    };
+    let state = WebhookState::new(
+        snapshot.clone(),
+        readiness.clone(),
+        metrics.clone(),
+        options.failure_mode,
+    );
     let server = serve(
         options.addr,
         &options.tls_cert,
