@@ -35,23 +35,34 @@ pub enum RenderError {
     /// YAML encoding failed.
     #[error("cannot encode report as YAML: {0}")]
     Yaml(#[from] serde_yaml_ng::Error),
+    /// The output could not be written.
+    #[error("cannot write the report: {0}")]
+    Write(#[from] std::io::Error),
 }
 
 /// Renders a report.
 pub fn render(report: &AuditReport, format: OutputFormat) -> Result<String, RenderError> {
-    Ok(match format {
-        OutputFormat::Table => table::render(report),
-        OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(report)?;
-            s.push('\n');
-            s
-        }
-        OutputFormat::Yaml => serde_yaml_ng::to_string(report)?,
-        OutputFormat::Sarif => {
-            let mut s = serde_json::to_string_pretty(&sarif::sarif(report))?;
-            s.push('\n');
-            s
-        }
-        OutputFormat::Junit => junit::render(report),
-    })
+    let mut out = Vec::new();
+    render_to(report, format, &mut out)?;
+    String::from_utf8(out).map_err(|e| RenderError::Write(std::io::Error::other(e)))
+}
+
+/// Writes a report to `out`; JSON and SARIF are written as they are encoded, so their
+/// size in memory does not grow with the number of findings.
+pub fn render_to(
+    report: &AuditReport,
+    format: OutputFormat,
+    out: &mut dyn std::io::Write,
+) -> Result<(), RenderError> {
+    match format {
+        OutputFormat::Table => out.write_all(table::render(report).as_bytes())?,
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, report)?,
+        OutputFormat::Yaml => out.write_all(serde_yaml_ng::to_string(report)?.as_bytes())?,
+        OutputFormat::Sarif => sarif::write(report, &mut *out)?,
+        OutputFormat::Junit => out.write_all(junit::render(report).as_bytes())?,
+    }
+    if matches!(format, OutputFormat::Json | OutputFormat::Sarif) {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
 use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions};
 use kube_devops::report::terminal::escape;
-use kube_devops::report::{OutputFormat, render};
+use kube_devops::report::{OutputFormat, render_to};
 
 use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
 use crate::cluster::gather;
@@ -261,7 +261,12 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     } else {
         offline_report(&args, policy, source, exclusions, now)?
     };
-    out!("{}", render(&report, args.output.into())?);
+    {
+        // Written as encoded: a large SARIF or JSON report is never held as one string.
+        let mut stdout = std::io::BufWriter::new(super::QuietStdout);
+        render_to(&report, args.output.into(), &mut stdout)?;
+        std::io::Write::flush(&mut stdout)?;
+    }
     for e in &report.errors {
         eprintln!("error: {}", escape(&e.to_string()));
     }
