@@ -234,3 +234,40 @@ async fn deleting_a_policy_runs_the_finalizer_and_removes_its_results_and_series
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyze_judges_each_namespace_by_its_policies_and_says_so_when_it_cannot_read_them() {
+    let h = server().await;
+    h.create(pod("shop", "web", "nginx:1.27", false)).unwrap();
+    h.create(pod("blog", "ghost", "nginx:1.27", false)).unwrap();
+    // shop's policy judges only image tags: its pod without probes is clean there, while
+    // blog (no policy) is judged by the default policy, which wants probes.
+    h.create(policy("shop", "p", json!({"forbidLatestTag": true})))
+        .unwrap();
+    let report = audit(h.kubeconfig_path(), &[]).await;
+    assert_eq!(namespace_entry(&report, "shop").unwrap()["score"], 100.0);
+    assert_eq!(namespace_entry(&report, "blog").unwrap()["score"], 95.0);
+    assert!(
+        report["policySource"]
+            .as_str()
+            .unwrap()
+            .starts_with("DevOpsPolicies")
+    );
+    // Not allowed to read policies: the flags' policy everywhere, and a warning.
+    h.fail_next(
+        kube_apiserver_test::RequestMatch::any()
+            .verb("list")
+            .resource("devopspolicies"),
+        1,
+        403,
+    );
+    let report = audit(h.kubeconfig_path(), &[]).await;
+    assert_eq!(namespace_entry(&report, "shop").unwrap()["score"], 95.0);
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("cannot list DevOpsPolicies"),
+        "{report}"
+    );
+}

@@ -171,12 +171,24 @@ pub fn exit_code(report: &AuditReport, fail_on: Option<Severity>, fail_below: Op
     0
 }
 
-/// The cluster's DevOpsPolicies; none when their CRD is not installed.
-async fn cluster_policies(client: &kube::Client) -> anyhow::Result<Vec<DevOpsPolicy>> {
+/// The cluster's DevOpsPolicies; none when their CRD is not installed, and none with a
+/// warning when they may not be read (the audit then judges every namespace by the flags).
+async fn cluster_policies(
+    client: &kube::Client,
+) -> anyhow::Result<(Vec<DevOpsPolicy>, Option<String>)> {
     let api: kube::Api<DevOpsPolicy> = kube::Api::all(client.clone());
     match list_all(&api).await {
-        Ok(policies) => Ok(policies),
-        Err(e) if matches!(&e.source, kube::Error::Api(s) if s.code == 404) => Ok(Vec::new()),
+        Ok(policies) => Ok((policies, None)),
+        Err(e) if matches!(&e.source, kube::Error::Api(s) if s.code == 404) => {
+            Ok((Vec::new(), None))
+        }
+        Err(e) if matches!(&e.source, kube::Error::Api(s) if s.code == 403) => Ok((
+            Vec::new(),
+            Some(format!(
+                "cannot list DevOpsPolicies ({}); every namespace was judged by the policy of the flags",
+                e.source
+            )),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -193,7 +205,7 @@ pub async fn cluster_report(
     namespace: Option<String>,
     now: Timestamp,
 ) -> anyhow::Result<AuditReport> {
-    let policies = cluster_policies(client).await?;
+    let (policies, unreadable) = cluster_policies(client).await?;
     // Related objects are gathered for every cross-resource check any policy turns on.
     let mut enabled = vec![policy.clone()];
     enabled.extend(
@@ -226,6 +238,7 @@ pub async fn cluster_report(
     }
     audit_cluster(&mut auditor, &facts.workloads, &facts.pods, facts.related);
     let mut report = auditor.finish();
+    report.warnings.extend(unreadable);
     let mut namespaces: Vec<&str> = set.namespaces().collect();
     namespaces.sort_unstable();
     for ns in namespaces {
