@@ -244,3 +244,27 @@ async fn a_leader_that_cannot_renew_steps_down_before_its_lease_expires() {
         failing.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_without_the_policy_crd_scores_every_namespace_by_the_default_and_is_ready() {
+    let h = kube_apiserver_test::start(kube_apiserver_test::ServerConfig::new().simulation(false))
+        .await
+        .unwrap();
+    h.create(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    )
+    .unwrap();
+    h.create(pod("shop", "cart", "nginx:latest", false))
+        .unwrap();
+    let c = Controller::command(h.kubeconfig_path(), "solo", &["watch"]);
+    eventually(Duration::from_secs(20), "readiness", || {
+        (c.get("/readyz")?.0 == 200).then_some(())
+    })
+    .await;
+    // The default policy: latest tag, both probes missing, 10 points.
+    eventually(Duration::from_secs(10), "the default score", || {
+        (c.metric("kube_devops_namespace_health_score{namespace=\"shop\"}")? == 90.0).then_some(())
+    })
+    .await;
+    assert!(c.log_text().contains("DevOpsPolicy CRD is not installed"));
+}
