@@ -124,3 +124,39 @@ async fn run_without_the_policy_crd_is_not_ready_and_says_why_until_it_is_instal
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_watches_stay_ready_past_the_clients_read_timeout() {
+    // No bookmarks for two minutes and nothing changing: the watches must renew themselves
+    // before the client's 30 s read timeout would break them (and force relists).
+    let h = start(
+        ServerConfig::new()
+            .simulation(false)
+            .bookmark_interval(Duration::from_secs(120)),
+    )
+    .await
+    .unwrap();
+    h.create(serde_json::to_value(DevOpsPolicy::crd()).unwrap())
+        .unwrap();
+    for ns in ["kube-devops", "shop"] {
+        h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+            .unwrap();
+    }
+    h.create(pod("shop", "a", "nginx:1.27", true)).unwrap();
+    let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
+    ready(&c).await;
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_secs(40) {
+        assert_eq!(
+            c.ready(),
+            Some(200),
+            "not ready after {:?} of quiet",
+            quiet.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for resource in ["pods", "devopspolicies"] {
+        let series = format!("kube_devops_watch_errors_total{{resource=\"{resource}\"}}");
+        assert_eq!(c.metric(&series), Some(0.0), "{resource}");
+    }
+}

@@ -279,7 +279,8 @@ async fn build(
 /// taken over at once, not when its old expiry time comes round.
 fn released(client: &Client, s: &LeaseSettings) -> impl futures::Stream<Item = ()> + Unpin + use<> {
     let api: Api<Lease> = Api::namespaced(client.clone(), &s.namespace);
-    let config = watcher::Config::default().fields(&format!("metadata.name={}", s.name));
+    let config =
+        crate::system::liveness::watch_config().fields(&format!("metadata.name={}", s.name));
     watcher::watcher(api, config)
         .default_backoff()
         .filter_map(|event| {

@@ -27,6 +27,17 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the owner checks whether a probe is due.
 pub const PROBE_TICK: Duration = Duration::from_secs(1);
 
+/// How long the API server keeps each watch request open before the watcher renews it
+/// (from the last resourceVersion: no relist). Below the client's 30 s read timeout, so a
+/// quiet watch (no event, a bookmark only about every minute from a real API server) is
+/// renewed before the client would give up on it as an error, which would mean a relist.
+pub const WATCH_TIMEOUT_SECS: u32 = 25;
+
+/// A watcher configuration with [`WATCH_TIMEOUT_SECS`].
+pub fn watch_config() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)
+}
+
 /// First and largest wait before restarting a failed watch.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);

@@ -75,7 +75,8 @@ impl WatchActor {
             return;
         }
         let api: Api<SlimPod> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default().any_semantic()).boxed();
+        let stream =
+            watcher::watcher(api, crate::system::liveness::watch_config().any_semantic()).boxed();
         self.stream = Some(ctx.add_stream(stream));
     }
 

@@ -139,7 +139,7 @@ impl PolicyReconcilerActor {
             return;
         }
         let api: Api<DevOpsPolicy> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, watcher::Config::default().any_semantic())
+        let stream = watcher::watcher(api, crate::system::liveness::watch_config().any_semantic())
             .map(|e| Watched::Policy(Box::new(e)))
             .chain(futures::stream::once(async { Watched::PolicyEnded }));
         self.stream = Some(ctx.add_stream(stream));
@@ -190,26 +190,29 @@ impl PolicyReconcilerActor {
         }
         let c = self.client.clone();
         let audits: Api<PolicyAuditResult> = Api::all(c.clone());
-        let s = watcher::watcher(audits, watcher::Config::default().labels(POLICY_LABEL))
-            .default_backoff()
-            .map(|e| Watched::Audit(Box::new(e)));
+        let s = watcher::watcher(
+            audits,
+            crate::system::liveness::watch_config().labels(POLICY_LABEL),
+        )
+        .default_backoff()
+        .map(|e| Watched::Audit(Box::new(e)));
         self.watches.handles.push(ctx.add_stream(s));
         for api in ReportApi::ALL {
             let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
-            let config =
-                watcher::Config::default().fields(&format!("metadata.name={}", api.crd_name()));
+            let config = crate::system::liveness::watch_config()
+                .fields(&format!("metadata.name={}", api.crd_name()));
             let s = watcher::watcher(crds, config)
                 .default_backoff()
                 .map(move |e| Watched::Crd(api, Box::new(e)));
             self.watches.handles.push(ctx.add_stream(s));
         }
         let rs: Api<PartialObjectMeta<ReplicaSet>> = Api::all(c.clone());
-        let s = watcher::watcher(rs, watcher::Config::default().any_semantic())
+        let s = watcher::watcher(rs, crate::system::liveness::watch_config().any_semantic())
             .default_backoff()
             .map(|e| Watched::Owner("ReplicaSet", Box::new(meta_event(e))));
         self.watches.handles.push(ctx.add_stream(s));
         let jobs: Api<PartialObjectMeta<Job>> = Api::all(c);
-        let s = watcher::watcher(jobs, watcher::Config::default().any_semantic())
+        let s = watcher::watcher(jobs, crate::system::liveness::watch_config().any_semantic())
             .default_backoff()
             .map(|e| Watched::Owner("Job", Box::new(meta_event(e))));
         self.watches.handles.push(ctx.add_stream(s));
@@ -221,7 +224,8 @@ impl PolicyReconcilerActor {
         }
         tracing::info!(crd = %api.crd_name(), "report CRD installed; writing reports through it");
         let objects: Api<DynamicObject> = Api::all_with(self.client.clone(), &report_resource(api));
-        let config = watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+        let config = crate::system::liveness::watch_config()
+            .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
         let s = watcher::watcher(objects, config)
             .default_backoff()
             .map(move |e| Watched::Report(api, Box::new(e)));
