@@ -5,14 +5,17 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube_apiserver_test::{ApiServerHandle, ServerConfig, start};
+
+mod common;
+use common::{certificates, kube_devops};
 use serde_json::{Value, json};
 
 fn free_port() -> u16 {
@@ -20,16 +23,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
-}
-
-fn kube_devops(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kube-devops"))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("the binary runs")
 }
 
 /// A cluster with the CRDs, a `shop` namespace with a policy, and `kube-devops run`
@@ -95,23 +88,7 @@ async fn setup() -> Setup {
         .expect("server starts");
     let kc = server.kubeconfig_path().to_path_buf();
     let dir = tempfile::tempdir().unwrap();
-    let certs = dir.path().join("certs");
-    let out = kube_devops(
-        &kc,
-        &[
-            "webhook",
-            "cert-generate",
-            "--out-dir",
-            certs.to_str().unwrap(),
-            "--ip-san",
-            "127.0.0.1",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let certs = certificates(&kc, dir.path());
     let install = kube_devops(&kc, &["crd", "install"]);
     assert!(
         install.status.success(),
