@@ -76,13 +76,7 @@ pub struct Verdict {
 
 /// The kind under review, when it is one whose pods kube-devops judges.
 pub fn judged_kind(gvk: &GroupVersionKind) -> Option<WorkloadKind> {
-    let kind = WorkloadKind::from_kind(&gvk.kind)?;
-    let group = match kind {
-        WorkloadKind::Pod | WorkloadKind::ReplicationController => "",
-        WorkloadKind::Job | WorkloadKind::CronJob => "batch",
-        _ => "apps",
-    };
-    (gvk.group == group).then_some(kind)
+    WorkloadKind::from_group_kind(&gvk.group, &gvk.kind)
 }
 
 /// Judges one request.

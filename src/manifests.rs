@@ -4,9 +4,11 @@
 //! for standard input). Out: every object found, with where it came from (file, document,
 //! list item, line), and every problem, each naming its file. One bad document never stops
 //! the others: a multi-document YAML stream is split on its `---` markers first and each
-//! document is parsed alone. Binary, oversized and unreadable files are refused with a
-//! clear error; nothing here panics on any input. [`read`] hands each object on as soon as
-//! it is parsed, so an audit never holds more than one file's bytes and one document.
+//! document is parsed alone. Binary, oversized and unreadable files, and anything that is
+//! not a regular file (a device, a FIFO, a socket), are refused with a clear error, every
+//! read is bounded by the bytes read (`files` holds the file-system side); nothing here
+//! panics on any input. [`read`] hands each object on as soon as it is parsed, so an audit
+//! never holds more than one file's bytes and one document.
 //!
 //! # Reading YAML
 //!
@@ -39,17 +41,18 @@
 //! rare declined document.
 
 mod block_yaml;
+mod files;
 mod yaml11;
+
+pub use files::{MAX_FILE_BYTES, ReadOptions};
+use files::read_paths;
 
 use std::borrow::Cow;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
-
-/// Largest manifest file read (a `kubectl get -A -o yaml` of a large cluster fits).
-pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +136,8 @@ pub struct Input {
     pub empty_files: Vec<String>,
     /// Files read.
     pub files: usize,
+    /// Paths a directory walk skipped ([`ReadOptions::skip_unreadable`]).
+    pub skipped: Vec<InputError>,
 }
 
 /// Receives what the input holds, in input order, as soon as each piece is read, so a
@@ -146,6 +151,11 @@ pub trait InputSink {
     fn file_read(&mut self, file: &str);
     /// A file read held no object and no error.
     fn empty_file(&mut self, file: &str);
+    /// A path a directory walk could not read, when told to skip those
+    /// ([`ReadOptions::skip_unreadable`]); ignored unless a sink keeps it.
+    fn skipped(&mut self, path: InputError) {
+        let _ = path;
+    }
 }
 
 impl InputSink for Input {
@@ -161,6 +171,9 @@ impl InputSink for Input {
     fn empty_file(&mut self, file: &str) {
         self.empty_files.push(file.to_owned());
     }
+    fn skipped(&mut self, path: InputError) {
+        self.skipped.push(path);
+    }
 }
 
 /// Reads every path; `-` reads `stdin`.
@@ -172,94 +185,19 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Input {
 
 /// Reads every path (`-` reads `stdin`), handing each object and problem to `sink` as
 /// soon as it is read: one file's bytes are held at a time, one document's value at a
-/// time.
+/// time. Every path that cannot be read is an error.
 pub fn read(paths: &[PathBuf], stdin: &mut dyn Read, sink: &mut dyn InputSink) {
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            match stdin.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-                Ok(_) => parse_into(&bytes, "-", sink),
-                Err(e) => sink.error(InputError::file(
-                    "-",
-                    format!("cannot read standard input: {e}"),
-                )),
-            }
-            continue;
-        }
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => load_dir(path, sink),
-            Ok(_) => load_file(path, sink),
-            Err(e) => sink.error(InputError::file(
-                &path.display().to_string(),
-                format!("cannot read: {e}"),
-            )),
-        }
-    }
+    read_paths(paths, stdin, sink, ReadOptions::default());
 }
 
-fn load_dir(dir: &Path, sink: &mut dyn InputSink) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            sink.error(InputError::file(
-                &dir.display().to_string(),
-                format!("cannot read directory: {e}"),
-            ));
-            return;
-        }
-    };
-    entries.sort();
-    for path in entries {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        // Follow only what is really below the directory; symlinked directories could loop.
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            load_dir(&path, sink);
-        } else if is_manifest_name(&path) {
-            load_file(&path, sink);
-        }
-    }
-}
-
-fn is_manifest_name(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
-}
-
-fn load_file(path: &Path, sink: &mut dyn InputSink) {
-    let name = path.display().to_string();
-    let size = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) => {
-            sink.error(InputError::file(&name, format!("cannot read: {e}")));
-            return;
-        }
-    };
-    if size > MAX_FILE_BYTES {
-        sink.error(InputError::file(
-            &name,
-            format!(
-                "file is {:.1} MiB, larger than the {} MiB limit for one manifest file; split it",
-                size as f64 / 1048576.0,
-                MAX_FILE_BYTES / 1048576
-            ),
-        ));
-        return;
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => parse_into(&bytes, &name, sink),
-        Err(e) => sink.error(InputError::file(&name, format!("cannot read: {e}"))),
-    }
+/// [`read`] with options: see [`ReadOptions`].
+pub fn read_with(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    sink: &mut dyn InputSink,
+    options: ReadOptions,
+) {
+    read_paths(paths, stdin, sink, options);
 }
 
 /// Parses one file's bytes into `input`.
@@ -287,6 +225,9 @@ impl InputSink for Counting<'_> {
     }
     fn empty_file(&mut self, file: &str) {
         self.sink.empty_file(file);
+    }
+    fn skipped(&mut self, path: InputError) {
+        self.sink.skipped(path);
     }
 }
 

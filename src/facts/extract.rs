@@ -84,7 +84,8 @@ pub fn facts_from_pod(pod: &Pod) -> PodFacts {
     facts
 }
 
-/// Facts from raw JSON of any kind. `Ok(None)` for kinds that carry no pods.
+/// Facts from raw JSON of any kind. `Ok(None)` for kinds that carry no pods, and for kinds
+/// of another API group that share a name with ours (see [`WorkloadKind::from_group_kind`]).
 ///
 /// A missing namespace is read as `default`, as `kubectl apply` would place it.
 pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, FactsError> {
@@ -93,7 +94,9 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
         .and_then(|k| k.as_str())
         .ok_or(FactsError::MissingKind)?
         .to_owned();
-    let Some(kind) = WorkloadKind::from_kind(&kind_str) else {
+    let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+    let group = WorkloadKind::group_of(api_version);
+    let Some(kind) = WorkloadKind::from_group_kind(group, &kind_str) else {
         return Ok(None);
     };
     let name = value

@@ -77,6 +77,28 @@ impl WorkloadKind {
         Self::ALL.into_iter().find(|k| k.as_str() == kind)
     }
 
+    /// The kind of an object of API group `group` (empty for the core group) and kind
+    /// `kind`, when it is one kube-devops judges. A kind of the same name in another group
+    /// (a Volcano `batch.volcano.sh` Job) is not: it has another schema.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<Self> {
+        let kind = Self::from_kind(kind)?;
+        let known = match kind {
+            WorkloadKind::Pod | WorkloadKind::ReplicationController => group.is_empty(),
+            WorkloadKind::Job | WorkloadKind::CronJob => group == "batch",
+            WorkloadKind::StatefulSet => group == "apps",
+            // Old manifests still name these extensions/v1beta1; the fields read are the same.
+            WorkloadKind::Deployment | WorkloadKind::DaemonSet | WorkloadKind::ReplicaSet => {
+                matches!(group, "apps" | "extensions")
+            }
+        };
+        known.then_some(kind)
+    }
+
+    /// The group of an `apiVersion` (`apps/v1` -> `apps`, `v1` -> the core group, empty).
+    pub fn group_of(api_version: &str) -> &str {
+        api_version.rsplit_once('/').map_or("", |(group, _)| group)
+    }
+
     /// Run-to-completion kinds, whose pods are not expected to carry probes.
     pub fn is_batch(self) -> bool {
         matches!(self, WorkloadKind::Job | WorkloadKind::CronJob)

@@ -14,6 +14,7 @@ mod sarif;
 
 pub use sarif::{CHECK_DOCS, help_uri};
 mod table;
+pub mod terminal;
 
 use crate::audit::AuditReport;
 
