@@ -44,8 +44,8 @@ mod block_yaml;
 mod files;
 mod yaml11;
 
-pub use files::{MAX_FILE_BYTES, ReadOptions};
 use files::read_paths;
+pub use files::{MAX_FILE_BYTES, ReadOptions};
 
 use std::borrow::Cow;
 use std::io::Read;

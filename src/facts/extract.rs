@@ -94,7 +94,10 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
         .and_then(|k| k.as_str())
         .ok_or(FactsError::MissingKind)?
         .to_owned();
-    let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
+    let api_version = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     let group = WorkloadKind::group_of(api_version);
     let Some(kind) = WorkloadKind::from_group_kind(group, &kind_str) else {
         return Ok(None);

@@ -18,7 +18,10 @@ fn only_error(input: &Input) -> &InputError {
 
 #[cfg(unix)]
 fn mkfifo(path: &Path) {
-    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
     assert!(status.success());
 }
 
@@ -59,7 +62,11 @@ fn a_character_device_given_by_name_is_refused_without_being_read() {
     let input = load_paths(&[PathBuf::from("/dev/zero")]);
     let e = only_error(&input);
     assert_eq!(e.file, "/dev/zero");
-    assert!(e.message.contains("not a regular file (a character device)"), "{e}");
+    assert!(
+        e.message
+            .contains("not a regular file (a character device)"),
+        "{e}"
+    );
     assert!(e.message.contains("--path -"), "{e}");
     assert_eq!(input.files, 0, "nothing was read");
 }

@@ -12,7 +12,8 @@ use std::fmt::Write;
 
 /// True for a character a terminal acts on, or that reorders the text around it.
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `s` with every control and bidirectional formatting character escaped; borrowed when
@@ -53,10 +54,7 @@ mod tests {
     #[case::c1_csi("a\u{9b}2Jb", "a\\u{9b}2Jb")]
     #[case::delete("a\u{7f}", "a\\x7f")]
     #[case::right_to_left_override("file\u{202e}lmay.exe", "file\\u{202e}lmay.exe")]
-    fn control_and_reordering_characters_are_shown_escaped(
-        #[case] raw: &str,
-        #[case] shown: &str,
-    ) {
+    fn control_and_reordering_characters_are_shown_escaped(#[case] raw: &str, #[case] shown: &str) {
         assert_eq!(escape(raw), shown);
     }
 

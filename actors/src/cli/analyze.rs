@@ -301,7 +301,10 @@ impl InputSink for WarnSkipped<'_, '_> {
         self.0.empty_file(file);
     }
     fn skipped(&mut self, path: InputError) {
-        eprintln!("warning: skipped {} (--skip-unreadable)", escape(&path.to_string()));
+        eprintln!(
+            "warning: skipped {} (--skip-unreadable)",
+            escape(&path.to_string())
+        );
     }
 }
 

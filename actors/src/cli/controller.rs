@@ -250,6 +250,7 @@ fn start_controller(
             args.lease_duration
         );
     }
+    crate::http::limits::raise_open_file_limit();
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
     let namespace = own_namespace(args.namespace, target)?;
     let exclusions = NamespaceExclusions::from_flags(Some(&namespace), &args.exclude_namespace)?;

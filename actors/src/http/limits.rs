@@ -1,0 +1,155 @@
+//! What one client may hold of the webhook: time for each step of a request, connections,
+//! and the open-file budget they come out of.
+//!
+//! In: the process's open-file limit (raised to its hard limit at start by
+//! [`raise_open_file_limit`]) and the worker count. Out: [`ConnectionLimits`], the
+//! deadlines and caps the HTTPS server is built with. A client that never starts TLS is
+//! closed after the handshake deadline, one that sends its request head slowly after the
+//! head deadline, one that sends its body slowly after the body deadline (the handler reads
+//! the body, see `body.rs`); so hostile connections cost a slot for seconds, not forever.
+//! TLS handshakes in progress are not capped below the connection cap: they cost memory,
+//! not CPU, while they wait, and a low cap made honest handshakes queue behind thousands of
+//! silent ones. Connections are capped so that they never take the file descriptors the
+//! rest of the process needs (the API client, certificate reads, the ops server); at the
+//! cap the server stops accepting until deadlines free slots (actix-web cannot evict).
+
+use std::time::Duration;
+
+/// Time a client gets to finish its TLS handshake. The API server's own webhook timeout
+/// is 3 s for the whole call, so an honest handshake never comes near it.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Time a client gets to send its request head.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client gets to send its request body, from the end of the head.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a closing connection gets to shut down cleanly.
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// File descriptors kept for everything but webhook connections.
+pub const RESERVED_FILES: u64 = 256;
+/// Connections when the open-file limit cannot be read.
+pub const FALLBACK_CONNECTIONS: usize = 768;
+/// Pending connections the kernel queues while every worker is at its cap.
+pub const BACKLOG: u32 = 4096;
+
+/// Deadlines and caps of the HTTPS server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// TLS handshake deadline.
+    pub handshake_timeout: Duration,
+    /// Request head deadline.
+    pub head_timeout: Duration,
+    /// Open connections per worker; at the cap a worker stops accepting.
+    pub connections_per_worker: usize,
+    /// TLS handshakes in progress per worker.
+    pub handshakes_per_worker: usize,
+}
+
+impl ConnectionLimits {
+    /// Limits for `workers` workers under an open-file limit of `open_files`: every
+    /// descriptor but [`RESERVED_FILES`] may hold a connection, and handshakes in progress
+    /// may use all of them.
+    pub fn for_open_files(open_files: Option<u64>, workers: usize) -> Self {
+        let workers = workers.max(1);
+        let total = open_files
+            .map(|n| usize::try_from(n.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX))
+            .unwrap_or(FALLBACK_CONNECTIONS)
+            .clamp(workers, 1 << 20);
+        let per_worker = (total / workers).max(1);
+        ConnectionLimits {
+            handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
+            head_timeout: REQUEST_HEAD_TIMEOUT,
+            connections_per_worker: per_worker,
+            handshakes_per_worker: per_worker,
+        }
+    }
+
+    /// Limits from this process's current open-file limit.
+    pub fn current(workers: usize) -> Self {
+        Self::for_open_files(open_file_limit(), workers)
+    }
+}
+
+/// The soft open-file limit, when the platform has one.
+pub fn open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rlimit::getrlimit(rlimit::Resource::NOFILE)
+            .ok()
+            .map(|(soft, _)| soft)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Raises the soft open-file limit to the hard limit (containers often start at a soft
+/// 1,024 under a far higher hard limit) and logs both. Returns the soft limit in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let (soft, hard) = match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            Ok(limits) => limits,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the open-file limit");
+                return None;
+            }
+        };
+        match rlimit::increase_nofile_limit(hard) {
+            Ok(raised) => {
+                tracing::info!(
+                    before = soft,
+                    after = raised,
+                    hard,
+                    "open-file limit raised to the hard limit"
+                );
+                Some(raised)
+            }
+            Err(error) => {
+                tracing::warn!(%error, soft, hard, "cannot raise the open-file limit");
+                Some(soft)
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_share_all_but_the_reserved_descriptors_among_workers() {
+        let limits = ConnectionLimits::for_open_files(Some(1024), 2);
+        assert_eq!(limits.connections_per_worker, (1024 - 256) / 2);
+        assert_eq!(limits.handshakes_per_worker, limits.connections_per_worker);
+    }
+
+    #[test]
+    fn a_tiny_or_unknown_limit_still_leaves_each_worker_a_connection() {
+        assert_eq!(
+            ConnectionLimits::for_open_files(Some(10), 4).connections_per_worker,
+            1
+        );
+        assert_eq!(
+            ConnectionLimits::for_open_files(None, 2).connections_per_worker,
+            FALLBACK_CONNECTIONS / 2
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn raising_the_limit_leaves_the_soft_limit_at_the_hard_limit() {
+        let (_, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("limits");
+        // Start below the hard limit, as containers do, but high enough for other tests.
+        rlimit::setrlimit(rlimit::Resource::NOFILE, hard.min(4096), hard).expect("lowered");
+        let raised = raise_open_file_limit().expect("a limit");
+        let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).expect("limits");
+        assert_eq!(raised, soft);
+        // macOS caps the soft limit below an unlimited hard limit.
+        assert!(soft == hard || cfg!(target_os = "macos"), "{soft} {hard}");
+    }
+}

@@ -1,0 +1,219 @@
+//! The webhook under hostile clients, over real HTTPS on loopback: connections that never
+//! start TLS and connections that send their body a byte at a time are held open while
+//! honest reviews are answered, and the server closes every hostile connection once its
+//! deadline has passed, giving back its descriptors. Deadlines are shortened to a second so
+//! the test is quick; the same code runs with the production deadlines. How fast honest
+//! reviews are answered under attack is measured by `examples/webhook_attack.rs`, not here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use kube_devops::admission::PolicySnapshot;
+use kube_devops::policy::{DevOpsPolicySpec, NamespaceExclusions};
+use kube_devops_actors::http::body::{BodyBudget, DEFAULT_BYTES_IN_FLIGHT};
+use kube_devops_actors::http::certs;
+use kube_devops_actors::http::limits::ConnectionLimits;
+use kube_devops_actors::http::{FailureMode, WebhookState, serve_with_limits};
+use kube_devops_actors::metrics::Metrics;
+use kube_devops_actors::system::admission::Readiness;
+use rustls::pki_types::ServerName;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+mod support;
+use support::{connector, exchange, generate};
+
+const HOSTILE: usize = 150;
+const DEADLINE: Duration = Duration::from_secs(1);
+/// Far beyond every deadline: only a server that never closes runs into it.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+fn state() -> WebhookState {
+    let spec = DevOpsPolicySpec {
+        forbid_latest_tag: Some(true),
+        ..DevOpsPolicySpec::default()
+    };
+    let snapshot =
+        PolicySnapshot::from_policies([("shop", "p", &spec)], NamespaceExclusions::default());
+    let readiness = Arc::new(Readiness::default());
+    readiness.set_synced();
+    WebhookState::new(
+        Arc::new(ArcSwapOption::from_pointee(snapshot)),
+        readiness,
+        Metrics::new().unwrap(),
+        FailureMode::Open,
+    )
+    .with_body_budget(BodyBudget::new(DEFAULT_BYTES_IN_FLIGHT, DEADLINE))
+}
+
+fn review(image: &str) -> Vec<u8> {
+    json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "attack-1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "namespace": "shop", "operation": "CREATE", "name": "web",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                       "spec": {"containers": [{"name": "app", "image": image}]}}
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Connects and never sends a byte; returns once the server has closed the connection.
+async fn silent(addr: SocketAddr) -> bool {
+    let Ok(mut tcp) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    let mut buf = [0u8; 64];
+    loop {
+        match tokio::time::timeout(GIVE_UP, tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Sends a request head promising 1,000 bytes, then one byte at a time; returns the
+/// status line the server answered with before closing.
+async fn trickle(addr: SocketAddr, tls: TlsConnector) -> Option<String> {
+    let tcp = TcpStream::connect(addr).await.ok()?;
+    let mut stream = tls
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await
+        .ok()?;
+    let head = "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.ok()?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    let give_up = tokio::time::Instant::now() + GIVE_UP;
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            },
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {
+                if tokio::time::Instant::now() > give_up {
+                    return None;
+                }
+                let _ = stream.write_all(b" ").await;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    text.lines().next().map(str::to_owned)
+}
+
+#[actix_web::test]
+async fn honest_reviews_are_answered_during_an_attack_and_hostile_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), false);
+    let limits = ConnectionLimits {
+        handshake_timeout: DEADLINE,
+        head_timeout: DEADLINE,
+        ..ConnectionLimits::current(2)
+    };
+    let server = serve_with_limits(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.path().join(certs::TLS_CERT),
+        &dir.path().join(certs::TLS_KEY),
+        Duration::from_secs(60),
+        2,
+        state(),
+        limits,
+    )
+    .expect("server starts");
+    let addr = server.local_addr;
+    let tls = connector(dir.path(), &[&rustls::version::TLS13]);
+    let before = open_descriptors();
+
+    let silent_ones: Vec<_> = (0..HOSTILE).map(|_| tokio::spawn(silent(addr))).collect();
+    let slow_ones: Vec<_> = (0..HOSTILE)
+        .map(|_| tokio::spawn(trickle(addr, tls.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for i in 0..20 {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = tls
+            .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+            .await
+            .expect("an honest handshake completes under attack");
+        let image = if i % 2 == 0 {
+            "nginx:latest"
+        } else {
+            "nginx:1.27"
+        };
+        let (status, body) = exchange(&mut stream, "POST", "/validate", &review(image))
+            .await
+            .expect("an honest review is answered under attack");
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["response"]["allowed"], i % 2 == 1, "{v}");
+    }
+
+    for handle in silent_ones {
+        assert!(
+            handle.await.unwrap(),
+            "a connection that never started TLS was closed by the server"
+        );
+    }
+    for handle in slow_ones {
+        let status = handle.await.unwrap();
+        assert_eq!(
+            status.as_deref(),
+            Some("HTTP/1.1 408 Request Timeout"),
+            "a body sent a byte at a time is cut off with 408"
+        );
+    }
+    // Every hostile connection is gone on both sides: the server gave its descriptors back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = open_descriptors();
+    assert!(
+        after <= before + 8,
+        "descriptors: {before} before, {after} after"
+    );
+    server.stop().await;
+}
+
+#[actix_web::test]
+async fn a_body_larger_than_the_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), false);
+    let server = serve_with_limits(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.path().join(certs::TLS_CERT),
+        &dir.path().join(certs::TLS_KEY),
+        Duration::from_secs(60),
+        1,
+        state(),
+        ConnectionLimits::current(1),
+    )
+    .expect("server starts");
+    let addr = server.local_addr;
+    let tls = connector(dir.path(), &[&rustls::version::TLS13]);
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut stream = tls
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await
+        .unwrap();
+    let head = "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 64];
+    let n = tokio::time::timeout(GIVE_UP, stream.read(&mut answer))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"));
+    server.stop().await;
+}
