@@ -41,6 +41,7 @@
 //! rare declined document.
 
 mod block_yaml;
+mod breaks;
 mod files;
 mod yaml11;
 
@@ -472,9 +473,15 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
             continue;
         }
         index += 1;
-        let parsed = match block_yaml::parse(&doc) {
+        let doc = breaks::normalize(&doc);
+        // A document with an LS or PS takes the general reader, whose events have spans.
+        let block = match doc.separators.is_empty() {
+            true => block_yaml::parse(&doc.text),
+            false => None,
+        };
+        let parsed = match block {
             Some(value) => Ok(value),
-            None => parse_full(&doc),
+            None => parse_full_with(&doc.text, &doc.separators),
         };
         match parsed {
             Ok(Value::Null) => {}
@@ -491,14 +498,21 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
 
 /// Reads a document the block reader declined: libyaml checks its syntax and words any
 /// syntax error, as it always has, then the general reader builds its value.
+#[cfg(test)]
 fn parse_full(doc: &str) -> Result<Value, yaml11::Error> {
+    parse_full_with(doc, &[])
+}
+
+/// [`parse_full`] of a document whose LS and PS line breaks were at `separators`
+/// (character indexes): a value that spans one is refused (see `breaks`).
+fn parse_full_with(doc: &str, separators: &[usize]) -> Result<Value, yaml11::Error> {
     if let Err(e) = serde_yaml_ng::from_str::<serde::de::IgnoredAny>(doc) {
         return Err(yaml11::Error {
             message: strip_location(&e.to_string()).to_owned(),
             line: e.location().map_or(1, |l| l.line()),
         });
     }
-    yaml11::parse(doc)
+    yaml11::parse(doc, separators)
 }
 
 /// serde_yaml appends "at line N column M" relative to the document; we report the file line.

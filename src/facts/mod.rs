@@ -24,6 +24,14 @@ use serde::Serialize;
 
 use crate::policy::exemptions::Exemption;
 
+/// Most containers (init, regular and ephemeral together) judged in one pod or pod
+/// template; a bigger one is refused, never judged in part. kube-apiserver's validation
+/// sets no count: only the object's size bounds it (etcd stores at most 1.5 MiB per object
+/// by default, about 10,000 minimal containers once defaulted). Real pods hold a handful,
+/// heavy sidecar meshes a few dozen; this bound is far above them and keeps the work and
+/// the findings of one object small. See docs/admission.md.
+pub const MAX_CONTAINERS_PER_POD: usize = 1_000;
+
 /// The kinds whose pods or pod templates kube-devops judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum WorkloadKind {

@@ -9,6 +9,7 @@ pub mod body;
 pub mod certs;
 pub mod limits;
 pub mod ops;
+pub mod ops_access;
 pub mod tls;
 pub mod webhook;
 pub mod webhook_server;
