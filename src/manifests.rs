@@ -23,22 +23,23 @@
 //! Nearly every manifest is written in plain block style: nested mappings and sequences,
 //! one-line scalars, the odd `|` block and `["ALL"]`. `block_yaml` reads exactly that
 //! subset straight into a `serde_json::Value` and declines anything else. A declined
-//! document is first checked by `serde_yaml_ng` (libyaml), which words every YAML syntax
-//! error users see, as it always has; then `yaml11` builds its value from the events of
-//! `saphyr-parser`, which, unlike `serde_yaml_ng`'s serde interface, says whether each
-//! scalar was plain or quoted and what tag it carries, and where each event is (errors of
-//! its own, such as a duplicate key or a merge of a scalar, name their line). Both readers
-//! resolve plain scalars with the same function, and tests hold them to agreement.
+//! document goes to `yaml11`, which builds its value from the events of `saphyr-parser`:
+//! unlike a serde interface, they say whether each scalar was plain or quoted, what tag it
+//! carries and where it is, so errors (syntax, a duplicate key, a merge of a scalar) name
+//! their line. Both readers resolve plain scalars with the same function, and tests hold
+//! them to agreement. The YAML 1.1 line breaks (NEL, LS, PS) are made `\n` first, as
+//! `breaks` explains.
 //!
+//! Those two are the only code that reads untrusted YAML: no C parser, no `unsafe`.
+//! (`serde_yaml_ng`, libyaml translated to Rust, is used only to write YAML output.)
 //! `saphyr-parser` 0.3.3 (MIT or Apache-2.0) is the maintained successor of `yaml-rust`'s
-//! parser (the saphyr-rs project, four releases in its 0.3 series, Rust 2024), passes the
-//! YAML test suite, has no unsafe code and adds one small crate (`arraydeque`). On 1,000
-//! corpus documents (3.85 KB each, one core), to a `Value` per document: `serde_yaml_ng`
-//! 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3 68 µs (55 µs for its events
-//! alone), the block reader 30 µs. So the block reader stays the path nearly every
-//! document takes (every document of the benchmark corpus does), and the syntax check
-//! plus the events, about twice the time of `serde_yaml_ng` alone, are paid only by the
-//! rare declined document.
+//! parser (the saphyr-rs project, Rust 2024), passes the YAML test suite, has no unsafe
+//! code and adds one small crate (`arraydeque`); its parser keeps its own stack, so deep
+//! nesting costs no recursion, and `yaml11` stops at 128 levels and at a million nodes
+//! copied by aliases. On 1,000 corpus documents (3.85 KB each, one core), to a `Value`
+//! per document: `serde_yaml_ng` 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3
+//! 68 µs (55 µs for its events alone), the block reader 30 µs. So the block reader stays
+//! the path nearly every document takes (every document of the benchmark corpus does).
 
 mod block_yaml;
 mod breaks;
@@ -506,18 +507,7 @@ fn parse_full(doc: &str) -> Result<Value, yaml11::Error> {
 /// [`parse_full`] of a document whose LS and PS line breaks were at `separators`
 /// (character indexes): a value that spans one is refused (see `breaks`).
 fn parse_full_with(doc: &str, separators: &[usize]) -> Result<Value, yaml11::Error> {
-    if let Err(e) = serde_yaml_ng::from_str::<serde::de::IgnoredAny>(doc) {
-        return Err(yaml11::Error {
-            message: strip_location(&e.to_string()).to_owned(),
-            line: e.location().map_or(1, |l| l.line()),
-        });
-    }
     yaml11::parse(doc, separators)
-}
-
-/// serde_yaml appends "at line N column M" relative to the document; we report the file line.
-fn strip_location(msg: &str) -> &str {
-    msg.split(" at line ").next().unwrap_or(msg)
 }
 
 fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut dyn InputSink) {

@@ -80,7 +80,7 @@ fn options() -> anyhow::Result<Options> {
 }
 
 fn review(i: usize) -> Vec<u8> {
-    let image = if i % 2 == 0 {
+    let image = if i.is_multiple_of(2) {
         "nginx:latest"
     } else {
         "nginx:1.27"

@@ -6,18 +6,12 @@
 //! reviews are answered under attack is measured by `examples/webhook_attack.rs`, not here.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use kube_devops::admission::PolicySnapshot;
-use kube_devops::policy::{DevOpsPolicySpec, NamespaceExclusions};
 use kube_devops_actors::http::body::{BodyBudget, DEFAULT_BYTES_IN_FLIGHT};
 use kube_devops_actors::http::certs;
 use kube_devops_actors::http::limits::ConnectionLimits;
-use kube_devops_actors::http::{FailureMode, WebhookState, serve_with_limits};
-use kube_devops_actors::metrics::Metrics;
-use kube_devops_actors::system::admission::Readiness;
+use kube_devops_actors::http::{RunningServer, WebhookState, serve_with_limits};
 use rustls::pki_types::ServerName;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,29 +19,28 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 mod support;
-use support::{connector, exchange, generate};
+use support::{connector, exchange, generate, state};
 
 const HOSTILE: usize = 150;
 const DEADLINE: Duration = Duration::from_secs(1);
 /// Far beyond every deadline: only a server that never closes runs into it.
 const GIVE_UP: Duration = Duration::from_secs(60);
 
-fn state() -> WebhookState {
-    let spec = DevOpsPolicySpec {
-        forbid_latest_tag: Some(true),
-        ..DevOpsPolicySpec::default()
-    };
-    let snapshot =
-        PolicySnapshot::from_policies([("shop", "p", &spec)], NamespaceExclusions::default());
-    let readiness = Arc::new(Readiness::default());
-    readiness.set_synced();
-    WebhookState::new(
-        Arc::new(ArcSwapOption::from_pointee(snapshot)),
-        readiness,
-        Metrics::new().unwrap(),
-        FailureMode::Open,
+fn attack_state() -> WebhookState {
+    state().with_body_budget(BodyBudget::new(DEFAULT_BYTES_IN_FLIGHT, DEADLINE))
+}
+
+fn start(dir: &std::path::Path, workers: usize, limits: ConnectionLimits) -> RunningServer {
+    serve_with_limits(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.join(certs::TLS_CERT),
+        &dir.join(certs::TLS_KEY),
+        Duration::from_secs(60),
+        workers,
+        attack_state(),
+        limits,
     )
-    .with_body_budget(BodyBudget::new(DEFAULT_BYTES_IN_FLIGHT, DEADLINE))
+    .expect("server starts")
 }
 
 fn review(image: &str) -> Vec<u8> {
@@ -123,16 +116,7 @@ async fn honest_reviews_are_answered_during_an_attack_and_hostile_connections_ar
         head_timeout: DEADLINE,
         ..ConnectionLimits::current(2)
     };
-    let server = serve_with_limits(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join(certs::TLS_CERT),
-        &dir.path().join(certs::TLS_KEY),
-        Duration::from_secs(60),
-        2,
-        state(),
-        limits,
-    )
-    .expect("server starts");
+    let server = start(dir.path(), 2, limits);
     let addr = server.local_addr;
     let tls = connector(dir.path(), &[&rustls::version::TLS13]);
     let before = open_descriptors();
@@ -143,13 +127,13 @@ async fn honest_reviews_are_answered_during_an_attack_and_hostile_connections_ar
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    for i in 0..20 {
+    for i in 0..20u32 {
         let tcp = TcpStream::connect(addr).await.expect("connect");
         let mut stream = tls
             .connect(ServerName::IpAddress(addr.ip().into()), tcp)
             .await
             .expect("an honest handshake completes under attack");
-        let image = if i % 2 == 0 {
+        let image = if i.is_multiple_of(2) {
             "nginx:latest"
         } else {
             "nginx:1.27"
@@ -159,7 +143,7 @@ async fn honest_reviews_are_answered_during_an_attack_and_hostile_connections_ar
             .expect("an honest review is answered under attack");
         assert_eq!(status, 200);
         let v: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(v["response"]["allowed"], i % 2 == 1, "{v}");
+        assert_eq!(v["response"]["allowed"], !i.is_multiple_of(2), "{v}");
     }
 
     for handle in silent_ones {
@@ -190,16 +174,7 @@ async fn honest_reviews_are_answered_during_an_attack_and_hostile_connections_ar
 async fn a_body_larger_than_the_limit_is_refused_before_it_is_read() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), false);
-    let server = serve_with_limits(
-        "127.0.0.1:0".parse().unwrap(),
-        &dir.path().join(certs::TLS_CERT),
-        &dir.path().join(certs::TLS_KEY),
-        Duration::from_secs(60),
-        1,
-        state(),
-        ConnectionLimits::current(1),
-    )
-    .expect("server starts");
+    let server = start(dir.path(), 1, ConnectionLimits::current(1));
     let addr = server.local_addr;
     let tls = connector(dir.path(), &[&rustls::version::TLS13]);
     let tcp = TcpStream::connect(addr).await.unwrap();

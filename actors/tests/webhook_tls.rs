@@ -8,13 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use kube_devops::admission::PolicySnapshot;
-use kube_devops::policy::{DevOpsPolicySpec, NamespaceExclusions};
 use kube_devops_actors::http::certs;
-use kube_devops_actors::http::{FailureMode, RunningServer, WebhookState, serve};
-use kube_devops_actors::metrics::Metrics;
-use kube_devops_actors::system::admission::Readiness;
+use kube_devops_actors::http::{RunningServer, serve};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -23,24 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 mod support;
-use support::{connector, exchange, generate};
-
-fn state() -> WebhookState {
-    let spec = DevOpsPolicySpec {
-        forbid_latest_tag: Some(true),
-        ..DevOpsPolicySpec::default()
-    };
-    let snapshot =
-        PolicySnapshot::from_policies([("shop", "p", &spec)], NamespaceExclusions::default());
-    let readiness = Arc::new(Readiness::default());
-    readiness.set_synced();
-    WebhookState::new(
-        Arc::new(ArcSwapOption::from_pointee(snapshot)),
-        readiness,
-        Metrics::new().unwrap(),
-        FailureMode::Open,
-    )
-}
+use support::{connector, exchange, generate, state};
 
 fn start(dir: &Path) -> RunningServer {
     serve(

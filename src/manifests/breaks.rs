@@ -37,8 +37,7 @@ pub(super) fn normalize(doc: &str) -> Normalized<'_> {
     }
     let mut text = String::with_capacity(doc.len());
     let mut separators = Vec::new();
-    let mut chars = 0usize;
-    for c in doc.chars() {
+    for (index, c) in doc.chars().enumerate() {
         match c {
             NEL => {
                 // CR then NEL are two breaks for go-yaml; CR LF would be one here.
@@ -49,12 +48,11 @@ pub(super) fn normalize(doc: &str) -> Normalized<'_> {
                 text.push('\n');
             }
             LS | PS => {
-                separators.push(chars);
+                separators.push(index);
                 text.push('\n');
             }
             c => text.push(c),
         }
-        chars += 1;
     }
     Normalized {
         text: Cow::Owned(text),

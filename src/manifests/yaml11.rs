@@ -35,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
-/// Deepest nesting read (the same limit as the syntax check that runs first).
+/// Deepest nesting read; deeper documents are refused at once (no manifest comes near).
 const MAX_DEPTH: usize = 128;
 
 /// Most nodes that aliases may copy into one document, against alias bombs.
@@ -369,7 +369,7 @@ fn scalar(
     Ok((value, key))
 }
 
-/// Reads one document with the general parser. The caller has checked its syntax. A scalar
+/// Reads one document with the general parser, syntax errors included. A scalar
 /// whose source spans one of `separators` (character indexes of line breaks that were an
 /// LS or PS) is refused.
 pub(super) fn parse(doc: &str, separators: &[usize]) -> Result<Value, Error> {

@@ -31,9 +31,7 @@ pub struct BodyBudget {
 impl BodyBudget {
     /// A budget of `capacity` bytes (at least one largest body) and a body deadline.
     pub fn new(capacity: usize, read_timeout: Duration) -> Self {
-        let capacity = capacity
-            .max(super::webhook::MAX_BODY_BYTES)
-            .min(Semaphore::MAX_PERMITS);
+        let capacity = capacity.clamp(super::webhook::MAX_BODY_BYTES, Semaphore::MAX_PERMITS);
         BodyBudget {
             bytes: Arc::new(Semaphore::new(capacity)),
             capacity,

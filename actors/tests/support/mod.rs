@@ -5,7 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
+use kube_devops::admission::PolicySnapshot;
+use kube_devops::policy::{DevOpsPolicySpec, NamespaceExclusions};
 use kube_devops_actors::http::certs::{self, CertRequest};
+use kube_devops_actors::http::{FailureMode, WebhookState};
+use kube_devops_actors::metrics::Metrics;
+use kube_devops_actors::system::admission::Readiness;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -89,4 +95,22 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         buf.extend_from_slice(&chunk[..n]);
     }
     Ok((status, buf[start..start + length].to_vec()))
+}
+
+/// Routes' state with a synced policy forbidding `:latest` in namespace `shop`.
+pub fn state() -> WebhookState {
+    let spec = DevOpsPolicySpec {
+        forbid_latest_tag: Some(true),
+        ..DevOpsPolicySpec::default()
+    };
+    let snapshot =
+        PolicySnapshot::from_policies([("shop", "p", &spec)], NamespaceExclusions::default());
+    let readiness = Arc::new(Readiness::default());
+    readiness.set_synced();
+    WebhookState::new(
+        Arc::new(ArcSwapOption::from_pointee(snapshot)),
+        readiness,
+        Metrics::new().unwrap(),
+        FailureMode::Open,
+    )
 }
