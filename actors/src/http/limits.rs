@@ -69,6 +69,33 @@ impl ConnectionLimits {
     }
 }
 
+/// Largest certificate, key or token file read.
+pub const MAX_SMALL_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a small configuration file (a PEM certificate or key, a token): only a regular
+/// file (a link to one is followed), at most [`MAX_SMALL_FILE_BYTES`], counted by the
+/// bytes read, so a path pointing at a device or a FIFO can neither block nor fill memory.
+pub fn read_small_file(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SMALL_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SMALL_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_SMALL_FILE_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// The soft open-file limit, when the platform has one.
 pub fn open_file_limit() -> Option<u64> {
     #[cfg(unix)]
@@ -138,6 +165,21 @@ mod tests {
             ConnectionLimits::for_open_files(None, 2).connections_per_worker,
             FALLBACK_CONNECTIONS / 2
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_small_file_is_read_but_a_device_is_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("kd-small-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "abc").unwrap();
+        assert_eq!(read_small_file(&file).unwrap(), b"abc");
+        let zero = read_small_file(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(zero.kind(), std::io::ErrorKind::InvalidInput);
+        std::fs::write(&file, vec![b'a'; MAX_SMALL_FILE_BYTES as usize + 1]).unwrap();
+        assert!(read_small_file(&file).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[cfg(unix)]

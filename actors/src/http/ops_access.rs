@@ -41,7 +41,7 @@ pub struct OpsAccess {
 }
 
 fn read_token(path: &Path) -> Result<Vec<u8>, TokenError> {
-    let text = std::fs::read(path).map_err(|source| TokenError::Read {
+    let text = super::limits::read_small_file(path).map_err(|source| TokenError::Read {
         path: path.to_owned(),
         source,
     })?;
