@@ -555,3 +555,7 @@ fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut
 #[cfg(test)]
 #[path = "manifests_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "manifests/json_tests.rs"]
+mod json_tests;
