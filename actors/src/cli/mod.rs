@@ -158,25 +158,6 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// Standard output as an `io::Write`, with the broken-pipe handling of `outln!`: a reader
-/// that went away ends the process with status 0.
-pub struct QuietStdout;
-
-impl std::io::Write for QuietStdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::io::stdout().lock().write(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-            other => other,
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match std::io::stdout().lock().flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-            other => other,
-        }
-    }
-}
-
 /// An error and its causes on one line, each cause once (many errors repeat their
 /// source's text in their own).
 pub fn describe(e: &anyhow::Error) -> String {
