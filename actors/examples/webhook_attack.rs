@@ -253,6 +253,7 @@ fn main() -> anyhow::Result<()> {
             head_timeout: Duration::from_secs(10),
             connections_per_worker: 25_000,
             handshakes_per_worker: 256,
+            established: usize::MAX,
         };
         (defaults, Duration::from_secs(3600))
     } else {

@@ -192,3 +192,92 @@ async fn a_body_larger_than_the_limit_is_refused_before_it_is_read() {
     assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 413"));
     server.stop().await;
 }
+
+/// Waits (bounded by [`GIVE_UP`]) until `done` holds.
+async fn until(mut done: impl FnMut() -> bool) {
+    let give_up = tokio::time::Instant::now() + GIVE_UP;
+    while !done() {
+        assert!(tokio::time::Instant::now() < give_up, "condition never met");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn over_the_cap_the_connection_idle_the_longest_is_evicted_never_a_busy_one() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path(), false);
+    let limits = ConnectionLimits {
+        established: 3,
+        ..ConnectionLimits::current(1)
+    };
+    // A body deadline far away: the busy connection stays busy for the whole test.
+    let state = state().with_body_budget(BodyBudget::new(DEFAULT_BYTES_IN_FLIGHT, GIVE_UP));
+    let server = serve_with_limits(
+        "127.0.0.1:0".parse().unwrap(),
+        &dir.path().join(certs::TLS_CERT),
+        &dir.path().join(certs::TLS_KEY),
+        Duration::from_secs(60),
+        1,
+        state,
+        limits,
+    )
+    .expect("server starts");
+    let addr = server.local_addr;
+    let tls = connector(dir.path(), &[&rustls::version::TLS13]);
+    let connect = || async {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        tls.connect(ServerName::IpAddress(addr.ip().into()), tcp)
+            .await
+            .expect("handshake")
+    };
+    let mut connections = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect().await;
+        let (status, _) = exchange(&mut c, "POST", "/validate", &review("nginx:1.27"))
+            .await
+            .expect("answered");
+        assert_eq!(status, 200);
+        connections.push(c);
+    }
+    // The oldest connection starts a request and sends its body slowly: busy, not idle.
+    let head = "POST /validate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{";
+    connections[0].write_all(head.as_bytes()).await.unwrap();
+    let table = server.connections.clone();
+    until(|| table.busy() == 1 && table.open() == 3).await;
+
+    // A fourth connection goes over the cap: the second, idle the longest, is shut down.
+    let mut fourth = connect().await;
+    let (status, _) = exchange(&mut fourth, "POST", "/validate", &review("nginx:1.27"))
+        .await
+        .expect("the newcomer is served");
+    assert_eq!(status, 200);
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(GIVE_UP, connections[1].read(&mut buf))
+        .await
+        .expect("the evicted connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert_eq!(table.evicted(), 1);
+
+    // The busy one and the younger idle one are still served.
+    connections[0].write_all(b"}\n").await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = connections[0]
+            .read(&mut buf)
+            .await
+            .expect("busy connection kept");
+        assert!(n > 0, "the busy connection was closed");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+    let (status, _) = exchange(
+        &mut connections[2],
+        "POST",
+        "/validate",
+        &review("nginx:1.27"),
+    )
+    .await
+    .expect("the younger idle connection is kept");
+    assert_eq!(status, 200);
+    server.stop().await;
+}

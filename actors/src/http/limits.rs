@@ -10,8 +10,12 @@
 //! TLS handshakes in progress are not capped below the connection cap: they cost memory,
 //! not CPU, while they wait, and a low cap made honest handshakes queue behind thousands of
 //! silent ones. Connections are capped so that they never take the file descriptors the
-//! rest of the process needs (the API client, certificate reads, the ops server); at the
-//! cap the server stops accepting until deadlines free slots (actix-web cannot evict).
+//! rest of the process needs (the API client, certificate reads, the ops server). A third
+//! of the budget is set aside for evicting: over that many established connections, a new
+//! one makes the server shut down the connection idle the longest (`connections.rs`, which
+//! keeps one duplicate descriptor per evictable connection), so connections left idle on
+//! keep-alive cannot fill the rest; at the hard cap the server stops accepting until
+//! deadlines or evictions free slots.
 
 use std::time::Duration;
 
@@ -42,24 +46,29 @@ pub struct ConnectionLimits {
     pub connections_per_worker: usize,
     /// TLS handshakes in progress per worker.
     pub handshakes_per_worker: usize,
+    /// Established connections (all workers) above which the oldest idle one is evicted.
+    pub established: usize,
 }
 
 impl ConnectionLimits {
-    /// Limits for `workers` workers under an open-file limit of `open_files`: every
-    /// descriptor but [`RESERVED_FILES`] may hold a connection, and handshakes in progress
-    /// may use all of them.
+    /// Limits for `workers` workers under an open-file limit of `open_files`: of every
+    /// descriptor but [`RESERVED_FILES`], a third is kept for the duplicates that evict
+    /// established connections over that count, the rest may hold connections, and
+    /// handshakes in progress may use all of those.
     pub fn for_open_files(open_files: Option<u64>, workers: usize) -> Self {
         let workers = workers.max(1);
-        let total = open_files
+        let budget = open_files
             .map(|n| usize::try_from(n.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX))
             .unwrap_or(FALLBACK_CONNECTIONS)
-            .clamp(workers, 1 << 20);
-        let per_worker = (total / workers).max(1);
+            .clamp(2 * workers, 1 << 20);
+        let established = (budget / 3).max(1);
+        let per_worker = ((budget - established) / workers).max(1);
         ConnectionLimits {
             handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
             head_timeout: REQUEST_HEAD_TIMEOUT,
             connections_per_worker: per_worker,
             handshakes_per_worker: per_worker,
+            established,
         }
     }
 
@@ -149,21 +158,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connections_share_all_but_the_reserved_descriptors_among_workers() {
+    fn connections_and_eviction_descriptors_share_all_but_the_reserved_ones() {
         let limits = ConnectionLimits::for_open_files(Some(1024), 2);
-        assert_eq!(limits.connections_per_worker, (1024 - 256) / 2);
+        assert_eq!(limits.established, 256);
+        assert_eq!(limits.connections_per_worker, 256);
         assert_eq!(limits.handshakes_per_worker, limits.connections_per_worker);
+        let descriptors = 2 * limits.connections_per_worker + limits.established;
+        assert!(descriptors as u64 <= 1024 - RESERVED_FILES, "{descriptors}");
     }
 
     #[test]
     fn a_tiny_or_unknown_limit_still_leaves_each_worker_a_connection() {
+        let tiny = ConnectionLimits::for_open_files(Some(10), 4);
+        assert_eq!((tiny.connections_per_worker, tiny.established), (1, 2));
+        let unknown = ConnectionLimits::for_open_files(None, 2);
+        assert_eq!(unknown.established, FALLBACK_CONNECTIONS / 3);
         assert_eq!(
-            ConnectionLimits::for_open_files(Some(10), 4).connections_per_worker,
-            1
-        );
-        assert_eq!(
-            ConnectionLimits::for_open_files(None, 2).connections_per_worker,
-            FALLBACK_CONNECTIONS / 2
+            unknown.connections_per_worker,
+            (FALLBACK_CONNECTIONS - FALLBACK_CONNECTIONS / 3) / 2
         );
     }
 

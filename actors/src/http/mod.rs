@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod certs;
+pub mod connections;
 pub mod limits;
 pub mod ops;
 pub mod ops_access;

@@ -4,18 +4,20 @@
 //! server on rustls ([`serve`]), used by `webhook serve` and `run` (through
 //! `system::admission::start`) and by tests and load runs over a snapshot cell of their own.
 //! The deadlines and connection caps ([`ConnectionLimits`]) keep hostile clients from
-//! holding connections or file descriptors: see `limits.rs`.
+//! holding connections or file descriptors (see `limits.rs`); over the cap of established
+//! connections the one idle the longest is evicted (see `connections.rs`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer, web};
 use kube_devops::policy::NamespaceExclusions;
 
+use super::connections::{ConnectionTable, Ticket};
 use super::limits::{BACKLOG, ConnectionLimits, DISCONNECT_TIMEOUT};
 use super::tls::{self, CertReloader, TlsError};
 use super::webhook::{FailureMode, WebhookState, configure};
@@ -91,6 +93,8 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The certificate reloader serving the handshakes.
     pub certs: Arc<CertReloader>,
+    /// The established connections, evicted oldest idle first over the cap.
+    pub connections: Arc<ConnectionTable>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     poller: tokio::task::JoinHandle<()>,
 }
@@ -151,10 +155,24 @@ pub fn serve_with_limits(
     let listener = TcpListener::bind(addr).map_err(bind)?;
     let local_addr = listener.local_addr().map_err(bind)?;
     let data = web::Data::new(state);
+    let connections = ConnectionTable::new(limits.established);
+    let table = connections.clone();
     let mut server = HttpServer::new(move || {
         let data = data.clone();
-        App::new().configure(move |cfg| configure(cfg, data))
+        App::new()
+            .wrap_fn(|req, service| {
+                // A connection with a request in progress is not idle, so not evicted.
+                let request = req.conn_data::<Ticket>().map(Ticket::request);
+                let response = service.call(req);
+                async move {
+                    let response = response.await;
+                    drop(request);
+                    response
+                }
+            })
+            .configure(move |cfg| configure(cfg, data))
     })
+    .on_connect(move |io, data| table.on_connect(io, data))
     .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
     .client_request_timeout(limits.head_timeout)
     .client_disconnect_timeout(DISCONNECT_TIMEOUT)
@@ -177,6 +195,7 @@ pub fn serve_with_limits(
     tracing::info!(
         addr = %local_addr,
         connections_per_worker = limits.connections_per_worker,
+        established = limits.established,
         handshake_timeout = ?limits.handshake_timeout,
         "webhook listening (HTTPS)"
     );
@@ -184,6 +203,7 @@ pub fn serve_with_limits(
         handle,
         local_addr,
         certs,
+        connections,
         task,
         poller,
     })
