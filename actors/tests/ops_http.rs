@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use actix::Actor;
+use actix_web::middleware::from_fn;
 use actix_web::{App, test, web};
 use kube_devops::facts::PodFacts;
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 use kube_devops::testing::pod;
 use kube_devops_actors::http::ops::{OpsState, configure};
-use kube_devops_actors::http::ops_access::OpsAccess;
+use kube_devops_actors::http::ops_access::{OpsAccess, protect};
 use kube_devops_actors::metrics::Metrics;
 use kube_devops_actors::system::health::{Health, PODS, Readiness};
 use kube_devops_actors::system::messages::{GetScores, PodEvent};
@@ -229,6 +230,7 @@ async fn with_a_token_file_metrics_and_scores_need_the_bearer_token_and_probes_d
         App::new()
             .app_data(state(&f))
             .app_data(access)
+            .wrap(from_fn(protect))
             .configure(configure),
     )
     .await;
@@ -248,13 +250,16 @@ async fn with_a_token_file_metrics_and_scores_need_the_bearer_token_and_probes_d
         let right = test::call_service(&app, get(path, Some("s3cret-token"))).await;
         assert_eq!(right.status(), 200, "{path}");
     }
-    for path in ["/healthz", "/readyz"] {
+    for path in ["/healthz", "/readyz", "/"] {
         assert_eq!(
             test::call_service(&app, get(path, None)).await.status(),
             200,
             "{path}"
         );
     }
+    // A data path added later is protected too: refused before it is looked up.
+    let unknown = test::call_service(&app, get("/api/v1/later", None)).await;
+    assert_eq!(unknown.status(), 401);
 }
 
 #[actix_web::test]

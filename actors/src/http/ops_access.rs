@@ -1,17 +1,23 @@
-//! Optional protection of the ops server's data endpoints (`/metrics`, `/api/v1/scores`):
-//! a bearer token read from a file.
+//! Optional protection of the ops server's data endpoints (`/metrics` and everything under
+//! `/api/`): a bearer token read from a file.
 //!
 //! In: the token file (a mounted Secret, re-read at most every [`RELOAD_INTERVAL`] so a
-//! rotated Secret takes effect without a restart) and each request's `Authorization`
-//! header. Out: whether the request may read. Without a token file the endpoints stay open,
-//! as before; `/healthz` and `/readyz` are never protected (the kubelet probes them without
-//! credentials). The comparison takes the same time wherever the first difference is.
+//! rotated Secret takes effect without a restart) and each request's path and
+//! `Authorization` header. Out: the request passed on, or a 401. [`protect`] is the
+//! middleware the ops server is wrapped in: without an [`OpsAccess`] in the app data every
+//! path stays open, as before; with one, the data paths ([`is_protected`]) need the token,
+//! and `/healthz`, `/readyz` (the kubelet probes them without credentials) and the
+//! dashboard's page (static; its data come from `/api/`) stay open. The comparison takes
+//! the same time wherever the first difference is.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 /// How long a token read from its file is trusted before the file is read again.
@@ -33,7 +39,7 @@ pub enum TokenError {
     Empty(PathBuf),
 }
 
-/// The bearer token `/metrics` and `/api/v1/scores` require.
+/// The bearer token the data paths require.
 #[derive(Debug)]
 pub struct OpsAccess {
     path: PathBuf,
@@ -92,23 +98,44 @@ impl OpsAccess {
     }
 }
 
-/// `None` when `req` may read; otherwise the 401 to send.
-pub fn refuse(req: &HttpRequest) -> Option<HttpResponse> {
-    let access = req.app_data::<web::Data<OpsAccess>>()?;
-    if access.allows(req) {
-        return None;
-    }
-    Some(
-        HttpResponse::Unauthorized()
+/// Whether a path serves data that an [`OpsAccess`] protects.
+pub fn is_protected(path: &str) -> bool {
+    path == "/metrics" || path.starts_with("/api/")
+}
+
+/// The ops server's access middleware (`App::wrap(from_fn(protect))`): a request for a
+/// protected path without the token is answered 401 and goes no further.
+pub async fn protect(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let refused = is_protected(req.path())
+        && req
+            .app_data::<web::Data<OpsAccess>>()
+            .is_some_and(|access| !access.allows(req.request()));
+    if refused {
+        let response = HttpResponse::Unauthorized()
             .insert_header(("WWW-Authenticate", "Bearer realm=\"kube-devops\""))
             .content_type("text/plain")
-            .body("a bearer token is required (see --ops-token-file)\n"),
-    )
+            .body("a bearer token is required (see --ops-token-file)\n");
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{is_protected, same};
+
+    #[test]
+    fn metrics_and_the_api_are_protected_probes_and_the_page_are_not() {
+        for path in ["/metrics", "/api/v1/scores", "/api/v1/anything-added-later"] {
+            assert!(is_protected(path), "{path}");
+        }
+        for path in ["/healthz", "/readyz", "/", "/apiary"] {
+            assert!(!is_protected(path), "{path}");
+        }
+    }
 
     #[test]
     fn tokens_compare_equal_only_when_every_byte_is_equal() {

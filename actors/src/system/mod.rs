@@ -177,8 +177,11 @@ async fn start(
         if let Some(access) = &access {
             app = app.app_data(access.clone());
         }
-        app.wrap(tracing_actix_web::TracingLogger::default())
-            .configure(ops::configure)
+        app.wrap(actix_web::middleware::from_fn(
+            crate::http::ops_access::protect,
+        ))
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .configure(ops::configure)
     })
     .workers(2)
     .disable_signals()
