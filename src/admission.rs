@@ -30,8 +30,8 @@ use serde::de::DeserializeOwned;
 
 use crate::checks::{CheckId, Finding, evaluate};
 use crate::facts::{
-    FactsError, PodFacts, PodTemplateSource, SlimObject, WorkloadKind, facts_from_pod,
-    facts_from_workload,
+    FactsError, MAX_CONTAINERS_PER_POD, PodFacts, PodTemplateSource, SlimObject, WorkloadKind,
+    facts_from_pod, facts_from_workload,
 };
 
 /// Why a well-formed request could not be judged: an internal error, answered per the
@@ -76,13 +76,7 @@ pub struct Verdict {
 
 /// The kind under review, when it is one whose pods kube-devops judges.
 pub fn judged_kind(gvk: &GroupVersionKind) -> Option<WorkloadKind> {
-    let kind = WorkloadKind::from_kind(&gvk.kind)?;
-    let group = match kind {
-        WorkloadKind::Pod | WorkloadKind::ReplicationController => "",
-        WorkloadKind::Job | WorkloadKind::CronJob => "batch",
-        _ => "apps",
-    };
-    (gvk.group == group).then_some(kind)
+    WorkloadKind::from_group_kind(&gvk.group, &gvk.kind)
 }
 
 /// Judges one request.
@@ -129,8 +123,29 @@ pub fn review(
         verdict.response = verdict.response.with_warnings(ignored);
         return Ok(verdict);
     };
-    // On the ephemeralcontainers subresource only the containers it adds are judged: the
-    // rest of the pod was admitted already and cannot change here.
+    // The object as read slim in the envelope's pass: its containers are counted before
+    // anything larger is decoded, and a CREATE is judged from it.
+    let slim = request.slim_object().map(|object| object.facts(kind));
+    if let Some(Ok(facts)) = &slim
+        && facts.containers.len() > MAX_CONTAINERS_PER_POD
+    {
+        let count = facts.containers.len();
+        // Denied whatever the failure mode: piling up containers must not escape judging.
+        let error = FactsError::TooManyContainers {
+            kind: kind.to_string(),
+            name: request.name.clone(),
+            count,
+        };
+        return Ok(Verdict {
+            response: AdmissionResponse::deny(
+                &request.uid,
+                &format!("kube-devops denied it: {error}"),
+            ),
+            operation,
+            judgement: Judgement::Judged,
+            denied_by: Vec::new(),
+        });
+    }
     let mut only: Option<Vec<String>> = None;
     let changed = match (operation, kind) {
         (_, _) if ephemeral => {
@@ -145,7 +160,10 @@ pub fn review(
                 None => None,
             }
         }
-        (Operation::Create, _) => Some(created_facts(request, kind)?),
+        (Operation::Create, _) => Some(match slim {
+            Some(facts) => facts?,
+            None => created_facts(request, kind)?,
+        }),
         (_, WorkloadKind::Pod) => pod_facts(request)?,
         (_, WorkloadKind::Deployment) => workload_facts::<Deployment>(request)?,
         (_, WorkloadKind::StatefulSet) => workload_facts::<StatefulSet>(request)?,
@@ -203,16 +221,12 @@ fn describe(f: &Finding) -> String {
     format!("[{} {}] {}", f.check, f.severity, f.message)
 }
 
-/// Facts of a created object, read slim: only the fields the checks use are decoded (the
-/// API server validated the object already), several times cheaper than the typed object.
+/// Facts of a created object the envelope's pass could not read slim: decoded alone, to
+/// say why it does not read.
 fn created_facts(
     request: &AdmissionRequest<'_>,
     kind: WorkloadKind,
 ) -> Result<PodFacts, JudgeError> {
-    if let Some(object) = request.slim_object() {
-        return Ok(object.facts(kind)?);
-    }
-    // The envelope's pass could not read the object: decode it alone to say why.
     let (object, _) = decode_pair::<SlimObject>(request)?;
     Ok(object.facts(kind)?)
 }
@@ -310,3 +324,6 @@ mod tests;
 
 #[cfg(test)]
 mod ephemeral_tests;
+
+#[cfg(test)]
+mod bounds_tests;

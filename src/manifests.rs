@@ -4,9 +4,11 @@
 //! for standard input). Out: every object found, with where it came from (file, document,
 //! list item, line), and every problem, each naming its file. One bad document never stops
 //! the others: a multi-document YAML stream is split on its `---` markers first and each
-//! document is parsed alone. Binary, oversized and unreadable files are refused with a
-//! clear error; nothing here panics on any input. [`read`] hands each object on as soon as
-//! it is parsed, so an audit never holds more than one file's bytes and one document.
+//! document is parsed alone. Binary, oversized and unreadable files, and anything that is
+//! not a regular file (a device, a FIFO, a socket), are refused with a clear error, every
+//! read is bounded by the bytes read (`files` holds the file-system side); nothing here
+//! panics on any input. [`read`] hands each object on as soon as it is parsed, so an audit
+//! never holds more than one file's bytes and one document.
 //!
 //! # Reading YAML
 //!
@@ -21,35 +23,38 @@
 //! Nearly every manifest is written in plain block style: nested mappings and sequences,
 //! one-line scalars, the odd `|` block and `["ALL"]`. `block_yaml` reads exactly that
 //! subset straight into a `serde_json::Value` and declines anything else. A declined
-//! document is first checked by `serde_yaml_ng` (libyaml), which words every YAML syntax
-//! error users see, as it always has; then `yaml11` builds its value from the events of
-//! `saphyr-parser`, which, unlike `serde_yaml_ng`'s serde interface, says whether each
-//! scalar was plain or quoted and what tag it carries, and where each event is (errors of
-//! its own, such as a duplicate key or a merge of a scalar, name their line). Both readers
-//! resolve plain scalars with the same function, and tests hold them to agreement.
+//! document goes to `yaml11`, which builds its value from the events of `saphyr-parser`:
+//! unlike a serde interface, they say whether each scalar was plain or quoted, what tag it
+//! carries and where it is, so errors (syntax, a duplicate key, a merge of a scalar) name
+//! their line. Both readers resolve plain scalars with the same function, and tests hold
+//! them to agreement. The YAML 1.1 line breaks (NEL, LS, PS) are made `\n` first, as
+//! `breaks` explains.
 //!
+//! Those two are the only code that reads untrusted YAML: no C parser, no `unsafe`.
+//! (`serde_yaml_ng`, libyaml translated to Rust, is used only to write YAML output.)
 //! `saphyr-parser` 0.3.3 (MIT or Apache-2.0) is the maintained successor of `yaml-rust`'s
-//! parser (the saphyr-rs project, four releases in its 0.3 series, Rust 2024), passes the
-//! YAML test suite, has no unsafe code and adds one small crate (`arraydeque`). On 1,000
-//! corpus documents (3.85 KB each, one core), to a `Value` per document: `serde_yaml_ng`
-//! 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3 68 µs (55 µs for its events
-//! alone), the block reader 30 µs. So the block reader stays the path nearly every
-//! document takes (every document of the benchmark corpus does), and the syntax check
-//! plus the events, about twice the time of `serde_yaml_ng` alone, are paid only by the
-//! rare declined document.
+//! parser (the saphyr-rs project, Rust 2024), passes the YAML test suite, has no unsafe
+//! code and adds one small crate (`arraydeque`); its parser keeps its own stack, so deep
+//! nesting costs no recursion, and `yaml11` stops at 128 levels and at a million nodes
+//! copied by aliases. On 1,000 corpus documents (3.85 KB each, one core), to a `Value`
+//! per document: `serde_yaml_ng` 92 µs, `serde-saphyr` 2.1 170 µs, `saphyr-parser` 0.3
+//! 68 µs (55 µs for its events alone), the block reader 30 µs. So the block reader stays
+//! the path nearly every document takes (every document of the benchmark corpus does).
 
 mod block_yaml;
+mod breaks;
+mod files;
 mod yaml11;
+
+use files::read_paths;
+pub use files::{MAX_FILE_BYTES, ReadOptions};
 
 use std::borrow::Cow;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
-
-/// Largest manifest file read (a `kubectl get -A -o yaml` of a large cluster fits).
-pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Where an object came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +138,8 @@ pub struct Input {
     pub empty_files: Vec<String>,
     /// Files read.
     pub files: usize,
+    /// Paths a directory walk skipped ([`ReadOptions::skip_unreadable`]).
+    pub skipped: Vec<InputError>,
 }
 
 /// Receives what the input holds, in input order, as soon as each piece is read, so a
@@ -146,6 +153,11 @@ pub trait InputSink {
     fn file_read(&mut self, file: &str);
     /// A file read held no object and no error.
     fn empty_file(&mut self, file: &str);
+    /// A path a directory walk could not read, when told to skip those
+    /// ([`ReadOptions::skip_unreadable`]); ignored unless a sink keeps it.
+    fn skipped(&mut self, path: InputError) {
+        let _ = path;
+    }
 }
 
 impl InputSink for Input {
@@ -161,6 +173,9 @@ impl InputSink for Input {
     fn empty_file(&mut self, file: &str) {
         self.empty_files.push(file.to_owned());
     }
+    fn skipped(&mut self, path: InputError) {
+        self.skipped.push(path);
+    }
 }
 
 /// Reads every path; `-` reads `stdin`.
@@ -172,94 +187,19 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Input {
 
 /// Reads every path (`-` reads `stdin`), handing each object and problem to `sink` as
 /// soon as it is read: one file's bytes are held at a time, one document's value at a
-/// time.
+/// time. Every path that cannot be read is an error.
 pub fn read(paths: &[PathBuf], stdin: &mut dyn Read, sink: &mut dyn InputSink) {
-    for path in paths {
-        if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            match stdin.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
-                Ok(_) => parse_into(&bytes, "-", sink),
-                Err(e) => sink.error(InputError::file(
-                    "-",
-                    format!("cannot read standard input: {e}"),
-                )),
-            }
-            continue;
-        }
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => load_dir(path, sink),
-            Ok(_) => load_file(path, sink),
-            Err(e) => sink.error(InputError::file(
-                &path.display().to_string(),
-                format!("cannot read: {e}"),
-            )),
-        }
-    }
+    read_paths(paths, stdin, sink, ReadOptions::default());
 }
 
-fn load_dir(dir: &Path, sink: &mut dyn InputSink) {
-    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(e) => {
-            sink.error(InputError::file(
-                &dir.display().to_string(),
-                format!("cannot read directory: {e}"),
-            ));
-            return;
-        }
-    };
-    entries.sort();
-    for path in entries {
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        // Follow only what is really below the directory; symlinked directories could loop.
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            load_dir(&path, sink);
-        } else if is_manifest_name(&path) {
-            load_file(&path, sink);
-        }
-    }
-}
-
-fn is_manifest_name(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
-}
-
-fn load_file(path: &Path, sink: &mut dyn InputSink) {
-    let name = path.display().to_string();
-    let size = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) => {
-            sink.error(InputError::file(&name, format!("cannot read: {e}")));
-            return;
-        }
-    };
-    if size > MAX_FILE_BYTES {
-        sink.error(InputError::file(
-            &name,
-            format!(
-                "file is {:.1} MiB, larger than the {} MiB limit for one manifest file; split it",
-                size as f64 / 1048576.0,
-                MAX_FILE_BYTES / 1048576
-            ),
-        ));
-        return;
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => parse_into(&bytes, &name, sink),
-        Err(e) => sink.error(InputError::file(&name, format!("cannot read: {e}"))),
-    }
+/// [`read`] with options: see [`ReadOptions`].
+pub fn read_with(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    sink: &mut dyn InputSink,
+    options: ReadOptions,
+) {
+    read_paths(paths, stdin, sink, options);
 }
 
 /// Parses one file's bytes into `input`.
@@ -287,6 +227,9 @@ impl InputSink for Counting<'_> {
     }
     fn empty_file(&mut self, file: &str) {
         self.sink.empty_file(file);
+    }
+    fn skipped(&mut self, path: InputError) {
+        self.sink.skipped(path);
     }
 }
 
@@ -531,9 +474,15 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
             continue;
         }
         index += 1;
-        let parsed = match block_yaml::parse(&doc) {
+        let doc = breaks::normalize(&doc);
+        // A document with an LS or PS takes the general reader, whose events have spans.
+        let block = match doc.separators.is_empty() {
+            true => block_yaml::parse(&doc.text),
+            false => None,
+        };
+        let parsed = match block {
             Some(value) => Ok(value),
-            None => parse_full(&doc),
+            None => parse_full_with(&doc.text, &doc.separators),
         };
         match parsed {
             Ok(Value::Null) => {}
@@ -550,19 +499,15 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
 
 /// Reads a document the block reader declined: libyaml checks its syntax and words any
 /// syntax error, as it always has, then the general reader builds its value.
+#[cfg(test)]
 fn parse_full(doc: &str) -> Result<Value, yaml11::Error> {
-    if let Err(e) = serde_yaml_ng::from_str::<serde::de::IgnoredAny>(doc) {
-        return Err(yaml11::Error {
-            message: strip_location(&e.to_string()).to_owned(),
-            line: e.location().map_or(1, |l| l.line()),
-        });
-    }
-    yaml11::parse(doc)
+    parse_full_with(doc, &[])
 }
 
-/// serde_yaml appends "at line N column M" relative to the document; we report the file line.
-fn strip_location(msg: &str) -> &str {
-    msg.split(" at line ").next().unwrap_or(msg)
+/// [`parse_full`] of a document whose LS and PS line breaks were at `separators`
+/// (character indexes): a value that spans one is refused (see `breaks`).
+fn parse_full_with(doc: &str, separators: &[usize]) -> Result<Value, yaml11::Error> {
+    yaml11::parse(doc, separators)
 }
 
 fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut dyn InputSink) {
@@ -610,3 +555,7 @@ fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut
 #[cfg(test)]
 #[path = "manifests_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "manifests/json_tests.rs"]
+mod json_tests;

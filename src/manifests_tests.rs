@@ -17,7 +17,7 @@ fn parse_raw(bytes: &[u8]) -> Input {
     input
 }
 
-fn names(input: &Input) -> Vec<&str> {
+pub(super) fn names(input: &Input) -> Vec<&str> {
     input
         .documents
         .iter()
@@ -38,15 +38,15 @@ fn sources(input: &Input) -> Vec<(usize, Option<usize>, usize)> {
         .collect()
 }
 
-fn no_errors(input: &Input) {
+pub(super) fn no_errors(input: &Input) {
     assert!(input.errors.is_empty(), "{:#?}", input.errors);
 }
 
 /// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "kube-devops-manifests-{}-{}",
@@ -58,14 +58,14 @@ impl Scratch {
         Scratch(dir)
     }
 
-    fn write(&self, rel: &str, content: &[u8]) -> PathBuf {
+    pub(super) fn write(&self, rel: &str, content: &[u8]) -> PathBuf {
         let path = self.0.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, content).unwrap();
         path
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -76,11 +76,11 @@ impl Drop for Scratch {
     }
 }
 
-fn pod_yaml(name: &str) -> String {
+pub(super) fn pod_yaml(name: &str) -> String {
     format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n")
 }
 
-fn load_paths(paths: &[PathBuf]) -> Input {
+pub(super) fn load_paths(paths: &[PathBuf]) -> Input {
     load(paths, &mut std::io::empty())
 }
 

@@ -270,12 +270,12 @@ fn main() -> anyhow::Result<()> {
     let metrics = Metrics::new()?;
     let readiness = Arc::new(Readiness::default());
     readiness.set_synced();
-    let state = WebhookState {
-        snapshot: Arc::new(ArcSwapOption::from_pointee(snapshot)),
+    let state = WebhookState::new(
+        Arc::new(ArcSwapOption::from_pointee(snapshot)),
         readiness,
-        metrics: metrics.clone(),
-        failure_mode: FailureMode::Open,
-    };
+        metrics.clone(),
+        FailureMode::Open,
+    );
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(dir.path().join(certs::CA_CERT))? {
         roots.add(cert?)?;

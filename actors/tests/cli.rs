@@ -524,3 +524,57 @@ fn cross_resource_checks_see_every_file_of_a_directory() {
         ["Service/api serviceSelectorMatchesNothing"]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_walk_that_meets_a_fifo_or_a_device_fails_unless_told_to_skip_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: 'nginx:1.27'}]}\n",
+    )
+    .expect("write");
+    let fifo = dir.path().join("pipe.yaml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.yaml")).expect("symlink");
+    let path = dir.path().to_str().expect("utf-8 path");
+    let strict = kube_devops(&["analyze", "--path", path, "--now", NOW]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    let err = stderr(&strict);
+    assert!(err.contains("pipe.yaml") && err.contains("a FIFO"), "{err}");
+    assert!(
+        err.contains("zero.yaml") && err.contains("a character device"),
+        "{err}"
+    );
+    let lenient = kube_devops(&["analyze", "--path", path, "--now", NOW, "--skip-unreadable"]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", stderr(&lenient));
+    let warned = stderr(&lenient);
+    assert_eq!(warned.matches("warning: skipped").count(), 2, "{warned}");
+    assert!(stdout(&lenient).contains("default/Pod/a"));
+}
+
+#[test]
+fn names_reach_the_terminal_escaped() {
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"evil\\e]0;owned\\a\\e[2J\"\n  namespace: \"ns\\nFAKE LINE\"\nspec: {containers: [{name: c, image: 'nginx:latest'}]}\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("evil.yaml");
+    std::fs::write(&path, manifest).expect("write");
+    let o = kube_devops(&[
+        "analyze",
+        "--path",
+        path.to_str().expect("utf-8"),
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    assert!(out.contains("evil\\x1b]0;owned\\x07\\x1b[2J"), "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("FAKE LINE")), "{out}");
+}

@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use actix::Actor;
+use actix_web::middleware::from_fn;
 use actix_web::{App, test, web};
 use kube_devops::facts::PodFacts;
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
 use kube_devops::testing::pod;
 use kube_devops_actors::http::ops::{OpsState, configure};
+use kube_devops_actors::http::ops_access::{OpsAccess, protect};
 use kube_devops_actors::metrics::Metrics;
 use kube_devops_actors::system::health::{Health, PODS, Readiness};
 use kube_devops_actors::system::messages::{GetScores, PodEvent};
@@ -214,4 +216,57 @@ async fn excluded_namespaces_and_terminated_pods_are_not_scored() {
     let view = f.scores.send(GetScores { top: 5 }).await.unwrap();
     assert_eq!(view.pods, 0);
     assert_eq!(view.cluster, None);
+}
+
+#[actix_web::test]
+async fn with_a_token_file_metrics_and_scores_need_the_bearer_token_and_probes_do_not() {
+    let f = fixture();
+    f.health.set_synced();
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let access = web::Data::new(OpsAccess::from_file(&token_file).unwrap());
+    let app = test::init_service(
+        App::new()
+            .app_data(state(&f))
+            .app_data(access)
+            .wrap(from_fn(protect))
+            .configure(configure),
+    )
+    .await;
+    let get = |path: &'static str, token: Option<&str>| {
+        let mut r = test::TestRequest::get().uri(path);
+        if let Some(t) = token {
+            r = r.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        r.to_request()
+    };
+    for path in ["/metrics", "/api/v1/scores"] {
+        let none = test::call_service(&app, get(path, None)).await;
+        assert_eq!(none.status(), 401, "{path}");
+        assert!(none.headers().contains_key("www-authenticate"));
+        let wrong = test::call_service(&app, get(path, Some("s3cret-tokeN"))).await;
+        assert_eq!(wrong.status(), 401, "{path}");
+        let right = test::call_service(&app, get(path, Some("s3cret-token"))).await;
+        assert_eq!(right.status(), 200, "{path}");
+    }
+    for path in ["/healthz", "/readyz", "/"] {
+        assert_eq!(
+            test::call_service(&app, get(path, None)).await.status(),
+            200,
+            "{path}"
+        );
+    }
+    // A data path added later is protected too: refused before it is looked up.
+    let unknown = test::call_service(&app, get("/api/v1/later", None)).await;
+    assert_eq!(unknown.status(), 401);
+}
+
+#[actix_web::test]
+async fn an_empty_or_missing_token_file_is_refused_rather_than_leaving_the_endpoints_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    assert!(OpsAccess::from_file(&empty).is_err());
+    assert!(OpsAccess::from_file(&dir.path().join("missing")).is_err());
 }

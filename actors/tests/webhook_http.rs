@@ -34,12 +34,7 @@ fn state(synced: bool, mode: FailureMode) -> WebhookState {
         cell.store(Some(Arc::new(snapshot)));
         readiness.set_synced();
     }
-    WebhookState {
-        snapshot: cell,
-        readiness,
-        metrics: Metrics::new().unwrap(),
-        failure_mode: mode,
-    }
+    WebhookState::new(cell, readiness, Metrics::new().unwrap(), mode)
 }
 
 fn pod(image: &str) -> Value {

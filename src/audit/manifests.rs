@@ -10,6 +10,9 @@ use crate::cross::{related_from_json, related_kind};
 use crate::facts::{WorkloadKind, facts_from_json};
 use crate::manifests::{Document, Input, InputError, InputSink};
 
+/// Why an object of a kind without pods is listed as not judged.
+const NO_POD_TEMPLATE: &str = "kind has no pod template";
+
 /// Judges everything read from manifests: workloads are judged, objects of other kinds
 /// are listed as skipped, and undecodable objects become errors naming their source.
 pub fn audit_input(auditor: &mut Auditor, input: Input) {
@@ -121,22 +124,19 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
         line: Some(source.line),
         message,
     };
-    let not_judged = |auditor: &mut Auditor, source| {
+    let not_judged = |auditor: &mut Auditor, source, why: &'static str| {
         let ns = if namespace.is_empty() {
             "-"
         } else {
             namespace.as_str()
         };
-        auditor.skip(
-            format!("{ns}/{kind}/{name}"),
-            Some(source),
-            "kind has no pod template",
-        );
+        auditor.skip(format!("{ns}/{kind}/{name}"), Some(source), why);
     };
     if WorkloadKind::from_kind(&kind).is_some() {
         match facts_from_json(doc.value) {
             Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
-            Ok(None) => not_judged(auditor, doc.source),
+            // A kind of another API group that shares one of our names (a Volcano Job).
+            Ok(None) => not_judged(auditor, doc.source, "kind of another API group"),
             Err(e) => return Some(error(e.to_string(), doc.source)),
         }
         return None;
@@ -145,10 +145,10 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
         match related_from_json(doc.value) {
             Ok(Some(object)) => {
                 if !auditor.add_related(object, Some(doc.source.clone())) {
-                    not_judged(auditor, doc.source);
+                    not_judged(auditor, doc.source, NO_POD_TEMPLATE);
                 }
             }
-            Ok(None) => not_judged(auditor, doc.source),
+            Ok(None) => not_judged(auditor, doc.source, NO_POD_TEMPLATE),
             Err(e) => return Some(error(e.to_string(), doc.source)),
         }
         return None;
@@ -160,6 +160,6 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
             doc.source,
         ));
     }
-    not_judged(auditor, doc.source);
+    not_judged(auditor, doc.source, NO_POD_TEMPLATE);
     None
 }

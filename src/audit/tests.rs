@@ -234,3 +234,24 @@ mod cluster {
         assert_eq!(r.skipped[0].reason, "pod has terminated");
     }
 }
+
+#[test]
+fn a_job_of_another_api_group_is_not_judged_and_is_no_error() {
+    // A Volcano Job shares the kind name of batch/v1 Job, not its schema.
+    let text = "apiVersion: batch.volcano.sh/v1alpha1\nkind: Job\nmetadata: {name: train}\n\
+                spec: {minAvailable: 1, tasks: [{name: worker, replicas: 2, template: \
+                {spec: {containers: [{name: w, image: 'trainer:latest'}]}}}]}\n---\n\
+                apiVersion: batch/v1\nkind: Job\nmetadata: {name: real}\n\
+                spec: {template: {spec: {containers: [{name: c, image: 'nginx:1.27'}], restartPolicy: Never}}}\n";
+    let mut input = Input::default();
+    parse_bytes(text.as_bytes(), "m.yaml", &mut input);
+    let mut a = auditor(None);
+    audit_input(&mut a, input);
+    let r = a.finish();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(r.workloads.len(), 1);
+    assert_eq!(r.workloads[0].object.name, "real");
+    assert_eq!(r.skipped.len(), 1);
+    assert_eq!(r.skipped[0].object, "-/Job/train");
+    assert_eq!(r.skipped[0].reason, "kind of another API group");
+}

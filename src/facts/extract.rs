@@ -39,6 +39,19 @@ pub enum FactsError {
         /// What the decoder said.
         reason: String,
     },
+    /// More containers than are judged in one pod.
+    #[error(
+        "{kind} {name:?} has {count} containers, more than the {max} kube-devops judges in one pod",
+        max = super::MAX_CONTAINERS_PER_POD
+    )]
+    TooManyContainers {
+        /// The declared kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// Its containers.
+        count: usize,
+    },
     /// A workload with no pod template to judge.
     #[error("{kind} {name:?} has no pod template")]
     NoTemplate {
@@ -84,7 +97,8 @@ pub fn facts_from_pod(pod: &Pod) -> PodFacts {
     facts
 }
 
-/// Facts from raw JSON of any kind. `Ok(None)` for kinds that carry no pods.
+/// Facts from raw JSON of any kind. `Ok(None)` for kinds that carry no pods, and for kinds
+/// of another API group that share a name with ours (see [`WorkloadKind::from_group_kind`]).
 ///
 /// A missing namespace is read as `default`, as `kubectl apply` would place it.
 pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, FactsError> {
@@ -93,7 +107,16 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
         .and_then(|k| k.as_str())
         .ok_or(FactsError::MissingKind)?
         .to_owned();
-    let Some(kind) = WorkloadKind::from_kind(&kind_str) else {
+    let api_version = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    // An object that names no apiVersion is read by its kind alone.
+    let kind = match api_version {
+        "" => WorkloadKind::from_kind(&kind_str),
+        v => WorkloadKind::from_group_kind(WorkloadKind::group_of(v), &kind_str),
+    };
+    let Some(kind) = kind else {
         return Ok(None);
     };
     let name = value
@@ -102,6 +125,15 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
         .and_then(|n| n.as_str())
         .unwrap_or("")
         .to_owned();
+    // Counted before decoding, so an oversized object costs no typed copy.
+    let count = container_count(&value, kind);
+    if count > super::MAX_CONTAINERS_PER_POD {
+        return Err(FactsError::TooManyContainers {
+            kind: kind_str,
+            name,
+            count,
+        });
+    }
     let facts = match kind {
         WorkloadKind::Pod => facts_from_pod(&decode::<Pod>(value, &kind_str, &name)?),
         WorkloadKind::Deployment => {
@@ -240,6 +272,21 @@ fn template_annotations(t: &PodTemplateSpec) -> Option<&BTreeMap<String, String>
 pub(super) struct PodMeta<'a> {
     pub(super) labels: Option<&'a BTreeMap<String, String>>,
     pub(super) annotations: Option<&'a BTreeMap<String, String>>,
+}
+
+/// Containers of every list in the pod spec of `value`, read as `kind`.
+fn container_count(value: &serde_json::Value, kind: WorkloadKind) -> usize {
+    let spec = match kind {
+        WorkloadKind::Pod => "/spec",
+        WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/spec",
+        _ => "/spec/template/spec",
+    };
+    ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .filter_map(|list| value.pointer(&format!("{spec}/{list}")))
+        .filter_map(serde_json::Value::as_array)
+        .map(Vec::len)
+        .sum()
 }
 
 fn decode<T: DeserializeOwned>(

@@ -24,6 +24,14 @@ use serde::Serialize;
 
 use crate::policy::exemptions::Exemption;
 
+/// Most containers (init, regular and ephemeral together) judged in one pod or pod
+/// template; a bigger one is refused, never judged in part. kube-apiserver's validation
+/// sets no count: only the object's size bounds it (etcd stores at most 1.5 MiB per object
+/// by default, about 10,000 minimal containers once defaulted). Real pods hold a handful,
+/// heavy sidecar meshes a few dozen; this bound is far above them and keeps the work and
+/// the findings of one object small. See docs/admission.md.
+pub const MAX_CONTAINERS_PER_POD: usize = 1_000;
+
 /// The kinds whose pods or pod templates kube-devops judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum WorkloadKind {
@@ -75,6 +83,28 @@ impl WorkloadKind {
     /// Parses a Kubernetes `kind` string; `None` for kinds that carry no pods.
     pub fn from_kind(kind: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    /// The kind of an object of API group `group` (empty for the core group) and kind
+    /// `kind`, when it is one kube-devops judges. A kind of the same name in another group
+    /// (a Volcano `batch.volcano.sh` Job) is not: it has another schema.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<Self> {
+        let kind = Self::from_kind(kind)?;
+        let known = match kind {
+            WorkloadKind::Pod | WorkloadKind::ReplicationController => group.is_empty(),
+            WorkloadKind::Job | WorkloadKind::CronJob => group == "batch",
+            WorkloadKind::StatefulSet => group == "apps",
+            // Old manifests still name these extensions/v1beta1; the fields read are the same.
+            WorkloadKind::Deployment | WorkloadKind::DaemonSet | WorkloadKind::ReplicaSet => {
+                matches!(group, "apps" | "extensions")
+            }
+        };
+        known.then_some(kind)
+    }
+
+    /// The group of an `apiVersion` (`apps/v1` -> `apps`, `v1` -> the core group, empty).
+    pub fn group_of(api_version: &str) -> &str {
+        api_version.rsplit_once('/').map_or("", |(group, _)| group)
     }
 
     /// Run-to-completion kinds, whose pods are not expected to carry probes.

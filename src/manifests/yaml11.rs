@@ -35,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 use serde_json::{Map, Number, Value};
 
-/// Deepest nesting read (the same limit as the syntax check that runs first).
+/// Deepest nesting read; deeper documents are refused at once (no manifest comes near).
 const MAX_DEPTH: usize = 128;
 
 /// Most nodes that aliases may copy into one document, against alias bombs.
@@ -369,8 +369,10 @@ fn scalar(
     Ok((value, key))
 }
 
-/// Reads one document with the general parser. The caller has checked its syntax.
-pub(super) fn parse(doc: &str) -> Result<Value, Error> {
+/// Reads one document with the general parser, syntax errors included. A scalar
+/// whose source spans one of `separators` (character indexes of line breaks that were an
+/// LS or PS) is refused.
+pub(super) fn parse(doc: &str, separators: &[usize]) -> Result<Value, Error> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Value, Option<String>)> = HashMap::new();
     let mut root: Option<Value> = None;
@@ -427,6 +429,13 @@ pub(super) fn parse(doc: &str) -> Result<Value, Error> {
                 ),
                 None => return Err(err("unexpected end of a collection", line)),
             },
+            Event::Scalar(..)
+                if separators
+                    .iter()
+                    .any(|&at| (span.start.index()..span.end.index()).contains(&at)) =>
+            {
+                return Err(err(super::breaks::spanned_separator_message(), line));
+            }
             Event::Scalar(text, style, anchor, tag) => {
                 // A plain `<<` (or one tagged `!!merge`) in key position merges.
                 let merge = text == "<<"

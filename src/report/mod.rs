@@ -14,6 +14,7 @@ mod sarif;
 
 pub use sarif::{CHECK_DOCS, help_uri};
 mod table;
+pub mod terminal;
 
 use crate::audit::AuditReport;
 
@@ -72,7 +73,7 @@ pub fn render_to(
             out.write_all(b"\n")?;
         }
         OutputFormat::Sarif => {
-            json::to_writer_pretty(&mut *out, &sarif::sarif(report))?;
+            sarif::write(report, &mut *out)?;
             out.write_all(b"\n")?;
         }
         other => out.write_all(render(report, other)?.as_bytes())?,
@@ -92,9 +93,10 @@ pub fn render(report: &AuditReport, format: OutputFormat) -> Result<String, Rend
         }
         OutputFormat::Yaml => serde_yaml_ng::to_string(report)?,
         OutputFormat::Sarif => {
-            let mut s = serde_json::to_string_pretty(&sarif::sarif(report))?;
-            s.push('\n');
-            s
+            let mut out = Vec::new();
+            sarif::write(report, &mut out)?;
+            out.push(b'\n');
+            String::from_utf8(out).map_err(|e| RenderError::Write(std::io::Error::other(e)))?
         }
         OutputFormat::Junit => junit::render(report),
         OutputFormat::Html => html::render(report),

@@ -1,9 +1,11 @@
 //! The table report: the summary block of the earlier release, then namespaces, then
-//! findings per workload, then what was skipped and what could not be read.
+//! findings per workload, then what was skipped and what could not be read. Everything that
+//! came from the input (names, messages, paths) is written escaped for a terminal.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::terminal::escape;
 use crate::audit::AuditReport;
 use crate::checks::{CheckId, FindingStatus};
 
@@ -57,7 +59,7 @@ pub(super) fn render(r: &AuditReport) -> String {
         let width = r
             .namespaces
             .iter()
-            .map(|n| n.name.len())
+            .map(|n| escape(&n.name).chars().count())
             .max()
             .unwrap_or(9)
             .max(9);
@@ -70,7 +72,7 @@ pub(super) fn render(r: &AuditReport) -> String {
             let _ = writeln!(
                 out,
                 "{:<width$}  {:>5}  {:<8}  {:>9}  {:>8}",
-                ns.name,
+                escape(&ns.name),
                 ns.score.to_string(),
                 ns.classification,
                 ns.workloads,
@@ -90,23 +92,23 @@ pub(super) fn render(r: &AuditReport) -> String {
             let at = w
                 .source
                 .as_ref()
-                .map(|s| format!("  ({s})"))
+                .map(|s| format!("  ({})", escape(&s.to_string())))
                 .unwrap_or_default();
-            let _ = writeln!(out, "{}{at}", w.object);
+            let _ = writeln!(out, "{}{at}", escape(&w.object.to_string()));
             for f in &w.findings {
                 let sev = match &f.status {
                     FindingStatus::Counted => f.severity.as_str().to_uppercase(),
                     FindingStatus::Skipped { .. } => "SKIPPED".to_owned(),
                 };
                 let why = match &f.status {
-                    FindingStatus::Skipped { reason } => format!(" [{reason}]"),
+                    FindingStatus::Skipped { reason } => format!(" [{}]", escape(reason)),
                     FindingStatus::Counted => String::new(),
                 };
                 let _ = writeln!(
                     out,
                     "  {sev:<8}  {:<27}  {}{why}",
                     f.check.as_str(),
-                    f.message
+                    escape(&f.message)
                 );
             }
         }
@@ -119,20 +121,20 @@ pub(super) fn render(r: &AuditReport) -> String {
         }
         let summary: Vec<String> = reasons
             .iter()
-            .map(|(why, n)| format!("{n} ({why})"))
+            .map(|(why, n)| format!("{n} ({})", escape(why)))
             .collect();
         let _ = writeln!(out, "\nNot judged: {}", summary.join(", "));
     }
     if !r.warnings.is_empty() {
         let _ = writeln!(out, "\nWARNINGS ({})", r.warnings.len());
         for w in &r.warnings {
-            let _ = writeln!(out, "  {w}");
+            let _ = writeln!(out, "  {}", escape(w));
         }
     }
     if !r.errors.is_empty() {
         let _ = writeln!(out, "\nERRORS ({})", r.errors.len());
         for e in &r.errors {
-            let _ = writeln!(out, "  {e}");
+            let _ = writeln!(out, "  {}", escape(&e.to_string()));
         }
     }
     let policy: Vec<String> = r
@@ -140,6 +142,11 @@ pub(super) fn render(r: &AuditReport) -> String {
         .iter()
         .map(|c| format!("{} {}", c.id, c.severity))
         .collect();
-    let _ = writeln!(out, "\nPolicy: {} ({})", r.policy_source, policy.join(", "));
+    let _ = writeln!(
+        out,
+        "\nPolicy: {} ({})",
+        escape(&r.policy_source),
+        policy.join(", ")
+    );
     out
 }

@@ -7,12 +7,13 @@ use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use kube_devops::audit::{AuditReport, Auditor, ManifestAudit, audit_cluster};
 use kube_devops::checks::Severity;
-use kube_devops::manifests;
+use kube_devops::manifests::{self, Document, InputError, InputSink, ReadOptions};
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
 use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{
     DevOpsPolicy, DevOpsPolicySpec, EffectivePolicy, NamespaceExclusions, PolicySet,
 };
+use kube_devops::report::terminal::escape;
 use kube_devops::report::{OutputFormat, render_to};
 
 use super::{ClusterTarget, EXIT_FINDINGS, EXIT_SCORE, block_on};
@@ -92,6 +93,11 @@ pub struct AnalyzeArgs {
     /// Judge as of this instant (RFC 3339) instead of now, for reproducible reports.
     #[arg(long, value_name = "TIME")]
     pub now: Option<Timestamp>,
+    /// In a walked directory, warn about paths that cannot be read (unreadable,
+    /// too deep, not a regular file) instead of failing with exit 1. Paths given by name
+    /// are always read or reported as errors.
+    #[arg(long)]
+    pub skip_unreadable: bool,
 }
 
 fn parse_score(s: &str) -> Result<f64, String> {
@@ -262,7 +268,11 @@ fn offline_report(
     let mut auditor = Auditor::new(policy, source, exclusions, args.namespace.clone(), now);
     // Each document is judged as soon as it is parsed; the input is never held whole.
     let mut audit = ManifestAudit::new(&mut auditor);
-    manifests::read(&args.path, &mut std::io::stdin().lock(), &mut audit);
+    let mut sink = WarnSkipped(&mut audit);
+    let options = ReadOptions {
+        skip_unreadable: args.skip_unreadable,
+    };
+    manifests::read_with(&args.path, &mut std::io::stdin().lock(), &mut sink, options);
     let read = audit.finish();
     for f in &read.empty_files {
         tracing::warn!(file = %f, "file holds no Kubernetes objects");
@@ -272,6 +282,30 @@ fn offline_report(
         bail!("no Kubernetes objects found in {}", names.join(", "));
     }
     Ok(auditor.finish())
+}
+
+/// Passes everything on, and says on stderr which paths a walk skipped.
+struct WarnSkipped<'a, 'b>(&'a mut ManifestAudit<'b>);
+
+impl InputSink for WarnSkipped<'_, '_> {
+    fn document(&mut self, document: Document) {
+        self.0.document(document);
+    }
+    fn error(&mut self, error: InputError) {
+        self.0.error(error);
+    }
+    fn file_read(&mut self, file: &str) {
+        self.0.file_read(file);
+    }
+    fn empty_file(&mut self, file: &str) {
+        self.0.empty_file(file);
+    }
+    fn skipped(&mut self, path: InputError) {
+        eprintln!(
+            "warning: skipped {} (--skip-unreadable)",
+            escape(&path.to_string())
+        );
+    }
 }
 
 pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
@@ -304,7 +338,7 @@ pub(super) fn run(args: AnalyzeArgs, target: &ClusterTarget) -> anyhow::Result<u
     }
     drop(stdout);
     for e in &report.errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", escape(&e.to_string()));
     }
     Ok(exit_code(
         &report,

@@ -54,6 +54,11 @@ pub struct ControllerArgs {
     /// Seconds between turning not-ready and stopping at SIGTERM (lets endpoints update).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60))]
     pub shutdown_delay: u64,
+    /// Require `Authorization: Bearer <token>` on /metrics and /api/v1/scores, the token
+    /// being the content of this file (e.g. a mounted Secret; re-read every 10 s).
+    /// /healthz and /readyz stay open for probes.
+    #[arg(long, value_name = "FILE", env = "KUBE_DEVOPS_OPS_TOKEN_FILE")]
+    pub ops_token_file: Option<PathBuf>,
     /// Seconds between attempts after a failed renewal.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub retry_period: u64,
@@ -250,12 +255,19 @@ fn start_controller(
             args.lease_duration
         );
     }
+    crate::http::limits::raise_open_file_limit();
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
     let namespace = own_namespace(args.namespace, target)?;
     let exclusions = NamespaceExclusions::from_flags(Some(&namespace), &args.exclude_namespace)?;
     if let Some(w) = webhook.as_mut() {
         w.exclusions = exclusions.clone();
     }
+    let ops_access = match &args.ops_token_file {
+        Some(path) => Some(std::sync::Arc::new(
+            crate::http::ops_access::OpsAccess::from_file(path)?,
+        )),
+        None => None,
+    };
     let identity = identity(args.identity);
     tracing::info!(%namespace, %identity, policy = %source, "starting controller");
     let options = ControllerOptions {
@@ -272,6 +284,7 @@ fn start_controller(
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
         webhook,
         operator,
+        ops_access,
     };
     run(options, target.clone())
 }

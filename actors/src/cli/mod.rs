@@ -186,7 +186,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
+            eprintln!(
+                "error: {}",
+                kube_devops::report::terminal::escape(&describe(&e))
+            );
             ExitCode::from(1)
         }
     }

@@ -132,6 +132,7 @@ pub(super) fn run(cmd: WebhookCommand, target: &ClusterTarget) -> anyhow::Result
 }
 
 fn serve(args: ServeArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    crate::http::limits::raise_open_file_limit();
     let mut options = WebhookOptions::new(args.tls_cert, args.tls_key);
     options.addr = args.addr;
     options.failure_mode = args.failure_mode;

@@ -70,7 +70,7 @@ pub fn load_pair(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    super::limits::read_small_file(path).map_err(|source| TlsError::Read {
         path: path.to_owned(),
         source,
     })

@@ -7,17 +7,20 @@
 //! gets a 4xx with a message saying what is wrong. A request that cannot be judged (no
 //! policy set yet, an object that does not decode, a bug) is an internal error, answered
 //! per the [`FailureMode`]: allowed with a warning (open) or denied (closed), and counted.
+//! The body is read by the handler within a deadline and a shared budget of bytes in
+//! flight (`body.rs`): a client that sends it slowly is answered 408 and disconnected.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header::{CONTENT_TYPE, ContentType};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use jiff::Timestamp;
 use kube_devops::admission::{AdmissionResponse, Operation, Verdict, parse_review, review};
 use kube_devops::checks::CheckId;
 
+use super::body::{BodyBudget, BodyError, read_body};
 use crate::metrics::Metrics;
 use crate::system::admission::SnapshotCell;
 use crate::system::health::Readiness;
@@ -56,6 +59,32 @@ pub struct WebhookState {
     pub metrics: Metrics,
     /// Answer to internal errors.
     pub failure_mode: FailureMode,
+    /// Body deadline and the bytes of bodies all requests may hold at once.
+    pub body: BodyBudget,
+}
+
+impl WebhookState {
+    /// State with the default body deadline and budget.
+    pub fn new(
+        snapshot: SnapshotCell,
+        readiness: Arc<Readiness>,
+        metrics: Metrics,
+        failure_mode: FailureMode,
+    ) -> Self {
+        WebhookState {
+            snapshot,
+            readiness,
+            metrics,
+            failure_mode,
+            body: BodyBudget::default(),
+        }
+    }
+
+    /// The same state with another body deadline and budget.
+    pub fn with_body_budget(mut self, body: BodyBudget) -> Self {
+        self.body = body;
+        self
+    }
 }
 
 /// Registers the webhook routes; used by the server and by tests.
@@ -95,11 +124,29 @@ async fn metrics(state: web::Data<WebhookState>) -> HttpResponse {
 
 async fn validate(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let response = answer(&req, &body, &state);
+    if !is_json(&req) {
+        return client_error(
+            &state,
+            HttpResponse::UnsupportedMediaType(),
+            "Content-Type must be application/json".to_owned(),
+        );
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let body = match read_body(payload, declared, MAX_BODY_BYTES, &state.body).await {
+        Ok(body) => body,
+        Err(e) => return body_error(&state, e),
+    };
+    let response = answer(&body.bytes, &state);
+    // The body's share of the budget is held until the answer is built.
+    drop(body);
     state
         .metrics
         .webhook_request_duration_seconds
@@ -131,14 +178,22 @@ fn client_error(
         .body(message + "\n")
 }
 
-fn answer(req: &HttpRequest, body: &[u8], state: &WebhookState) -> HttpResponse {
-    if !is_json(req) {
-        return client_error(
-            state,
-            HttpResponse::UnsupportedMediaType(),
-            "Content-Type must be application/json".to_owned(),
-        );
+/// A body that was not read: the connection is closed, so a slow client loses it.
+fn body_error(state: &WebhookState, error: BodyError) -> HttpResponse {
+    let mut builder = match error {
+        BodyError::TooSlow(_) => HttpResponse::RequestTimeout(),
+        BodyError::TooLarge(_) => HttpResponse::PayloadTooLarge(),
+        BodyError::Busy => HttpResponse::ServiceUnavailable(),
+        BodyError::Broken(_) => HttpResponse::BadRequest(),
+    };
+    if matches!(error, BodyError::Busy) {
+        builder.insert_header(("Retry-After", "1"));
     }
+    builder.force_close();
+    client_error(state, builder, error.to_string())
+}
+
+fn answer(body: &[u8], state: &WebhookState) -> HttpResponse {
     let request = match parse_review(body) {
         Ok(r) => r,
         Err(e) => return client_error(state, HttpResponse::BadRequest(), e.to_string()),

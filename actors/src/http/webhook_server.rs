@@ -1,19 +1,24 @@
-//! The webhook's HTTPS server: listener, TLS with certificate reload, timeouts.
+//! The webhook's HTTPS server: listener, TLS with certificate reload, deadlines and caps.
 //!
 //! In: [`WebhookOptions`] and the routes' shared [`WebhookState`]. Out: a running actix-web
 //! server on rustls ([`serve`]), used by `webhook serve` and `run` (through
 //! `system::admission::start`) and by tests and load runs over a snapshot cell of their own.
+//! The deadlines and connection caps ([`ConnectionLimits`]) keep hostile clients from
+//! holding connections or file descriptors (see `limits.rs`); over the cap of established
+//! connections the one idle the longest is evicted (see `connections.rs`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
+use actix_web::dev::{ServerHandle, Service};
 use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer, web};
 use kube_devops::policy::NamespaceExclusions;
 
+use super::connections::{ConnectionTable, Ticket};
+use super::limits::{BACKLOG, ConnectionLimits, DISCONNECT_TIMEOUT};
 use super::tls::{self, CertReloader, TlsError};
 use super::webhook::{FailureMode, WebhookState, configure};
 
@@ -24,10 +29,6 @@ pub const CERT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Idle keep-alive: longer than the API server's idle connection timeout (90 s), so the
 /// server never closes a connection the client is about to reuse.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(120);
-/// Time a client gets to finish its TLS handshake.
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time a client gets to send its request head.
-pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time in-flight requests get to finish at shutdown.
 pub const DRAIN_SECONDS: u64 = 5;
 
@@ -92,6 +93,8 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The certificate reloader serving the handshakes.
     pub certs: Arc<CertReloader>,
+    /// The established connections, evicted oldest idle first over the cap.
+    pub connections: Arc<ConnectionTable>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     poller: tokio::task::JoinHandle<()>,
 }
@@ -119,19 +122,67 @@ pub fn serve(
     workers: usize,
     state: WebhookState,
 ) -> Result<RunningServer, WebhookError> {
+    let worker_count = if workers > 0 {
+        workers
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    let limits = ConnectionLimits::current(worker_count);
+    serve_with_limits(
+        addr,
+        tls_cert,
+        tls_key,
+        cert_poll_interval,
+        workers,
+        state,
+        limits,
+    )
+}
+
+/// [`serve`] with explicit deadlines and caps (tests and load runs shorten them).
+pub fn serve_with_limits(
+    addr: SocketAddr,
+    tls_cert: &std::path::Path,
+    tls_key: &std::path::Path,
+    cert_poll_interval: Duration,
+    workers: usize,
+    state: WebhookState,
+    limits: ConnectionLimits,
+) -> Result<RunningServer, WebhookError> {
     let certs = Arc::new(CertReloader::new(tls_cert, tls_key)?);
     let config = tls::server_config(certs.clone())?;
     let bind = |source| WebhookError::Bind { addr, source };
     let listener = TcpListener::bind(addr).map_err(bind)?;
     let local_addr = listener.local_addr().map_err(bind)?;
     let data = web::Data::new(state);
+    let connections = ConnectionTable::new(limits.established);
+    let table = connections.clone();
     let mut server = HttpServer::new(move || {
         let data = data.clone();
-        App::new().configure(move |cfg| configure(cfg, data))
+        App::new()
+            .wrap_fn(|req, service| {
+                // A connection with a request in progress is not idle, so not evicted.
+                let request = req.conn_data::<Ticket>().map(Ticket::request);
+                let response = service.call(req);
+                async move {
+                    let response = response.await;
+                    drop(request);
+                    response
+                }
+            })
+            .configure(move |cfg| configure(cfg, data))
     })
+    .on_connect(move |io, data| table.on_connect(io, data))
     .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
-    .client_request_timeout(REQUEST_HEAD_TIMEOUT)
-    .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT)
+    // Without it, a response written right after the handshake's last message (the session
+    // tickets) waits for the client's delayed ACK, 40 ms on Linux (Nagle's algorithm).
+    .tcp_nodelay(true)
+    .client_request_timeout(limits.head_timeout)
+    .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+    .tls_handshake_timeout(limits.handshake_timeout)
+    .max_connections(limits.connections_per_worker)
+    .max_connection_rate(limits.handshakes_per_worker)
+    .backlog(BACKLOG)
     .shutdown_timeout(DRAIN_SECONDS)
     .disable_signals();
     if workers > 0 {
@@ -144,11 +195,18 @@ pub fn serve(
     let handle = server.handle();
     let task = tokio::spawn(server);
     let poller = certs.spawn_polling(cert_poll_interval);
-    tracing::info!(addr = %local_addr, "webhook listening (HTTPS)");
+    tracing::info!(
+        addr = %local_addr,
+        connections_per_worker = limits.connections_per_worker,
+        established = limits.established,
+        handshake_timeout = ?limits.handshake_timeout,
+        "webhook listening (HTTPS)"
+    );
     Ok(RunningServer {
         handle,
         local_addr,
         certs,
+        connections,
         task,
         poller,
     })

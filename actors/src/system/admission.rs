@@ -180,12 +180,12 @@ pub fn start_with(
         .webhook_errors_total
         .with_label_values(&[options.failure_mode.as_str()])
         .inc_by(0);
-    let state = WebhookState {
-        snapshot: snapshot.clone(),
-        readiness: readiness.clone(),
+    let state = WebhookState::new(
+        snapshot.clone(),
+        readiness.clone(),
         metrics,
-        failure_mode: options.failure_mode,
-    };
+        options.failure_mode,
+    );
     let server = serve(
         options.addr,
         &options.tls_cert,

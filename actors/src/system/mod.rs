@@ -70,6 +70,8 @@ pub struct ControllerOptions {
     pub webhook: Option<crate::http::WebhookOptions>,
     /// The operator, when this process reconciles policies (`reconcile`, `run`).
     pub operator: Option<OperatorSettings>,
+    /// The bearer token `/metrics` and `/api/v1/scores` require, when one is set.
+    pub ops_access: Option<Arc<crate::http::ops_access::OpsAccess>>,
 }
 
 /// The running actors, for shutdown.
@@ -169,11 +171,17 @@ async fn start(
         metrics,
         scores: Some(scores.recipient()),
     };
+    let access = options.ops_access.clone().map(web::Data::from);
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(web::Data::new(state.clone()))
-            .wrap(tracing_actix_web::TracingLogger::default())
-            .configure(ops::configure)
+        let mut app = App::new().app_data(web::Data::new(state.clone()));
+        if let Some(access) = &access {
+            app = app.app_data(access.clone());
+        }
+        app.wrap(actix_web::middleware::from_fn(
+            crate::http::ops_access::protect,
+        ))
+        .wrap(tracing_actix_web::TracingLogger::default())
+        .configure(ops::configure)
     })
     .workers(2)
     .disable_signals()
