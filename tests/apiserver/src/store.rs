@@ -75,6 +75,21 @@ pub struct Snapshot {
     pub items: Vec<Arc<Value>>,
 }
 
+/// A summary of what the store holds, for capacity measurements.
+#[derive(Clone, Debug, Default)]
+pub struct StoreStats {
+    /// Per resource plural: how many objects and their compact JSON bytes.
+    pub by_resource: BTreeMap<String, (usize, usize)>,
+    /// Events in the watch history window.
+    pub history_events: usize,
+    /// List snapshots kept for continue tokens.
+    pub snapshots: usize,
+    /// Object references those snapshots hold.
+    pub snapshot_items: usize,
+    /// Per resource plural: committed writes (creations, changes, removals) since start.
+    pub writes: BTreeMap<String, u64>,
+}
+
 /// Everything guarded by the store lock.
 #[derive(Debug)]
 pub struct State {
@@ -87,6 +102,10 @@ pub struct State {
     builtin: Vec<Arc<ResourceType>>,
     custom: Vec<Arc<ResourceType>>,
     snapshots: HashMap<u64, Arc<Snapshot>>,
+    writes: BTreeMap<String, u64>,
+    /// The last resourceVersion written in each namespace ("" for cluster-scoped objects;
+    /// a Namespace object counts in the namespace it names).
+    touched: BTreeMap<String, u64>,
     snapshot_order: VecDeque<u64>,
     next_snapshot: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
@@ -117,6 +136,8 @@ impl Store {
                 builtin: builtin_types(),
                 custom: Vec::new(),
                 snapshots: HashMap::new(),
+                writes: BTreeMap::new(),
+                touched: BTreeMap::new(),
                 snapshot_order: VecDeque::new(),
                 next_snapshot: 1,
                 events: events.clone(),
@@ -222,6 +243,23 @@ impl State {
         previous: Option<Arc<Value>>,
     ) {
         let is_crd = type_key.group == "apiextensions.k8s.io";
+        let namespace = if type_key.group.is_empty() && type_key.plural == "namespaces" {
+            crate::meta::name(&object)
+        } else {
+            crate::meta::namespace(&object)
+        };
+        match self.touched.get_mut(namespace) {
+            Some(last) => *last = self.rv,
+            None => {
+                self.touched.insert(namespace.to_string(), self.rv);
+            }
+        }
+        match self.writes.get_mut(&type_key.plural) {
+            Some(count) => *count += 1,
+            None => {
+                self.writes.insert(type_key.plural.clone(), 1);
+            }
+        }
         let event = Arc::new(StoredEvent {
             rv: self.rv,
             kind,
@@ -241,6 +279,20 @@ impl State {
             self.refresh_custom_types();
         }
         self.changed.notify_one();
+    }
+
+    /// Namespaces written in after `rv` ("" when a cluster-scoped object was), in order.
+    pub fn touched_since(&self, rv: u64) -> Vec<String> {
+        self.touched
+            .iter()
+            .filter(|(_, last)| **last > rv)
+            .map(|(namespace, _)| namespace.clone())
+            .collect()
+    }
+
+    /// Every namespace ever written in, "" (cluster-scoped objects) among them, in order.
+    pub fn namespaces_written(&self) -> Vec<String> {
+        self.touched.keys().cloned().collect()
     }
 
     /// Events newer than `rv` still in the window, or `None` when `rv` has been compacted.
@@ -276,6 +328,27 @@ impl State {
     /// A kept snapshot, unless it expired or was compacted away.
     pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
         self.snapshots.get(&id).cloned()
+    }
+
+    /// What the store holds: objects and their compact JSON size by resource, the
+    /// watch history window and the kept list snapshots.
+    pub fn stats(&self) -> StoreStats {
+        let mut stats = StoreStats {
+            history_events: self.history.len(),
+            snapshots: self.snapshots.len(),
+            snapshot_items: self.snapshots.values().map(|s| s.items.len()).sum(),
+            writes: self.writes.clone(),
+            ..StoreStats::default()
+        };
+        for (key, object) in &self.objects {
+            let entry = stats
+                .by_resource
+                .entry(key.type_key.plural.clone())
+                .or_default();
+            entry.0 += 1;
+            entry.1 += serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+        }
+        stats
     }
 
     /// Every servable type: built-ins first, then custom resources.
