@@ -18,6 +18,11 @@ const MAX_HISTORY: usize = 1_000_000;
 /// How many continue snapshots are kept before the oldest is dropped.
 const SNAPSHOT_LIMIT: usize = 64;
 
+/// How long a continue token stays valid: the real server serves later pages from etcd
+/// at the list's revision until etcd compacts it, every 5 minutes by default
+/// (`--etcd-compaction-interval`), however far the watch history has moved on.
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The kind of change a watch event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -73,6 +78,8 @@ pub struct Snapshot {
     pub rv: u64,
     /// Every matching object, in list order.
     pub items: Vec<Arc<Value>>,
+    /// When the first page was served.
+    pub taken: std::time::Instant,
 }
 
 /// A summary of what the store holds, for capacity measurements.
@@ -317,7 +324,13 @@ impl State {
         self.next_snapshot += 1;
         self.snapshots.insert(id, Arc::new(snapshot));
         self.snapshot_order.push_back(id);
-        while self.snapshot_order.len() > SNAPSHOT_LIMIT {
+        while self.snapshot_order.len() > SNAPSHOT_LIMIT
+            || self
+                .snapshot_order
+                .front()
+                .and_then(|old| self.snapshots.get(old))
+                .is_some_and(|s| s.taken.elapsed() >= SNAPSHOT_TTL)
+        {
             if let Some(old) = self.snapshot_order.pop_front() {
                 self.snapshots.remove(&old);
             }
@@ -327,7 +340,10 @@ impl State {
 
     /// A kept snapshot, unless it expired or was compacted away.
     pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
-        self.snapshots.get(&id).cloned()
+        self.snapshots
+            .get(&id)
+            .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
+            .cloned()
     }
 
     /// What the store holds: objects and their compact JSON size by resource, the
