@@ -131,7 +131,9 @@ impl Store {
     /// An empty store keeping `history_limit` events of watch history.
     pub fn new(history_limit: usize) -> Self {
         let history_limit = history_limit.clamp(1, MAX_HISTORY);
-        let (events, _) = broadcast::channel(history_limit.max(16) * 4);
+        // The channel keeps every event it holds (with the object before and after) until
+        // it is overwritten: as deep as the history window, so the two pin alike.
+        let (events, _) = broadcast::channel(history_limit.max(256));
         let changed = Arc::new(Notify::new());
         Store {
             state: Mutex::new(State {
