@@ -105,7 +105,7 @@ fn main() -> anyhow::Result<()> {
 fn deployment(namespace: &str, i: usize) -> Value {
     let mut container = json!({
         "name": "app",
-        "image": if i % 5 == 0 { "registry.example.com/shop/web:latest".to_string() }
+        "image": if i.is_multiple_of(5) { "registry.example.com/shop/web:latest".to_string() }
                  else { format!("registry.example.com/shop/web:1.{}.0", i % 7) },
         "ports": [{"containerPort": 8080}],
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -113,7 +113,7 @@ fn deployment(namespace: &str, i: usize) -> Value {
         "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false,
                             "readOnlyRootFilesystem": true},
     });
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}});
         container["livenessProbe"] = probe.clone();
         container["readinessProbe"] = probe;
