@@ -19,7 +19,7 @@ use crate::config::ServerConfig;
 use crate::faults::{AccessRules, FaultAction, Faults, RequestMatch};
 use crate::lifecycle::{self, WriteOptions};
 use crate::resources::ResourceType;
-use crate::store::{ObjectKey, State, Store};
+use crate::store::{ObjectKey, State, Store, StoreStats};
 use crate::{Error, Result, kubeconfig, meta, seed};
 
 mod identities;
@@ -369,6 +369,11 @@ impl ApiServerHandle {
     /// Forgets watch history: every resourceVersion older than now answers 410 Gone.
     pub fn compact(&self) {
         self.app.store.lock().compact();
+    }
+
+    /// What the store holds (objects and bytes by resource, history, snapshots).
+    pub fn stats(&self) -> StoreStats {
+        self.app.store.lock().stats()
     }
 
     /// The newest resourceVersion.

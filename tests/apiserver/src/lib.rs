@@ -57,6 +57,7 @@ pub use faults::{FaultAction, RequestMatch};
 pub use handle::{ApiServerHandle, SeedReport, start};
 pub use rbac::ForbiddenRequest;
 pub use status::{ApiError, Reason};
+pub use store::StoreStats;
 
 /// Annotation that scripts a simulated pod's phase (`Pending`, `Running`, `Succeeded`, `Failed`).
 pub const PHASE_ANNOTATION: &str = "apiserver.test/phase";

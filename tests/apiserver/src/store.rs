@@ -18,6 +18,11 @@ const MAX_HISTORY: usize = 1_000_000;
 /// How many continue snapshots are kept before the oldest is dropped.
 const SNAPSHOT_LIMIT: usize = 64;
 
+/// How long a continue token stays valid: the real server serves later pages from etcd
+/// at the list's revision until etcd compacts it, every 5 minutes by default
+/// (`--etcd-compaction-interval`), however far the watch history has moved on.
+pub const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The kind of change a watch event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -73,6 +78,23 @@ pub struct Snapshot {
     pub rv: u64,
     /// Every matching object, in list order.
     pub items: Vec<Arc<Value>>,
+    /// When the first page was served.
+    pub taken: std::time::Instant,
+}
+
+/// A summary of what the store holds, for capacity measurements.
+#[derive(Clone, Debug, Default)]
+pub struct StoreStats {
+    /// Per resource plural: how many objects and their compact JSON bytes.
+    pub by_resource: BTreeMap<String, (usize, usize)>,
+    /// Events in the watch history window.
+    pub history_events: usize,
+    /// List snapshots kept for continue tokens.
+    pub snapshots: usize,
+    /// Object references those snapshots hold.
+    pub snapshot_items: usize,
+    /// Per resource plural: committed writes (creations, changes, removals) since start.
+    pub writes: BTreeMap<String, u64>,
 }
 
 /// Everything guarded by the store lock.
@@ -87,6 +109,10 @@ pub struct State {
     builtin: Vec<Arc<ResourceType>>,
     custom: Vec<Arc<ResourceType>>,
     snapshots: HashMap<u64, Arc<Snapshot>>,
+    writes: BTreeMap<String, u64>,
+    /// The last resourceVersion written in each namespace ("" for cluster-scoped objects;
+    /// a Namespace object counts in the namespace it names).
+    touched: BTreeMap<String, u64>,
     snapshot_order: VecDeque<u64>,
     next_snapshot: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
@@ -105,7 +131,9 @@ impl Store {
     /// An empty store keeping `history_limit` events of watch history.
     pub fn new(history_limit: usize) -> Self {
         let history_limit = history_limit.clamp(1, MAX_HISTORY);
-        let (events, _) = broadcast::channel(history_limit.max(16) * 4);
+        // The channel keeps every event it holds (with the object before and after) until
+        // it is overwritten: as deep as the history window, so the two pin alike.
+        let (events, _) = broadcast::channel(history_limit.max(256));
         let changed = Arc::new(Notify::new());
         Store {
             state: Mutex::new(State {
@@ -117,6 +145,8 @@ impl Store {
                 builtin: builtin_types(),
                 custom: Vec::new(),
                 snapshots: HashMap::new(),
+                writes: BTreeMap::new(),
+                touched: BTreeMap::new(),
                 snapshot_order: VecDeque::new(),
                 next_snapshot: 1,
                 events: events.clone(),
@@ -222,6 +252,23 @@ impl State {
         previous: Option<Arc<Value>>,
     ) {
         let is_crd = type_key.group == "apiextensions.k8s.io";
+        let namespace = if type_key.group.is_empty() && type_key.plural == "namespaces" {
+            crate::meta::name(&object)
+        } else {
+            crate::meta::namespace(&object)
+        };
+        match self.touched.get_mut(namespace) {
+            Some(last) => *last = self.rv,
+            None => {
+                self.touched.insert(namespace.to_string(), self.rv);
+            }
+        }
+        match self.writes.get_mut(&type_key.plural) {
+            Some(count) => *count += 1,
+            None => {
+                self.writes.insert(type_key.plural.clone(), 1);
+            }
+        }
         let event = Arc::new(StoredEvent {
             rv: self.rv,
             kind,
@@ -241,6 +288,20 @@ impl State {
             self.refresh_custom_types();
         }
         self.changed.notify_one();
+    }
+
+    /// Namespaces written in after `rv` ("" when a cluster-scoped object was), in order.
+    pub fn touched_since(&self, rv: u64) -> Vec<String> {
+        self.touched
+            .iter()
+            .filter(|(_, last)| **last > rv)
+            .map(|(namespace, _)| namespace.clone())
+            .collect()
+    }
+
+    /// Every namespace ever written in, "" (cluster-scoped objects) among them, in order.
+    pub fn namespaces_written(&self) -> Vec<String> {
+        self.touched.keys().cloned().collect()
     }
 
     /// Events newer than `rv` still in the window, or `None` when `rv` has been compacted.
@@ -265,7 +326,13 @@ impl State {
         self.next_snapshot += 1;
         self.snapshots.insert(id, Arc::new(snapshot));
         self.snapshot_order.push_back(id);
-        while self.snapshot_order.len() > SNAPSHOT_LIMIT {
+        while self.snapshot_order.len() > SNAPSHOT_LIMIT
+            || self
+                .snapshot_order
+                .front()
+                .and_then(|old| self.snapshots.get(old))
+                .is_some_and(|s| s.taken.elapsed() >= SNAPSHOT_TTL)
+        {
             if let Some(old) = self.snapshot_order.pop_front() {
                 self.snapshots.remove(&old);
             }
@@ -275,7 +342,31 @@ impl State {
 
     /// A kept snapshot, unless it expired or was compacted away.
     pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
-        self.snapshots.get(&id).cloned()
+        self.snapshots
+            .get(&id)
+            .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
+            .cloned()
+    }
+
+    /// What the store holds: objects and their compact JSON size by resource, the
+    /// watch history window and the kept list snapshots.
+    pub fn stats(&self) -> StoreStats {
+        let mut stats = StoreStats {
+            history_events: self.history.len(),
+            snapshots: self.snapshots.len(),
+            snapshot_items: self.snapshots.values().map(|s| s.items.len()).sum(),
+            writes: self.writes.clone(),
+            ..StoreStats::default()
+        };
+        for (key, object) in &self.objects {
+            let entry = stats
+                .by_resource
+                .entry(key.type_key.plural.clone())
+                .or_default();
+            entry.0 += 1;
+            entry.1 += serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+        }
+        stats
     }
 
     /// Every servable type: built-ins first, then custom resources.

@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{config_map, create_config_maps, pod, quiet_server, status};
+use common::{config_map, create_config_maps, pod, quiet_server, server, status};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, PostParams};
+use kube_apiserver_test::ServerConfig;
 use serde_json::json;
 
 #[tokio::test]
@@ -41,6 +42,39 @@ async fn pages_cover_the_list_once_and_stay_consistent_at_their_version() {
         next = page.metadata.continue_.clone();
     }
     assert_eq!(names, vec!["cm-0", "cm-1", "cm-2", "cm-3", "cm-4"]);
+}
+
+#[tokio::test]
+async fn a_continue_token_outlives_the_watch_history_window() {
+    let config = ServerConfig::new().simulation(false).history_limit(3);
+    let (_server, client) = server(config).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    create_config_maps(&api, 4).await;
+    let first = api
+        .list(&ListParams::default().limit(2))
+        .await
+        .expect("first page");
+    for i in 0..10 {
+        let extra = config_map(&format!("later-{i}"), json!({}));
+        api.create(&PostParams::default(), &extra)
+            .await
+            .expect("create");
+    }
+    let token = first.metadata.continue_.expect("a continue token");
+    let rest = api
+        .list(&ListParams::default().limit(10).continue_token(&token))
+        .await
+        .expect("the next page, as etcd still holds the list's revision");
+    let names: Vec<_> = rest
+        .items
+        .iter()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
+    assert_eq!(names, vec!["cm-2", "cm-3"]);
+    assert_eq!(
+        rest.metadata.resource_version,
+        first.metadata.resource_version
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::events::{self, Occurrence};
+use super::scope::Scope;
 use super::workloads::{
     MANAGER, condition, generation, is_ready, owned, replica_failure, replicas, template_hash,
 };
@@ -47,8 +48,8 @@ struct Types {
     pods: Arc<ResourceType>,
 }
 
-/// Runs the controller once over every Deployment.
-pub fn reconcile(state: &mut State, record: bool) {
+/// Runs the controller once over every Deployment of the slice.
+pub fn reconcile(state: &mut State, scope: &Scope, record: bool) {
     let (Some(deployments), Some(sets), Some(pods)) = (
         type_of(state, "apps", "deployments"),
         type_of(state, "apps", "replicasets"),
@@ -61,7 +62,7 @@ pub fn reconcile(state: &mut State, record: bool) {
         sets,
         pods,
     };
-    for deployment in state.list(&types.deployments.type_key(), None) {
+    for deployment in scope.list(state, &types.deployments.type_key()) {
         if !meta::is_deleting(&deployment) {
             sync(state, &types, &deployment, record);
         }

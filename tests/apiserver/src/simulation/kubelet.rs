@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::events::{self, Occurrence};
+use super::scope::Scope;
 use super::{type_of, write_status};
 use crate::meta;
 use crate::store::{ObjectKey, State};
@@ -19,13 +20,13 @@ use crate::{
     PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION, WAITING_REASON_ANNOTATION,
 };
 
-/// Runs every bound pod once.
-pub fn reconcile(state: &mut State, scripted: &HashSet<String>, record: bool) {
+/// Runs every bound pod of the slice written since the last pass once.
+pub fn reconcile(state: &mut State, scope: &Scope, scripted: &HashSet<String>, record: bool) {
     let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes"))
     else {
         return;
     };
-    for pod in state.list(&pod_rt.type_key(), None) {
+    for pod in scope.changed(state, &pod_rt.type_key()) {
         if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) {
             continue;
         }

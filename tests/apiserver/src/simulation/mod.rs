@@ -18,6 +18,7 @@ mod kubelet;
 mod namespaces;
 mod placement;
 mod scheduler;
+mod scope;
 mod workloads;
 
 use std::collections::{HashMap, HashSet};
@@ -36,7 +37,8 @@ use crate::meta;
 use crate::planned::{Answer, Cascade, Operation, Planned, View};
 use crate::resources::ResourceType;
 use crate::status::ApiResult;
-use crate::store::{EventType, State, StoredEvent};
+use crate::store::{EventType, ObjectKey, State, StoredEvent};
+use scope::Scope;
 
 /// Pause between passes, so bursts of writes are handled together.
 const SETTLE: Duration = Duration::from_millis(10);
@@ -48,28 +50,54 @@ const REFUSAL_BACKOFF_MIN: Duration = Duration::from_secs(1);
 const REFUSAL_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Runs passes until the task is aborted (which aborts its admissions in flight too).
+/// A pass looks only at the namespaces written in since the previous one, slice by slice
+/// (see `scope`), releasing the store lock between slices.
 pub async fn run(app: Arc<App>) {
     let changed = app.store.changed();
     let admissions = Arc::new(Mutex::new(Admissions::default()));
     let mut in_flight = JoinSet::new();
     let mut changes = app.store.subscribe();
+    let mut since = 0;
     loop {
         while in_flight.try_join_next().is_some() {}
         let scripted = lock(&app.scripted_pods).clone();
-        let mut gate = {
+        let (mut gate, retrying) = {
             let admissions = lock(&admissions);
-            PodGate {
+            let gate = PodGate {
                 backed_off: admissions.held(Instant::now()),
                 failures: admissions.failures(),
                 deferred: Vec::new(),
                 created: HashSet::new(),
                 events: app.simulated_events,
-            }
+            };
+            (gate, !admissions.refused.is_empty())
         };
-        {
+        let slices = {
             let mut state = app.store.lock();
+            let slices = scope::plan(&state, since, retrying);
+            since = state.current_rv();
             let stopped = deleted_pods(&mut changes);
-            pass(&mut state, &scripted, &mut gate, &app.ca_pem, &stopped);
+            if gate.events {
+                for pod in &stopped {
+                    kubelet::record_stopped(&mut state, pod);
+                }
+            }
+            slices
+        };
+        let mut load = scheduler::Load::default();
+        for slice in &slices {
+            {
+                let mut state = app.store.lock();
+                pass(
+                    &mut state,
+                    slice,
+                    &scripted,
+                    &mut gate,
+                    &app.ca_pem,
+                    &mut load,
+                );
+            }
+            tokio::task::yield_now().await;
         }
         lock(&admissions).created(&gate.created);
         if !gate.deferred.is_empty() {
@@ -87,21 +115,17 @@ pub async fn run(app: Arc<App>) {
 
 fn pass(
     state: &mut State,
+    scope: &Scope,
     scripted: &HashSet<String>,
     gate: &mut PodGate,
     ca_pem: &str,
-    stopped: &[Arc<Value>],
+    load: &mut scheduler::Load,
 ) {
-    if gate.events {
-        for pod in stopped {
-            kubelet::record_stopped(state, pod);
-        }
-    }
-    collect_garbage(state);
-    namespaces::reconcile(state, ca_pem);
-    workloads::reconcile(state, gate);
-    scheduler::reconcile(state, scripted, gate.events);
-    kubelet::reconcile(state, scripted, gate.events);
+    collect_garbage(state, scope);
+    namespaces::reconcile(state, scope, ca_pem);
+    workloads::reconcile(state, scope, gate);
+    scheduler::reconcile(state, scope, scripted, gate.events, load);
+    kubelet::reconcile(state, scope, scripted, gate.events);
 }
 
 /// Pods deleted since the last pass, from the store's event stream (a lagging stream
@@ -499,32 +523,54 @@ pub(crate) fn strip_times(value: &Value) -> Value {
     }
 }
 
-/// Deletes every object all of whose owners are gone, as the garbage collector does.
-fn collect_garbage(state: &mut State) {
-    let objects = state.all();
-    let uids: HashSet<&str> = objects.iter().map(|(_, o)| meta::uid(o)).collect();
-    let orphans: Vec<_> = objects
-        .iter()
-        .filter(|(_, o)| {
-            let owners = o
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array);
-            owners.is_some_and(|refs| {
-                !refs.is_empty()
-                    && refs
-                        .iter()
-                        .all(|r| !uids.contains(r.get("uid").and_then(Value::as_str).unwrap_or("")))
-            }) && !meta::is_deleting(o)
-        })
-        .cloned()
-        .collect();
-    for (key, object) in orphans {
-        let rt = state
-            .types()
-            .find(|t| t.type_key() == key.type_key)
-            .cloned();
-        if let Some(rt) = rt {
-            remove(state, &rt, &object);
+/// Deletes every object of the slice all of whose owners are gone, as the garbage
+/// collector does: an owner is there when an object of its kind and name (in the
+/// dependant's namespace, or cluster-scoped) has its uid.
+fn collect_garbage(state: &mut State, scope: &Scope) {
+    let types: Vec<Arc<ResourceType>> = state.types().cloned().collect();
+    let mut orphans = Vec::new();
+    for namespace in scope.namespaces() {
+        for rt in types
+            .iter()
+            .filter(|t| t.namespaced != namespace.is_empty())
+        {
+            for object in state.list(&rt.type_key(), Some(namespace)) {
+                if is_orphan(state, &object) && !meta::is_deleting(&object) {
+                    orphans.push((rt.clone(), object));
+                }
+            }
         }
     }
+    for (rt, object) in orphans {
+        remove(state, &rt, &object);
+    }
+}
+
+fn is_orphan(state: &State, object: &Value) -> bool {
+    let Some(owners) = object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .filter(|refs| !refs.is_empty())
+    else {
+        return false;
+    };
+    owners.iter().all(|owner| {
+        let field = |k: &str| owner.get(k).and_then(Value::as_str).unwrap_or("");
+        let group = field("apiVersion").rsplit_once('/').map_or("", |(g, _)| g);
+        let Some(rt) = state
+            .types()
+            .find(|t| t.group == group && t.kind == field("kind"))
+            .cloned()
+        else {
+            return true;
+        };
+        let namespace = if rt.namespaced {
+            meta::namespace(object)
+        } else {
+            ""
+        };
+        state
+            .get(&ObjectKey::new(&rt.type_key(), namespace, field("name")))
+            .is_none_or(|o| meta::uid(&o) != field("uid"))
+    })
 }

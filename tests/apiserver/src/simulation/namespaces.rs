@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use super::scope::Scope;
 use super::{log_refusal, type_of};
 use crate::lifecycle::{self, WriteOptions};
 use crate::meta;
@@ -18,8 +19,8 @@ const CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify th
     when using internal endpoints such as the internal service (kubernetes.default.svc). No other \
     usage is guaranteed across distributions of Kubernetes clusters.";
 
-/// Ensures every active namespace has its default ServiceAccount and CA ConfigMap.
-pub fn reconcile(state: &mut State, ca_pem: &str) {
+/// Ensures every active namespace of the slice has its default ServiceAccount and CA ConfigMap.
+pub fn reconcile(state: &mut State, scope: &Scope, ca_pem: &str) {
     let (Some(namespaces), Some(accounts), Some(config_maps)) = (
         type_of(state, "", "namespaces"),
         type_of(state, "", "serviceaccounts"),
@@ -27,7 +28,11 @@ pub fn reconcile(state: &mut State, ca_pem: &str) {
     ) else {
         return;
     };
-    for namespace in state.list(&namespaces.type_key(), None) {
+    for name in scope.namespaces().iter().filter(|n| !n.is_empty()) {
+        let key = ObjectKey::new(&namespaces.type_key(), "", name);
+        let Some(namespace) = state.get(&key) else {
+            continue;
+        };
         if meta::is_deleting(&namespace) {
             continue;
         }

@@ -9,9 +9,11 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::events::{self, Occurrence, Reporter};
+use super::scope::Scope;
 use super::{log_refusal, placement, type_of, write_status};
 use crate::lifecycle::{self, WriteOptions};
 use crate::meta;
+use crate::resources::TypeKey;
 use crate::store::State;
 
 const MANAGER: &str = "kube-scheduler";
@@ -24,23 +26,59 @@ fn reporter() -> Reporter<'static> {
     }
 }
 
-/// Binds every unscheduled pod that fits a node.
-pub fn reconcile(state: &mut State, scripted: &HashSet<String>, record: bool) {
+/// How many pods each node runs, counted once per pass when a slice first has a pod to
+/// bind, then kept up to date with the pass's own bindings.
+#[derive(Default)]
+pub struct Load {
+    per_node: Option<HashMap<String, usize>>,
+}
+
+impl Load {
+    fn counts(&mut self, state: &State, pods: &TypeKey) -> &mut HashMap<String, usize> {
+        self.per_node.get_or_insert_with(|| {
+            let mut load = HashMap::new();
+            for pod in state.list(pods, None) {
+                if let Some(node) = bound_node(&pod) {
+                    *load.entry(node.to_string()).or_default() += 1;
+                }
+            }
+            load
+        })
+    }
+}
+
+fn bound_node(pod: &Value) -> Option<&str> {
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+}
+
+/// Binds every unscheduled pod of the slice that fits a node.
+pub fn reconcile(
+    state: &mut State,
+    scope: &Scope,
+    scripted: &HashSet<String>,
+    record: bool,
+    load: &mut Load,
+) {
     let (Some(pod_rt), Some(node_rt)) = (type_of(state, "", "pods"), type_of(state, "", "nodes"))
     else {
         return;
     };
-    let nodes = state.list(&node_rt.type_key(), None);
-    let pods = state.list(&pod_rt.type_key(), None);
-    let mut load: HashMap<String, usize> = HashMap::new();
-    let mut pending = Vec::new();
-    for pod in pods {
-        match pod.pointer("/spec/nodeName").and_then(Value::as_str) {
-            Some(node) if !node.is_empty() => *load.entry(node.to_string()).or_default() += 1,
-            _ if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) => {}
-            _ => pending.push(pod),
-        }
+    let pending: Vec<_> = scope
+        .changed(state, &pod_rt.type_key())
+        .into_iter()
+        .filter(|pod| {
+            bound_node(pod).is_none()
+                && !meta::is_deleting(pod)
+                && !scripted.contains(meta::uid(pod))
+        })
+        .collect();
+    if pending.is_empty() {
+        return;
     }
+    let nodes = state.list(&node_rt.type_key(), None);
+    let load = load.counts(state, &pod_rt.type_key());
     for pod in pending {
         let spec = pod.get("spec").cloned().unwrap_or_else(|| json!({}));
         let chosen = nodes

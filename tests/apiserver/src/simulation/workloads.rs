@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::events::{self, Occurrence};
+use super::scope::Scope;
 use super::{PodGate, controller_ref, placement, remove, type_of, write_status};
 use crate::meta;
 use crate::resources::ResourceType;
@@ -20,15 +21,15 @@ const REVISION_LABEL: &str = "controller-revision-hash";
 const COMPLETED: &str = "Reached expected number of succeeded pods";
 const BACKOFF: &str = "Job has reached the specified backoff limit";
 
-/// Runs every controller once.
-pub fn reconcile(state: &mut State, gate: &mut PodGate) {
-    super::deployments::reconcile(state, gate.events);
+/// Runs every controller once over the slice's namespaces.
+pub fn reconcile(state: &mut State, scope: &Scope, gate: &mut PodGate) {
+    super::deployments::reconcile(state, scope, gate.events);
     for (group, plural) in [("apps", "replicasets"), ("", "replicationcontrollers")] {
-        replica_sets(state, gate, group, plural);
+        replica_sets(state, scope, gate, group, plural);
     }
-    stateful_sets(state, gate);
-    daemon_sets(state, gate);
-    jobs(state, gate);
+    stateful_sets(state, scope, gate);
+    daemon_sets(state, scope, gate);
+    jobs(state, scope, gate);
 }
 
 /// FNV-1a of the template, spelled with the real server's safe alphabet.
@@ -160,12 +161,12 @@ fn delete_pod(state: &mut State, gate: &PodGate, pods: &ResourceType, owner: &Va
     );
 }
 
-fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str) {
+fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &str, plural: &str) {
     let (Some(rt), Some(pod_rt)) = (type_of(state, group, plural), type_of(state, "", "pods"))
     else {
         return;
     };
-    for set in state.list(&rt.type_key(), None) {
+    for set in scope.list(state, &rt.type_key()) {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -205,14 +206,14 @@ fn replica_sets(state: &mut State, gate: &mut PodGate, group: &str, plural: &str
     }
 }
 
-fn stateful_sets(state: &mut State, gate: &mut PodGate) {
+fn stateful_sets(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt)) = (
         type_of(state, "apps", "statefulsets"),
         type_of(state, "", "pods"),
     ) else {
         return;
     };
-    for set in state.list(&rt.type_key(), None) {
+    for set in scope.list(state, &rt.type_key()) {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -280,7 +281,7 @@ fn stateful_sets(state: &mut State, gate: &mut PodGate) {
     }
 }
 
-fn daemon_sets(state: &mut State, gate: &mut PodGate) {
+fn daemon_sets(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt), Some(node_rt)) = (
         type_of(state, "apps", "daemonsets"),
         type_of(state, "", "pods"),
@@ -289,7 +290,7 @@ fn daemon_sets(state: &mut State, gate: &mut PodGate) {
         return;
     };
     let all_nodes = state.list(&node_rt.type_key(), None);
-    for set in state.list(&rt.type_key(), None) {
+    for set in scope.list(state, &rt.type_key()) {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -352,12 +353,12 @@ fn daemon_sets(state: &mut State, gate: &mut PodGate) {
     }
 }
 
-fn jobs(state: &mut State, gate: &mut PodGate) {
+fn jobs(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     let (Some(rt), Some(pod_rt)) = (type_of(state, "batch", "jobs"), type_of(state, "", "pods"))
     else {
         return;
     };
-    for job in state.list(&rt.type_key(), None) {
+    for job in scope.list(state, &rt.type_key()) {
         if meta::is_deleting(&job) {
             continue;
         }

@@ -1,0 +1,562 @@
+//! Scale harness: the whole controller against a large simulated cluster.
+//!
+//! In: a pod count (`--pods`, default 10,000) and the `kube-devops` binary (`--binary`,
+//! default `target/release/kube-devops`). It starts the test API server in this process
+//! with its workload simulation, seeds `pods / 10` Deployments of 10 replicas over
+//! `pods / 100` namespaces (each with a DevOpsPolicy) and waits until the simulation has settled; then it starts
+//! `kube-devops run --no-webhook` as a child process and measures, printing one line per
+//! figure: the server's resident memory and store contents, a small list's latency while
+//! the simulation works, the controller's time to ready and resident memory, the
+//! event-to-gauge latency under pod churn, the writes once converged, the
+//! recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
+//!
+//! ```text
+//! cargo build --release -p kube-devops-actors --bin kube-devops
+//! cargo run --release -p kube-devops-actors --example scale -- --pods 10000
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use kube::api::ListParams;
+use kube::{Api, CustomResourceExt};
+use kube_apiserver_test::{ApiServerHandle, ServerConfig, StoreStats, start};
+use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
+use serde_json::{Value, json};
+
+mod probe;
+
+use probe::{Percentiles, http_get, resident_kib};
+
+/// Pods per Deployment, and Deployments per namespace.
+const REPLICAS: usize = 10;
+const DEPLOYMENTS_PER_NAMESPACE: usize = 10;
+/// The namespace of the latency probe's pod.
+const PROBE_NAMESPACE: &str = "scale-probe";
+
+struct Options {
+    pods: usize,
+    binary: PathBuf,
+    churn: usize,
+    churn_seconds: u64,
+    steady_seconds: u64,
+    events: bool,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut o = Options {
+        pods: 10_000,
+        binary: root.join("target/release/kube-devops"),
+        churn: 1000,
+        churn_seconds: 20,
+        steady_seconds: 60,
+        events: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--events" {
+            o.events = true;
+            continue;
+        }
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || -> anyhow::Result<usize> {
+            value
+                .parse()
+                .with_context(|| format!("{flag} needs a number"))
+        };
+        match flag.as_str() {
+            "--pods" => o.pods = number()?.max(REPLICAS),
+            "--binary" => o.binary = PathBuf::from(&value),
+            "--churn" => o.churn = number()?,
+            "--churn-seconds" => o.churn_seconds = number()? as u64,
+            "--steady-seconds" => o.steady_seconds = number()? as u64,
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    if !o.binary.is_file() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p kube-devops-actors --bin kube-devops` or pass --binary",
+            o.binary.display()
+        );
+    }
+    Ok(o)
+}
+
+fn main() -> anyhow::Result<()> {
+    let o = options()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(o))
+}
+
+/// A Deployment; one in three lacks probes, one in five runs a floating tag, so the
+/// namespaces' scores differ.
+fn deployment(namespace: &str, i: usize) -> Value {
+    let mut container = json!({
+        "name": "app",
+        "image": if i.is_multiple_of(5) { "registry.example.com/shop/web:latest".to_string() }
+                 else { format!("registry.example.com/shop/web:1.{}.0", i % 7) },
+        "ports": [{"containerPort": 8080}],
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                      "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true},
+    });
+    if !i.is_multiple_of(3) {
+        let probe = json!({"httpGet": {"path": "/healthz", "port": 8080}});
+        container["livenessProbe"] = probe.clone();
+        container["readinessProbe"] = probe;
+    }
+    let name = format!("web-{i}");
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [container]},
+            },
+        },
+    })
+}
+
+/// The namespace's DevOpsPolicy: no `:latest`, at most 3 restarts.
+fn policy(namespace: &str) -> Value {
+    json!({
+        "apiVersion": "devops.stochastic.io/v1", "kind": "DevOpsPolicy",
+        "metadata": {"name": "baseline", "namespace": namespace},
+        "spec": {"forbidLatestTag": true, "maxRestartCount": 3},
+    })
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+}
+
+/// How many pods the store holds and how many writes it has committed.
+fn pods_and_writes(stats: &StoreStats) -> (usize, u64) {
+    let pods = stats.by_resource.get("pods").map_or(0, |(n, _)| *n);
+    (pods, stats.writes.values().sum())
+}
+
+fn print_stats(stats: &StoreStats) {
+    for (plural, (count, bytes)) in &stats.by_resource {
+        if *count >= 100 {
+            println!(
+                "  store {plural}: {count} objects, {} bytes of JSON each",
+                bytes / count
+            );
+        }
+    }
+    println!(
+        "  store history: {} events; snapshots: {} holding {} items",
+        stats.history_events, stats.snapshots, stats.snapshot_items
+    );
+}
+
+async fn run(o: Options) -> anyhow::Result<()> {
+    let nodes = (o.pods / 100).max(3);
+    let config = ServerConfig::new().nodes(nodes).simulated_events(o.events);
+    let handle = Arc::new(start(config).await?);
+    let before = resident_kib(std::process::id()).unwrap_or(0);
+    println!("server: {nodes} nodes, {before} KiB resident before seeding");
+    let seeded = seed(&handle, o.pods).await?;
+    println!("seeded {} pods in {:.1} s", o.pods, seeded.as_secs_f64());
+    let after = resident_kib(std::process::id()).unwrap_or(0);
+    println!(
+        "server resident: {after} KiB ({} bytes per pod)",
+        (after.saturating_sub(before)) * 1024 / o.pods as u64
+    );
+    print_stats(&handle.stats());
+    let client = handle.client().await?;
+    list_latency_owned(client.clone(), "while idle").await?;
+    let mut controller = Controller::start(&o.binary, handle.kubeconfig_path())?;
+    let outcome = measure(&o, handle, &client, &mut controller).await;
+    controller.stop();
+    outcome
+}
+
+/// Creates the namespaces and Deployments and waits for every pod to run.
+async fn seed(handle: &ApiServerHandle, pods: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    for crd in [DevOpsPolicy::crd(), PolicyAuditResult::crd()] {
+        handle.create(serde_json::to_value(crd)?)?;
+    }
+    handle.create(namespace("kube-devops"))?;
+    let deployments = pods / REPLICAS;
+    let namespaces = deployments.div_ceil(DEPLOYMENTS_PER_NAMESPACE);
+    for n in 0..namespaces {
+        let name = format!("team-{n:04}");
+        handle.create(namespace(&name))?;
+        handle.create(policy(&name))?;
+        for d in 0..DEPLOYMENTS_PER_NAMESPACE {
+            let i = n * DEPLOYMENTS_PER_NAMESPACE + d;
+            if i < deployments {
+                handle.create(deployment(&name, i))?;
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut last = (0, 0);
+    let mut quiet_since = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = pods_and_writes(&handle.stats());
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        } else if now.0 >= pods && quiet_since.elapsed() >= Duration::from_secs(2) {
+            return Ok(started.elapsed() - Duration::from_secs(2));
+        }
+        if started.elapsed() > Duration::from_secs(3600) {
+            bail!(
+                "the simulation did not settle within an hour ({} pods)",
+                now.0
+            );
+        }
+    }
+}
+
+/// p50/p90/p99 of listing one namespace's ConfigMaps, 50 times.
+async fn list_latency_owned(client: kube::Client, when: &'static str) -> anyhow::Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client, "team-0000");
+    let mut samples = Percentiles::default();
+    for _ in 0..50 {
+        let t = Instant::now();
+        api.list(&ListParams::default()).await?;
+        samples.add(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "list one namespace's ConfigMaps {when}: {}",
+        samples.summary()
+    );
+    Ok(())
+}
+
+/// The controller as a child process with its ops port.
+struct Controller {
+    child: Child,
+    port: u16,
+    started: Instant,
+}
+
+impl Controller {
+    fn start(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Controller> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::env::temp_dir().join(format!("kube-devops-scale-{port}.log"));
+        let child = Command::new(binary)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(["--log-level", "info", "run", "--no-webhook"])
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--identity", "scale", "--namespace", "kube-devops"])
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).map(Stdio::from)?)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        println!("controller log: {}", log.display());
+        Ok(Controller {
+            child,
+            port,
+            started: Instant::now(),
+        })
+    }
+
+    fn resident_kib(&self) -> u64 {
+        resident_kib(self.child.id()).unwrap_or(0)
+    }
+
+    async fn ready(&self) -> bool {
+        http_get(self.port, "/readyz").await.map(|(code, _)| code) == Some(200)
+    }
+
+    async fn wait_ready(&self, limit: Duration) -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        while !self.ready().await {
+            if t.elapsed() > limit {
+                bail!("the controller was not ready within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(t.elapsed())
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+async fn measure(
+    o: &Options,
+    handle: Arc<ApiServerHandle>,
+    client: &kube::Client,
+    controller: &mut Controller,
+) -> anyhow::Result<()> {
+    let start_writes = handle.stats().writes;
+    let sync = tokio::spawn(list_latency_owned(
+        client.clone(),
+        "during the controller's sync",
+    ));
+    let ready = controller.wait_ready(Duration::from_secs(600)).await?;
+    println!(
+        "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident",
+        ready.as_secs_f64(),
+        controller.resident_kib()
+    );
+    sync.await??;
+    let converged = converge(&handle, controller.started).await;
+    let writes = write_counts(&start_writes, &handle.stats().writes);
+    println!(
+        "controller converged {:.1} s after start with writes {writes:?}, {} KiB resident",
+        converged.as_secs_f64(),
+        controller.resident_kib()
+    );
+    let before = handle.stats().writes;
+    tokio::time::sleep(Duration::from_secs(o.steady_seconds)).await;
+    let steady = write_counts(&before, &handle.stats().writes);
+    println!(
+        "steady state, {} s with nothing changing: writes {steady:?}",
+        o.steady_seconds
+    );
+    probe_pod(&handle, 0)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pods = pod_names(&handle);
+    let churn_length = Duration::from_secs(o.churn_seconds);
+    let churn = {
+        let (handle, rate) = (handle.clone(), o.churn);
+        tokio::task::spawn_blocking(move || churn_pods(&handle, &pods, rate, churn_length))
+    };
+    let during = tokio::spawn(list_latency_owned(client.clone(), "during churn"));
+    let mut latency = probe_loop(&handle, controller.port, churn_length).await?;
+    let changed = churn.await??;
+    during.await??;
+    println!(
+        "event-to-gauge under {changed} pod changes in {} s: {}; controller {} KiB resident",
+        o.churn_seconds,
+        latency.summary(),
+        controller.resident_kib()
+    );
+    relist(&handle, controller, o.pods).await?;
+    analyze(o, &handle).await?;
+    Ok(())
+}
+
+/// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
+/// gauge took to follow.
+async fn probe_loop(
+    handle: &ApiServerHandle,
+    port: u16,
+    length: Duration,
+) -> anyhow::Result<Percentiles> {
+    let mut latency = Percentiles::default();
+    let mut restarts = 0;
+    let end = Instant::now() + length;
+    while Instant::now() < end {
+        restarts = 5 - restarts;
+        if let Some(took) = event_to_gauge(handle, port, restarts).await? {
+            latency.add(took);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(latency)
+}
+
+/// Waits until nothing but leases and events has been written for 10 s; answers the
+/// time from the controller's start to its last write.
+async fn converge(handle: &ApiServerHandle, started: Instant) -> Duration {
+    let mut last = handle.stats().writes;
+    let mut last_change = Instant::now();
+    while last_change.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = handle.stats().writes;
+        if !write_counts(&last, &now).is_empty() {
+            last_change = Instant::now();
+        }
+        last = now;
+    }
+    last_change.saturating_duration_since(started)
+}
+
+/// Writes per resource between two counts, leases and events left out.
+fn write_counts(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> Vec<(String, u64)> {
+    after
+        .iter()
+        .filter(|(plural, _)| !matches!(plural.as_str(), "leases" | "events"))
+        .map(|(plural, n)| (plural.clone(), n - before.get(plural).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The probe pod: one container without probes on a pinned tag, `restarts` restarts.
+fn probe_pod(handle: &ApiServerHandle, restarts: u32) -> anyhow::Result<()> {
+    if handle.get("v1", "Namespace", "", PROBE_NAMESPACE).is_none() {
+        handle.create(namespace(PROBE_NAMESPACE))?;
+        handle.create(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "probe", "namespace": PROBE_NAMESPACE},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "app", "image": "example/app:1.0"}]},
+            "status": running_status(restarts),
+        }))?;
+        return Ok(());
+    }
+    handle.set_pod_status(PROBE_NAMESPACE, "probe", running_status(restarts))?;
+    Ok(())
+}
+
+fn running_status(restarts: u32) -> Value {
+    json!({
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "app", "image": "example/app:1.0", "imageID": "",
+            "ready": true, "started": true, "restartCount": restarts,
+            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}],
+    })
+}
+
+/// Sets the probe pod's restarts and answers how long the controller's namespace gauge
+/// took to move (None when it did not within 10 s).
+async fn event_to_gauge(
+    handle: &ApiServerHandle,
+    port: u16,
+    restarts: u32,
+) -> anyhow::Result<Option<Duration>> {
+    let series = format!("kube_devops_namespace_health_score{{namespace=\"{PROBE_NAMESPACE}\"}}");
+    let before = gauge(port, &series).await;
+    let t = Instant::now();
+    probe_pod(handle, restarts)?;
+    while t.elapsed() < Duration::from_secs(10) {
+        if gauge(port, &series).await != before {
+            return Ok(Some(t.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(None)
+}
+
+async fn gauge(port: u16, series: &str) -> Option<f64> {
+    let (_, text) = http_get(port, "/metrics").await?;
+    probe::metric(&text, series)
+}
+
+/// Every seeded pod's namespace and name.
+fn pod_names(handle: &ApiServerHandle) -> Vec<(String, String)> {
+    handle
+        .list("v1", "Pod", None)
+        .iter()
+        .filter_map(|p| {
+            let meta = p.get("metadata")?;
+            let field = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_string);
+            Some((field("namespace")?, field("name")?))
+        })
+        .filter(|(ns, _)| ns.starts_with("team-"))
+        .collect()
+}
+
+/// Changes `rate` pods a second for `length` (their restart counts, which the scores
+/// count), in batches every 10 ms, on a thread of its own; answers how many changes were made.
+fn churn_pods(
+    handle: &ApiServerHandle,
+    pods: &[(String, String)],
+    rate: usize,
+    length: Duration,
+) -> anyhow::Result<usize> {
+    if pods.is_empty() || rate == 0 {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let mut done = 0usize;
+    while started.elapsed() < length {
+        std::thread::sleep(Duration::from_millis(10));
+        let due = (started.elapsed().as_secs_f64() * rate as f64) as usize;
+        while done < due {
+            let (namespace, name) = &pods[(done * 7919) % pods.len()];
+            handle.set_pod_status(namespace, name, running_status((done % 6) as u32))?;
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+/// Compacts the history and closes every watch: the controller's watches resume from a
+/// version that is gone, get 410 and list again. The probe pod changes right after, so
+/// the gauge follows only once the pod watch has listed again: that time is the
+/// recovery. Then `pods_tracked` must count every pod again.
+async fn relist(
+    handle: &ApiServerHandle,
+    controller: &Controller,
+    pods: usize,
+) -> anyhow::Result<()> {
+    let restarts = 5 - probe_restarts(handle);
+    handle.compact();
+    handle.close_watches();
+    let follow = event_to_gauge(handle, controller.port, restarts).await?;
+    let tracked = http_get(controller.port, "/metrics")
+        .await
+        .and_then(|(_, text)| probe::metric(&text, "kube_devops_pods_tracked"));
+    println!(
+        "forced 410 relist: the gauge followed a change after {:?} s; pods tracked {tracked:?} of {}",
+        follow.map(|d| d.as_secs_f64()),
+        pods + 1
+    );
+    Ok(())
+}
+
+fn probe_restarts(handle: &ApiServerHandle) -> u32 {
+    handle
+        .get("v1", "Pod", PROBE_NAMESPACE, "probe")
+        .and_then(|p| {
+            p.pointer("/status/containerStatuses/0/restartCount")
+                .and_then(Value::as_u64)
+        })
+        .map_or(0, |n| n as u32)
+}
+
+/// `kube-devops analyze -o json` against the cluster: wall time and peak resident.
+async fn analyze(o: &Options, handle: &ApiServerHandle) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let mut child = Command::new(&o.binary)
+        .arg("--kubeconfig")
+        .arg(handle.kubeconfig_path())
+        .args(["analyze", "-o", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        peak = peak.max(probe::peak_kib(pid).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "analyze against the cluster: {:.2} s, peak {peak} KiB resident, exit {:?}",
+        t.elapsed().as_secs_f64(),
+        status.code()
+    );
+    Ok(())
+}
