@@ -8,9 +8,13 @@
 //! [`Skip`] with a bounded [`SkipReason`]. The plan only ever adds what is missing:
 //! existing values are never changed. A probe is planned only when it can be derived (the
 //! policy's `defaultProbe`, or exactly one declared container port), never guessed.
-//! `intent` turns a plan into the server-side apply object the enforcer sends.
+//! `intent` turns a plan into the server-side apply object the enforcer sends, `rollout`
+//! reads whether a workload is rolling out, `status` computes the policy's enforcement
+//! status.
 
 pub mod intent;
+pub mod rollout;
+pub mod status;
 
 use jiff::Timestamp;
 use serde::Serialize;
