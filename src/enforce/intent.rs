@@ -237,6 +237,29 @@ pub fn apply_object(live: &Value, plan: &RemediationPlan, patched_at: &str) -> V
     })
 }
 
+/// What enforcement owned before a remediation, as an applied configuration: applying it
+/// undoes that one remediation and keeps the earlier ones (the empty configuration when
+/// enforcement owned nothing).
+pub fn previous_object(live: &Value, kind: WorkloadKind, namespace: &str, name: &str) -> Value {
+    if !is_managed(live) {
+        return revert_object(kind, namespace, name);
+    }
+    let empty = RemediationPlan {
+        kind,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        containers: Vec::new(),
+        fixes: Vec::new(),
+        not_derivable: Vec::new(),
+    };
+    let at = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(PATCHED_AT))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    apply_object(live, &empty, at)
+}
+
 /// The empty configuration: applied under [`FIELD_MANAGER`], it removes every field
 /// enforcement owns on the workload.
 pub fn revert_object(kind: WorkloadKind, namespace: &str, name: &str) -> Value {

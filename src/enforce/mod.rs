@@ -12,6 +12,7 @@
 //! reads whether a workload is rolling out, `status` computes the policy's enforcement
 //! status.
 
+pub mod candidates;
 pub mod intent;
 pub mod rollout;
 pub mod status;
