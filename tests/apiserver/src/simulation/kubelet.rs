@@ -5,8 +5,9 @@
 //! Annotations on the pod (copied from a workload's template) script something else:
 //! `apiserver.test/phase`, `apiserver.test/restart-count`, `apiserver.test/waiting-reason`,
 //! `apiserver.test/ready`, and `apiserver.test/failing-probe-ports` (probes on those ports
-//! fail: not ready, and a failing liveness probe keeps the container in CrashLoopBackOff). Pods whose status a test set through the handle are left
-//! alone; pods bound to a node that does not exist stay Pending.
+//! fail: not ready, and a failing liveness probe keeps the container in CrashLoopBackOff).
+//! Pods whose status a test set through the handle are left alone; pods bound to a node
+//! that does not exist stay Pending.
 
 use std::collections::HashSet;
 
