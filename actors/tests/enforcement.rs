@@ -516,3 +516,59 @@ async fn standbys_excluded_namespaces_exempt_workloads_and_bare_pods_are_never_p
     assert!(!patched(&live(&h, "shop", "legacy")));
     assert!(!patched(&live(&h, "blog", "site")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remediation_whose_pods_never_become_ready_is_reverted_and_not_retried() {
+    let h = server_with(true).await;
+    // Nothing listens on 8080: probes enforcement adds there fail, so the new pods crash.
+    let mut d = deployment("shop", "web", 2, json!([bare("app", 8080)]));
+    d["spec"]["template"]["metadata"]["annotations"] =
+        json!({"apiserver.test/failing-probe-ports": "8080"});
+    h.create(d).unwrap();
+    let original = live(&h, "shop", "web");
+    let c = operator(&h, "solo", "200", &[]);
+    leading(&c).await;
+    let mut spec = enforcing("enforce");
+    spec["enforcement"] = json!({"rolloutDeadlineSeconds": 3});
+    h.create(policy("shop", "p", spec)).unwrap();
+
+    eventually(Duration::from_secs(30), "the patch", || {
+        Some(live(&h, "shop", "web")).filter(patched)
+    })
+    .await;
+    let st = eventually(Duration::from_secs(60), "the revert", || {
+        let st = policy_status(&h, "shop", "p");
+        (st["remediationsFailed"] == 1).then_some(st)
+    })
+    .await;
+    assert_eq!(st["remediationsApplied"], 1, "{st}");
+    assert_eq!(st["remediatedWorkloads"], json!([]), "{st}");
+    let skip = &st["skipped"][0];
+    assert_eq!(skip["workload"], "Deployment/web");
+    assert_eq!(skip["reason"], "rolloutFailed");
+    let reverted = live(&h, "shop", "web");
+    assert_eq!(reverted["spec"], original["spec"]);
+    assert!(!managed_by_enforcer(&reverted), "{reverted}");
+
+    // Later cycles (pod changes of the rollback, a new pod) leave it alone.
+    h.create(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "extra", "namespace": "shop"},
+        "spec": {"containers": [good("extra", 80)]},
+        "status": {"phase": "Running"}
+    }))
+    .unwrap();
+    eventually(Duration::from_secs(30), "the new pod scanned", || {
+        (policy_status(&h, "shop", "p")["podsScanned"] == 3).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = live(&h, "shop", "web");
+    assert_eq!(later["metadata"]["generation"], reverted["metadata"]["generation"]);
+    assert_eq!(policy_status(&h, "shop", "p")["remediationsApplied"], 1);
+    assert_eq!(events(&h, "shop", "Remediated", "web").len(), 1);
+    assert_eq!(
+        c.metric("kube_devops_enforcement_remediations_failed_total"),
+        Some(1.0)
+    );
+}
