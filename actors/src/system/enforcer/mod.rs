@@ -143,6 +143,14 @@ pub struct EnforcerActor {
 impl EnforcerActor {
     /// An enforcer writing through `client` while `guard` allows.
     pub fn new(client: Client, guard: LeadershipGuard, metrics: Metrics, identity: &str) -> Self {
+        // Every reason is a series from the start (a bounded set), so a rate over it is
+        // defined before the first skip.
+        for reason in kube_devops::enforce::SkipReason::ALL {
+            metrics
+                .remediations_skipped_total
+                .with_label_values(&[reason.as_str()])
+                .inc_by(0);
+        }
         EnforcerActor {
             enforcer: Arc::new(Enforcer::new(
                 client,
