@@ -564,7 +564,10 @@ async fn a_remediation_whose_pods_never_become_ready_is_reverted_and_not_retried
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let later = live(&h, "shop", "web");
-    assert_eq!(later["metadata"]["generation"], reverted["metadata"]["generation"]);
+    assert_eq!(
+        later["metadata"]["generation"],
+        reverted["metadata"]["generation"]
+    );
     assert_eq!(policy_status(&h, "shop", "p")["remediationsApplied"], 1);
     assert_eq!(events(&h, "shop", "Remediated", "web").len(), 1);
     assert_eq!(

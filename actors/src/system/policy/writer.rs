@@ -302,7 +302,7 @@ impl Writer {
                 result?;
                 applied.push(Applied::Status {
                     policy: policy.clone(),
-                    status: Box::new(status.clone()),
+                    status: status.clone(),
                 });
                 let uid = job.uids.get(policy).cloned().unwrap_or_default();
                 for e in events {
