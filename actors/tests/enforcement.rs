@@ -46,6 +46,25 @@ fn bare(name: &str, port: i32) -> Value {
     json!({"name": name, "image": "registry.example.com/app:1.0", "ports": [{"containerPort": port}]})
 }
 
+/// A running pod without a controller.
+fn running_pod(ns: &str, name: &str, container: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"containers": [container]},
+        "status": {"phase": "Running"}
+    })
+}
+
+/// Makes the operator reconcile `ns` again (a new compliant pod, the namespace's
+/// `pods`-th) and gives the enforcer's cycle time to run.
+async fn another_cycle(h: &ApiServerHandle, ns: &str, policy: &str, pods: u64) {
+    h.create(running_pod(ns, "extra", good("extra", 80)))
+        .unwrap();
+    scanned(h, ns, policy, pods).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
 fn deployment(ns: &str, name: &str, replicas: i32, containers: Value) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
@@ -184,15 +203,7 @@ async fn the_right_container_is_repaired_by_name_and_the_next_cycle_writes_nothi
 
     // Another reconcile of the namespace (a new pod) writes nothing to the workload.
     let settled = live(&h, "shop", "web");
-    h.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "extra", "namespace": "shop"},
-        "spec": {"containers": [good("extra", 80)]},
-        "status": {"phase": "Running"}
-    }))
-    .unwrap();
-    scanned(&h, "shop", "staging", 3).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    another_cycle(&h, "shop", "staging", 3).await;
     let after = live(&h, "shop", "web");
     assert_eq!(
         rv(&after),
@@ -446,13 +457,8 @@ async fn standbys_excluded_namespaces_exempt_workloads_and_bare_pods_are_never_p
     let mut exempt = deployment("shop", "legacy", 1, json!([bare("app", 8080)]));
     exempt["metadata"]["annotations"] = json!({"devops.stochastic.io/ignore": "*"});
     h.create(exempt).unwrap();
-    h.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "loner", "namespace": "shop"},
-        "spec": {"containers": [bare("app", 8080)]},
-        "status": {"phase": "Running"}
-    }))
-    .unwrap();
+    h.create(running_pod("shop", "loner", bare("app", 8080)))
+        .unwrap();
     h.create(deployment("blog", "site", 1, json!([bare("app", 8080)])))
         .unwrap();
     let leader = operator(&h, "a", "200", &["--exclude-namespace", "blog"]);
@@ -551,18 +557,7 @@ async fn a_remediation_whose_pods_never_become_ready_is_reverted_and_not_retried
     assert!(!managed_by_enforcer(&reverted), "{reverted}");
 
     // Later cycles (pod changes of the rollback, a new pod) leave it alone.
-    h.create(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "extra", "namespace": "shop"},
-        "spec": {"containers": [good("extra", 80)]},
-        "status": {"phase": "Running"}
-    }))
-    .unwrap();
-    eventually(Duration::from_secs(30), "the new pod scanned", || {
-        (policy_status(&h, "shop", "p")["podsScanned"] == 3).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    another_cycle(&h, "shop", "p", 3).await;
     let later = live(&h, "shop", "web");
     assert_eq!(
         later["metadata"]["generation"],

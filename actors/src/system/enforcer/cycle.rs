@@ -138,6 +138,12 @@ impl Enforcer {
         if !self.guard.is_leading() || req.excluded {
             return;
         }
+        // Policies gone from the namespace leave the status cache.
+        self.memory(|m| {
+            m.statuses.retain(|(ns, name), _| {
+                *ns != req.namespace || req.policies.iter().any(|p| &p.name == name)
+            })
+        });
         let mut outcomes: BTreeMap<String, CycleOutcome> = BTreeMap::new();
         if self.enforce(&req, &mut outcomes).await.is_err() {
             tracing::info!(ns = %req.namespace, "no longer leading: enforcement cycle stopped");

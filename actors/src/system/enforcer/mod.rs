@@ -253,3 +253,72 @@ impl Handler<Shutdown> for EnforcerActor {
         self.pending.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kube_devops::checks::evaluate;
+    use kube_devops::policy::NamespaceExclusions;
+    use kube_devops::score::store::PodEvaluation;
+    use kube_devops::testing::{pod, with_uid};
+
+    use super::*;
+
+    fn evaluation(ns: &str) -> NamespaceEvaluation {
+        let facts = with_uid(
+            pod("web-1").ns(ns).without_liveness().facts(),
+            "1",
+            Some(("ReplicaSet", "web")),
+        );
+        let findings = evaluate(
+            &facts,
+            &EffectivePolicy::default(),
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        NamespaceEvaluation {
+            namespace: ns.to_owned(),
+            score: None,
+            pods: vec![PodEvaluation {
+                uid: Arc::from("1"),
+                name: Arc::from("web-1"),
+                template: Arc::new(facts),
+                findings,
+            }],
+        }
+    }
+
+    fn policy(mode: &str) -> EnforcingPolicy {
+        let spec: DevOpsPolicySpec = serde_json::from_value(serde_json::json!({
+            "enforcementMode": mode, "requireLivenessProbe": true,
+            "enforcement": {"maxWorkloadsPerCycle": 2, "rolloutDeadlineSeconds": 30}
+        }))
+        .unwrap();
+        EnforcingPolicy::new("p", &spec, None).unwrap()
+    }
+
+    #[test]
+    fn requests_carry_the_owners_and_say_when_the_namespace_is_excluded() {
+        let set = PolicySet::new(
+            EffectivePolicy::default(),
+            "default",
+            NamespaceExclusions::from_flags(Some("kube-devops"), &["legacy-*".to_owned()]).unwrap(),
+        );
+        let req = Enforce::of(&evaluation("shop"), &set, vec![policy("enforce")]).unwrap();
+        assert!(!req.excluded);
+        assert_eq!(
+            req.candidates,
+            vec![Candidate::Controller {
+                kind: "ReplicaSet".into(),
+                name: "web".into()
+            }]
+        );
+        assert_eq!(req.policies[0].max_per_cycle, 2);
+        assert_eq!(req.policies[0].rollout_deadline, Duration::from_secs(30));
+        for ns in ["kube-devops", "legacy-app", "kube-system"] {
+            let req = Enforce::of(&evaluation(ns), &set, vec![policy("enforce")]).unwrap();
+            assert!(req.excluded, "{ns}");
+        }
+        assert!(Enforce::of(&evaluation("shop"), &set, vec![policy("audit")]).is_none());
+    }
+}
