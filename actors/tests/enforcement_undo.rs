@@ -146,6 +146,48 @@ async fn standbys_excluded_namespaces_exempt_workloads_and_bare_pods_are_never_p
             .is_none()
     );
     assert_eq!(policy_status(&h, "blog", "p").get("skipped"), None);
+    // `enforce plan` says the same, with the controller's exclusions.
+    let plan = kube_devops(
+        h.kubeconfig_path(),
+        &[
+            "enforce",
+            "plan",
+            "-A",
+            "-o",
+            "json",
+            "--exclude-namespace",
+            "blog",
+        ],
+    );
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let lines: Vec<(&str, &str, &str)> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let detail = e["detail"].as_str().unwrap_or("");
+            let reason = detail.split(':').next().unwrap_or("");
+            (
+                e["namespace"].as_str().unwrap(),
+                e["workload"].as_str().unwrap(),
+                reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("blog", "-", "excludedNamespace"),
+            ("shop", "Pod/loner", "barePod"),
+            ("shop", "Deployment/legacy", "exempt"),
+        ],
+        "{plan}"
+    );
 
     // The leader goes away without releasing; the standby takes over and repairs nothing it
     // must not, and never wrote while it stood by.

@@ -58,6 +58,10 @@ pub enum EnforceCommand {
     Plan {
         #[command(flatten)]
         scope: Scope,
+        /// Namespaces the controller leaves alone, as globs (repeatable; as the
+        /// controller's flag: replaces the default `*-system`, `cert-manager`).
+        #[arg(long = "exclude-namespace", value_name = "GLOB")]
+        exclude_namespace: Vec<String>,
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = PlanFormat::Table)]
         output: PlanFormat,
@@ -77,7 +81,14 @@ pub fn run(cmd: EnforceCommand, target: &ClusterTarget) -> anyhow::Result<u8> {
     block_on(async {
         let client = target.connect().await?;
         match cmd {
-            EnforceCommand::Plan { scope, output } => plan_cmd(client, &scope, output).await,
+            EnforceCommand::Plan {
+                scope,
+                exclude_namespace,
+                output,
+            } => {
+                let exclusions = NamespaceExclusions::from_flags(None, &exclude_namespace)?;
+                plan_cmd(client, &scope, &exclusions, output).await
+            }
             EnforceCommand::Revert { scope, dry_run } => revert_cmd(client, &scope, dry_run).await,
         }
     })?
@@ -118,6 +129,7 @@ fn entry(ns: &str, policy: &str, mode: &str, workload: &str, action: &str, detai
 async fn plan_policy(
     client: &Client,
     p: &DevOpsPolicy,
+    exclusions: &NamespaceExclusions,
     out: &mut Vec<Value>,
 ) -> anyhow::Result<()> {
     let ns = p.metadata.namespace.clone().unwrap_or_default();
@@ -133,7 +145,7 @@ async fn plan_policy(
             return Ok(());
         }
     };
-    if NamespaceExclusions::default().is_excluded(&ns) {
+    if exclusions.is_excluded(&ns) {
         out.push(line(
             "-",
             "skip",
@@ -190,10 +202,15 @@ async fn plan_policy(
     Ok(())
 }
 
-async fn plan_cmd(client: Client, scope: &Scope, output: PlanFormat) -> anyhow::Result<u8> {
+async fn plan_cmd(
+    client: Client,
+    scope: &Scope,
+    exclusions: &NamespaceExclusions,
+    output: PlanFormat,
+) -> anyhow::Result<u8> {
     let mut out = Vec::new();
     for p in policies(&client, scope).await? {
-        plan_policy(&client, &p, &mut out).await?;
+        plan_policy(&client, &p, exclusions, &mut out).await?;
     }
     match output {
         PlanFormat::Json => outln!("{}", serde_json::to_string_pretty(&out)?),
