@@ -245,7 +245,15 @@ async fn a_remediation_whose_pods_never_become_ready_is_reverted_and_not_retried
     assert_eq!(skip["reason"], "rolloutFailed");
     let reverted = live(&h, "shop", "web");
     assert_eq!(reverted["spec"], original["spec"]);
-    assert!(!managed_by_enforcer(&reverted), "{reverted}");
+    let annotations = &reverted["metadata"]["annotations"];
+    assert!(
+        annotations.get("devops.stochastic.io/patched-by").is_none(),
+        "{reverted}"
+    );
+    assert!(
+        annotations["devops.stochastic.io/rollout-failed"].is_string(),
+        "{reverted}"
+    );
 
     // Later cycles (pod changes of the rollback, a new pod) leave it alone.
     another_cycle(&h, "shop", "p", 3).await;
@@ -260,4 +268,24 @@ async fn a_remediation_whose_pods_never_become_ready_is_reverted_and_not_retried
         c.metric("kube_devops_enforcement_remediations_failed_total"),
         Some(1.0)
     );
+
+    // The mark is on the workload, not in memory: a new leader does not retry either.
+    drop(c);
+    let next = operator(&h, "next", "200", &[]);
+    leading(&next).await;
+    h.create(running_pod("shop", "another", good("another", 81)))
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "the new leader's reconcile",
+        || (policy_status(&h, "shop", "p")["podsScanned"] == 4).then_some(()),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after_failover = live(&h, "shop", "web");
+    assert_eq!(
+        after_failover["metadata"]["generation"],
+        reverted["metadata"]["generation"]
+    );
+    assert!(!patched(&after_failover));
 }

@@ -12,7 +12,9 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{FIELD_MANAGER, PATCHED_AT, PATCHED_BY, RemediationPlan, ResourceField};
+use super::{
+    FIELD_MANAGER, PATCHED_AT, PATCHED_BY, ROLLOUT_FAILED, RemediationPlan, ResourceField,
+};
 use crate::facts::WorkloadKind;
 
 /// The two container lists of a pod template.
@@ -260,6 +262,37 @@ pub fn previous_object(live: &Value, kind: WorkloadKind, namespace: &str, name: 
     apply_object(live, &empty, at)
 }
 
+/// A digest of the workload's pod template (`spec.template`), stable across processes:
+/// FNV-1a over its JSON text (object keys sorted).
+pub fn template_digest(live: &Value) -> String {
+    let text = live
+        .pointer("/spec/template")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The revert of a failed rollout: `previous` (what enforcement owned before the
+/// remediation) marked with the digest of the template it restores, `restored`.
+pub fn failed_revert_object(previous: &Value, restored: &str) -> Value {
+    let mut body = previous.clone();
+    body["metadata"]["annotations"][ROLLOUT_FAILED] = json!(restored);
+    body
+}
+
+/// Whether a revert after a failed rollout left the live template as it is now.
+pub fn rollout_failed_here(live: &Value) -> bool {
+    live.pointer("/metadata/annotations")
+        .and_then(|a| a.get(ROLLOUT_FAILED))
+        .and_then(Value::as_str)
+        .is_some_and(|d| d == template_digest(live))
+}
+
 /// The empty configuration: applied under [`FIELD_MANAGER`], it removes every field
 /// enforcement owns on the workload.
 pub fn revert_object(kind: WorkloadKind, namespace: &str, name: &str) -> Value {
@@ -375,5 +408,28 @@ mod tests {
         );
         assert!(!is_managed(&live));
         assert!(is_managed(&live_with_owned_probe()));
+    }
+
+    #[test]
+    fn a_failed_rollout_marks_the_restored_template_until_it_changes() {
+        let live = live_with_owned_probe();
+        let restored = template_digest(&live);
+        let body = failed_revert_object(
+            &revert_object(WorkloadKind::Deployment, "shop", "web"),
+            &restored,
+        );
+        assert_eq!(
+            body["metadata"]["annotations"][ROLLOUT_FAILED],
+            json!(restored)
+        );
+        let mut marked = live.clone();
+        marked["metadata"]["annotations"] = json!({ROLLOUT_FAILED: restored});
+        assert!(rollout_failed_here(&marked));
+        marked["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+        assert!(
+            !rollout_failed_here(&marked),
+            "a new template may be repaired"
+        );
+        assert!(!rollout_failed_here(&live));
     }
 }

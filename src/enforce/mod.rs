@@ -32,6 +32,9 @@ pub const FIELD_MANAGER: &str = "kube-devops-enforcer";
 pub const PATCHED_BY: &str = "devops.stochastic.io/patched-by";
 /// Annotation with the time of the last patch (RFC 3339).
 pub const PATCHED_AT: &str = "devops.stochastic.io/patched-at";
+/// Annotation a revert after a failed rollout leaves: the digest of the pod template it
+/// restored. While the template is unchanged, the workload is not patched again.
+pub const ROLLOUT_FAILED: &str = "devops.stochastic.io/rollout-failed";
 /// Workloads patched per policy per cycle when the policy names no limit.
 pub const DEFAULT_MAX_WORKLOADS_PER_CYCLE: u32 = 5;
 /// Seconds before the first probe when `defaultProbe` names none.

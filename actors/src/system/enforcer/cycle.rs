@@ -19,7 +19,9 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
-use kube_devops::enforce::intent::{apply_object, previous_object};
+use kube_devops::enforce::intent::{
+    apply_object, failed_revert_object, previous_object, rollout_failed_here, template_digest,
+};
 use kube_devops::enforce::rollout::{Rollout, rollout};
 use kube_devops::enforce::status::{CycleOutcome, enforcement_status, new_skips, same_enforcement};
 use kube_devops::enforce::{Decision, Enforcing, FIELD_MANAGER, RemediationPlan, SkipReason, plan};
@@ -42,15 +44,14 @@ struct Watched {
     deadline: Duration,
     /// The applied configuration that undoes it.
     previous: Value,
+    /// Digest of the pod template before it (what a revert restores).
+    restored: String,
 }
 
 /// What cycles remember.
 #[derive(Debug, Default)]
 struct Memory {
     watched: HashMap<(String, WorkloadName), Watched>,
-    /// Reverted workloads and the generation the revert left them at: not retried until
-    /// the spec changes.
-    failed: HashMap<(String, WorkloadName), i64>,
     /// Enforcement status last written, per (namespace, policy).
     statuses: HashMap<(String, String), DevOpsPolicyStatus>,
 }
@@ -63,12 +64,6 @@ pub struct Enforcer {
     recorder: Recorder,
     bucket: Mutex<TokenBucket>,
     memory: Mutex<Memory>,
-}
-
-fn generation(live: &Value) -> i64 {
-    live.pointer("/metadata/generation")
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
 }
 
 fn skip_entry(workload: String, reason: SkipReason, message: String) -> SkippedWorkload {
@@ -189,7 +184,6 @@ impl Enforcer {
             targets.extend(
                 m.watched
                     .keys()
-                    .chain(m.failed.keys())
                     .filter(|(n, _)| n == ns)
                     .map(|(_, w)| w.clone()),
             )
@@ -204,10 +198,7 @@ impl Enforcer {
             let mut live = match workloads::get(&self.client, ns, w.kind.as_str(), &w.name).await {
                 Ok(v) => v,
                 Err(CallError::NotFound) => {
-                    self.memory(|m| {
-                        m.watched.remove(&key);
-                        m.failed.remove(&key);
-                    });
+                    self.memory(|m| m.watched.remove(&key));
                     continue;
                 }
                 Err(error) => {
@@ -218,19 +209,15 @@ impl Enforcer {
             if self.watch_rollout(ns, w, &live, outcomes).await? {
                 continue;
             }
-            let failed_at = self.memory(|m| m.failed.get(&key).copied());
-            if let Some(at) = failed_at {
-                if generation(&live) == at {
-                    for p in &enforcing {
-                        outcomes.entry(p.name.clone()).or_default().skipped.push(skip_entry(
-                            w.to_string(),
-                            SkipReason::RolloutFailed,
-                            "an earlier remediation was reverted because its pods did not become ready; not retried until the spec changes".into(),
-                        ));
-                    }
-                    continue;
+            if rollout_failed_here(&live) {
+                for p in &enforcing {
+                    outcomes.entry(p.name.clone()).or_default().skipped.push(skip_entry(
+                        w.to_string(),
+                        SkipReason::RolloutFailed,
+                        "an earlier remediation was reverted because its pods did not become ready; not retried until the pod template changes".into(),
+                    ));
                 }
-                self.memory(|m| m.failed.remove(&key));
+                continue;
             }
             for p in &enforcing {
                 let facts = match facts_from_json(live.clone()) {
@@ -315,6 +302,7 @@ impl Enforcer {
                 self.metrics.remediations_applied_total.inc();
                 outcome.applied.push(w.to_string());
                 let previous = previous_object(live, w.kind, ns, &w.name);
+                let restored = template_digest(live);
                 self.memory(|m| {
                     m.watched.insert(
                         (ns.to_owned(), w.clone()),
@@ -323,6 +311,7 @@ impl Enforcer {
                             since: Instant::now(),
                             deadline: p.rollout_deadline,
                             previous,
+                            restored,
                         },
                     )
                 });
@@ -381,12 +370,10 @@ impl Enforcer {
         }
         self.allowed().await?;
         let outcome = outcomes.entry(watched.policy.clone()).or_default();
-        match workloads::apply(&self.client, ns, w, &watched.previous, false).await {
-            Ok(after) => {
-                self.memory(|m| {
-                    m.watched.remove(&key);
-                    m.failed.insert(key.clone(), generation(&after));
-                });
+        let body = failed_revert_object(&watched.previous, &watched.restored);
+        match workloads::apply(&self.client, ns, w, &body, false).await {
+            Ok(_) => {
+                self.memory(|m| m.watched.remove(&key));
                 self.metrics.remediations_failed_total.inc();
                 outcome.failed.push(w.to_string());
                 outcome.reverted.push(w.to_string());
