@@ -158,7 +158,7 @@ fn held_after(writes: Vec<(String, Write)>) -> (Held, HashMap<String, DevOpsPoli
     for (ns, w) in writes {
         match w {
             Write::Status { status, .. } => {
-                statuses.insert(ns, status);
+                statuses.insert(ns, *status);
             }
             Write::AuditResult { policy, digest, .. } => held
                 .audits

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod checks;
 pub mod cross;
 pub mod deploy;
+pub mod enforce;
 pub mod facts;
 pub mod manifests;
 pub mod observability;

@@ -94,9 +94,6 @@ async fn a_namespace_policy_turning_on_run_as_privileged_scores_denies_and_repor
         .expect("a pod without probes is fine under this policy");
 }
 
-/// Families that have no writer yet, and why: enforcement lands with the EnforcerActor.
-const NOT_WRITTEN_YET: [&str; 1] = ["kube_devops_enforcement_remediations_skipped_total"];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_end_to_end_run_every_registered_metric_family_has_a_sample() {
     let h = server().await;
@@ -148,5 +145,5 @@ async fn after_an_end_to_end_run_every_registered_metric_family_has_a_sample() {
             })
         })
         .collect();
-    assert_eq!(empty, NOT_WRITTEN_YET, "families without a sample");
+    assert!(empty.is_empty(), "families without a sample: {empty:?}");
 }

@@ -97,7 +97,7 @@ pub enum Write {
         /// The policy.
         policy: String,
         /// The status.
-        status: DevOpsPolicyStatus,
+        status: Box<DevOpsPolicyStatus>,
         /// Events the change deserves.
         events: Vec<PolicyEvent>,
     },
@@ -176,7 +176,7 @@ pub fn plan_namespace(
             plan.writes.push(Write::Status {
                 policy: p.name.to_owned(),
                 events: status::events(p.status, &desired),
-                status: desired.clone(),
+                status: Box::new(desired.clone()),
             });
         }
         plan.statuses.push((p.name.to_owned(), desired));

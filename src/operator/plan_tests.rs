@@ -46,7 +46,7 @@ fn perform(plan: &NamespacePlan, held: &mut Held, at: Timestamp) -> Option<DevOp
     let mut status = None;
     for (i, w) in plan.writes.iter().enumerate() {
         match w {
-            Write::Status { status: s, .. } => status = Some(s.clone()),
+            Write::Status { status: s, .. } => status = Some((**s).clone()),
             Write::AuditResult { policy, digest, .. } => held
                 .audits
                 .entry(("shop".into(), policy.clone()))

@@ -116,6 +116,11 @@ pub struct EnforcementSettings {
     /// Workloads patched per policy per cycle at most (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_workloads_per_cycle: Option<u32>,
+    /// Seconds the pods of a patched workload have to become ready before the
+    /// remediation is reverted (default 600).
+    #[schemars(range(min = 1))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_deadline_seconds: Option<u32>,
 }
 
 /// A governance policy for the workloads of its namespace.
@@ -212,20 +217,42 @@ pub struct DevOpsPolicyStatus {
     /// RFC 3339 time of the last evaluation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_evaluated: Option<String>,
-    /// Remediations written in the last cycle.
+    /// Remediations written by enforcement since the policy was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediations_applied: Option<u32>,
-    /// Remediations that failed in the last cycle.
+    /// Remediations that failed (a write refused, or reverted after a failed rollout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediations_failed: Option<u32>,
     /// Workloads remediated (or, in dryRun, that would be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediated_workloads: Option<Vec<String>>,
+    /// Workloads enforcement left alone in its last cycle, with why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Vec<SkippedWorkload>>,
+    /// In dryRun: the changes enforcement would make (server-side dry-run accepted them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_changes: Option<Vec<String>>,
     /// Standard conditions (`Ready`, `Degraded`), one per type: a list keyed by `type`, so
     /// several field managers can each own their own conditions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
+}
+
+/// A workload enforcement did not patch.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedWorkload {
+    /// `Kind/name`.
+    pub workload: String,
+    /// excludedNamespace, exempt, barePod, batch, unsupportedOwner, nothingDerivable,
+    /// conflict, rolloutInProgress, rolloutFailed or rateLimited.
+    pub reason: String,
+    /// What exactly.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// Counted findings per severity.

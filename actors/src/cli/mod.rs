@@ -24,6 +24,7 @@ mod check;
 mod controller;
 mod crd;
 pub mod deploy;
+mod enforce;
 mod gitops;
 mod list;
 mod multi_cluster;
@@ -100,6 +101,9 @@ pub enum Command {
     /// Policies: built-in bundles and GitOps export, import and diff.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Enforcement: print the plan for the live cluster, or undo what enforcement changed.
+    #[command(subcommand)]
+    Enforce(enforce::EnforceCommand),
     /// Audit several kubeconfig contexts at once.
     #[command(subcommand)]
     MultiCluster(multi_cluster::MultiClusterCommand),
@@ -212,6 +216,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Crd(cmd) => crd::run(cmd, &target),
         Command::Deploy(cmd) => deploy::run(cmd),
         Command::Policy(cmd) => policy::run(cmd, &target),
+        Command::Enforce(cmd) => enforce::run(cmd, &target),
         Command::MultiCluster(cmd) => multi_cluster::run(cmd, &target),
         Command::Webhook(cmd) => webhook::run(cmd, &target),
         Command::Observability(cmd) => observability::run(cmd),

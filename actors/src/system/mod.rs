@@ -10,6 +10,7 @@
 //! release the lease, drain HTTP, exit 0.
 
 pub mod admission;
+pub mod enforcer;
 pub mod health;
 pub mod lease;
 pub mod liveness;
@@ -28,6 +29,7 @@ use arc_swap::ArcSwapOption;
 use kube_devops::policy::PolicySet;
 
 use self::admission::SnapshotCell;
+use self::enforcer::EnforcerActor;
 use self::health::{Health, PODS, POLICIES, Readiness};
 use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
 use self::messages::{NotifyPodChanges, Shutdown};
@@ -78,6 +80,7 @@ pub struct ControllerOptions {
 struct Running {
     watch: Addr<WatchActor>,
     policies: Addr<PolicyReconcilerActor>,
+    enforcer: Option<Addr<EnforcerActor>>,
     lease: Addr<LeaseActor>,
     server: actix_web::dev::ServerHandle,
     webhook: Option<self::admission::WebhookRuntime>,
@@ -97,6 +100,15 @@ async fn start(
             (options.defaults.clone(), metrics.clone(), health.clone());
         Supervisor::start(move |_| NamespaceScoreActor::new(defaults, metrics, health))
     };
+    let enforcer = options.operator.as_ref().map(|_| {
+        let (client, guard, metrics, identity) = (
+            client.clone(),
+            guard.clone(),
+            metrics.clone(),
+            options.lease.identity.clone(),
+        );
+        Supervisor::start(move |_| EnforcerActor::new(client, guard, metrics, &identity))
+    });
     let operator = options.operator.as_ref().map(|o| OperatorOptions {
         scores: scores.clone().recipient(),
         guard: guard.clone(),
@@ -105,6 +117,7 @@ async fn start(
         report_writes_per_second: o.report_writes_per_second,
         cluster_name: o.cluster_name.clone(),
         identity: options.lease.identity.clone(),
+        enforcer: enforcer.clone().map(Addr::recipient),
     });
     let reconciler = ReconcilerOptions {
         defaults: options.defaults.clone(),
@@ -137,7 +150,10 @@ async fn start(
         );
         Supervisor::start(move |_| WatchActor::new(client, recipient, health, metrics))
     };
-    let subscribers = vec![policies.clone().recipient()];
+    let mut subscribers = vec![policies.clone().recipient()];
+    if let Some(enforcer) = &enforcer {
+        subscribers.push(enforcer.clone().recipient());
+    }
     let lease = {
         let (client, settings, metrics, guard) = (
             client.clone(),
@@ -199,6 +215,7 @@ async fn start(
     Ok(Running {
         watch,
         policies,
+        enforcer,
         lease,
         server: handle,
         webhook,
@@ -248,6 +265,9 @@ pub fn run(
         // 2. Stop watching and reconciling.
         let _ = running.watch.send(Shutdown).await;
         let _ = running.policies.send(Shutdown).await;
+        if let Some(enforcer) = &running.enforcer {
+            let _ = enforcer.send(Shutdown).await;
+        }
         // 3. Release the lease so a standby takes over at once.
         let _ = running.lease.send(Shutdown).await;
         // 4. Drain HTTP.

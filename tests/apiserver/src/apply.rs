@@ -107,8 +107,15 @@ pub fn apply(
         .iter()
         .filter(|p| !applied_leaves.contains(*p) && !others.contains(*p) && !is_map_marker(p))
         .collect();
+    // As structured-merge-diff's prune does (named fields on the way to a removed leaf
+    // count as members): a struct field whose every owned leaf was abandoned goes with its
+    // unowned contents (defaults included), unless someone still owns a field under it.
+    let structs = abandoned_structs(&abandoned, &applied_leaves, &others);
     abandoned.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for path in abandoned {
+        remove_path(&mut merged, path);
+    }
+    for path in &structs {
         remove_path(&mut merged, path);
     }
 
@@ -126,6 +133,38 @@ pub fn apply(
     }
     set_entries(&mut merged, &entries);
     Ok(merged)
+}
+
+/// The named fields (below the top level, outside `metadata`) above abandoned leaves that
+/// no other manager and not the applied configuration own anything under: removed whole,
+/// outermost first does not matter since each is checked against the ownership sets.
+fn abandoned_structs(
+    abandoned: &[&Vec<String>],
+    applied: &Leaves,
+    others: &Leaves,
+) -> Vec<Vec<String>> {
+    let owned_under = |prefix: &[String]| {
+        applied
+            .iter()
+            .chain(others.iter())
+            .any(|p| p.len() > prefix.len() && p.starts_with(prefix))
+    };
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for path in abandoned {
+        if path.first().is_some_and(|f| f == "f:metadata") {
+            continue;
+        }
+        for end in 2..path.len() {
+            let prefix = &path[..end];
+            let named = prefix.last().is_some_and(|e| e.starts_with("f:"));
+            if named && !owned_under(prefix) && !out.iter().any(|o| o.as_slice() == prefix) {
+                out.push(prefix.to_vec());
+            }
+        }
+    }
+    // Outermost first: removing a parent makes its children's removal a no-op.
+    out.sort_by_key(Vec::len);
+    out
 }
 
 /// The `.` a manager owns on a map field: the map goes when its last entry does, not
@@ -258,6 +297,36 @@ mod tests {
             .collect();
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                "spec": {"template": {"spec": {"containers": list}}}})
+    }
+
+    #[test]
+    fn a_struct_no_one_owns_any_more_goes_whole_with_its_defaults() {
+        let rt = deployment();
+        let base = apply(
+            &json!({}),
+            &containers(&[("app", "a:1")]),
+            &rt,
+            &request("alice", false),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut probed = containers(&[("app", "a:1")]);
+        probed["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] =
+            json!({"tcpSocket": {"port": 80}});
+        probed["spec"]["template"]["spec"]["containers"][0]["resources"] =
+            json!({"limits": {"cpu": "1"}});
+        let mut live =
+            apply(&base, &probed, &rt, &request("bob", false)).unwrap_or_else(|e| panic!("{e}"));
+        // The server defaults fields no one applied.
+        live["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["timeoutSeconds"] =
+            json!(1);
+        let empty =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}});
+        let after =
+            apply(&live, &empty, &rt, &request("bob", false)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            after["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "app", "image": "a:1"}])
+        );
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub const RESTART_COUNT_ANNOTATION: &str = "apiserver.test/restart-count";
 pub const WAITING_REASON_ANNOTATION: &str = "apiserver.test/waiting-reason";
 /// Annotation that scripts container readiness (`"false"` makes the pod not ready).
 pub const READY_ANNOTATION: &str = "apiserver.test/ready";
+/// Annotation listing ports nothing listens on (`"8080,9090"`): a container whose
+/// liveness or readiness probe targets one of them fails it, as a real kubelet's probe
+/// would: a failing readiness probe keeps it not ready, a failing liveness probe keeps it
+/// restarting (`CrashLoopBackOff`).
+pub const FAILING_PROBE_PORTS_ANNOTATION: &str = "apiserver.test/failing-probe-ports";
 
 /// Errors of the handle and the binary.
 #[derive(Debug, thiserror::Error)]

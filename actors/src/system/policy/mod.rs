@@ -23,6 +23,7 @@ mod watches;
 mod writer;
 
 pub use watches::established;
+pub use writer::TokenBucket;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub struct OperatorOptions {
     pub cluster_name: String,
     /// This replica's identity (events name it).
     pub identity: String,
+    /// The enforcer, told about every reconciled namespace whose policies enforce.
+    pub enforcer: Option<Recipient<super::enforcer::Enforce>>,
 }
 
 /// How the reconciler runs.
@@ -281,6 +284,9 @@ impl PolicyReconcilerActor {
             .iter()
             .map(|eval| self.plan(eval, started))
             .collect();
+        if leading {
+            self.request_enforcement(&evaluations);
+        }
         let Some(op) = self.op.as_mut() else {
             return;
         };
@@ -306,6 +312,31 @@ impl PolicyReconcilerActor {
                     act.drive(ctx);
                 }),
         );
+    }
+
+    /// Hands each evaluated namespace whose policies enforce to the enforcer (a full
+    /// mailbox drops the request: the next reconcile asks again).
+    fn request_enforcement(&self, evaluations: &[kube_devops::score::store::NamespaceEvaluation]) {
+        let Some(enforcer) = self.op.as_ref().and_then(|op| op.options.enforcer.as_ref()) else {
+            return;
+        };
+        for eval in evaluations {
+            let ns = eval.namespace.as_str();
+            let policies = self
+                .policies
+                .range((ns.to_owned(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .filter(|(_, p)| !p.deleting)
+                .filter_map(|((_, name), p)| {
+                    super::enforcer::EnforcingPolicy::new(name, &p.spec, p.status.as_ref())
+                })
+                .collect();
+            if let Some(req) = super::enforcer::Enforce::of(eval, &self.set, policies)
+                && enforcer.try_send(req).is_err()
+            {
+                tracing::warn!(%ns, "the enforcer's mailbox is full; the next reconcile asks again");
+            }
+        }
     }
 
     /// Records how long a namespace's reconcile took, once per policy in it.

@@ -143,16 +143,17 @@ pub struct NamespaceOutcome {
     pub not_leading: bool,
 }
 
-/// Report writes per second, with a burst of one second's worth.
+/// Writes per second, with a burst of one second's worth.
 #[derive(Debug)]
-struct TokenBucket {
+pub struct TokenBucket {
     rate: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl TokenBucket {
-    fn new(rate: f64) -> Self {
+    /// A full bucket refilling at `rate` tokens per second.
+    pub fn new(rate: f64) -> Self {
         let rate = rate.max(0.1);
         TokenBucket {
             rate,
@@ -162,7 +163,7 @@ impl TokenBucket {
     }
 
     /// Takes a token; returns how long to wait before using it.
-    fn take(&mut self) -> Duration {
+    pub fn take(&mut self) -> Duration {
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
         self.tokens = (self.tokens + refill).min(self.rate);
@@ -301,7 +302,7 @@ impl Writer {
                 result?;
                 applied.push(Applied::Status {
                     policy: policy.clone(),
-                    status: Box::new(status.clone()),
+                    status: status.clone(),
                 });
                 let uid = job.uids.get(policy).cloned().unwrap_or_default();
                 for e in events {

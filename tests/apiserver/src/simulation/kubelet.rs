@@ -3,9 +3,11 @@
 //! (Job pods run to Succeeded), with the `Pulled`, `Created` and `Started` events of each
 //! container when it first starts, and `Killing` when a running pod is deleted.
 //! Annotations on the pod (copied from a workload's template) script something else:
-//! `apiserver.test/phase`, `apiserver.test/restart-count`, `apiserver.test/waiting-reason`
-//! and `apiserver.test/ready`. Pods whose status a test set through the handle are left
-//! alone; pods bound to a node that does not exist stay Pending.
+//! `apiserver.test/phase`, `apiserver.test/restart-count`, `apiserver.test/waiting-reason`,
+//! `apiserver.test/ready`, and `apiserver.test/failing-probe-ports` (probes on those ports
+//! fail: not ready, and a failing liveness probe keeps the container in CrashLoopBackOff).
+//! Pods whose status a test set through the handle are left alone; pods bound to a node
+//! that does not exist stay Pending.
 
 use std::collections::HashSet;
 
@@ -17,8 +19,41 @@ use super::{type_of, write_status};
 use crate::meta;
 use crate::store::{ObjectKey, State};
 use crate::{
-    PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION, WAITING_REASON_ANNOTATION,
+    FAILING_PROBE_PORTS_ANNOTATION, PHASE_ANNOTATION, READY_ANNOTATION, RESTART_COUNT_ANNOTATION,
+    WAITING_REASON_ANNOTATION,
 };
+
+/// The containers whose probes target a port the pod's script says nothing listens on:
+/// (name, whether the liveness probe is one of them).
+fn failing_probes(pod: &Value) -> Vec<(String, bool)> {
+    let ports: Vec<i64> = meta::annotation(pod, FAILING_PROBE_PORTS_ANNOTATION)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    let fails = |probe: Option<&Value>| {
+        probe.is_some_and(|p| {
+            ["/tcpSocket/port", "/httpGet/port"]
+                .iter()
+                .filter_map(|path| p.pointer(path).and_then(Value::as_i64))
+                .any(|port| ports.contains(&port))
+        })
+    };
+    pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let liveness = fails(c.get("livenessProbe"));
+            let failing = liveness || fails(c.get("readinessProbe"));
+            let name = c.get("name").and_then(Value::as_str)?;
+            failing.then(|| (name.to_string(), liveness))
+        })
+        .collect()
+}
 
 /// Runs every bound pod of the slice written since the last pass once.
 pub fn reconcile(state: &mut State, scope: &Scope, scripted: &HashSet<String>, record: bool) {
@@ -198,6 +233,7 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
             _ => json!({"waiting": {"reason": "ContainerCreating"}}),
         }
     };
+    let failing = failing_probes(pod);
     let statuses = |field: &str, init: bool| -> Vec<Value> {
         pod.pointer(&format!("/spec/{field}"))
             .and_then(Value::as_array)
@@ -205,8 +241,14 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
                 cs.iter()
                     .map(|c| {
                         let name = c.get("name").cloned().unwrap_or(json!(""));
+                        let probe = failing
+                            .iter()
+                            .find(|(n, _)| !init && Some(n.as_str()) == name.as_str())
+                            .map(|(_, liveness)| *liveness);
                         let state = if init {
                             json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}})
+                        } else if probe == Some(true) && running {
+                            json!({"waiting": {"reason": "CrashLoopBackOff", "message": "liveness probe failed"}})
                         } else {
                             state_of()
                         };
@@ -215,7 +257,7 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
                             "image": c.get("image").cloned().unwrap_or(json!("")),
                             "imageID": "",
                             "containerID": format!("containerd://{}", meta::uid(pod).replace('-', "")),
-                            "ready": !init && ready,
+                            "ready": !init && ready && probe.is_none(),
                             "started": !init && running && waiting.is_none(),
                             "restartCount": if init { 0 } else { restarts },
                             "state": state,
@@ -225,6 +267,7 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
             })
             .unwrap_or_default()
     };
+    let all_ready = ready && failing.is_empty();
     let condition = |kind: &str, ok: bool| json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": now});
     let scheduled_only = phase == "Pending";
     let mut status = json!({
@@ -232,8 +275,8 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
         "conditions": [
             condition("PodReadyToStartContainers", !scheduled_only),
             condition("Initialized", !scheduled_only),
-            condition("Ready", ready),
-            condition("ContainersReady", ready),
+            condition("Ready", all_ready),
+            condition("ContainersReady", all_ready),
             condition("PodScheduled", true),
         ],
         "hostIP": host_ip,
@@ -251,4 +294,47 @@ pub fn desired_status(pod: &Value, host_ip: &str) -> Value {
         map.insert("initContainerStatuses".into(), json!(init));
     }
     status
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+
+    fn pod(annotations: Value) -> Value {
+        json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u", "annotations": annotations},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "app", "image": "a", "livenessProbe": {"tcpSocket": {"port": 8080}}},
+                {"name": "side", "image": "s", "readinessProbe": {"httpGet": {"path": "/", "port": 9090}}},
+                {"name": "plain", "image": "p"}
+            ]}
+        })
+    }
+
+    fn ready_condition(status: &Value) -> &Value {
+        status["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .map_or(&Value::Null, |c| &c["status"])
+    }
+
+    #[test]
+    fn probes_on_ports_nothing_listens_on_fail() {
+        let status = desired_status(
+            &pod(json!({FAILING_PROBE_PORTS_ANNOTATION: "8080, 9090"})),
+            "10.0.0.1",
+        );
+        let cs = status["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(cs[0]["state"]["waiting"]["reason"], "CrashLoopBackOff");
+        assert_eq!(cs[0]["ready"], false);
+        assert!(cs[1]["state"]["running"].is_object());
+        assert_eq!(cs[1]["ready"], false);
+        assert_eq!(cs[2]["ready"], true);
+        assert_eq!(ready_condition(&status), "False");
+        let healthy = desired_status(&pod(json!({})), "10.0.0.1");
+        assert_eq!(ready_condition(&healthy), "True");
+    }
 }
