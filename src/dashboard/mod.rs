@@ -104,8 +104,8 @@ pub struct NamespaceRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NamespaceDetail {
-    /// The namespace's figures.
-    #[serde(flatten)]
+    /// The namespace's figures, as the namespace list shows them.
+    #[serde(rename = "summary")]
     pub row: NamespaceRow,
     /// Counted findings by category.
     pub categories: BTreeMap<&'static str, u64>,
@@ -170,7 +170,7 @@ fn workload(kind: String, name: String, pods: &[&PodEvaluation], now: Timestamp)
                 i.check == f.check
                     && i.container == f.container
                     && i.message == f.message
-                    && i.exempt.is_some() == !f.is_counted()
+                    && i.exempt.is_some() != f.is_counted()
             });
             match same {
                 Some(item) => item.pods += 1,
