@@ -267,7 +267,7 @@ async function render() {
   try {
     const data = await getJson(path + (qs ? "?" + qs : ""));
     if (ticket !== rendering) return;
-    main.replaceChildren(...draw(data, r));
+    main.replaceChildren(...draw(data, r).flat());
     main.dataset.view = r.view;
     main.dataset.generated = data.generatedAt || "";
     document.title = "kube-devops · " + r.view + (r.arg ? " " + r.arg : "");
