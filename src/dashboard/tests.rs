@@ -206,6 +206,10 @@ fn a_severity_filter_hides_lesser_findings_of_a_namespace() {
     let shown = high.namespace(&d[0]);
     let items: Vec<&FindingView> = shown.workloads.iter().flat_map(|w| &w.items).collect();
     assert!(items.iter().all(|f| f.severity >= Severity::High));
+    assert!(
+        items.iter().any(|f| f.check == CheckId::LatestTag),
+        "a high finding is at least high"
+    );
     let all: usize = d[0].workloads.iter().map(|w| w.items.len()).sum();
     assert!(items.len() < all, "the pod has findings below high");
     assert_eq!(shown.row, d[0].row);

@@ -14,6 +14,8 @@
 mod api;
 mod events;
 
+pub use events::MAX_STREAMS as MAX_EVENT_STREAMS;
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
