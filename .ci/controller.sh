@@ -8,6 +8,8 @@
 #                           serving certificate (WORK/certs) and starts `kube-devops run`
 #                           (ops and webhook on loopback), and waits until it is ready. The
 #                           process ids are appended to the caller's `pids` array.
+#   stop_controller WORK    stops every process of the caller's `pids` array and removes
+#                           WORK (kept, and named, when KEEP_WORK is set): an EXIT trap.
 
 wait_for() {
   local tries="$1"
@@ -37,4 +39,11 @@ start_controller() {
   pids+=($!)
   wait_for 150 curl -fsS "http://127.0.0.1:${ops}/readyz" ||
     { echo "kube-devops run is not ready" >&2; cat "$work/run.err" >&2; return 1; }
+}
+
+stop_controller() {
+  local work="$1"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }

@@ -12,27 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v chromium >/dev/null || { echo "chromium is not installed (Debian package chromium)" >&2; exit 1; }
-tools="${PWD}/target/ci-tools"
-venv="${tools}/browser-venv"
-axe_dir="${tools}/axe"
-if [ ! -x "${venv}/bin/python" ]; then
-  python3 -m venv "${venv}"
-fi
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "${venv}/bin/pip" install --quiet --disable-pip-version-check "playwright==1.65.2"
-if [ ! -f "${axe_dir}/node_modules/axe-core/axe.min.js" ]; then
-  mkdir -p "${axe_dir}"
-  (cd "${axe_dir}" && npm install --silent --no-audit --no-fund --no-save axe-core@4.14.1)
-fi
+source .ci/browser.sh
+source .ci/controller.sh
 
 work="$(mktemp -d)"
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"; [ -z "${KEEP_WORK:-}" ] || echo "kept $work"
-}
-trap cleanup EXIT
+trap 'stop_controller "$work"' EXIT
 artifacts="${PWD}/target/ci-artifacts"
 mkdir -p "${artifacts}" "$work/seed"
 
@@ -57,10 +42,9 @@ YAML
 ops=18780
 webhook=18743
 base=/kube-devops
-source .ci/controller.sh
 start_controller "$work" "$ops" "$webhook" ci-dashboard --dashboard-base-path "$base"
 
 [ -z "${HOLD:-}" ] || { echo "holding: dashboard http://127.0.0.1:${ops}${base}/"; sleep "${HOLD}"; }
-"${venv}/bin/python" .ci/dashboard_check.py \
+"${browser_python}" .ci/dashboard_check.py \
   --origin "http://127.0.0.1:${ops}" --base "$base" --kubeconfig "$work/kc.yaml" \
-  --axe "${axe_dir}/node_modules/axe-core/axe.min.js" --artifacts "${artifacts}"
+  --axe "${axe_js}" --artifacts "${artifacts}"

@@ -23,15 +23,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from browser_checks import axe_violations, launch
 
 VIEWS = ["overview", "namespaces", "namespace/staging", "checks", "policies"]
 
@@ -120,12 +112,7 @@ def wait_view(page, view):
 
 
 def axe(check, page, axe_source, label):
-    page.evaluate(axe_source + "\n;window.__axe = axe;")
-    found = page.evaluate("""async () => {
-      const r = await window.__axe.run(document, {resultTypes: ['violations']});
-      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
+    found = axe_violations(page, axe_source)
     for v in found:
         line = f"{label}: axe {v['impact']} {v['id']}: {v['help']} at {v['nodes']}"
         print(line)
@@ -294,7 +281,7 @@ def main():
     axe_source = args.axe.read_text()
     check_base_path(check)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        browser = launch(p)
         context, page = open_view(check, browser, "overview", "light")
         check_overview(check, page)
         page.goto(check.root + "#/namespaces")
