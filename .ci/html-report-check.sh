@@ -7,19 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v chromium >/dev/null || { echo "chromium is not installed (Debian package chromium)" >&2; exit 1; }
-tools="${PWD}/target/ci-tools"
-venv="${tools}/browser-venv"
-axe_dir="${tools}/axe"
-if [ ! -x "${venv}/bin/python" ]; then
-  python3 -m venv "${venv}"
-fi
-# The Python package only: its browsers are never downloaded (chromium comes from Debian).
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "${venv}/bin/pip" install --quiet --disable-pip-version-check "playwright==1.65.2"
-if [ ! -f "${axe_dir}/node_modules/axe-core/axe.min.js" ]; then
-  mkdir -p "${axe_dir}"
-  (cd "${axe_dir}" && npm install --silent --no-audit --no-fund --no-save axe-core@4.14.1)
-fi
+source .ci/browser.sh
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -46,7 +34,7 @@ spec:
 YAML
 target/debug/kube-devops analyze --path "$work/hostile" --now "$now" -o html >"$work/hostile.html"
 
-"${venv}/bin/python" .ci/html_report_check.py \
+"${browser_python}" .ci/html_report_check.py \
   --report "${artifacts}/report.html" --json "$work/report.json" \
   --hostile "$work/hostile.html" \
-  --axe "${axe_dir}/node_modules/axe-core/axe.min.js" --artifacts "${artifacts}"
+  --axe "${axe_js}" --artifacts "${artifacts}"

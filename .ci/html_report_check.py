@@ -15,15 +15,7 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from browser_checks import axe_violations, launch
 
 READ_PAGE = """() => {
   const text = (el) => el ? el.textContent.trim() : null;
@@ -87,18 +79,6 @@ def open_page(browser, path, scheme, problems):
     return context, page
 
 
-def axe_violations(page, axe_source):
-    # The page's Content-Security-Policy forbids scripts, so axe is evaluated as a
-    # function in the page rather than added as a <script> element.
-    page.evaluate(axe_source + "\n;window.__axe = axe;")
-    result = page.evaluate("""async () => {
-      const r = await window.__axe.run(document, {resultTypes: ['violations']});
-      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
-    }""")
-    return result
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--report", required=True, type=pathlib.Path)
@@ -112,7 +92,7 @@ def main():
     problems = []
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        browser = launch(p)
         for scheme in ["light", "dark"]:
             context, page = open_page(browser, args.report, scheme, problems)
             got = page.evaluate(READ_PAGE)

@@ -14,14 +14,10 @@ for tool in prometheus promtool; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (Debian package prometheus)" >&2; exit 1; }
 done
 
+source .ci/controller.sh
 work="$(mktemp -d)"
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"; [ -z "${KEEP_WORK:-}" ] || echo "kept $work"
-}
-trap cleanup EXIT
+trap 'stop_controller "$work"' EXIT
 
 promtool check rules deploy/observability/rules.yaml
 promtool test rules deploy/observability/rules-test.yaml
@@ -29,7 +25,6 @@ promtool test rules deploy/observability/rules-test.yaml
 ops=18580
 webhook=18543
 prom=18590
-source .ci/controller.sh
 start_controller "$work" "$ops" "$webhook" ci-observability
 
 cat >"$work/prometheus.yml" <<YAML

@@ -9,6 +9,7 @@ pub mod admission;
 pub mod audit;
 pub mod checks;
 pub mod cross;
+pub mod dashboard;
 pub mod deploy;
 pub mod enforce;
 pub mod facts;

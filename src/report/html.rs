@@ -16,7 +16,9 @@ use crate::checks::{Finding, FindingStatus, Severity};
 
 use super::junit::esc;
 
-const STYLE: &str = include_str!("html.css");
+/// The report's stylesheet (light and dark), shared with the web dashboard.
+pub const STYLESHEET: &str = include_str!("html.css");
+const STYLE: &str = STYLESHEET;
 
 fn classification_class(c: &str) -> &'static str {
     match c {

@@ -12,6 +12,7 @@ mod json;
 mod junit;
 mod sarif;
 
+pub use html::STYLESHEET;
 pub use sarif::{CHECK_DOCS, help_uri};
 mod table;
 pub mod terminal;

@@ -62,6 +62,11 @@ pub struct ControllerArgs {
     /// Seconds between attempts after a failed renewal.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
     pub retry_period: u64,
+    /// Path the web dashboard and its JSON API are served under, for an ingress that
+    /// forwards a path prefix unchanged (e.g. /kube-devops). /healthz, /readyz, /metrics
+    /// and /api/v1/scores stay at the root.
+    #[arg(long, default_value = "/", value_parser = crate::http::dashboard::base_path)]
+    pub dashboard_base_path: String,
 }
 
 fn identity(flag: Option<String>) -> String {
@@ -272,6 +277,7 @@ fn start_controller(
     tracing::info!(%namespace, %identity, policy = %source, "starting controller");
     let options = ControllerOptions {
         http_addr,
+        dashboard_base_path: args.dashboard_base_path,
         defaults: PolicySet::new(policy, &source, exclusions),
         lease: LeaseSettings {
             name: args.lease_name,

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod certs;
 pub mod connections;
+pub mod dashboard;
 pub mod limits;
 pub mod ops;
 pub mod ops_access;

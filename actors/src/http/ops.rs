@@ -1,5 +1,5 @@
-//! The ops HTTP server: `/healthz`, `/readyz`, `/metrics`, `/api/v1/scores` and the
-//! dashboard at `/`.
+//! The ops HTTP server: `/healthz`, `/readyz`, `/metrics` and `/api/v1/scores` (the
+//! dashboard's routes are in [`super::dashboard`]).
 //!
 //! In: shared health (heartbeats for `/healthz`, and the readiness view of the watches this
 //! process depends on for `/readyz`: the same model the webhook uses), the metrics registry
@@ -39,8 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/api/v1/scores", web::get().to(scores))
-        .route("/", web::get().to(dashboard));
+        .route("/api/v1/scores", web::get().to(scores));
 }
 
 async fn healthz(state: web::Data<OpsState>) -> HttpResponse {
@@ -71,7 +70,8 @@ async fn metrics(state: web::Data<OpsState>) -> HttpResponse {
         .body(state.metrics.encode())
 }
 
-async fn scores(state: web::Data<OpsState>) -> HttpResponse {
+/// `GET /api/v1/scores`.
+pub(crate) async fn scores(state: web::Data<OpsState>) -> HttpResponse {
     let Some(scores) = &state.scores else {
         return HttpResponse::NotFound()
             .json(serde_json::json!({"error": "this process does not score pods"}));
@@ -83,10 +83,4 @@ async fn scores(state: web::Data<OpsState>) -> HttpResponse {
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(serde_json::json!({"error": "score state did not answer in time"})),
     }
-}
-
-async fn dashboard() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("dashboard.html"))
 }

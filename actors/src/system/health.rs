@@ -186,6 +186,11 @@ impl Readiness {
         self.health.is_shutting_down()
     }
 
+    /// The watches this server depends on.
+    pub fn watches(&self) -> &[&'static str] {
+        &self.watches
+    }
+
     /// The shared health.
     pub fn health(&self) -> &Arc<Health> {
         &self.health

@@ -3,7 +3,8 @@
 //! In and out: pod events (WatchActor -> NamespaceScoreActor), policy snapshots and
 //! evaluation requests (PolicyReconcilerActor -> NamespaceScoreActor), pod-change notices
 //! (NamespaceScoreActor -> PolicyReconcilerActor), leadership (LeaseActor -> every writer),
-//! score queries (HTTP -> NamespaceScoreActor) and shutdown.
+//! score and dashboard queries (HTTP -> NamespaceScoreActor), policy queries (HTTP ->
+//! PolicyReconcilerActor) and shutdown.
 
 use std::sync::Arc;
 
@@ -131,6 +132,36 @@ pub struct TopFinding {
     pub check: String,
     /// Pods failing it.
     pub pods: u64,
+}
+
+/// Asks NamespaceScoreActor for the dashboard's data: namespaces changed since the last
+/// answer are evaluated again from the stored facts (never a LIST), the others are shared.
+#[derive(Debug, Message)]
+#[rtype(result = "std::sync::Arc<super::dashboard::DashboardData>")]
+pub struct GetDashboard;
+
+/// Asks PolicyReconcilerActor for the DevOpsPolicies it holds.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<PolicyView>")]
+pub struct GetPolicies;
+
+/// One DevOpsPolicy as the dashboard shows it: what the controller holds, status included
+/// (the last audit as the operator wrote it).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyView {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `audit`, `enforce` or `dryRun`.
+    pub mode: kube_devops::policy::crd::EnforcementMode,
+    /// Why the policy is ignored, when its spec is invalid.
+    pub error: Option<String>,
+    /// Whether it is being deleted.
+    pub deleting: bool,
+    /// Its status as last observed.
+    pub status: Option<kube_devops::policy::DevOpsPolicyStatus>,
 }
 
 /// Asks an actor to stop its work and reply when done (shutdown).

@@ -4,12 +4,14 @@
 //! In: [`ControllerOptions`] and a way to reach the cluster. Out: a running process that
 //! watches pods, keeps the one policy snapshot, scores namespaces, elects a leader,
 //! reconciles DevOpsPolicies (`reconcile`, `run`) and serves `/healthz`, `/readyz`,
-//! `/metrics`, `/api/v1/scores` and the dashboard, until SIGTERM or SIGINT. The
+//! `/metrics`, `/api/v1/scores` and the web dashboard with its JSON API (under
+//! `--dashboard-base-path`), until SIGTERM or SIGINT. The
 //! `kube::Client` is created once inside the running system and cloned into every actor.
 //! Shutdown has one owner and one order: readiness off, stop the watches and the operator,
 //! release the lease, drain HTTP, exit 0.
 
 pub mod admission;
+pub mod dashboard;
 pub mod enforcer;
 pub mod health;
 pub mod lease;
@@ -36,6 +38,7 @@ use self::messages::{NotifyPodChanges, Shutdown};
 use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
 use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
+use crate::http::dashboard::{DashboardState, configure as dashboard_routes};
 use crate::http::ops::{self, OpsState};
 use crate::metrics::Metrics;
 
@@ -60,6 +63,9 @@ pub struct OperatorSettings {
 pub struct ControllerOptions {
     /// Address of the ops HTTP server.
     pub http_addr: SocketAddr,
+    /// Prefix of the dashboard's routes (`""` for the root; see
+    /// [`crate::http::dashboard::base_path`]).
+    pub dashboard_base_path: String,
     /// The default policy (`--policy`, `--bundle` or built-in), its origin and the
     /// excluded namespaces: the policy set before any DevOpsPolicy is known.
     pub defaults: PolicySet,
@@ -95,10 +101,11 @@ async fn start(
     let metrics = Metrics::new()?;
     let cell: SnapshotCell = Arc::new(ArcSwapOption::empty());
     let guard = LeadershipGuard::new(Duration::from_secs(options.lease.duration));
-    let scores = {
-        let (defaults, metrics, health) =
-            (options.defaults.clone(), metrics.clone(), health.clone());
-        Supervisor::start(move |_| NamespaceScoreActor::new(defaults, metrics, health))
+    let (scores, dashboard_changes) = {
+        let actor =
+            NamespaceScoreActor::new(options.defaults.clone(), metrics.clone(), health.clone());
+        let changes = actor.dashboard_changes();
+        (Supervisor::start(move |_| actor), changes)
     };
     let enforcer = options.operator.as_ref().map(|_| {
         let (client, guard, metrics, identity) = (
@@ -181,15 +188,27 @@ async fn start(
     } else {
         &[PODS]
     };
+    let readiness = Readiness::new(health.clone(), ops_watches);
+    let board = DashboardState {
+        data: scores.clone().recipient(),
+        policies: Some(policies.clone().recipient()),
+        changes: dashboard_changes,
+        readiness: readiness.clone(),
+        leader: Some(guard.clone()),
+        streams: Arc::default(),
+    };
     let state = OpsState {
         health: health.clone(),
-        readiness: Readiness::new(health.clone(), ops_watches),
+        readiness,
         metrics,
         scores: Some(scores.recipient()),
     };
     let access = options.ops_access.clone().map(web::Data::from);
+    let base = options.dashboard_base_path.clone();
     let server = HttpServer::new(move || {
-        let mut app = App::new().app_data(web::Data::new(state.clone()));
+        let mut app = App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::Data::new(board.clone()));
         if let Some(access) = &access {
             app = app.app_data(access.clone());
         }
@@ -198,6 +217,7 @@ async fn start(
         ))
         .wrap(tracing_actix_web::TracingLogger::default())
         .configure(ops::configure)
+        .configure(dashboard_routes(&base))
     })
     .workers(2)
     .disable_signals()

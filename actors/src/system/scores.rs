@@ -1,8 +1,9 @@
 //! NamespaceScoreActor: the live score state.
 //!
 //! In: [`PodEvent`]s from the WatchActor, [`PoliciesChanged`] and [`EvaluateNamespaces`]
-//! from the PolicyReconcilerActor, [`GetScores`] from HTTP. Out: namespace and cluster
-//! gauges, evaluations for the operator, [`PodsChanged`] notices for namespaces that hold a
+//! from the PolicyReconcilerActor, [`GetScores`] and [`GetDashboard`] from HTTP. Out:
+//! namespace and cluster gauges, evaluations for the operator, the dashboard's data and
+//! its change announcements (see [`super::dashboard`]), [`PodsChanged`] notices for namespaces that hold a
 //! DevOpsPolicy (batched every [`NOTIFY_INTERVAL`]), and log events when a namespace changes
 //! classification or a pod gains or loses a finding (not on every event).
 //!
@@ -25,12 +26,13 @@ use kube_devops::admission::PolicySnapshot;
 use kube_devops::checks::CheckId;
 use kube_devops::policy::{NamespaceExclusions, PolicySet};
 use kube_devops::score::Classification;
-use kube_devops::score::store::{Change, PodStore};
+use kube_devops::score::store::{Change, NamespaceEvaluation, PodStore};
 
+use super::dashboard::{DashboardCache, NOTIFY_INTERVAL as DASHBOARD_NOTIFY, TREND_INTERVAL};
 use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::messages::{
-    EvaluateNamespaces, GetScores, NamespaceView, NotifyPodChanges, PodEvent, PodsChanged,
-    PoliciesChanged, ScoresView, TopFinding,
+    EvaluateNamespaces, GetDashboard, GetScores, NamespaceView, NotifyPodChanges, PodEvent,
+    PodsChanged, PoliciesChanged, ScoresView, TopFinding,
 };
 use crate::metrics::Metrics;
 
@@ -51,6 +53,7 @@ pub struct NamespaceScoreActor {
     relist_seen: Option<HashSet<String>>,
     reconciler: Option<Recipient<PodsChanged>>,
     touched: BTreeSet<Arc<str>>,
+    dashboard: DashboardCache,
 }
 
 impl NamespaceScoreActor {
@@ -66,6 +69,7 @@ impl NamespaceScoreActor {
             relist_seen: None,
             reconciler: None,
             touched: BTreeSet::new(),
+            dashboard: DashboardCache::default(),
         }
     }
 
@@ -94,8 +98,20 @@ impl NamespaceScoreActor {
         self.store.namespace(ns).map(|s| s.classification())
     }
 
+    /// The dashboard's change counter: it grows when scores change (at most every
+    /// [`DASHBOARD_NOTIFY`]).
+    pub fn dashboard_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.dashboard.subscribe()
+    }
+
+    /// Marks a namespace changed for the dashboard and writes its gauges.
+    fn publish(&mut self, ns: &str) {
+        self.dashboard.touch(ns);
+        self.write_gauges(ns);
+    }
+
     /// Writes the gauges of one namespace and of the cluster.
-    fn publish(&self, ns: &str) {
+    fn write_gauges(&self, ns: &str) {
         if !self.synced_policies {
             return;
         }
@@ -194,13 +210,11 @@ impl NamespaceScoreActor {
     }
 
     fn rejudge(&mut self, namespaces: Vec<String>) {
-        let snapshot = self.snapshot.clone();
         let now = Timestamp::now();
         for ns in namespaces {
-            let before = self.classification(&ns);
-            self.store.evaluate(&ns, snapshot.set(), now);
-            self.publish(&ns);
-            self.log_classification(&ns, before);
+            self.evaluate(&ns, now);
+            // Findings may change without the score (a severity, an exemption).
+            self.dashboard.touch(&ns);
         }
     }
 
@@ -240,6 +254,20 @@ impl NamespaceScoreActor {
             self.touched
                 .extend(msg.namespaces.into_iter().map(|ns| Arc::from(ns.as_str())));
         }
+    }
+
+    /// Evaluates a namespace from the stored facts, refreshing its pods' scores and gauges
+    /// (and, when its score moved, marking it changed for the dashboard).
+    fn evaluate(&mut self, ns: &str, now: Timestamp) -> NamespaceEvaluation {
+        let snapshot = self.snapshot.clone();
+        let (before, score) = (self.classification(ns), self.store.namespace(ns));
+        let eval = self.store.evaluate(ns, snapshot.set(), now);
+        if eval.score != score {
+            self.dashboard.touch(ns);
+        }
+        self.write_gauges(ns);
+        self.log_classification(ns, before);
+        eval
     }
 
     /// The scores view, for tests and the HTTP API.
@@ -295,6 +323,10 @@ impl Actor for NamespaceScoreActor {
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("scores"));
         ctx.run_interval(PENDING_RECHECK, |act, _| act.recheck_pending());
         ctx.run_interval(NOTIFY_INTERVAL, |act, _| act.flush_touched());
+        ctx.run_interval(DASHBOARD_NOTIFY, |act, _| act.dashboard.notify());
+        ctx.run_interval(TREND_INTERVAL, |act, _| {
+            act.dashboard.sample(act.store.cluster(), Timestamp::now())
+        });
         if self.synced_policies {
             self.metrics.cluster_health_score.set(100.0);
         }
@@ -309,6 +341,7 @@ impl Supervised for NamespaceScoreActor {
         self.store.reset();
         self.relist_seen = None;
         self.touched.clear();
+        self.dashboard.reset();
         self.metrics.namespace_health_score.reset();
     }
 }
@@ -362,18 +395,11 @@ impl Handler<EvaluateNamespaces> for NamespaceScoreActor {
     type Result = MessageResult<EvaluateNamespaces>;
 
     fn handle(&mut self, msg: EvaluateNamespaces, _: &mut Context<Self>) -> Self::Result {
-        let snapshot = self.snapshot.clone();
         let now = Timestamp::now();
         let out = msg
             .namespaces
             .iter()
-            .map(|ns| {
-                let before = self.classification(ns);
-                let eval = self.store.evaluate(ns, snapshot.set(), now);
-                self.publish(ns);
-                self.log_classification(ns, before);
-                eval
-            })
+            .map(|ns| self.evaluate(ns, now))
             .collect();
         MessageResult(out)
     }
@@ -384,5 +410,19 @@ impl Handler<GetScores> for NamespaceScoreActor {
 
     fn handle(&mut self, msg: GetScores, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.view(msg.top))
+    }
+}
+
+impl Handler<GetDashboard> for NamespaceScoreActor {
+    type Result = MessageResult<GetDashboard>;
+
+    fn handle(&mut self, _: GetDashboard, _: &mut Context<Self>) -> Self::Result {
+        let now = Timestamp::now();
+        for ns in self.dashboard.take_dirty() {
+            // Not `publish`: answering the dashboard is no change to announce.
+            let eval = self.evaluate(&ns, now);
+            self.dashboard.put(&eval, now);
+        }
+        MessageResult(self.dashboard.data(self.store.cluster(), now))
     }
 }

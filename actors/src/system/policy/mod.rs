@@ -43,7 +43,8 @@ use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::lease::LeadershipGuard;
 use super::liveness::{Liveness, PROBE_TICK};
 use super::messages::{
-    EvaluateNamespaces, LeadershipChanged, PodsChanged, PoliciesChanged, Shutdown,
+    EvaluateNamespaces, GetPolicies, LeadershipChanged, PodsChanged, PoliciesChanged, PolicyView,
+    Shutdown,
 };
 use crate::metrics::Metrics;
 
@@ -426,6 +427,26 @@ impl Handler<PodsChanged> for PolicyReconcilerActor {
         for ns in msg.namespaces {
             self.enqueue(&ns, debounce);
         }
+    }
+}
+
+impl Handler<GetPolicies> for PolicyReconcilerActor {
+    type Result = MessageResult<GetPolicies>;
+
+    fn handle(&mut self, _: GetPolicies, _: &mut Context<Self>) -> Self::Result {
+        let views = self
+            .policies
+            .iter()
+            .map(|((namespace, name), held)| PolicyView {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                mode: held.spec.enforcement_mode.unwrap_or_default(),
+                error: held.error.as_ref().map(ToString::to_string),
+                deleting: held.deleting,
+                status: held.status.clone(),
+            })
+            .collect();
+        MessageResult(views)
     }
 }
 
