@@ -72,14 +72,16 @@ fn identity(flag: Option<String>) -> String {
     format!("{host}-{}", std::process::id())
 }
 
-fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result<String> {
+/// The controller's namespace: `flag`, the service account's namespace, the context's
+/// namespace, then `default`.
+pub(super) fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> String {
     if let Some(ns) = flag.filter(|s| !s.is_empty()) {
-        return Ok(ns);
+        return ns;
     }
     if let Ok(ns) = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE) {
         let ns = ns.trim();
         if !ns.is_empty() {
-            return Ok(ns.to_owned());
+            return ns.to_owned();
         }
     }
     let kc = crate::cluster::read_kubeconfig(target.kubeconfig.as_deref()).ok();
@@ -91,7 +93,7 @@ fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result
             .and_then(|c| c.context)
             .and_then(|c| c.namespace)
     });
-    Ok(from_context.unwrap_or_else(|| "default".to_owned()))
+    from_context.unwrap_or_else(|| "default".to_owned())
 }
 
 /// Arguments of `watch`.
@@ -251,7 +253,7 @@ fn start_controller(
         );
     }
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
-    let namespace = own_namespace(args.namespace, target)?;
+    let namespace = own_namespace(args.namespace, target);
     let exclusions = NamespaceExclusions::from_flags(Some(&namespace), &args.exclude_namespace)?;
     if let Some(w) = webhook.as_mut() {
         w.exclusions = exclusions.clone();
