@@ -6,6 +6,7 @@
 //! and the tests.
 
 pub mod certs;
+pub mod issued;
 pub mod ops;
 pub mod tls;
 pub mod webhook;
