@@ -70,3 +70,39 @@ echo "test API server: ${count} applied objects found"
 pods="$(k get pods -n kube-devops -l app.kubernetes.io/name=kube-devops -o name | wc -l)"
 [ "$pods" -eq 2 ] || { echo "expected 2 controller pods, found ${pods}" >&2; exit 1; }
 echo "test API server: ${pods} controller pods from the applied Deployment"
+
+echo "-- kube-devops check as the chart's ServiceAccount (token from kubectl create token)"
+token="$(k create token kube-devops -n kube-devops --duration=10m)"
+server="$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+cat >"$work/sa.yaml" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: ${server}
+users:
+- name: kube-devops
+  user:
+    token: ${token}
+contexts:
+- name: sa
+  context:
+    cluster: test
+    user: kube-devops
+    namespace: kube-devops
+current-context: sa
+KC
+sa() { target/debug/kube-devops --kubeconfig "$work/sa.yaml" "$@"; }
+if ! sa check --namespace kube-devops >"$work/check.out"; then
+  cat "$work/check.out" >&2
+  echo "check as the chart's ServiceAccount failed" >&2
+  exit 1
+fi
+tail -1 "$work/check.out"
+# Enforcement is off in the default render: its verbs are reported missing, not granted.
+if sa check --namespace kube-devops --enforcement >"$work/check-enforcement.out"; then
+  echo "the default render grants enforcement's verbs" >&2
+  exit 1
+fi
+echo "check --enforcement: $(tail -1 "$work/check-enforcement.out") (enforcement off)"

@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod audit;
+pub mod certificates;
 pub mod checks;
 pub mod cross;
 pub mod dashboard;

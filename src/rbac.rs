@@ -1,10 +1,35 @@
 //! The Kubernetes permissions kube-devops uses, in one table.
 //!
-//! In: nothing. Out: [`PERMISSIONS`], what each component asks the API server for. `check`
-//! reviews exactly these with SelfSubjectAccessReviews, and the RBAC manifests are meant to
-//! grant exactly these: a verb appears here only when code calls it.
+//! In: nothing. Out: [`PERMISSIONS`], what each component asks the API server for and
+//! where, and [`checks`], the verbs one [`Mode`] needs. `check` reviews exactly these with
+//! SelfSubjectAccessReviews, and the installation's RBAC grants exactly the controller's
+//! and (when enabled) enforcement's: a verb appears here only when code calls it.
 
-/// One resource and the verbs used on it.
+use Component::{Controller, Enforcement};
+
+/// Who needs a permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// `kube-devops run` in the cluster: the watches, the operator, admission and leader
+    /// election. Always granted by the installation.
+    Controller,
+    /// Enforcement's writes on workloads: granted only when enforcement is enabled.
+    Enforcement,
+    /// `kube-devops analyze` of a live cluster, run with a user's own credentials; never
+    /// granted to the controller.
+    Analyze,
+}
+
+/// Where a permission is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// In every namespace (a ClusterRole).
+    Cluster,
+    /// Only in the controller's own namespace (a Role there).
+    ControllerNamespace,
+}
+
+/// One resource, the verbs one component uses on it, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permission {
     /// API group (`""` for the core group).
@@ -15,209 +40,275 @@ pub struct Permission {
     pub subresource: Option<&'static str>,
     /// Verbs used.
     pub verbs: &'static [&'static str],
-    /// Which part of kube-devops needs it.
+    /// The component that uses them.
+    pub component: Component,
+    /// Where.
+    pub scope: Scope,
+    /// What in that component needs it.
     pub used_by: &'static str,
 }
 
-const fn perm(
-    group: &'static str,
-    resource: &'static str,
-    subresource: Option<&'static str>,
-    verbs: &'static [&'static str],
-    used_by: &'static str,
-) -> Permission {
-    Permission {
-        group,
-        resource,
-        subresource,
-        verbs,
-        used_by,
+impl Permission {
+    /// The resource as RBAC rules name it: `devopspolicies/status`, `pods`.
+    pub fn rule_resource(&self) -> String {
+        match self.subresource {
+            Some(sub) => format!("{}/{sub}", self.resource),
+            None => self.resource.to_owned(),
+        }
     }
 }
 
-/// Everything the controller reads and writes, cluster-wide.
-pub const PERMISSIONS: &[Permission] = &[
-    perm(
-        "",
-        "pods",
-        None,
-        &["get", "list", "watch"],
-        "watch, analyze, operator",
-    ),
-    perm(
-        "apps",
-        "replicasets",
-        None,
-        &["get", "list", "watch"],
-        "analyze, operator (owners of pods for reports: metadata-only watch)",
-    ),
-    perm(
-        "apps",
-        "deployments",
-        None,
-        &["get", "list", "patch"],
-        "analyze, enforcement",
-    ),
-    perm(
-        "apps",
-        "statefulsets",
-        None,
-        &["get", "list", "patch"],
-        "analyze, enforcement",
-    ),
-    perm(
-        "apps",
-        "daemonsets",
-        None,
-        &["get", "list", "patch"],
-        "analyze, enforcement",
-    ),
-    perm("", "replicationcontrollers", None, &["list"], "analyze"),
-    perm(
-        "batch",
-        "jobs",
-        None,
-        &["list", "watch"],
-        "analyze, operator (owners of pods for reports: metadata-only watch)",
-    ),
-    perm("batch", "cronjobs", None, &["list"], "analyze"),
-    perm(
-        "policy",
-        "poddisruptionbudgets",
-        None,
-        &["list"],
-        "analyze (missingPodDisruptionBudget, pdb checks)",
-    ),
-    perm(
-        "autoscaling",
-        "horizontalpodautoscalers",
-        None,
-        &["list"],
-        "analyze (hpa and pdb checks, deploymentMissingReplicas)",
-    ),
-    perm(
-        "networking.k8s.io",
-        "networkpolicies",
-        None,
-        &["list"],
-        "analyze (missingNetworkPolicy)",
-    ),
-    perm(
-        "",
-        "services",
-        None,
-        &["list"],
-        "analyze (serviceSelectorMatchesNothing)",
-    ),
-    perm(
-        "networking.k8s.io",
-        "ingresses",
-        None,
-        &["list"],
-        "analyze (ingressTlsMissing)",
-    ),
-    perm(
-        "",
-        "serviceaccounts",
-        None,
-        &["list"],
-        "analyze (automountServiceAccountToken)",
-    ),
-    perm(
-        "rbac.authorization.k8s.io",
-        "roles",
-        None,
-        &["list"],
-        "analyze (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount)",
-    ),
-    perm(
-        "rbac.authorization.k8s.io",
-        "clusterroles",
-        None,
-        &["list"],
-        "analyze (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount)",
-    ),
-    perm(
-        "rbac.authorization.k8s.io",
-        "rolebindings",
-        None,
-        &["list"],
-        "analyze (clusterAdminBinding, secretsReadableByServiceAccount)",
-    ),
-    perm(
-        "rbac.authorization.k8s.io",
-        "clusterrolebindings",
-        None,
-        &["list"],
-        "analyze (clusterAdminBinding, secretsReadableByServiceAccount)",
-    ),
-    perm(
-        "devops.stochastic.io",
-        "devopspolicies",
-        None,
-        &["get", "list", "watch", "patch"],
-        "policy source (watch), operator (finalizer: JSON patch), admission",
-    ),
-    perm(
-        "devops.stochastic.io",
-        "devopspolicies",
-        Some("status"),
-        &["patch"],
-        "operator",
-    ),
-    perm(
-        "devops.stochastic.io",
-        "policyauditresults",
-        None,
-        &["list", "watch", "create", "delete", "deletecollection"],
-        "operator (watch: what is held; delete: retention; deletecollection: finalizer)",
-    ),
-    perm(
-        "coordination.k8s.io",
-        "leases",
-        None,
-        &["get", "list", "watch", "create", "patch"],
-        "leader election (watch: take a released lease at once)",
-    ),
-    perm(
-        "events.k8s.io",
-        "events",
-        None,
-        &["create", "patch"],
-        "operator (events on policies; patch: repeated events)",
-    ),
-    perm(
-        "apiextensions.k8s.io",
-        "customresourcedefinitions",
-        None,
-        &["list", "watch"],
-        "operator (notices the report CRDs being installed or removed)",
-    ),
-    perm(
-        "wgpolicyk8s.io",
-        "policyreports",
-        None,
-        &["list", "watch", "patch", "delete"],
-        "operator (reports: server-side apply, watched to write only on change)",
-    ),
-    perm(
-        "openreports.io",
-        "reports",
-        None,
-        &["list", "watch", "patch", "delete"],
-        "operator (reports: server-side apply, watched to write only on change)",
-    ),
-];
+/// What `check` reviews: the components in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The controller as installed, enforcement's writes included when `enforcement`.
+    Controller {
+        /// Whether enforcement is enabled.
+        enforcement: bool,
+    },
+    /// `analyze` of a live cluster.
+    Analyze,
+}
 
-/// One (verb, permission) pair per verb, in table order.
+impl Mode {
+    /// Whether this mode uses `component`.
+    pub fn uses(self, component: Component) -> bool {
+        match self {
+            Mode::Controller { enforcement } => {
+                component == Component::Controller
+                    || (enforcement && component == Component::Enforcement)
+            }
+            Mode::Analyze => component == Component::Analyze,
+        }
+    }
+}
+
+/// One (verb, permission) pair per verb of every permission `mode` uses, in table order.
+pub fn checks(mode: Mode) -> impl Iterator<Item = (&'static str, &'static Permission)> {
+    PERMISSIONS
+        .iter()
+        .filter(move |p| mode.uses(p.component))
+        .flat_map(|p| p.verbs.iter().map(move |v| (*v, p)))
+}
+
+/// One (verb, permission) pair per verb of the whole table, in table order.
 pub fn verb_checks() -> impl Iterator<Item = (&'static str, &'static Permission)> {
     PERMISSIONS
         .iter()
         .flat_map(|p| p.verbs.iter().map(move |v| (*v, p)))
 }
 
+impl Permission {
+    /// The resource as `check` and the docs show it: `devopspolicies/status.devops.stochastic.io`.
+    pub fn display_name(&self) -> String {
+        if self.group.is_empty() {
+            self.rule_resource()
+        } else {
+            format!("{}.{}", self.rule_resource(), self.group)
+        }
+    }
+}
+
+/// The permissions `mode` uses as a Markdown table (resource, where, verbs, what needs
+/// it): the one in the operations guide, held equal to this by a test.
+pub fn markdown_table(mode: Mode) -> String {
+    let mut out = String::from("| resource | where | verbs | used by |\n|---|---|---|---|\n");
+    for p in PERMISSIONS.iter().filter(|p| mode.uses(p.component)) {
+        let scope = match p.scope {
+            Scope::Cluster => "cluster-wide",
+            Scope::ControllerNamespace => "the controller's namespace",
+        };
+        out.push_str(&format!(
+            "| {} | {scope} | {} | {} |\n",
+            p.display_name(),
+            p.verbs.join(", "),
+            p.used_by
+        ));
+    }
+    out
+}
+
+const fn perm(
+    group: &'static str,
+    resource: &'static str,
+    verbs: &'static [&'static str],
+    component: Component,
+    used_by: &'static str,
+) -> Permission {
+    Permission {
+        group,
+        resource,
+        subresource: None,
+        verbs,
+        component,
+        scope: Scope::Cluster,
+        used_by,
+    }
+}
+
+/// What enforcement's writes are for.
+const ENFORCEMENT: &str = "enforcement (granted only when enabled)";
+
+const fn analyze(group: &'static str, resource: &'static str, used_by: &'static str) -> Permission {
+    perm(group, resource, &["list"], Component::Analyze, used_by)
+}
+
+/// Everything kube-devops reads and writes.
+pub const PERMISSIONS: &[Permission] = &[
+    // The controller.
+    perm(
+        "",
+        "pods",
+        &["list", "watch"],
+        Controller,
+        "pod watch (scores), operator's pod watch",
+    ),
+    perm(
+        "apps",
+        "replicasets",
+        &["list", "watch"],
+        Controller,
+        "operator (owners of pods for reports: metadata-only watch)",
+    ),
+    perm(
+        "batch",
+        "jobs",
+        &["list", "watch"],
+        Controller,
+        "operator (owners of pods for reports: metadata-only watch)",
+    ),
+    perm(
+        "devops.stochastic.io",
+        "devopspolicies",
+        &["list", "watch", "patch"],
+        Controller,
+        "policy source (watch), operator (finalizer: JSON patch)",
+    ),
+    Permission {
+        subresource: Some("status"),
+        ..perm(
+            "devops.stochastic.io",
+            "devopspolicies",
+            &["patch"],
+            Controller,
+            "operator (policy status)",
+        )
+    },
+    perm(
+        "devops.stochastic.io",
+        "policyauditresults",
+        &["list", "watch", "create", "delete", "deletecollection"],
+        Controller,
+        "operator (watch: what is held; delete: retention; deletecollection: finalizer)",
+    ),
+    Permission {
+        scope: Scope::ControllerNamespace,
+        ..perm(
+            "coordination.k8s.io",
+            "leases",
+            &["get", "list", "watch", "create", "patch"],
+            Controller,
+            "leader election (watch: take a released lease at once)",
+        )
+    },
+    perm(
+        "events.k8s.io",
+        "events",
+        &["create", "patch"],
+        Controller,
+        "operator (events on policies; patch: repeated events)",
+    ),
+    perm(
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        &["list", "watch"],
+        Controller,
+        "operator (notices the report CRDs being installed or removed)",
+    ),
+    perm(
+        "wgpolicyk8s.io",
+        "policyreports",
+        &["list", "watch", "patch", "delete"],
+        Controller,
+        "operator (reports: server-side apply, watched to write only on change)",
+    ),
+    perm(
+        "openreports.io",
+        "reports",
+        &["list", "watch", "patch", "delete"],
+        Controller,
+        "operator (reports: server-side apply, watched to write only on change)",
+    ),
+    // Enforcement.
+    perm("apps", "deployments", &["patch"], Enforcement, ENFORCEMENT),
+    perm("apps", "statefulsets", &["patch"], Enforcement, ENFORCEMENT),
+    perm("apps", "daemonsets", &["patch"], Enforcement, ENFORCEMENT),
+    // `analyze` of a live cluster.
+    analyze("", "pods", "analyze (pods)"),
+    analyze("apps", "deployments", "analyze (workloads)"),
+    analyze("apps", "statefulsets", "analyze (workloads)"),
+    analyze("apps", "daemonsets", "analyze (workloads)"),
+    analyze("apps", "replicasets", "analyze (workloads)"),
+    analyze("", "replicationcontrollers", "analyze (workloads)"),
+    analyze("batch", "jobs", "analyze (workloads)"),
+    analyze("batch", "cronjobs", "analyze (workloads)"),
+    analyze(
+        "devops.stochastic.io",
+        "devopspolicies",
+        "analyze (the policies of each namespace)",
+    ),
+    analyze(
+        "policy",
+        "poddisruptionbudgets",
+        "analyze (missingPodDisruptionBudget, pdb checks)",
+    ),
+    analyze(
+        "autoscaling",
+        "horizontalpodautoscalers",
+        "analyze (hpa and pdb checks, deploymentMissingReplicas)",
+    ),
+    analyze(
+        "networking.k8s.io",
+        "networkpolicies",
+        "analyze (missingNetworkPolicy)",
+    ),
+    analyze("", "services", "analyze (serviceSelectorMatchesNothing)"),
+    analyze(
+        "networking.k8s.io",
+        "ingresses",
+        "analyze (ingressTlsMissing)",
+    ),
+    analyze(
+        "",
+        "serviceaccounts",
+        "analyze (automountServiceAccountToken)",
+    ),
+    analyze(
+        "rbac.authorization.k8s.io",
+        "roles",
+        "analyze (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount)",
+    ),
+    analyze(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "analyze (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount)",
+    ),
+    analyze(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "analyze (clusterAdminBinding, secretsReadableByServiceAccount)",
+    ),
+    analyze(
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "analyze (clusterAdminBinding, secretsReadableByServiceAccount)",
+    ),
+];
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -236,5 +327,45 @@ mod tests {
             assert!(KNOWN.contains(&verb), "{verb} on {}", p.resource);
         }
         assert!(verb_checks().count() > PERMISSIONS.len());
+    }
+
+    #[test]
+    fn no_verb_is_listed_twice_for_one_component() {
+        let mut seen = BTreeSet::new();
+        for (verb, p) in verb_checks() {
+            let key = (p.component, p.group, p.rule_resource(), verb);
+            assert!(seen.insert(key.clone()), "{key:?} twice");
+        }
+    }
+
+    #[test]
+    fn the_controller_mode_asks_enforcement_only_when_enabled_and_never_analyze() {
+        let off: Vec<_> = checks(Mode::Controller { enforcement: false }).collect();
+        let on: Vec<_> = checks(Mode::Controller { enforcement: true }).collect();
+        assert!(
+            off.iter()
+                .all(|(_, p)| p.component == Component::Controller)
+        );
+        let added: Vec<_> = on.iter().filter(|c| !off.contains(c)).collect();
+        assert!(!added.is_empty());
+        assert!(
+            added
+                .iter()
+                .all(|(v, p)| p.component == Component::Enforcement && *v != "list")
+        );
+        assert!(
+            checks(Mode::Analyze).all(|(v, p)| p.component == Component::Analyze && v == "list")
+        );
+    }
+
+    #[test]
+    fn only_the_lease_is_namespaced_and_workloads_are_written_only_by_enforcement() {
+        for p in PERMISSIONS {
+            let lease = p.group == "coordination.k8s.io" && p.resource == "leases";
+            assert_eq!(p.scope == Scope::ControllerNamespace, lease, "{p:?}");
+            if p.group == "apps" && p.verbs.contains(&"patch") {
+                assert_eq!(p.component, Component::Enforcement, "{p:?}");
+            }
+        }
     }
 }

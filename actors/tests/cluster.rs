@@ -161,7 +161,7 @@ async fn check_passes_when_every_permission_is_granted_and_fails_naming_a_denied
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
     assert!(text(&ok.stdout).contains("Server version"));
 
-    h.deny_access("patch", "deployments");
+    h.deny_access("deletecollection", "policyauditresults");
     let denied = kube_devops(Some(h.kubeconfig_path()), &["check"]).await;
     assert_eq!(denied.status.code(), Some(1));
     let out = text(&denied.stdout);
@@ -170,10 +170,25 @@ async fn check_passes_when_every_permission_is_granted_and_fails_naming_a_denied
         .find(|l| l.contains("DENIED"))
         .expect("a denied line");
     assert!(
-        line.starts_with("patch") && line.contains("deployments.apps"),
+        line.starts_with("deletecollection")
+            && line.contains("policyauditresults.devops.stochastic.io"),
         "{line}"
     );
     assert!(out.contains("1 of"), "{out}");
+
+    // Enforcement's writes are reviewed only when asked for.
+    h.allow_all_access();
+    h.deny_access("patch", "deployments");
+    let off = kube_devops(Some(h.kubeconfig_path()), &["check"]).await;
+    assert_eq!(off.status.code(), Some(0), "{}", text(&off.stdout));
+    let on = kube_devops(Some(h.kubeconfig_path()), &["check", "--enforcement"]).await;
+    assert_eq!(on.status.code(), Some(1));
+    let out = text(&on.stdout);
+    let line = out.lines().find(|l| l.contains("DENIED")).expect("denied");
+    assert!(
+        line.starts_with("patch") && line.contains("deployments.apps"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,6 +148,7 @@ fn install_config_prints_the_webhook_configuration() {
         resources,
         [
             "/pods",
+            "/pods/ephemeralcontainers",
             "/replicationcontrollers",
             "apps/daemonsets",
             "apps/deployments",

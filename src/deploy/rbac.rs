@@ -1,17 +1,15 @@
 //! Least-privilege RBAC made from [`crate::rbac::PERMISSIONS`], nothing more.
 //!
-//! In: the permission table and the install settings. Out: three rule sets (cluster-wide,
-//! enforcement's workload writes, the leader-election lease in the controller's own
-//! namespace) and the ServiceAccount, Roles and bindings that carry them.
+//! In: the permission table and the install settings. Out: three rule sets (the
+//! controller's cluster-wide rules, enforcement's workload writes, the leader-election lease
+//! in the controller's own namespace) and the ServiceAccount, Roles and bindings that carry
+//! them.
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{Value, json};
 
 use super::InstallSettings;
-use crate::rbac::{PERMISSIONS, Permission};
-
-/// Verbs that change objects.
-const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+use crate::rbac::{Component, PERMISSIONS, Permission, Scope};
 
 /// Which of the three rule sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,47 +40,30 @@ impl RuleSet {
     }
 }
 
-fn is_lease(p: &Permission) -> bool {
-    p.group == "coordination.k8s.io" && p.resource == "leases"
+impl RuleSet {
+    /// Whether `p` belongs to this set.
+    fn holds(self, p: &Permission) -> bool {
+        match self {
+            RuleSet::Cluster => p.component == Component::Controller && p.scope == Scope::Cluster,
+            RuleSet::Enforcement => p.component == Component::Enforcement,
+            RuleSet::LeaderElection => {
+                p.component == Component::Controller && p.scope == Scope::ControllerNamespace
+            }
+        }
+    }
 }
 
-fn is_enforcement(p: &Permission) -> bool {
-    p.used_by.split(',').any(|u| u.trim() == "enforcement")
-}
-
-/// The verbs of `p` that belong to `set`.
-fn verbs_in(set: RuleSet, p: &Permission) -> Vec<&'static str> {
-    let enforcement_write = |v: &&str| is_enforcement(p) && WRITE_VERBS.contains(v);
-    p.verbs
-        .iter()
-        .copied()
-        .filter(|v| match set {
-            RuleSet::LeaderElection => is_lease(p),
-            RuleSet::Enforcement => !is_lease(p) && enforcement_write(v),
-            RuleSet::Cluster => !is_lease(p) && !enforcement_write(v),
-        })
-        .collect()
-}
-
-/// The rules of one set: one rule per permission that has verbs in it, in table order.
+/// The rules of one set: one rule per permission in it, in table order. `analyze`'s reads
+/// are in none: the controller never makes them.
 pub fn rules(set: RuleSet) -> Vec<PolicyRule> {
     PERMISSIONS
         .iter()
-        .filter_map(|p| {
-            let verbs = verbs_in(set, p);
-            if verbs.is_empty() {
-                return None;
-            }
-            let resource = match p.subresource {
-                Some(sub) => format!("{}/{sub}", p.resource),
-                None => p.resource.to_owned(),
-            };
-            Some(PolicyRule {
-                api_groups: Some(vec![p.group.to_owned()]),
-                resources: Some(vec![resource]),
-                verbs: verbs.into_iter().map(str::to_owned).collect(),
-                ..PolicyRule::default()
-            })
+        .filter(|p| set.holds(p))
+        .map(|p| PolicyRule {
+            api_groups: Some(vec![p.group.to_owned()]),
+            resources: Some(vec![p.rule_resource()]),
+            verbs: p.verbs.iter().map(|v| (*v).to_owned()).collect(),
+            ..PolicyRule::default()
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::rbac::verb_checks;
+use crate::rbac::{Mode, checks};
 
 /// (group, resource, verb) triples granted by a rule set.
 fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
@@ -24,15 +24,9 @@ fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
 }
 
 #[test]
-fn rule_sets_grant_every_permission_once_and_nothing_else() {
-    let table: BTreeSet<_> = verb_checks()
-        .map(|(verb, p)| {
-            let resource = match p.subresource {
-                Some(sub) => format!("{}/{sub}", p.resource),
-                None => p.resource.to_owned(),
-            };
-            (p.group.to_owned(), resource, verb.to_owned())
-        })
+fn rule_sets_grant_every_controller_and_enforcement_permission_once_and_nothing_else() {
+    let table: BTreeSet<_> = checks(Mode::Controller { enforcement: true })
+        .map(|(verb, p)| (p.group.to_owned(), p.rule_resource(), verb.to_owned()))
         .collect();
     let mut union = BTreeSet::new();
     for set in RuleSet::ALL {
@@ -170,4 +164,29 @@ fn yaml_stream_has_one_document_per_object() {
     let objects = rbac_objects(&InstallSettings::default());
     let yaml = to_yaml_stream(&objects).unwrap();
     assert_eq!(yaml.matches("---\n").count(), objects.len());
+}
+
+#[test]
+fn webhook_sends_the_ephemeral_containers_subresource_admission_judges() {
+    let objects = deployment_objects(&InstallSettings::default()).unwrap();
+    let config = objects
+        .iter()
+        .find(|o| o["kind"] == "ValidatingWebhookConfiguration")
+        .unwrap();
+    let core = config["webhooks"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["apiGroups"][0] == "")
+        .unwrap();
+    let resources: Vec<&str> = core["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let debug = format!("pods/{}", crate::admission::EPHEMERAL_CONTAINERS);
+    assert!(resources.contains(&debug.as_str()), "{resources:?}");
+    assert!(resources.contains(&"pods"));
+    assert_eq!(core["operations"][1], "UPDATE");
 }

@@ -21,9 +21,13 @@ use crate::policy::namespaces::BadGlob;
 /// Name of the webhook inside the configuration.
 pub const WEBHOOK_NAME: &str = "validate.devops.stochastic.io";
 
-/// The kinds judged, as webhook rules: (group, resources).
+/// The kinds judged, as webhook rules: (group, resources). `pods/ephemeralcontainers` is
+/// what `kubectl debug` writes: admission judges the containers it adds.
 const RULES: [(&str, &[&str]); 3] = [
-    ("", &["pods", "replicationcontrollers"]),
+    (
+        "",
+        &["pods", "pods/ephemeralcontainers", "replicationcontrollers"],
+    ),
     (
         "apps",
         &["deployments", "statefulsets", "daemonsets", "replicasets"],

@@ -1,21 +1,48 @@
-//! `check`: connectivity, server version, and an access review of every verb kube-devops
-//! uses (the table in `kube_devops::rbac`). Exit 1 when anything fails.
+//! `check`: connectivity, server version, and an access review of every verb the mode in use
+//! needs (the table in `kube_devops::rbac`): the controller's (with enforcement's writes
+//! when asked for; the lease in the controller's namespace) or `analyze`'s. In: flags and a
+//! client. Out: a report on stdout; exit 1 when anything fails.
 
+use clap::Args;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use kube::Client;
 use kube::api::{Api, PostParams};
-use kube_devops::rbac::{Permission, verb_checks};
+use kube_devops::rbac::{Mode, Permission, Scope, checks};
+
+use super::ClusterTarget;
+
+/// Arguments of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Review what `kube-devops analyze` of a live cluster reads, instead of what the
+    /// controller uses.
+    #[arg(long, conflicts_with_all = ["enforcement", "namespace"])]
+    pub analyze: bool,
+    /// Include enforcement's write verbs on workloads (granted when enforcement is enabled).
+    #[arg(long)]
+    pub enforcement: bool,
+    /// The controller's namespace, where its lease is reviewed. Default: $POD_NAMESPACE,
+    /// the service account's namespace, then the context's namespace.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+}
 
 /// The verdict on one verb.
 struct Review {
     verb: &'static str,
     permission: &'static Permission,
+    namespace: Option<String>,
     allowed: Result<bool, String>,
 }
 
-async fn review(client: &Client, verb: &'static str, p: &'static Permission) -> Review {
+async fn review(
+    client: &Client,
+    verb: &'static str,
+    p: &'static Permission,
+    namespace: Option<String>,
+) -> Review {
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let ssar = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
@@ -23,6 +50,7 @@ async fn review(client: &Client, verb: &'static str, p: &'static Permission) -> 
                 group: Some(p.group.to_owned()),
                 resource: Some(p.resource.to_owned()),
                 subresource: p.subresource.map(str::to_owned),
+                namespace: namespace.clone(),
                 verb: Some(verb.to_owned()),
                 ..ResourceAttributes::default()
             }),
@@ -37,23 +65,40 @@ async fn review(client: &Client, verb: &'static str, p: &'static Permission) -> 
     Review {
         verb,
         permission: p,
+        namespace,
         allowed,
     }
 }
 
-fn resource_name(p: &Permission) -> String {
-    let mut name = p.resource.to_owned();
-    if let Some(sub) = p.subresource {
-        name = format!("{name}/{sub}");
+/// `pods`, `devopspolicies/status.devops.stochastic.io`, with ` in <namespace>` when the
+/// review is namespaced.
+fn resource_name(p: &Permission, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("{} in {ns}", p.display_name()),
+        None => p.display_name(),
     }
-    if !p.group.is_empty() {
-        name = format!("{name}.{}", p.group);
-    }
-    name
 }
 
-pub(super) async fn run(client: Client) -> anyhow::Result<u8> {
-    let namespace = client.default_namespace().to_owned();
+pub(super) fn run(args: CheckArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let (mode, namespace) = if args.analyze {
+        (Mode::Analyze, None)
+    } else {
+        let ns = super::controller::own_namespace(args.namespace, target);
+        (
+            Mode::Controller {
+                enforcement: args.enforcement,
+            },
+            Some(ns),
+        )
+    };
+    super::block_on(async { review_all(target.connect().await?, mode, namespace).await })?
+}
+
+async fn review_all(
+    client: Client,
+    mode: Mode,
+    controller_namespace: Option<String>,
+) -> anyhow::Result<u8> {
     let version = match client.apiserver_version().await {
         Ok(v) => v,
         Err(e) => {
@@ -67,11 +112,29 @@ pub(super) async fn run(client: Client) -> anyhow::Result<u8> {
         version.git_version,
         version.platform
     );
-    outln!("Default namespace           : {namespace}");
+    outln!(
+        "Default namespace           : {}",
+        client.default_namespace()
+    );
+    let reviewed = match (mode, &controller_namespace) {
+        (Mode::Analyze, _) => "analyze of a live cluster".to_owned(),
+        (Mode::Controller { enforcement }, ns) => format!(
+            "the controller in {}, enforcement {}",
+            ns.as_deref().unwrap_or("default"),
+            if enforcement { "on" } else { "off" }
+        ),
+    };
+    outln!("Permissions of              : {reviewed}");
     outln!("\nACCESS REVIEW (as the current user)");
-    outln!("{:<7} {:<48} RESULT", "VERB", "RESOURCE");
-    let reviews =
-        futures::future::join_all(verb_checks().map(|(v, p)| review(&client, v, p))).await;
+    outln!("{:<17} {:<58} RESULT", "VERB", "RESOURCE");
+    let reviews = futures::future::join_all(checks(mode).map(|(v, p)| {
+        let ns = match p.scope {
+            Scope::Cluster => None,
+            Scope::ControllerNamespace => controller_namespace.clone(),
+        };
+        review(&client, v, p, ns)
+    }))
+    .await;
     let mut missing = 0;
     for r in &reviews {
         let result = match &r.allowed {
@@ -85,7 +148,11 @@ pub(super) async fn run(client: Client) -> anyhow::Result<u8> {
                 format!("ERROR: {e}")
             }
         };
-        outln!("{:<7} {:<48} {result}", r.verb, resource_name(r.permission));
+        outln!(
+            "{:<17} {:<58} {result}",
+            r.verb,
+            resource_name(r.permission, r.namespace.as_deref())
+        );
     }
     if missing > 0 {
         outln!("\n{missing} of {} permissions missing", reviews.len());

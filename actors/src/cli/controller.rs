@@ -14,8 +14,11 @@ use kube_devops::policy::{NamespaceExclusions, PolicySet};
 use super::ClusterTarget;
 use super::analyze::resolve_policy;
 use crate::http::{FailureMode, WebhookOptions};
+use crate::system::certificates::CertificateSettings;
 use crate::system::lease::LeaseSettings;
 use crate::system::{ControllerOptions, OperatorSettings, run};
+use jiff::SignedDuration;
+use kube_devops::certificates::Lifetimes;
 
 /// Where the service account's namespace is mounted in a pod.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -82,14 +85,16 @@ fn identity(flag: Option<String>) -> String {
     format!("{host}-{}", std::process::id())
 }
 
-fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result<String> {
+/// The controller's namespace: `flag`, the service account's namespace, the context's
+/// namespace, then `default`.
+pub(super) fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> String {
     if let Some(ns) = flag.filter(|s| !s.is_empty()) {
-        return Ok(ns);
+        return ns;
     }
     if let Ok(ns) = std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE) {
         let ns = ns.trim();
         if !ns.is_empty() {
-            return Ok(ns.to_owned());
+            return ns.to_owned();
         }
     }
     let kc = crate::cluster::read_kubeconfig(target.kubeconfig.as_deref()).ok();
@@ -101,7 +106,7 @@ fn own_namespace(flag: Option<String>, target: &ClusterTarget) -> anyhow::Result
             .and_then(|c| c.context)
             .and_then(|c| c.namespace)
     });
-    Ok(from_context.unwrap_or_else(|| "default".to_owned()))
+    from_context.unwrap_or_else(|| "default".to_owned())
 }
 
 /// Arguments of `watch`.
@@ -181,12 +186,67 @@ pub struct RunArgs {
     /// Answer to internal admission errors: allow with a warning (open) or deny (closed).
     #[arg(long, value_enum, default_value_t = FailureMode::Open)]
     pub failure_mode: FailureMode,
+    /// Keep the webhook's certificates in a Secret: the leader creates them, renews them
+    /// before they expire and keeps the webhook configuration's caBundle current; every
+    /// replica serves what the Secret holds (--tls-cert and --tls-key are not read).
+    #[arg(long)]
+    pub manage_certificates: bool,
+    /// The Secret of --manage-certificates, in the controller's namespace.
+    #[arg(long, default_value = "kube-devops-webhook-tls")]
+    pub tls_secret: String,
+    /// The webhook Service the certificate names (--manage-certificates).
+    #[arg(long, default_value = "kube-devops-webhook")]
+    pub webhook_service: String,
+    /// The ValidatingWebhookConfiguration whose caBundle is kept (--manage-certificates).
+    #[arg(long, default_value = "kube-devops")]
+    pub webhook_configuration: String,
+    /// Lifetime of a serving certificate, seconds (--manage-certificates).
+    #[arg(long, default_value_t = 90 * 86400, hide = true, value_parser = clap::value_parser!(u64).range(10..))]
+    pub certificate_lifetime: u64,
+    /// Renew a serving certificate this many seconds before it expires (below the lifetime).
+    #[arg(long, default_value_t = 30 * 86400, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub certificate_renew_before: u64,
+}
+
+/// The certificate settings of `run --manage-certificates`.
+fn certificate_settings(
+    args: &RunArgs,
+) -> anyhow::Result<Option<(String, String, String, Lifetimes)>> {
+    if !args.manage_certificates {
+        return Ok(None);
+    }
+    if args.certificate_renew_before >= args.certificate_lifetime {
+        anyhow::bail!(
+            "--certificate-renew-before ({}) must be below --certificate-lifetime ({})",
+            args.certificate_renew_before,
+            args.certificate_lifetime
+        );
+    }
+    let secs = |s: u64| SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+    let lifetimes = Lifetimes {
+        serving: secs(args.certificate_lifetime),
+        renew_before: secs(args.certificate_renew_before),
+        ..Lifetimes::DEFAULT
+    };
+    Ok(Some((
+        args.tls_secret.clone(),
+        args.webhook_service.clone(),
+        args.webhook_configuration.clone(),
+        lifetimes,
+    )))
 }
 
 /// `run`: every component, the webhook included unless `--no-webhook`.
 pub(super) fn run_all(args: RunArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let managed = certificate_settings(&args)?;
     let webhook = if args.no_webhook {
         None
+    } else if managed.is_some() {
+        // No paths: the pair comes from the Secret.
+        let mut options = WebhookOptions::new(PathBuf::new(), PathBuf::new());
+        options.addr = args.webhook_addr;
+        options.failure_mode = args.failure_mode;
+        Some(options)
     } else {
         for (flag, path) in [("--tls-cert", &args.tls_cert), ("--tls-key", &args.tls_key)] {
             if !path.is_file() {
@@ -208,6 +268,7 @@ pub(super) fn run_all(args: RunArgs, target: &ClusterTarget) -> anyhow::Result<u
         args.controller,
         webhook,
         Some(operator),
+        managed,
         target,
     )
 }
@@ -220,13 +281,14 @@ pub(super) fn run_operator(args: ReconcileArgs, target: &ClusterTarget) -> anyho
         args.controller,
         None,
         Some(operator),
+        None,
         target,
     )
 }
 
 /// `watch`: the watch set only.
 pub(super) fn run_controller(args: WatchArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
-    start_controller(args.http_addr, args.controller, None, None, target)
+    start_controller(args.http_addr, args.controller, None, None, None, target)
 }
 
 fn context_name(target: &ClusterTarget) -> Option<String> {
@@ -251,6 +313,7 @@ fn start_controller(
     args: ControllerArgs,
     mut webhook: Option<WebhookOptions>,
     operator: Option<OperatorSettings>,
+    certificates: Option<(String, String, String, Lifetimes)>,
     target: &ClusterTarget,
 ) -> anyhow::Result<u8> {
     if args.renew_before >= args.lease_duration {
@@ -262,7 +325,7 @@ fn start_controller(
     }
     crate::http::limits::raise_open_file_limit();
     let (policy, source) = resolve_policy(args.bundle.as_deref(), args.policy.as_ref())?;
-    let namespace = own_namespace(args.namespace, target)?;
+    let namespace = own_namespace(args.namespace, target);
     let exclusions = NamespaceExclusions::from_flags(Some(&namespace), &args.exclude_namespace)?;
     if let Some(w) = webhook.as_mut() {
         w.exclusions = exclusions.clone();
@@ -281,13 +344,22 @@ fn start_controller(
         defaults: PolicySet::new(policy, &source, exclusions),
         lease: LeaseSettings {
             name: args.lease_name,
-            namespace,
+            namespace: namespace.clone(),
             identity,
             duration: args.lease_duration,
             renew_before: args.renew_before,
             retry: Duration::from_secs(args.retry_period),
         },
         shutdown_delay: Duration::from_secs(args.shutdown_delay),
+        certificates: certificates.map(|(secret, service, webhook_configuration, lifetimes)| {
+            CertificateSettings {
+                secret,
+                namespace: namespace.clone(),
+                service,
+                webhook_configuration,
+                lifetimes,
+            }
+        }),
         webhook,
         operator,
         ops_access,

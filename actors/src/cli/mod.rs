@@ -85,8 +85,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Print the version.
     Version,
-    /// Check connectivity, the server version and every permission kube-devops uses.
-    Check,
+    /// Check connectivity, the server version and every permission the controller (or,
+    /// with --analyze, `analyze`) uses.
+    Check(check::CheckArgs),
     /// List cluster objects.
     #[command(subcommand)]
     List(list::ListCommand),
@@ -210,7 +211,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             outln!("kube-devops version {}", kube_devops::VERSION);
             Ok(0)
         }
-        Command::Check => block_on(async { check::run(target.connect().await?).await })?,
+        Command::Check(args) => check::run(args, &target),
         Command::List(cmd) => block_on(async { list::run(target.connect().await?, cmd).await })?,
         Command::Analyze(args) => analyze::run(args, &target),
         Command::Crd(cmd) => crd::run(cmd, &target),

@@ -9,6 +9,7 @@ pub mod body;
 pub mod certs;
 pub mod connections;
 pub mod dashboard;
+pub mod issued;
 pub mod limits;
 pub mod ops;
 pub mod ops_access;

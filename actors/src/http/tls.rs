@@ -10,13 +10,17 @@
 //! two small files a second costs nothing. A pair that does not parse, or whose key does
 //! not match its certificate (a half-written or half-replaced pair), is refused and the
 //! previous pair keeps serving; the next poll tries again.
+//!
+//! When the controller keeps its own certificates, the pair comes from its Secret instead:
+//! [`CertReloader::waiting`] starts with nothing to serve (handshakes fail until a pair
+//! arrives) and [`CertReloader::install_pem`] is the hook the Secret's watch calls.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -115,7 +119,7 @@ fn pair_from_pem(
 pub struct CertReloader {
     cert_path: PathBuf,
     key_path: PathBuf,
-    current: ArcSwap<CertifiedKey>,
+    current: ArcSwapOption<CertifiedKey>,
     /// The file contents last tried, so a refused pair is logged once, not every poll.
     last_seen: std::sync::Mutex<(Vec<u8>, Vec<u8>)>,
     reloads: AtomicU64,
@@ -131,7 +135,7 @@ impl CertReloader {
         Ok(CertReloader {
             cert_path: cert.to_owned(),
             key_path: key.to_owned(),
-            current: ArcSwap::from_pointee(pair),
+            current: ArcSwapOption::from_pointee(pair),
             last_seen: std::sync::Mutex::new((cert_pem, key_pem)),
             reloads: AtomicU64::new(0),
             refusals: AtomicU64::new(0),
@@ -141,6 +145,9 @@ impl CertReloader {
     /// Re-reads the files; swaps in the new pair when they changed and form a usable pair.
     /// Returns true when a new pair was installed.
     pub fn poll(&self) -> bool {
+        if self.cert_path.as_os_str().is_empty() {
+            return false;
+        }
         let (cert_pem, key_pem) = match (read(&self.cert_path), read(&self.key_path)) {
             (Ok(c), Ok(k)) => (c, k),
             (Err(e), _) | (_, Err(e)) => {
@@ -155,16 +162,52 @@ impl CertReloader {
             return false;
         }
         *last = (cert_pem, key_pem);
-        match pair_from_pem(&last.0, &last.1, &self.cert_path, &self.key_path) {
+        self.swap(pair_from_pem(
+            &last.0,
+            &last.1,
+            &self.cert_path,
+            &self.key_path,
+        ))
+    }
+
+    /// A reloader with nothing to serve yet (every handshake fails) until
+    /// [`CertReloader::install_pem`] or a poll of the files brings a pair.
+    pub fn waiting(cert: &Path, key: &Path) -> Self {
+        CertReloader {
+            cert_path: cert.to_owned(),
+            key_path: key.to_owned(),
+            current: ArcSwapOption::empty(),
+            last_seen: std::sync::Mutex::new((Vec::new(), Vec::new())),
+            reloads: AtomicU64::new(0),
+            refusals: AtomicU64::new(0),
+        }
+    }
+
+    /// Serves this pair from now on when it differs from the pair last seen and is usable
+    /// (the hook for certificates read from a Secret). Returns true when it was installed.
+    pub fn install_pem(&self, cert_pem: &[u8], key_pem: &[u8]) -> bool {
+        let Ok(mut last) = self.last_seen.lock() else {
+            return false;
+        };
+        if last.0 == cert_pem && last.1 == key_pem {
+            return false;
+        }
+        *last = (cert_pem.to_vec(), key_pem.to_vec());
+        let from = Path::new("<secret>");
+        self.swap(pair_from_pem(cert_pem, key_pem, from, from))
+    }
+
+    fn swap(&self, pair: Result<CertifiedKey, TlsError>) -> bool {
+        match pair {
             Ok(pair) => {
-                self.current.store(Arc::new(pair));
+                self.current.store(Some(Arc::new(pair)));
                 self.reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(cert = %self.cert_path.display(), "serving certificate reloaded");
                 true
             }
             Err(error) => {
                 self.refusals.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, "new certificate files refused; the previous pair keeps serving");
+                tracing::warn!(%error, "new certificate refused; the previous pair keeps serving");
                 false
             }
         }
@@ -180,9 +223,13 @@ impl CertReloader {
         self.refusals.load(Ordering::Relaxed)
     }
 
-    /// The certificate chain currently served.
+    /// The certificate chain currently served (empty while waiting for one).
     pub fn current_chain(&self) -> Vec<CertificateDer<'static>> {
-        self.current.load().cert.clone()
+        self.current
+            .load()
+            .as_ref()
+            .map(|pair| pair.cert.clone())
+            .unwrap_or_default()
     }
 
     /// Polls every `interval` until the returned handle is aborted or dropped with the
@@ -209,7 +256,7 @@ impl CertReloader {
 
 impl ResolvesServerCert for CertReloader {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.load_full())
+        self.current.load_full()
     }
 }
 

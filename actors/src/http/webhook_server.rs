@@ -149,7 +149,12 @@ pub fn serve_with_limits(
     state: WebhookState,
     limits: ConnectionLimits,
 ) -> Result<RunningServer, WebhookError> {
-    let certs = Arc::new(CertReloader::new(tls_cert, tls_key)?);
+    // No certificate path: the pair comes from the controller's Secret (`install_pem`).
+    let certs = Arc::new(if tls_cert.as_os_str().is_empty() {
+        CertReloader::waiting(tls_cert, tls_key)
+    } else {
+        CertReloader::new(tls_cert, tls_key)?
+    });
     let config = tls::server_config(certs.clone())?;
     let bind = |source| WebhookError::Bind { addr, source };
     let listener = TcpListener::bind(addr).map_err(bind)?;

@@ -11,6 +11,7 @@
 //! release the lease, drain HTTP, exit 0.
 
 pub mod admission;
+pub mod certificates;
 pub mod dashboard;
 pub mod enforcer;
 pub mod health;
@@ -80,6 +81,9 @@ pub struct ControllerOptions {
     pub operator: Option<OperatorSettings>,
     /// The bearer token `/metrics` and `/api/v1/scores` require, when one is set.
     pub ops_access: Option<Arc<crate::http::ops_access::OpsAccess>>,
+    /// The webhook's own certificates, when the controller keeps them (the webhook then
+    /// serves what their Secret holds).
+    pub certificates: Option<self::certificates::CertificateSettings>,
 }
 
 /// The running actors, for shutdown.
@@ -90,6 +94,7 @@ struct Running {
     lease: Addr<LeaseActor>,
     server: actix_web::dev::ServerHandle,
     webhook: Option<self::admission::WebhookRuntime>,
+    certificates: Option<Addr<self::certificates::CertificateActor>>,
 }
 
 /// Starts every actor of `options` and the ops server in the current actix system.
@@ -183,6 +188,16 @@ async fn start(
         }
         None => None,
     };
+    let certificates = match (&webhook, options.certificates.clone()) {
+        (Some(runtime), Some(settings)) => {
+            let (client, reloader, guard) =
+                (client.clone(), runtime.server.certs.clone(), guard.clone());
+            Some(Supervisor::start(move |_| {
+                self::certificates::CertificateActor::new(client, settings, reloader, guard)
+            }))
+        }
+        _ => None,
+    };
     let ops_watches: &[&'static str] = if options.operator.is_some() || options.webhook.is_some() {
         &[PODS, POLICIES]
     } else {
@@ -239,6 +254,7 @@ async fn start(
         lease,
         server: handle,
         webhook,
+        certificates,
     })
 }
 
@@ -289,6 +305,9 @@ pub fn run(
             let _ = enforcer.send(Shutdown).await;
         }
         // 3. Release the lease so a standby takes over at once.
+        if let Some(certificates) = &running.certificates {
+            let _ = certificates.send(Shutdown).await;
+        }
         let _ = running.lease.send(Shutdown).await;
         // 4. Drain HTTP.
         if let Some(webhook) = running.webhook {
