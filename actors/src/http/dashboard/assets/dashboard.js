@@ -62,8 +62,26 @@ function filterParams(params) {
 }
 
 // ---- data ------------------------------------------------------------------------------
-async function getJson(path) {
-  const res = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+// With --ops-token-file the data paths need `Authorization: Bearer <token>`. The page asks
+// for it once on a 401 and keeps it for this tab only (sessionStorage), never in the URL.
+const TOKEN_KEY = "kube-devops-ops-token";
+function opsToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+}
+function authHeaders(extra) {
+  const h = Object.assign({}, extra || {});
+  const t = opsToken();
+  if (t) h.Authorization = "Bearer " + t;
+  return h;
+}
+function askToken() {
+  const t = (window.prompt("This dashboard's data need the ops token (--ops-token-file):") || "").trim();
+  try { if (t) sessionStorage.setItem(TOKEN_KEY, t); } catch (e) { /* not kept */ }
+  return t;
+}
+async function getJson(path, retried) {
+  const res = await fetch(path, { headers: authHeaders({ Accept: "application/json" }), cache: "no-store" });
+  if (res.status === 401 && !retried && askToken()) return getJson(path, true);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || res.status + " " + res.statusText);
   return body;
@@ -324,15 +342,49 @@ function changed() {
   render();
   if (Date.now() - lastOptions > 10000) { lastOptions = Date.now(); loadNamespaceOptions(); }
 }
+function onEvent(name) {
+  if (name === "hello") { live.textContent = "live"; live.dataset.state = "live"; }
+  if (name === "change") { live.textContent = "live · updated " + new Date().toLocaleTimeString(); live.dataset.state = "live"; changed(); }
+}
 function connect() {
+  if (opsToken()) return connectWithToken();
   if (!window.EventSource) return poll("live updates unsupported; refreshing every 10 s");
   const es = new EventSource("api/v1/events");
-  es.addEventListener("hello", () => { live.textContent = "live"; live.dataset.state = "live"; });
-  es.addEventListener("change", () => { live.textContent = "live · updated " + new Date().toLocaleTimeString(); live.dataset.state = "live"; changed(); });
+  es.addEventListener("hello", () => onEvent("hello"));
+  es.addEventListener("change", () => onEvent("change"));
   es.onerror = () => {
-    if (es.readyState === EventSource.CLOSED) poll("live updates unavailable; refreshing every 10 s");
-    else { live.textContent = "reconnecting…"; live.dataset.state = "reconnecting"; }
+    if (es.readyState === EventSource.CLOSED) {
+      es.close();
+      // A 401 closes the stream: with a token (asked for by the first data request) the
+      // stream is read by fetch, which can send it.
+      if (opsToken()) connectWithToken(); else poll("live updates unavailable; refreshing every 10 s");
+    } else { live.textContent = "reconnecting…"; live.dataset.state = "reconnecting"; }
   };
+}
+// EventSource cannot send a header: read the same stream with fetch.
+async function connectWithToken() {
+  try {
+    const res = await fetch("api/v1/events", { headers: authHeaders({ Accept: "text/event-stream" }), cache: "no-store" });
+    if (!res.ok || !res.body) return poll("live updates unavailable; refreshing every 10 s");
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        const line = block.split("\n").find((l) => l.startsWith("event:"));
+        if (line) onEvent(line.slice(6).trim());
+      }
+    }
+    live.textContent = "reconnecting…"; live.dataset.state = "reconnecting";
+    setTimeout(connectWithToken, 3000);
+  } catch (e) {
+    poll("live updates unavailable; refreshing every 10 s");
+  }
 }
 function poll(why) {
   live.textContent = why; live.dataset.state = "polling";
