@@ -231,7 +231,8 @@ async fn with_a_token_file_metrics_and_scores_need_the_bearer_token_and_probes_d
             .app_data(state(&f))
             .app_data(access)
             .wrap(from_fn(protect))
-            .configure(configure),
+            .configure(configure)
+            .configure(kube_devops_actors::http::dashboard::configure("")),
     )
     .await;
     let get = |path: &'static str, token: Option<&str>| {
@@ -250,7 +251,8 @@ async fn with_a_token_file_metrics_and_scores_need_the_bearer_token_and_probes_d
         let right = test::call_service(&app, get(path, Some("s3cret-token"))).await;
         assert_eq!(right.status(), 200, "{path}");
     }
-    for path in ["/healthz", "/readyz", "/"] {
+    // The dashboard's page and assets hold no data: open, like the probes.
+    for path in ["/healthz", "/readyz", "/", "/assets/dashboard.js"] {
         assert_eq!(
             test::call_service(&app, get(path, None)).await.status(),
             200,

@@ -98,9 +98,11 @@ impl OpsAccess {
     }
 }
 
-/// Whether a path serves data that an [`OpsAccess`] protects.
+/// Whether a path serves data that an [`OpsAccess`] protects: `/metrics` and every path
+/// with an `/api/` segment, at the root or under a `--dashboard-base-path` (whose segments
+/// are plain names, so nothing else has one).
 pub fn is_protected(path: &str) -> bool {
-    path == "/metrics" || path.starts_with("/api/")
+    path == "/metrics" || path.contains("/api/")
 }
 
 /// The ops server's access middleware (`App::wrap(from_fn(protect))`): a request for a
@@ -129,10 +131,23 @@ mod tests {
 
     #[test]
     fn metrics_and_the_api_are_protected_probes_and_the_page_are_not() {
-        for path in ["/metrics", "/api/v1/scores", "/api/v1/anything-added-later"] {
+        for path in [
+            "/metrics",
+            "/api/v1/scores",
+            "/api/v1/anything-added-later",
+            "/kube-devops/api/v1/scores",
+            "/a/b/api/v1/events",
+        ] {
             assert!(is_protected(path), "{path}");
         }
-        for path in ["/healthz", "/readyz", "/", "/apiary"] {
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/",
+            "/apiary",
+            "/kube-devops/",
+            "/assets/dashboard.js",
+        ] {
             assert!(!is_protected(path), "{path}");
         }
     }
