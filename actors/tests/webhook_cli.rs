@@ -197,6 +197,19 @@ fn install_config_refuses_a_file_that_is_not_a_certificate() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no PEM certificate"));
 }
 
+#[cfg(unix)]
+#[test]
+fn install_config_refuses_a_device_without_reading_it() {
+    // /dev/zero claims size 0 and never ends: read unbounded, it would fill memory.
+    let out = kube_devops(&["webhook", "install-config", "--ca-bundle-path", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/zero") && err.contains("not a regular file"),
+        "{err}"
+    );
+}
+
 /// GET `path` over HTTPS, verifying the certificate for `host`: the status code.
 async fn https_get(ca: &Path, port: u16, host: &str, path: &str) -> std::io::Result<u16> {
     let mut roots = rustls::RootCertStore::empty();

@@ -194,7 +194,8 @@ fn cert_generate(args: &CertArgs) -> anyhow::Result<u8> {
 
 /// The ValidatingWebhookConfiguration of `args`, as YAML.
 pub fn install_config(args: &InstallArgs) -> anyhow::Result<String> {
-    let ca = std::fs::read(&args.ca_bundle_path).with_context(|| {
+    // Only a regular file, and at most 1 MiB of it: a device or a FIFO is refused unread.
+    let ca = crate::http::limits::read_small_file(&args.ca_bundle_path).with_context(|| {
         format!(
             "cannot read --ca-bundle-path {}",
             args.ca_bundle_path.display()

@@ -10,10 +10,11 @@
 //! duplicate of each evictable socket's descriptor and shuts the socket down through it:
 //! the server then reads end-of-stream and drops the connection itself. Duplicates are
 //! kept for at most `cap` connections, so the table never takes more descriptors than the
-//! budget `ConnectionLimits` sets aside for it.
+//! budget `ConnectionLimits` sets aside for it. Every event costs O(log n): the idle
+//! evictable connections are kept ordered by the time they became idle.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -31,12 +32,18 @@ pub struct ConnectionTable {
 struct Inner {
     next_id: u64,
     entries: HashMap<u64, Entry>,
+    /// Evictable connections with no request in progress, idle the longest first.
+    idle: BTreeSet<(Instant, u64)>,
+    /// Entries holding a duplicate descriptor.
+    held: usize,
+    /// Entries not evicted.
+    live: usize,
     evicted: u64,
 }
 
 #[derive(Debug)]
 struct Entry {
-    /// A duplicate of the connection's socket, when it may be evicted.
+    /// A duplicate of the connection's socket, while it may be evicted.
     socket: Option<TcpStream>,
     /// Requests in progress on the connection.
     requests: usize,
@@ -46,27 +53,30 @@ struct Entry {
     evicted: bool,
 }
 
-/// What the table needs to know of an entry to pick one to evict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Candidate {
-    /// The entry's id.
-    pub id: u64,
-    /// Whether it can be shut down (a descriptor is kept, not already evicted).
-    pub evictable: bool,
-    /// Requests in progress.
-    pub requests: usize,
-    /// Since when it has been idle.
-    pub idle_since: Instant,
-}
-
-/// The connection to evict among `candidates`, other than `newcomer`: the one idle the
-/// longest among those with no request in progress; none when every other is busy.
-pub fn oldest_idle(candidates: impl IntoIterator<Item = Candidate>, newcomer: u64) -> Option<u64> {
-    candidates
-        .into_iter()
-        .filter(|c| c.id != newcomer && c.evictable && c.requests == 0)
-        .min_by_key(|c| (c.idle_since, c.id))
-        .map(|c| c.id)
+impl Inner {
+    /// Shuts down the connection idle the longest, other than `newcomer`; false when
+    /// every other connection is busy or cannot be evicted.
+    fn evict_oldest_idle(&mut self, newcomer: u64) -> bool {
+        let Some(&(since, victim)) = self.idle.iter().find(|(_, id)| *id != newcomer) else {
+            return false;
+        };
+        self.idle.remove(&(since, victim));
+        let Some(entry) = self.entries.get_mut(&victim) else {
+            return false;
+        };
+        let Some(socket) = entry.socket.take() else {
+            return false;
+        };
+        entry.evicted = true;
+        // The server sees end-of-stream and drops the connection, and with it the ticket.
+        if let Err(error) = socket.shutdown(Shutdown::Both) {
+            tracing::debug!(%error, "evicted connection was already closed");
+        }
+        self.held -= 1;
+        self.live -= 1;
+        self.evicted += 1;
+        true
+    }
 }
 
 impl ConnectionTable {
@@ -79,7 +89,8 @@ impl ConnectionTable {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // The table holds no invariant a panicking holder could break halfway.
+        // Every update is complete before the lock is released; a poisoned lock only
+        // means a holder panicked in between two of them.
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -103,42 +114,28 @@ impl ConnectionTable {
         let mut inner = self.lock();
         let id = inner.next_id;
         inner.next_id += 1;
-        let held = inner
-            .entries
-            .values()
-            .filter(|e| e.socket.is_some())
-            .count();
-        let socket = if held < self.cap { duplicate() } else { None };
+        let socket = if inner.held < self.cap {
+            duplicate()
+        } else {
+            None
+        };
+        let now = Instant::now();
+        if socket.is_some() {
+            inner.held += 1;
+            inner.idle.insert((now, id));
+        }
+        inner.live += 1;
         inner.entries.insert(
             id,
             Entry {
                 socket,
                 requests: 0,
-                idle_since: Instant::now(),
+                idle_since: now,
                 evicted: false,
             },
         );
-        let live = inner.entries.values().filter(|e| !e.evicted).count();
-        if live > self.cap {
-            let candidates = inner.entries.iter().map(|(&id, e)| Candidate {
-                id,
-                evictable: e.socket.is_some() && !e.evicted,
-                requests: e.requests,
-                idle_since: e.idle_since,
-            });
-            if let Some(victim) = oldest_idle(candidates, id) {
-                if let Some(entry) = inner.entries.get_mut(&victim) {
-                    entry.evicted = true;
-                    if let Some(socket) = entry.socket.take() {
-                        // The server sees end-of-stream and drops the connection.
-                        if let Err(error) = socket.shutdown(Shutdown::Both) {
-                            tracing::debug!(%error, "evicted connection was already closed");
-                        }
-                    }
-                }
-                inner.evicted += 1;
-                tracing::debug!(live, cap = self.cap, "evicted the oldest idle connection");
-            }
+        if inner.live > self.cap && inner.evict_oldest_idle(id) {
+            tracing::debug!(cap = self.cap, "evicted the oldest idle connection");
         }
         Ticket {
             id,
@@ -194,8 +191,11 @@ pub struct Ticket {
 impl Ticket {
     /// Marks a request in progress until the returned guard is dropped.
     pub fn request(&self) -> RequestGuard {
-        if let Some(entry) = self.table.lock().entries.get_mut(&self.id) {
+        let mut inner = self.table.lock();
+        if let Some(entry) = inner.entries.get_mut(&self.id) {
             entry.requests += 1;
+            let since = entry.idle_since;
+            inner.idle.remove(&(since, self.id));
         }
         RequestGuard {
             id: self.id,
@@ -206,7 +206,17 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.table.lock().entries.remove(&self.id);
+        let mut inner = self.table.lock();
+        let Some(entry) = inner.entries.remove(&self.id) else {
+            return;
+        };
+        if !entry.evicted {
+            inner.live -= 1;
+        }
+        if entry.socket.is_some() {
+            inner.held -= 1;
+            inner.idle.remove(&(entry.idle_since, self.id));
+        }
     }
 }
 
@@ -219,70 +229,113 @@ pub struct RequestGuard {
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        if let Some(entry) = self.table.lock().entries.get_mut(&self.id) {
-            entry.requests = entry.requests.saturating_sub(1);
-            entry.idle_since = Instant::now();
+        let mut inner = self.table.lock();
+        let Some(entry) = inner.entries.get_mut(&self.id) else {
+            return;
+        };
+        entry.requests = entry.requests.saturating_sub(1);
+        entry.idle_since = Instant::now();
+        if entry.requests == 0 && entry.socket.is_some() {
+            let since = entry.idle_since;
+            inner.idle.insert((since, self.id));
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::io::Read;
+    use std::net::TcpListener;
 
     use super::*;
 
-    fn at(base: Instant, seconds: u64) -> Instant {
-        base + Duration::from_secs(seconds)
+    /// Both ends of a loopback connection: (the server's, the client's).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
     }
 
-    fn candidate(id: u64, requests: usize, idle_since: Instant) -> Candidate {
-        Candidate {
-            id,
-            evictable: true,
-            requests,
-            idle_since,
-        }
+    /// Registers a connection as the server does, giving the table a duplicate of its end;
+    /// returns its ticket, the server's own end (held as the server holds it) and the
+    /// client's end.
+    fn connect(table: &Arc<ConnectionTable>) -> ((Ticket, TcpStream), TcpStream) {
+        let (server, client) = pair();
+        let ticket = table.register(|| server.try_clone().ok());
+        ((ticket, server), client)
     }
 
-    #[test]
-    fn the_connection_idle_the_longest_is_evicted_never_a_busy_one_or_the_newcomer() {
-        let t = Instant::now();
-        let all = [
-            candidate(1, 1, at(t, 0)),
-            candidate(2, 0, at(t, 5)),
-            candidate(3, 0, at(t, 2)),
-            candidate(4, 0, at(t, 9)),
-        ];
-        assert_eq!(oldest_idle(all, 4), Some(3));
-        assert_eq!(oldest_idle(all, 3), Some(2));
-        let busy = [candidate(1, 1, at(t, 0)), candidate(2, 2, at(t, 1))];
-        assert_eq!(oldest_idle(busy, 9), None);
-        let newcomer_only = [candidate(7, 0, at(t, 0))];
-        assert_eq!(oldest_idle(newcomer_only, 7), None);
+    /// Whether the server shut the connection down (waits for its end-of-stream).
+    fn closed(client: &mut TcpStream) -> bool {
+        client
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        matches!(client.read(&mut [0u8; 8]), Ok(0))
     }
 
-    #[test]
-    fn a_connection_without_a_descriptor_is_not_picked() {
-        let t = Instant::now();
-        let mut kept = candidate(1, 0, at(t, 0));
-        kept.evictable = false;
-        assert_eq!(oldest_idle([kept, candidate(2, 0, at(t, 3))], 3), Some(2));
+    /// Whether the connection is still open: nothing to read, and no end-of-stream.
+    fn open(client: &mut TcpStream) -> bool {
+        client.set_nonblocking(true).unwrap();
+        let read = client.read(&mut [0u8; 8]);
+        client.set_nonblocking(false).unwrap();
+        matches!(read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
     #[test]
-    fn the_table_counts_tickets_and_a_request_keeps_its_connection() {
+    fn over_the_cap_the_connection_idle_the_longest_goes_never_a_busy_one() {
+        let table = ConnectionTable::new(3);
+        let (first, mut first_client) = connect(&table);
+        let (second, mut second_client) = connect(&table);
+        let (third, mut third_client) = connect(&table);
+        // The first is busy; the third finishes a request, so the second is idle longest.
+        let busy = first.0.request();
+        drop(third.0.request());
+        let (_fourth, mut fourth_client) = connect(&table);
+        assert_eq!(table.evicted(), 1);
+        assert!(closed(&mut second_client));
+        assert!(open(&mut first_client) && open(&mut third_client));
+        assert!(open(&mut fourth_client));
+        // The server drops the evicted connection; the table is at its cap again.
+        drop(second);
+        assert_eq!(table.open(), 3);
+        // Idle again, the first is now the youngest idle one: the third goes next.
+        drop(busy);
+        let (_fifth, _) = connect(&table);
+        assert_eq!(table.evicted(), 2);
+        assert!(closed(&mut third_client));
+        assert!(open(&mut first_client));
+    }
+
+    #[test]
+    fn with_every_other_connection_busy_nothing_is_evicted() {
+        let table = ConnectionTable::new(1);
+        let (first, mut first_client) = connect(&table);
+        let _busy = first.0.request();
+        let (_second, _) = connect(&table);
+        assert_eq!((table.open(), table.evicted()), (2, 0));
+        assert!(open(&mut first_client));
+    }
+
+    #[test]
+    fn duplicates_are_kept_for_at_most_the_cap_and_tickets_leave_the_table() {
         let table = ConnectionTable::new(2);
-        let first = table.register(|| None);
-        let request = first.request();
-        let second = table.register(|| None);
-        assert_eq!(table.open(), 2);
-        // Over the cap, but nothing holds a descriptor: nothing can be evicted.
-        let third = table.register(|| None);
-        assert_eq!((table.open(), table.evicted()), (3, 0));
-        drop((request, second, third));
-        assert_eq!(table.open(), 1);
-        drop(first);
+        let (a, _) = connect(&table);
+        let (b, _) = connect(&table);
+        let mut asked = false;
+        let c = table.register(|| {
+            asked = true;
+            None
+        });
+        assert!(!asked, "no third duplicate under a cap of two");
+        // Over the cap: the connection idle the longest is evicted.
+        assert_eq!(table.evicted(), 1);
+        assert_eq!(table.busy(), 0);
+        let request = c.request();
+        assert_eq!(table.busy(), 1);
+        drop((a, b, request, c));
         assert_eq!(table.open(), 0);
+        let (_d, _) = connect(&table);
+        assert_eq!(table.inner.lock().unwrap().held, 1);
     }
 }
