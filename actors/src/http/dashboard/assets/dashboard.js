@@ -326,7 +326,11 @@ function applyFilters() {
   location.hash = link(view, arg, p);
 }
 
+// The namespace choices are fetched when the control is first used (and kept current after
+// that), so a page load costs only its own view.
+let optionsLoaded = false;
 async function loadNamespaceOptions() {
+  optionsLoaded = true;
   try {
     const d = await getJson("api/v1/namespaces");
     const sel = document.getElementById("f-namespace");
@@ -340,7 +344,7 @@ async function loadNamespaceOptions() {
 let lastOptions = 0;
 function changed() {
   render();
-  if (Date.now() - lastOptions > 10000) { lastOptions = Date.now(); loadNamespaceOptions(); }
+  if (optionsLoaded && Date.now() - lastOptions > 10000) { lastOptions = Date.now(); loadNamespaceOptions(); }
 }
 function onEvent(name) {
   if (name === "hello") { live.textContent = "live"; live.dataset.state = "live"; }
@@ -418,6 +422,8 @@ document.getElementById("filters").addEventListener("submit", (e) => { e.prevent
 document.getElementById("f-q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(applyFilters, 300); });
 for (const id of ["f-namespace", "f-severity", "f-failing"]) document.getElementById(id).addEventListener("change", applyFilters);
 window.addEventListener("hashchange", render);
-loadNamespaceOptions().then(() => syncControls(route()));
+for (const ev of ["focus", "pointerdown"]) {
+  document.getElementById("f-namespace").addEventListener(ev, () => { if (!optionsLoaded) loadNamespaceOptions().then(() => syncControls(route())); });
+}
 render();
 connect();
