@@ -30,7 +30,10 @@ VALUE_SETS = {
     "default": {},
     "cert-manager": {"certManager": {"enabled": True}},
     "enforcement": {"enforcement": {"enabled": True}},
-    "service-monitor": {"serviceMonitor": {"enabled": True}},
+    "observability": {
+        "serviceMonitor": {"enabled": True},
+        "observability": {"grafanaDashboard": {"enabled": True}, "prometheusRule": {"enabled": True}},
+    },
     "network-policy-fail-closed": {
         "networkPolicy": {"enabled": True},
         "webhook": {"failurePolicy": "Fail", "caBundle": "Y2E="},

@@ -33,6 +33,10 @@ echo "-- helm lint, render, kubernetes-validate, raw manifests"
 cargo build -q -p kube-apiserver-test --bin kube-apiserver-test
 cargo build -q -p kube-devops-actors --bin kube-devops
 
+echo "-- the chart's ServiceMonitor, dashboard and alert rules equal observability generate-all"
+target/debug/kube-devops observability generate-all >"$work/observability.yaml"
+"$venv/bin/python" .ci/chart_observability_check.py "$work/rendered/observability.yaml" "$work/observability.yaml"
+
 echo "-- dogfood: analyze --bundle restricted on every render"
 for rendered in "$work"/rendered/*.yaml; do
   if ! target/debug/kube-devops analyze --bundle restricted --path "$rendered" --fail-on low >"$work/analyze.out"; then

@@ -158,17 +158,25 @@ fn service(s: &InstallSettings, name: &str, port: u16, port_name: &str, target: 
     })
 }
 
+/// The metrics Service, labelled `app.kubernetes.io/component: metrics` so the
+/// ServiceMonitor of `observability generate-service-monitors` selects it.
+fn metrics_service(s: &InstallSettings) -> Value {
+    let mut service = service(
+        s,
+        &format!("{}-metrics", s.name),
+        OPS_PORT,
+        crate::observability::METRICS_PORT_NAME,
+        "http",
+    );
+    service["metadata"]["labels"]["app.kubernetes.io/component"] = json!("metrics");
+    service
+}
+
 /// Deployment, metrics Service, webhook Service and PodDisruptionBudget.
 pub(super) fn objects(s: &InstallSettings) -> Vec<Value> {
     vec![
         deployment(s),
-        service(
-            s,
-            &format!("{}-metrics", s.name),
-            OPS_PORT,
-            "http-metrics",
-            "http",
-        ),
+        metrics_service(s),
         service(s, &s.webhook_service(), 443, "https", "webhook"),
         json!({
             "apiVersion": "policy/v1",

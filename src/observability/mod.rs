@@ -36,6 +36,8 @@ pub const WEBHOOK_LATENCY_THRESHOLD_SECONDS: u32 = 1;
 pub const UID: &str = "kube-devops";
 /// Port of the ops server, which serves `/metrics`.
 pub const METRICS_PORT: i32 = 8080;
+/// The name of the metrics Service's port (the chart's and the raw manifests' too).
+pub const METRICS_PORT_NAME: &str = "http-metrics";
 
 /// Something `observability generate-*` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,7 @@ pub fn service(namespace: &str) -> Service {
         spec: Some(ServiceSpec {
             selector: Some([("app.kubernetes.io/name".to_owned(), JOB.to_owned())].into()),
             ports: Some(vec![ServicePort {
-                name: Some("metrics".to_owned()),
+                name: Some(METRICS_PORT_NAME.to_owned()),
                 port: METRICS_PORT,
                 target_port: Some(IntOrString::Int(METRICS_PORT)),
                 protocol: Some("TCP".to_owned()),
@@ -137,7 +139,7 @@ fn service_monitor(namespace: &str) -> serde_json::Value {
         "jobLabel": "app.kubernetes.io/name",
         "selector": {"matchLabels": labels("metrics")},
         "namespaceSelector": {"matchNames": [namespace]},
-        "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s", "honorLabels": true}],
+        "endpoints": [{"port": METRICS_PORT_NAME, "path": "/metrics", "interval": "30s", "honorLabels": true}],
     })
 }
 

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use kube_devops::deploy::{
     InstallSettings, RuleSet, deployment_objects, rbac_objects, rules_yaml, to_yaml_stream,
 };
+use kube_devops::observability::{self, Artifact};
 
 use super::crd::crds_yaml;
 
@@ -76,6 +77,16 @@ pub fn generated_files() -> anyhow::Result<Vec<(String, String)>> {
         ),
         (format!("{CHART_DIR}/crds/crds.yaml"), crds_yaml()?),
     ];
+    // The chart's Grafana dashboard ConfigMap and PrometheusRule read these.
+    for (file, artifact) in [
+        ("dashboard.json", Artifact::DashboardJson),
+        ("rules.yaml", Artifact::RulesFile),
+    ] {
+        files.push((
+            format!("{CHART_DIR}/files/observability/{file}"),
+            observability::render(artifact, observability::DEFAULT_NAMESPACE)?,
+        ));
+    }
     for set in RuleSet::ALL {
         files.push((
             format!("{CHART_DIR}/files/rbac/{}.yaml", set.as_str()),
