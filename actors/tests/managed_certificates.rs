@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Controller, FAST_LEASE, eventually, policy, ready, server};
+use common::{Controller, eventually, policy, ready, server};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube_apiserver_test::ApiServerHandle;
@@ -42,7 +42,6 @@ fn replica(h: &ApiServerHandle, identity: &str, port: u16) -> Controller {
         "--certificate-renew-before",
         "20",
     ];
-    args.extend_from_slice(&FAST_LEASE);
     Controller::command(h.kubeconfig_path(), identity, &args)
 }
 

@@ -20,14 +20,21 @@ pub enum RuleSet {
     Enforcement,
     /// The leader-election lease, in the controller's own namespace.
     LeaderElection,
+    /// The certificate Secret, in the controller's own namespace, when the controller
+    /// keeps its webhook certificates.
+    CertificateSecret,
+    /// The webhook configuration's `caBundle`, when the controller keeps its certificates.
+    CertificateWebhook,
 }
 
 impl RuleSet {
     /// Every rule set.
-    pub const ALL: [RuleSet; 3] = [
+    pub const ALL: [RuleSet; 5] = [
         RuleSet::Cluster,
         RuleSet::Enforcement,
         RuleSet::LeaderElection,
+        RuleSet::CertificateSecret,
+        RuleSet::CertificateWebhook,
     ];
 
     /// A short name (the chart's rule file is `files/rbac/<name>.yaml`).
@@ -36,6 +43,8 @@ impl RuleSet {
             RuleSet::Cluster => "cluster",
             RuleSet::Enforcement => "enforcement",
             RuleSet::LeaderElection => "leader-election",
+            RuleSet::CertificateSecret => "certificate-secret",
+            RuleSet::CertificateWebhook => "certificate-webhook",
         }
     }
 }
@@ -49,36 +58,50 @@ impl RuleSet {
             RuleSet::LeaderElection => {
                 p.component == Component::Controller && p.scope == Scope::ControllerNamespace
             }
+            RuleSet::CertificateSecret => {
+                p.component == Component::Certificates && p.scope == Scope::ControllerNamespace
+            }
+            RuleSet::CertificateWebhook => {
+                p.component == Component::Certificates && p.scope == Scope::Cluster
+            }
         }
     }
 }
 
-/// The rules of one set: one rule per permission in it, in table order. `analyze`'s reads
+/// The chart's name of the certificate Secret, rendered by Helm (`tpl`) in the rule files.
+const CHART_TLS_SECRET: &str = "{{ include \"kube-devops.tlsSecret\" . }}";
+
+/// The rules of one set: one rule per permission in it, in table order, naming
+/// `tls_secret` where a permission is only on the certificate Secret. `analyze`'s reads
 /// are in none: the controller never makes them.
-pub fn rules(set: RuleSet) -> Vec<PolicyRule> {
+pub fn rules(set: RuleSet, tls_secret: &str) -> Vec<PolicyRule> {
     PERMISSIONS
         .iter()
         .filter(|p| set.holds(p))
         .map(|p| PolicyRule {
             api_groups: Some(vec![p.group.to_owned()]),
             resources: Some(vec![p.rule_resource()]),
+            resource_names: p
+                .only_certificate_secret
+                .then(|| vec![tls_secret.to_owned()]),
             verbs: p.verbs.iter().map(|v| (*v).to_owned()).collect(),
             ..PolicyRule::default()
         })
         .collect()
 }
 
-/// The rules of one set as a YAML sequence (the chart's generated rule files).
+/// The rules of one set as a YAML sequence (the chart's generated rule files, which the
+/// chart renders with `tpl` to fill in the Secret's name).
 pub fn rules_yaml(set: RuleSet) -> Result<String, serde_yaml_ng::Error> {
-    serde_yaml_ng::to_string(&rules(set))
+    serde_yaml_ng::to_string(&rules(set, CHART_TLS_SECRET))
 }
 
-fn role(kind: &str, meta: Value, set: RuleSet) -> Value {
+fn role(s: &InstallSettings, kind: &str, meta: Value, set: RuleSet) -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": kind,
         "metadata": meta,
-        "rules": rules(set),
+        "rules": rules(set, &s.tls_secret()),
     })
 }
 
@@ -113,15 +136,27 @@ pub(super) fn objects(s: &InstallSettings) -> Vec<Value> {
         cluster_roles.push((format!("{}-enforcement", s.name), RuleSet::Enforcement));
     }
     for (name, set) in cluster_roles {
-        out.push(role("ClusterRole", s.metadata(&name, false), set));
+        out.push(role(s, "ClusterRole", s.metadata(&name, false), set));
         out.push(binding(s, "ClusterRoleBinding", "ClusterRole", &name));
     }
-    let lease = format!("{}-leader-election", s.name);
-    out.push(role(
-        "Role",
-        s.metadata(&lease, true),
+    let mut roles = vec![(
+        format!("{}-leader-election", s.name),
         RuleSet::LeaderElection,
-    ));
-    out.push(binding(s, "RoleBinding", "Role", &lease));
+    )];
+    if s.manage_certificates {
+        let name = format!("{}-certificates", s.name);
+        out.push(role(
+            s,
+            "ClusterRole",
+            s.metadata(&name, false),
+            RuleSet::CertificateWebhook,
+        ));
+        out.push(binding(s, "ClusterRoleBinding", "ClusterRole", &name));
+        roles.push((name, RuleSet::CertificateSecret));
+    }
+    for (name, set) in roles {
+        out.push(role(s, "Role", s.metadata(&name, true), set));
+        out.push(binding(s, "RoleBinding", "Role", &name));
+    }
     out
 }
