@@ -16,7 +16,7 @@ use common::{Controller, kube_devops, ready, root, server_with};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_apiserver_test::{ApiServerHandle, ForbiddenRequest};
-use kube_devops::deploy::{InstallSettings, deployment_objects, rbac_objects};
+use kube_devops::deploy::{InstallSettings, rbac_objects};
 use serde_json::{Value, json};
 
 /// The chart's ServiceAccount (release and namespace `kube-devops`).
@@ -159,20 +159,9 @@ fn reports(h: &ApiServerHandle) -> (usize, usize) {
 /// configuration are installed by the admin, as the chart would.
 async fn start_run(h: &ApiServerHandle, kubeconfig: &Path) -> Controller {
     let hook = common::free_port();
-    h.map_service(
-        "kube-devops",
-        "kube-devops-webhook",
-        443,
-        &format!("127.0.0.1:{hook}"),
-    );
-    for object in deployment_objects(&InstallSettings::default()).unwrap() {
-        if ["Service", "ValidatingWebhookConfiguration"].contains(&object["kind"].as_str().unwrap())
-        {
-            h.create(object).unwrap();
-        }
-    }
+    common::install_webhook_service(h, hook);
     let addr = format!("127.0.0.1:{hook}");
-    let mut args = vec![
+    let args = [
         "run",
         "--webhook-addr",
         &addr,
@@ -183,6 +172,12 @@ async fn start_run(h: &ApiServerHandle, kubeconfig: &Path) -> Controller {
         "20",
         "--debounce-ms",
         "200",
+        // One lease for the whole run, released at the end: the flows never wait on a
+        // renewal (a late renewal on a loaded machine makes the replica step down).
+        "--lease-duration",
+        "120",
+        "--renew-before",
+        "60",
     ];
     Controller::command(kubeconfig, "sa", &args)
 }
