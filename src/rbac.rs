@@ -47,9 +47,9 @@ pub struct Permission {
     pub component: Component,
     /// Where.
     pub scope: Scope,
-    /// Only on the installation's webhook certificate Secret (RBAC `resourceNames`; a
-    /// list or watch must then select it by `metadata.name`).
-    pub only_certificate_secret: bool,
+    /// Only on one object of the installation (RBAC `resourceNames`; a list or watch must
+    /// then select it by `metadata.name`).
+    pub only: Option<Named>,
     /// What in that component needs it.
     pub used_by: &'static str,
 }
@@ -62,6 +62,15 @@ impl Permission {
             None => self.resource.to_owned(),
         }
     }
+}
+
+/// The objects of an installation a permission can be limited to by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// The webhook certificate Secret.
+    CertificateSecret,
+    /// The ValidatingWebhookConfiguration.
+    WebhookConfiguration,
 }
 
 /// What `check` reviews: the components in use.
@@ -128,10 +137,11 @@ impl Permission {
 pub fn markdown_table(mode: Mode) -> String {
     let mut out = String::from("| resource | where | verbs | used by |\n|---|---|---|---|\n");
     for p in PERMISSIONS.iter().filter(|p| mode.uses(p.component)) {
-        let scope = match (p.scope, p.only_certificate_secret) {
-            (_, true) => "the certificate Secret only",
-            (Scope::Cluster, false) => "cluster-wide",
-            (Scope::ControllerNamespace, false) => "the controller's namespace",
+        let scope = match (p.scope, p.only) {
+            (_, Some(Named::CertificateSecret)) => "the certificate Secret only",
+            (_, Some(Named::WebhookConfiguration)) => "the webhook configuration only",
+            (Scope::Cluster, None) => "cluster-wide",
+            (Scope::ControllerNamespace, None) => "the controller's namespace",
         };
         out.push_str(&format!(
             "| {} | {scope} | {} | {} |\n",
@@ -157,7 +167,7 @@ const fn perm(
         verbs,
         component,
         scope: Scope::Cluster,
-        only_certificate_secret: false,
+        only: None,
         used_by,
     }
 }
@@ -262,7 +272,7 @@ pub const PERMISSIONS: &[Permission] = &[
     // The controller's own webhook certificates.
     Permission {
         scope: Scope::ControllerNamespace,
-        only_certificate_secret: true,
+        only: Some(Named::CertificateSecret),
         ..perm(
             "",
             "secrets",
@@ -281,13 +291,16 @@ pub const PERMISSIONS: &[Permission] = &[
             "certificates (the leader creates the Secret; a name cannot restrict create)",
         )
     },
-    perm(
-        "admissionregistration.k8s.io",
-        "validatingwebhookconfigurations",
-        &["get", "patch"],
-        Certificates,
-        "certificates (the leader keeps the caBundle current)",
-    ),
+    Permission {
+        only: Some(Named::WebhookConfiguration),
+        ..perm(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+            &["get", "patch"],
+            Certificates,
+            "certificates (the leader keeps the caBundle current)",
+        )
+    },
     // `analyze` of a live cluster.
     analyze("", "pods", "analyze (pods)"),
     analyze("apps", "deployments", "analyze (workloads)"),

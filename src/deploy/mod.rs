@@ -10,7 +10,7 @@ mod rbac;
 mod webhook;
 mod workload;
 
-pub use rbac::{RuleSet, rules, rules_yaml};
+pub use rbac::{Names, RuleSet, rules, rules_yaml};
 pub use webhook::{
     WEBHOOK_NAME, WebhookConfig, WebhookConfiguration, WebhookTarget, webhook_configuration,
 };

@@ -9,7 +9,7 @@ use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{Value, json};
 
 use super::InstallSettings;
-use crate::rbac::{Component, PERMISSIONS, Permission, Scope};
+use crate::rbac::{Component, Named, PERMISSIONS, Permission, Scope};
 
 /// Which of the three rule sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,22 +68,41 @@ impl RuleSet {
     }
 }
 
-/// The chart's name of the certificate Secret, rendered by Helm (`tpl`) in the rule files.
-const CHART_TLS_SECRET: &str = "{{ include \"kube-devops.tlsSecret\" . }}";
+/// The chart's names of the certificate Secret and the webhook configuration, rendered by
+/// Helm (`tpl`) in the rule files.
+const CHART_NAMES: Names<'static> = Names {
+    tls_secret: "{{ include \"kube-devops.tlsSecret\" . }}",
+    webhook_configuration: "{{ .Release.Name }}",
+};
+
+/// The names of an installation's objects that rules may be limited to.
+#[derive(Debug, Clone, Copy)]
+pub struct Names<'a> {
+    /// The webhook certificate Secret.
+    pub tls_secret: &'a str,
+    /// The ValidatingWebhookConfiguration.
+    pub webhook_configuration: &'a str,
+}
 
 /// The rules of one set: one rule per permission in it, in table order, naming
-/// `tls_secret` where a permission is only on the certificate Secret. `analyze`'s reads
-/// are in none: the controller never makes them.
-pub fn rules(set: RuleSet, tls_secret: &str) -> Vec<PolicyRule> {
+/// the object from `names` where a permission is only on one. `analyze`'s reads are in
+/// none: the controller never makes them.
+pub fn rules(set: RuleSet, names: Names<'_>) -> Vec<PolicyRule> {
     PERMISSIONS
         .iter()
         .filter(|p| set.holds(p))
         .map(|p| PolicyRule {
             api_groups: Some(vec![p.group.to_owned()]),
             resources: Some(vec![p.rule_resource()]),
-            resource_names: p
-                .only_certificate_secret
-                .then(|| vec![tls_secret.to_owned()]),
+            resource_names: p.only.map(|only| {
+                vec![
+                    match only {
+                        Named::CertificateSecret => names.tls_secret,
+                        Named::WebhookConfiguration => names.webhook_configuration,
+                    }
+                    .to_owned(),
+                ]
+            }),
             verbs: p.verbs.iter().map(|v| (*v).to_owned()).collect(),
             ..PolicyRule::default()
         })
@@ -93,7 +112,7 @@ pub fn rules(set: RuleSet, tls_secret: &str) -> Vec<PolicyRule> {
 /// The rules of one set as a YAML sequence (the chart's generated rule files, which the
 /// chart renders with `tpl` to fill in the Secret's name).
 pub fn rules_yaml(set: RuleSet) -> Result<String, serde_yaml_ng::Error> {
-    serde_yaml_ng::to_string(&rules(set, CHART_TLS_SECRET))
+    serde_yaml_ng::to_string(&rules(set, CHART_NAMES))
 }
 
 fn role(s: &InstallSettings, kind: &str, meta: Value, set: RuleSet) -> Value {
@@ -101,7 +120,13 @@ fn role(s: &InstallSettings, kind: &str, meta: Value, set: RuleSet) -> Value {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": kind,
         "metadata": meta,
-        "rules": rules(set, &s.tls_secret()),
+        "rules": rules(
+            set,
+            Names {
+                tls_secret: &s.tls_secret(),
+                webhook_configuration: &s.name,
+            },
+        ),
     })
 }
 

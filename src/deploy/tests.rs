@@ -7,7 +7,11 @@ use crate::rbac::{Mode, checks};
 
 /// (group, resource, verb) triples granted by a rule set.
 fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
-    rules(set, "tls")
+    let names = Names {
+        tls_secret: "tls",
+        webhook_configuration: "hook",
+    };
+    rules(set, names)
         .into_iter()
         .flat_map(|r| {
             let group = r.api_groups.unwrap_or_default().concat();

@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::Client;
 use kube::api::{Api, PostParams};
-use kube_devops::rbac::{Mode, Permission, Scope, checks};
+use kube_devops::rbac::{Mode, Named, Permission, Scope, checks};
 
 use super::ClusterTarget;
 
@@ -30,6 +30,9 @@ pub struct CheckArgs {
     /// The webhook certificate Secret the controller keeps (reviewed by name).
     #[arg(long, default_value = "kube-devops-webhook-tls")]
     pub tls_secret: String,
+    /// The ValidatingWebhookConfiguration whose caBundle it keeps (reviewed by name).
+    #[arg(long, default_value = "kube-devops")]
+    pub webhook_configuration: String,
     /// The controller's namespace, where its lease is reviewed. Default: $POD_NAMESPACE,
     /// the service account's namespace, then the context's namespace.
     #[arg(long, env = "POD_NAMESPACE")]
@@ -95,7 +98,7 @@ fn resource_name(p: &Permission, namespace: Option<&str>, name: Option<&str>) ->
 }
 
 pub(super) fn run(args: CheckArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
-    let secret = args.tls_secret.clone();
+    let names = (args.tls_secret.clone(), args.webhook_configuration.clone());
     let (mode, namespace) = if args.analyze {
         (Mode::Analyze, None)
     } else {
@@ -108,14 +111,14 @@ pub(super) fn run(args: CheckArgs, target: &ClusterTarget) -> anyhow::Result<u8>
             Some(ns),
         )
     };
-    super::block_on(async { review_all(target.connect().await?, mode, namespace, &secret).await })?
+    super::block_on(async { review_all(target.connect().await?, mode, namespace, &names).await })?
 }
 
 async fn review_all(
     client: Client,
     mode: Mode,
     controller_namespace: Option<String>,
-    tls_secret: &str,
+    (tls_secret, webhook_configuration): &(String, String),
 ) -> anyhow::Result<u8> {
     let version = match client.apiserver_version().await {
         Ok(v) => v,
@@ -157,7 +160,10 @@ async fn review_all(
             Scope::Cluster => None,
             Scope::ControllerNamespace => controller_namespace.clone(),
         };
-        let name = p.only_certificate_secret.then(|| tls_secret.to_owned());
+        let name = p.only.map(|only| match only {
+            Named::CertificateSecret => tls_secret.clone(),
+            Named::WebhookConfiguration => webhook_configuration.clone(),
+        });
         review(&client, v, p, ns, name)
     }))
     .await;
