@@ -5,7 +5,7 @@
 //! SelfSubjectAccessReviews, and the installation's RBAC grants exactly the controller's
 //! and (when enabled) enforcement's: a verb appears here only when code calls it.
 
-use Component::{Controller, Enforcement};
+use Component::{Certificates, Controller, Enforcement};
 
 /// Who needs a permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,6 +15,9 @@ pub enum Component {
     Controller,
     /// Enforcement's writes on workloads: granted only when enforcement is enabled.
     Enforcement,
+    /// The controller's own webhook certificates (`run --manage-certificates`): granted
+    /// when neither cert-manager nor a given CA provides them.
+    Certificates,
     /// `kube-devops analyze` of a live cluster, run with a user's own credentials; never
     /// granted to the controller.
     Analyze,
@@ -44,6 +47,9 @@ pub struct Permission {
     pub component: Component,
     /// Where.
     pub scope: Scope,
+    /// Only on one object of the installation (RBAC `resourceNames`; a list or watch must
+    /// then select it by `metadata.name`).
+    pub only: Option<Named>,
     /// What in that component needs it.
     pub used_by: &'static str,
 }
@@ -58,13 +64,25 @@ impl Permission {
     }
 }
 
+/// The objects of an installation a permission can be limited to by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    /// The webhook certificate Secret.
+    CertificateSecret,
+    /// The ValidatingWebhookConfiguration.
+    WebhookConfiguration,
+}
+
 /// What `check` reviews: the components in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The controller as installed, enforcement's writes included when `enforcement`.
+    /// The controller as installed, enforcement's writes included when `enforcement`, the
+    /// certificate keeper's when `certificates`.
     Controller {
         /// Whether enforcement is enabled.
         enforcement: bool,
+        /// Whether the controller keeps its own webhook certificates.
+        certificates: bool,
     },
     /// `analyze` of a live cluster.
     Analyze,
@@ -74,10 +92,15 @@ impl Mode {
     /// Whether this mode uses `component`.
     pub fn uses(self, component: Component) -> bool {
         match self {
-            Mode::Controller { enforcement } => {
-                component == Component::Controller
-                    || (enforcement && component == Component::Enforcement)
-            }
+            Mode::Controller {
+                enforcement,
+                certificates,
+            } => match component {
+                Component::Controller => true,
+                Component::Enforcement => enforcement,
+                Component::Certificates => certificates,
+                Component::Analyze => false,
+            },
             Mode::Analyze => component == Component::Analyze,
         }
     }
@@ -114,9 +137,11 @@ impl Permission {
 pub fn markdown_table(mode: Mode) -> String {
     let mut out = String::from("| resource | where | verbs | used by |\n|---|---|---|---|\n");
     for p in PERMISSIONS.iter().filter(|p| mode.uses(p.component)) {
-        let scope = match p.scope {
-            Scope::Cluster => "cluster-wide",
-            Scope::ControllerNamespace => "the controller's namespace",
+        let scope = match (p.scope, p.only) {
+            (_, Some(Named::CertificateSecret)) => "the certificate Secret only",
+            (_, Some(Named::WebhookConfiguration)) => "the webhook configuration only",
+            (Scope::Cluster, None) => "cluster-wide",
+            (Scope::ControllerNamespace, None) => "the controller's namespace",
         };
         out.push_str(&format!(
             "| {} | {scope} | {} | {} |\n",
@@ -142,6 +167,7 @@ const fn perm(
         verbs,
         component,
         scope: Scope::Cluster,
+        only: None,
         used_by,
     }
 }
@@ -243,6 +269,38 @@ pub const PERMISSIONS: &[Permission] = &[
     perm("apps", "deployments", &["patch"], Enforcement, ENFORCEMENT),
     perm("apps", "statefulsets", &["patch"], Enforcement, ENFORCEMENT),
     perm("apps", "daemonsets", &["patch"], Enforcement, ENFORCEMENT),
+    // The controller's own webhook certificates.
+    Permission {
+        scope: Scope::ControllerNamespace,
+        only: Some(Named::CertificateSecret),
+        ..perm(
+            "",
+            "secrets",
+            &["get", "list", "watch", "update"],
+            Certificates,
+            "certificates (every replica watches the Secret it serves; the leader renews it)",
+        )
+    },
+    Permission {
+        scope: Scope::ControllerNamespace,
+        ..perm(
+            "",
+            "secrets",
+            &["create"],
+            Certificates,
+            "certificates (the leader creates the Secret; a name cannot restrict create)",
+        )
+    },
+    Permission {
+        only: Some(Named::WebhookConfiguration),
+        ..perm(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+            &["get", "patch"],
+            Certificates,
+            "certificates (the leader keeps the caBundle current)",
+        )
+    },
     // `analyze` of a live cluster.
     analyze("", "pods", "analyze (pods)"),
     analyze("apps", "deployments", "analyze (workloads)"),
@@ -340,8 +398,16 @@ mod tests {
 
     #[test]
     fn the_controller_mode_asks_enforcement_only_when_enabled_and_never_analyze() {
-        let off: Vec<_> = checks(Mode::Controller { enforcement: false }).collect();
-        let on: Vec<_> = checks(Mode::Controller { enforcement: true }).collect();
+        let off: Vec<_> = checks(Mode::Controller {
+            enforcement: false,
+            certificates: false,
+        })
+        .collect();
+        let on: Vec<_> = checks(Mode::Controller {
+            enforcement: true,
+            certificates: false,
+        })
+        .collect();
         assert!(
             off.iter()
                 .all(|(_, p)| p.component == Component::Controller)
@@ -359,10 +425,12 @@ mod tests {
     }
 
     #[test]
-    fn only_the_lease_is_namespaced_and_workloads_are_written_only_by_enforcement() {
+    fn only_the_lease_and_the_secret_are_namespaced_and_workloads_are_written_only_by_enforcement()
+    {
         for p in PERMISSIONS {
-            let lease = p.group == "coordination.k8s.io" && p.resource == "leases";
-            assert_eq!(p.scope == Scope::ControllerNamespace, lease, "{p:?}");
+            let own = (p.group == "coordination.k8s.io" && p.resource == "leases")
+                || (p.group.is_empty() && p.resource == "secrets");
+            assert_eq!(p.scope == Scope::ControllerNamespace, own, "{p:?}");
             if p.group == "apps" && p.verbs.contains(&"patch") {
                 assert_eq!(p.component, Component::Enforcement, "{p:?}");
             }

@@ -39,7 +39,10 @@ fn chart_app_version_is_the_binary_version() {
 fn the_operations_guide_lists_exactly_the_controllers_permissions() {
     use kube_devops::rbac::{Mode, markdown_table};
     let guide = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
-    let table = markdown_table(Mode::Controller { enforcement: true });
+    let table = markdown_table(Mode::Controller {
+        enforcement: true,
+        certificates: true,
+    });
     assert!(
         guide.contains(&table),
         "docs/operations.md must carry this table:\n{table}"

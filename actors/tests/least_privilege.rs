@@ -1,9 +1,10 @@
 //! Least privilege, proven against the authorizing test API server: the installation's
 //! RBAC (`deploy::rbac_objects`, the same rules the chart renders) is applied, and
 //! `kube-devops check` and `kube-devops run` act as the chart's ServiceAccount with a token
-//! of its own. Every end-to-end flow of the controller (leader election, scores, policy
-//! status and finalizer, audit results and their retention, events, reports, admission,
-//! cleanup on deletion, the lease released at shutdown) runs without one 403; and with
+//! of its own. Every end-to-end flow of the controller (leader election, its own webhook
+//! certificates and their renewal, the caBundle, scores, policy status and finalizer,
+//! audit results and their retention, events, reports, admission, cleanup on deletion,
+//! the lease released at shutdown) runs without one 403; and with
 //! any one verb of any one rule removed, something the controller does is refused.
 
 mod common;
@@ -11,8 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Controller, FAST_LEASE, certificates, kube_devops, ready, root, server_with};
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use common::{Controller, kube_devops, ready, root, server_with};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube_apiserver_test::{ApiServerHandle, ForbiddenRequest};
@@ -86,7 +86,7 @@ fn refused(h: &ApiServerHandle) -> Vec<ForbiddenRequest> {
 }
 
 /// Polls `f` until it answers `Some`; stops early with the refused requests as soon as
-/// the ServiceAccount is refused anything; panics after 30 s.
+/// the ServiceAccount is refused anything; panics after 60 s.
 async fn until<T>(
     h: &ApiServerHandle,
     what: &str,
@@ -102,7 +102,7 @@ async fn until<T>(
             return Ok(v);
         }
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < Duration::from_secs(60),
             "timed out waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -154,46 +154,48 @@ fn reports(h: &ApiServerHandle) -> (usize, usize) {
     )
 }
 
-/// `kube-devops run` as the ServiceAccount, the webhook included (its configuration is
-/// installed by the admin, as the chart would).
-async fn start_run(h: &ApiServerHandle, kubeconfig: &Path, dir: &Path) -> Controller {
-    let certs = certificates(h.kubeconfig_path(), dir);
+/// `kube-devops run` as the ServiceAccount, the webhook included, keeping its own
+/// certificates (30 s serving certificates renewed 20 s ahead); the webhook Service and
+/// configuration are installed by the admin, as the chart would.
+async fn start_run(h: &ApiServerHandle, kubeconfig: &Path) -> Controller {
     let hook = common::free_port();
+    common::install_webhook_service(h, hook);
     let addr = format!("127.0.0.1:{hook}");
-    let (cert, key) = (certs.join("tls.crt"), certs.join("tls.key"));
-    let mut args = vec![
+    let args = [
         "run",
         "--webhook-addr",
         &addr,
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
+        "--manage-certificates",
+        "--certificate-lifetime",
+        "30",
+        "--certificate-renew-before",
+        "20",
         "--debounce-ms",
         "200",
+        // One lease for the whole run, released at the end: the flows never wait on a
+        // renewal (a late renewal on a loaded machine makes the replica step down).
+        "--lease-duration",
+        "120",
+        "--renew-before",
+        "60",
     ];
-    args.extend_from_slice(&FAST_LEASE);
-    let c = Controller::command(kubeconfig, "sa", &args);
-    let url = format!("https://127.0.0.1:{hook}/validate");
-    let ca = certs.join("ca.crt");
-    let config = kube_devops(
-        h.kubeconfig_path(),
-        &[
-            "webhook",
-            "install-config",
-            "--ca-bundle-path",
-            ca.to_str().unwrap(),
-            "--url",
-            &url,
-        ],
-    );
-    assert!(config.status.success());
-    let vwc: ValidatingWebhookConfiguration = serde_yaml_ng::from_slice(&config.stdout).unwrap();
-    Api::<ValidatingWebhookConfiguration>::all(h.client().await.unwrap())
-        .create(&PostParams::default(), &vwc)
-        .await
-        .unwrap();
-    c
+    Controller::command(kubeconfig, "sa", &args)
+}
+
+/// The serving certificate the controller keeps (PEM), once it has made one.
+fn serving_certificate(h: &ApiServerHandle) -> Option<Value> {
+    let secret = h.get("v1", "Secret", "kube-devops", "kube-devops-webhook-tls")?;
+    Some(secret["data"]["tls.crt"].clone())
+}
+
+fn ca_bundle_set(h: &ApiServerHandle) -> bool {
+    h.get(
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+        "",
+        "kube-devops",
+    )
+    .is_some_and(|c| c["webhooks"][0]["clientConfig"]["caBundle"].is_string())
 }
 
 /// Whether the webhook (as the API server calls it) denies a `:latest` pod in shop.
@@ -217,6 +219,9 @@ async fn latest_pod_denied(pods: &Api<Pod>) -> bool {
 /// ServiceAccount is refused anything.
 async fn flows(h: &ApiServerHandle, c: &Controller) -> Result<(), Vec<ForbiddenRequest>> {
     until(h, "leadership", || c.leader()?.then_some(())).await?;
+    // The webhook's own certificates and the caBundle.
+    let first = until(h, "the certificate Secret", || serving_certificate(h)).await?;
+    until(h, "the caBundle", || ca_bundle_set(h).then_some(())).await?;
     // Workloads without probes (findings, admitted); a `:latest` image is denied.
     let p = json!({"forbidLatestTag": true, "requireLivenessProbe": true,
                    "auditRetention": 1, "admission": {"denySeverity": "high"}});
@@ -295,6 +300,11 @@ async fn flows(h: &ApiServerHandle, c: &Controller) -> Result<(), Vec<ForbiddenR
         assert!(start.elapsed() < Duration::from_secs(30), "never denied");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The serving certificate renewed before it expires.
+    until(h, "a renewed certificate", || {
+        (serving_certificate(h)? != first).then_some(())
+    })
+    .await?;
     // Deleting the policy: the finalizer removes its results and reports, then lets go.
     policies
         .delete("p", &DeleteParams::default())
@@ -348,12 +358,16 @@ async fn the_chart_service_account_passes_check_and_runs_every_flow_without_a_40
     assert!(out.contains("DENIED (needed by enforcement"), "{out}");
     let (code, out) = check(&sa, &["--namespace", "elsewhere"]);
     assert_eq!(code, 1, "the lease is granted in kube-devops only: {out}");
+    let (code, out) = check(
+        &sa,
+        &["--namespace", "kube-devops", "--external-certificates"],
+    );
+    assert_eq!(code, 0, "fewer verbs, all granted: {out}");
     let (code, out) = check(&sa, &["--analyze"]);
     assert_eq!(code, 1, "analyze's reads are not the controller's: {out}");
     assert!(refused(&h).is_empty(), "check itself is never refused");
 
-    let dir = tempfile::tempdir().unwrap();
-    let c = start_run(&h, &sa, dir.path()).await;
+    let c = start_run(&h, &sa).await;
     ready(&c).await;
     if let Err(denied) = flows(&h, &c).await {
         panic!("refused: {denied:#?}\n{}", c.log_text());
@@ -366,8 +380,8 @@ async fn without_any_one_verb_something_the_controller_does_is_refused() {
     assert!(verbs.len() > 20, "{verbs:?}");
     for (removal, resources) in verbs {
         let (h, sa) = installed(Some(&removal)).await;
-        let dir = tempfile::tempdir().unwrap();
-        let c = start_run(&h, &sa, dir.path()).await;
+        eprintln!("without {removal:?}");
+        let c = start_run(&h, &sa).await;
         let denied = match flows(&h, &c).await {
             Err(denied) => denied,
             Ok(()) => panic!("{removal:?} ({resources:?}) is not needed: every flow ran"),

@@ -9,11 +9,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Controller, FAST_LEASE, eventually, policy, ready, server};
+use common::{Controller, eventually, policy, ready, server};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube_apiserver_test::ApiServerHandle;
-use kube_devops::deploy::{InstallSettings, deployment_objects};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{Value, json};
@@ -32,7 +31,7 @@ const HOST: &str = "kube-devops-webhook.kube-devops.svc";
 /// ahead, its webhook on `port`.
 fn replica(h: &ApiServerHandle, identity: &str, port: u16) -> Controller {
     let addr = format!("127.0.0.1:{port}");
-    let mut args = vec![
+    let args = [
         "run",
         "--manage-certificates",
         "--webhook-addr",
@@ -41,8 +40,12 @@ fn replica(h: &ApiServerHandle, identity: &str, port: u16) -> Controller {
         "30",
         "--certificate-renew-before",
         "20",
+        // One lease for the whole test: the leader never waits on a renewal.
+        "--lease-duration",
+        "120",
+        "--renew-before",
+        "60",
     ];
-    args.extend_from_slice(&FAST_LEASE);
     Controller::command(h.kubeconfig_path(), identity, &args)
 }
 
@@ -111,19 +114,8 @@ async fn until<T, F: Future<Output = Option<T>>>(
 async fn the_leader_keeps_the_certificates_and_every_replica_serves_the_renewed_one() {
     let h = server().await;
     let (port_a, port_b) = (common::free_port(), common::free_port());
-    h.map_service(
-        "kube-devops",
-        "kube-devops-webhook",
-        443,
-        &format!("127.0.0.1:{port_a}"),
-    );
     // The webhook Service and configuration as installed, without a caBundle.
-    for object in deployment_objects(&InstallSettings::default()).unwrap() {
-        if ["Service", "ValidatingWebhookConfiguration"].contains(&object["kind"].as_str().unwrap())
-        {
-            h.create(object).unwrap();
-        }
-    }
+    common::install_webhook_service(&h, port_a);
     h.create(policy(
         "shop",
         "p",

@@ -10,7 +10,7 @@ mod rbac;
 mod webhook;
 mod workload;
 
-pub use rbac::{RuleSet, rules, rules_yaml};
+pub use rbac::{Names, RuleSet, rules, rules_yaml};
 pub use webhook::{
     WEBHOOK_NAME, WebhookConfig, WebhookConfiguration, WebhookTarget, webhook_configuration,
 };
@@ -35,6 +35,10 @@ pub struct InstallSettings {
     pub exclude_namespaces: Vec<String>,
     /// Whether enforcement's write verbs on workloads are granted.
     pub enforcement: bool,
+    /// Whether the controller keeps its own webhook certificates (`run
+    /// --manage-certificates`): the chart's default, when neither cert-manager nor a
+    /// `caBundle` is given.
+    pub manage_certificates: bool,
 }
 
 /// The image registry and repository the release images are published to.
@@ -52,6 +56,7 @@ impl Default for InstallSettings {
                 .map(|s| (*s).to_owned())
                 .collect(),
             enforcement: false,
+            manage_certificates: true,
         }
     }
 }

@@ -7,7 +7,11 @@ use crate::rbac::{Mode, checks};
 
 /// (group, resource, verb) triples granted by a rule set.
 fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
-    rules(set)
+    let names = Names {
+        tls_secret: "tls",
+        webhook_configuration: "hook",
+    };
+    rules(set, names)
         .into_iter()
         .flat_map(|r| {
             let group = r.api_groups.unwrap_or_default().concat();
@@ -25,9 +29,12 @@ fn granted(set: RuleSet) -> BTreeSet<(String, String, String)> {
 
 #[test]
 fn rule_sets_grant_every_controller_and_enforcement_permission_once_and_nothing_else() {
-    let table: BTreeSet<_> = checks(Mode::Controller { enforcement: true })
-        .map(|(verb, p)| (p.group.to_owned(), p.rule_resource(), verb.to_owned()))
-        .collect();
+    let table: BTreeSet<_> = checks(Mode::Controller {
+        enforcement: true,
+        certificates: true,
+    })
+    .map(|(verb, p)| (p.group.to_owned(), p.rule_resource(), verb.to_owned()))
+    .collect();
     let mut union = BTreeSet::new();
     for set in RuleSet::ALL {
         for triple in granted(set) {
@@ -153,9 +160,51 @@ fn deployment_runs_two_restricted_replicas_with_the_downward_api() {
         pod["securityContext"]["seccompProfile"]["type"],
         "RuntimeDefault"
     );
+    // By default the controller keeps its certificates: read from their Secret, not mounted.
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(args.contains(&"--manage-certificates"), "{args:?}");
+    assert!(container.get("volumeMounts").is_none());
+    assert!(pod.get("volumes").is_none());
+}
+
+#[test]
+fn external_certificates_are_mounted_and_get_no_certificate_rules() {
+    let settings = InstallSettings {
+        manage_certificates: false,
+        ..InstallSettings::default()
+    };
+    let objects = deployment_objects(&settings).unwrap();
+    let deployment = objects.iter().find(|o| o["kind"] == "Deployment").unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
         container["volumeMounts"][0]["mountPath"],
         "/etc/kube-devops/tls"
+    );
+    assert!(
+        !container["args"]
+            .to_string()
+            .contains("--manage-certificates")
+    );
+    let external = kinds(&rbac_objects(&settings));
+    let managed = kinds(&rbac_objects(&InstallSettings::default()));
+    let extra: Vec<_> = managed
+        .iter()
+        .filter(|k| !external.contains(k))
+        .map(|(kind, name)| format!("{kind}/{name}"))
+        .collect();
+    assert_eq!(
+        extra,
+        [
+            "ClusterRole/kube-devops-certificates",
+            "ClusterRoleBinding/kube-devops-certificates",
+            "Role/kube-devops-certificates",
+            "RoleBinding/kube-devops-certificates",
+        ]
     );
 }
 

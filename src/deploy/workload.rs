@@ -28,6 +28,17 @@ fn container_args(s: &InstallSettings) -> Vec<String> {
         args.push("--exclude-namespace".to_owned());
         args.push(glob.clone());
     }
+    if s.manage_certificates {
+        args.extend([
+            "--manage-certificates".to_owned(),
+            "--tls-secret".to_owned(),
+            s.tls_secret(),
+            "--webhook-service".to_owned(),
+            s.webhook_service(),
+            "--webhook-configuration".to_owned(),
+            s.name.clone(),
+        ]);
+    }
     args
 }
 
@@ -81,7 +92,7 @@ fn deployment(s: &InstallSettings) -> Value {
         },
         "volumeMounts": [{ "name": "tls", "mountPath": TLS_DIR, "readOnly": true }],
     });
-    json!({
+    let mut deployment = json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": s.metadata(&s.name, true),
@@ -137,7 +148,21 @@ fn deployment(s: &InstallSettings) -> Value {
                 },
             },
         },
-    })
+    });
+    // Kept certificates are read from their Secret through the API, not mounted.
+    if s.manage_certificates
+        && let Some(pod) = deployment["spec"]["template"]["spec"].as_object_mut()
+    {
+        pod.remove("volumes");
+        if let Some(c) = pod
+            .get_mut("containers")
+            .and_then(|c| c.get_mut(0))
+            .and_then(Value::as_object_mut)
+        {
+            c.remove("volumeMounts");
+        }
+    }
+    deployment
 }
 
 fn service(s: &InstallSettings, name: &str, port: u16, port_name: &str, target: &str) -> Value {

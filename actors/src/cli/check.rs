@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::Client;
 use kube::api::{Api, PostParams};
-use kube_devops::rbac::{Mode, Permission, Scope, checks};
+use kube_devops::rbac::{Mode, Named, Permission, Scope, checks};
 
 use super::ClusterTarget;
 
@@ -18,11 +18,21 @@ use super::ClusterTarget;
 pub struct CheckArgs {
     /// Review what `kube-devops analyze` of a live cluster reads, instead of what the
     /// controller uses.
-    #[arg(long, conflicts_with_all = ["enforcement", "namespace"])]
+    #[arg(long, conflicts_with_all = ["enforcement", "namespace", "external_certificates"])]
     pub analyze: bool,
     /// Include enforcement's write verbs on workloads (granted when enforcement is enabled).
     #[arg(long)]
     pub enforcement: bool,
+    /// The webhook's certificates come from cert-manager or a given CA: leave out the
+    /// verbs the controller needs to keep them itself (`run --manage-certificates`).
+    #[arg(long)]
+    pub external_certificates: bool,
+    /// The webhook certificate Secret the controller keeps (reviewed by name).
+    #[arg(long, default_value = "kube-devops-webhook-tls")]
+    pub tls_secret: String,
+    /// The ValidatingWebhookConfiguration whose caBundle it keeps (reviewed by name).
+    #[arg(long, default_value = "kube-devops")]
+    pub webhook_configuration: String,
     /// The controller's namespace, where its lease is reviewed. Default: $POD_NAMESPACE,
     /// the service account's namespace, then the context's namespace.
     #[arg(long, env = "POD_NAMESPACE")]
@@ -34,6 +44,7 @@ struct Review {
     verb: &'static str,
     permission: &'static Permission,
     namespace: Option<String>,
+    name: Option<String>,
     allowed: Result<bool, String>,
 }
 
@@ -42,6 +53,7 @@ async fn review(
     verb: &'static str,
     p: &'static Permission,
     namespace: Option<String>,
+    name: Option<String>,
 ) -> Review {
     let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
     let ssar = SelfSubjectAccessReview {
@@ -51,6 +63,7 @@ async fn review(
                 resource: Some(p.resource.to_owned()),
                 subresource: p.subresource.map(str::to_owned),
                 namespace: namespace.clone(),
+                name: name.clone(),
                 verb: Some(verb.to_owned()),
                 ..ResourceAttributes::default()
             }),
@@ -66,20 +79,26 @@ async fn review(
         verb,
         permission: p,
         namespace,
+        name,
         allowed,
     }
 }
 
-/// `pods`, `devopspolicies/status.devops.stochastic.io`, with ` in <namespace>` when the
-/// review is namespaced.
-fn resource_name(p: &Permission, namespace: Option<&str>) -> String {
-    match namespace {
-        Some(ns) => format!("{} in {ns}", p.display_name()),
-        None => p.display_name(),
+/// `pods`, `devopspolicies/status.devops.stochastic.io`, with `/<name>` for one object
+/// and ` in <namespace>` when the review is namespaced.
+fn resource_name(p: &Permission, namespace: Option<&str>, name: Option<&str>) -> String {
+    let mut out = p.display_name();
+    if let Some(name) = name {
+        out = format!("{out}/{name}");
     }
+    if let Some(ns) = namespace {
+        out = format!("{out} in {ns}");
+    }
+    out
 }
 
 pub(super) fn run(args: CheckArgs, target: &ClusterTarget) -> anyhow::Result<u8> {
+    let names = (args.tls_secret.clone(), args.webhook_configuration.clone());
     let (mode, namespace) = if args.analyze {
         (Mode::Analyze, None)
     } else {
@@ -87,17 +106,19 @@ pub(super) fn run(args: CheckArgs, target: &ClusterTarget) -> anyhow::Result<u8>
         (
             Mode::Controller {
                 enforcement: args.enforcement,
+                certificates: !args.external_certificates,
             },
             Some(ns),
         )
     };
-    super::block_on(async { review_all(target.connect().await?, mode, namespace).await })?
+    super::block_on(async { review_all(target.connect().await?, mode, namespace, &names).await })?
 }
 
 async fn review_all(
     client: Client,
     mode: Mode,
     controller_namespace: Option<String>,
+    (tls_secret, webhook_configuration): &(String, String),
 ) -> anyhow::Result<u8> {
     let version = match client.apiserver_version().await {
         Ok(v) => v,
@@ -118,10 +139,17 @@ async fn review_all(
     );
     let reviewed = match (mode, &controller_namespace) {
         (Mode::Analyze, _) => "analyze of a live cluster".to_owned(),
-        (Mode::Controller { enforcement }, ns) => format!(
-            "the controller in {}, enforcement {}",
+        (
+            Mode::Controller {
+                enforcement,
+                certificates,
+            },
+            ns,
+        ) => format!(
+            "the controller in {}, enforcement {}, {} certificates",
             ns.as_deref().unwrap_or("default"),
-            if enforcement { "on" } else { "off" }
+            if enforcement { "on" } else { "off" },
+            if certificates { "its own" } else { "external" }
         ),
     };
     outln!("Permissions of              : {reviewed}");
@@ -132,7 +160,11 @@ async fn review_all(
             Scope::Cluster => None,
             Scope::ControllerNamespace => controller_namespace.clone(),
         };
-        review(&client, v, p, ns)
+        let name = p.only.map(|only| match only {
+            Named::CertificateSecret => tls_secret.clone(),
+            Named::WebhookConfiguration => webhook_configuration.clone(),
+        });
+        review(&client, v, p, ns, name)
     }))
     .await;
     let mut missing = 0;
@@ -151,7 +183,7 @@ async fn review_all(
         outln!(
             "{:<17} {:<58} {result}",
             r.verb,
-            resource_name(r.permission, r.namespace.as_deref())
+            resource_name(r.permission, r.namespace.as_deref(), r.name.as_deref())
         );
     }
     if missing > 0 {

@@ -43,6 +43,10 @@ pub struct GenerateArgs {
     /// Grant enforcement's write verbs on workloads.
     #[arg(long)]
     pub enforcement: bool,
+    /// The webhook's serving certificate comes from a Secret you create (mounted at
+    /// /etc/kube-devops/tls), not from the controller.
+    #[arg(long)]
+    pub external_certificates: bool,
 }
 
 /// Flags of `write-files`.
@@ -57,6 +61,7 @@ fn settings(args: &GenerateArgs) -> InstallSettings {
     InstallSettings {
         namespace: args.namespace.clone(),
         enforcement: args.enforcement,
+        manage_certificates: !args.external_certificates,
         ..InstallSettings::default()
     }
 }

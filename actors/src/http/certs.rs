@@ -104,7 +104,8 @@ fn validity(params: &mut CertificateParams) -> Result<(), CertError> {
     Ok(())
 }
 
-fn ca_params() -> Result<CertificateParams, CertError> {
+/// The webhook CA's parameters, without a validity period.
+pub(crate) fn ca_template() -> Result<CertificateParams, CertError> {
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, "kube-devops webhook CA");
@@ -115,19 +116,27 @@ fn ca_params() -> Result<CertificateParams, CertError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    Ok(params)
+}
+
+fn ca_params() -> Result<CertificateParams, CertError> {
+    let mut params = ca_template()?;
     validity(&mut params)?;
     Ok(params)
 }
 
-fn serving_params(req: &CertRequest) -> Result<(CertificateParams, Vec<String>), CertError> {
-    let mut sans = service_sans(&req.service, &req.namespace);
-    sans.extend(req.ip_sans.iter().map(IpAddr::to_string));
+/// A serving certificate's parameters for `service.namespace` (and `ip_sans`), without a
+/// validity period, and its SANs.
+pub(crate) fn serving_template(
+    service: &str,
+    namespace: &str,
+    ip_sans: &[IpAddr],
+) -> Result<(CertificateParams, Vec<String>), CertError> {
+    let mut sans = service_sans(service, namespace);
+    sans.extend(ip_sans.iter().map(IpAddr::to_string));
     let mut params = CertificateParams::new(sans.clone())?;
     let mut dn = DistinguishedName::new();
-    dn.push(
-        DnType::CommonName,
-        format!("{}.{}.svc", req.service, req.namespace),
-    );
+    dn.push(DnType::CommonName, format!("{service}.{namespace}.svc"));
     params.distinguished_name = dn;
     params.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -135,6 +144,11 @@ fn serving_params(req: &CertRequest) -> Result<(CertificateParams, Vec<String>),
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
+    Ok((params, sans))
+}
+
+fn serving_params(req: &CertRequest) -> Result<(CertificateParams, Vec<String>), CertError> {
+    let (mut params, sans) = serving_template(&req.service, &req.namespace, &req.ip_sans)?;
     validity(&mut params)?;
     Ok((params, sans))
 }

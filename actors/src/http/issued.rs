@@ -8,13 +8,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use kube_devops::certificates::{Held, Lifetimes, Validity};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{CertificateParams, Issuer, KeyPair};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
-use super::certs::{CertError, service_sans};
+use super::certs::{CertError, ca_template, service_sans, serving_template};
 
 /// A CA and a serving certificate with their keys, PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,27 +62,13 @@ pub fn issue(
         }
         None => {
             let key = KeyPair::generate()?;
-            let mut params = CertificateParams::new(Vec::<String>::new())?;
-            let mut dn = DistinguishedName::new();
-            dn.push(DnType::CommonName, "kube-devops webhook CA");
-            params.distinguished_name = dn;
-            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            let mut params = ca_template()?;
             valid(&mut params, now, lifetimes.ca)?;
             let cert = params.self_signed(&key)?;
             (cert.pem(), key.serialize_pem(), Issuer::new(params, key))
         }
     };
-    let mut params = CertificateParams::new(service_sans(service, namespace))?;
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, format!("{service}.{namespace}.svc"));
-    params.distinguished_name = dn;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
+    let (mut params, _) = serving_template(service, namespace, &[])?;
     valid(&mut params, now, lifetimes.serving)?;
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;

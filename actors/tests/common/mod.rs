@@ -347,3 +347,21 @@ pub async fn run_with_webhook(h: &ApiServerHandle, dir: &Path, extra: &[&str]) -
     ready(&c).await;
     c
 }
+
+/// The webhook Service and ValidatingWebhookConfiguration as the installation renders them
+/// (no `caBundle`), the Service routed to the webhook listening on `port`.
+pub fn install_webhook_service(h: &ApiServerHandle, port: u16) {
+    h.map_service(
+        "kube-devops",
+        "kube-devops-webhook",
+        443,
+        &format!("127.0.0.1:{port}"),
+    );
+    let settings = kube_devops::deploy::InstallSettings::default();
+    for object in kube_devops::deploy::deployment_objects(&settings).unwrap() {
+        if ["Service", "ValidatingWebhookConfiguration"].contains(&object["kind"].as_str().unwrap())
+        {
+            h.create(object).unwrap();
+        }
+    }
+}

@@ -26,3 +26,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "kube-devops.excludeNamespaces" -}}
 {{ toJson (.Values.excludeNamespaces | default (list "*-system" "cert-manager")) }}
 {{- end }}
+
+{{- /* Whether the controller keeps its own webhook certificates: the webhook is on and
+neither cert-manager nor a caBundle provides them. */}}
+{{- define "kube-devops.manageCertificates" -}}
+{{- if and .Values.webhook.enabled (not .Values.certManager.enabled) (not .Values.webhook.caBundle) }}true{{ end }}
+{{- end }}
