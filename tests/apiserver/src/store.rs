@@ -85,8 +85,8 @@ pub struct Snapshot {
 /// A summary of what the store holds, for capacity measurements.
 #[derive(Clone, Debug, Default)]
 pub struct StoreStats {
-    /// Per resource plural: how many objects and their compact JSON bytes.
-    pub by_resource: BTreeMap<String, (usize, usize)>,
+    /// Per resource plural: how many objects.
+    pub by_resource: BTreeMap<String, usize>,
     /// Events in the watch history window.
     pub history_events: usize,
     /// List snapshots kept for continue tokens.
@@ -348,8 +348,8 @@ impl State {
             .cloned()
     }
 
-    /// What the store holds: objects and their compact JSON size by resource, the
-    /// watch history window and the kept list snapshots.
+    /// What the store holds: objects by resource, the watch history window, the kept
+    /// list snapshots and the writes so far (no object is read: cheap enough to poll).
     pub fn stats(&self) -> StoreStats {
         let mut stats = StoreStats {
             history_events: self.history.len(),
@@ -358,15 +358,24 @@ impl State {
             writes: self.writes.clone(),
             ..StoreStats::default()
         };
-        for (key, object) in &self.objects {
-            let entry = stats
+        for key in self.objects.keys() {
+            *stats
                 .by_resource
                 .entry(key.type_key.plural.clone())
-                .or_default();
-            entry.0 += 1;
-            entry.1 += serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+                .or_default() += 1;
         }
         stats
+    }
+
+    /// Per resource plural: the objects' compact JSON bytes in all (serializes every
+    /// object: for a measurement now and then, not for polling).
+    pub fn json_bytes(&self) -> BTreeMap<String, usize> {
+        let mut bytes = BTreeMap::new();
+        for (key, object) in &self.objects {
+            let size = serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+            *bytes.entry(key.type_key.plural.clone()).or_default() += size;
+        }
+        bytes
     }
 
     /// Every servable type: built-ins first, then custom resources.
