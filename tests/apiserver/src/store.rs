@@ -15,7 +15,9 @@ use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
 /// The largest watch history window accepted.
 const MAX_HISTORY: usize = 1_000_000;
 
-/// How many continue snapshots are kept before the oldest is dropped.
+/// How many continue snapshots are kept before the least recently used is dropped (a list
+/// being paged through uses its snapshot at every page, so one-page lists such as
+/// liveness probes do not push it out).
 const SNAPSHOT_LIMIT: usize = 64;
 
 /// How long a continue token stays valid: the real server serves later pages from etcd
@@ -340,12 +342,19 @@ impl State {
         id
     }
 
-    /// A kept snapshot, unless it expired or was compacted away.
-    pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
-        self.snapshots
+    /// A kept snapshot, unless it expired or was compacted away; it becomes the most
+    /// recently used.
+    pub fn snapshot(&mut self, id: u64) -> Option<Arc<Snapshot>> {
+        let snapshot = self
+            .snapshots
             .get(&id)
             .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
-            .cloned()
+            .cloned()?;
+        if let Some(at) = self.snapshot_order.iter().position(|kept| *kept == id) {
+            self.snapshot_order.remove(at);
+            self.snapshot_order.push_back(id);
+        }
+        Some(snapshot)
     }
 
     /// What the store holds: objects by resource, the watch history window, the kept
