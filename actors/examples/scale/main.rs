@@ -148,12 +148,13 @@ fn namespace(name: &str) -> Value {
 
 /// How many pods the store holds and how many writes it has committed.
 fn pods_and_writes(stats: &StoreStats) -> (usize, u64) {
-    let pods = stats.by_resource.get("pods").map_or(0, |(n, _)| *n);
+    let pods = stats.by_resource.get("pods").copied().unwrap_or(0);
     (pods, stats.writes.values().sum())
 }
 
-fn print_stats(stats: &StoreStats) {
-    for (plural, (count, bytes)) in &stats.by_resource {
+fn print_stats(stats: &StoreStats, bytes: &std::collections::BTreeMap<String, usize>) {
+    for (plural, count) in &stats.by_resource {
+        let bytes = bytes.get(plural).copied().unwrap_or(0);
         if *count >= 100 {
             println!(
                 "  store {plural}: {count} objects, {} bytes of JSON each",
@@ -180,7 +181,7 @@ async fn run(o: Options) -> anyhow::Result<()> {
         "server resident: {after} KiB ({} bytes per pod)",
         (after.saturating_sub(before)) * 1024 / o.pods as u64
     );
-    print_stats(&handle.stats());
+    print_stats(&handle.stats(), &handle.json_bytes());
     let client = handle.client().await?;
     list_latency_owned(client.clone(), "while idle").await?;
     let mut controller = Controller::start(&o.binary, handle.kubeconfig_path())?;

@@ -371,9 +371,15 @@ impl ApiServerHandle {
         self.app.store.lock().compact();
     }
 
-    /// What the store holds (objects and bytes by resource, history, snapshots).
+    /// What the store holds (objects by resource, history, snapshots, writes so far).
     pub fn stats(&self) -> StoreStats {
         self.app.store.lock().stats()
+    }
+
+    /// Per resource plural: the stored objects' compact JSON bytes in all (serializes
+    /// every object under the store lock).
+    pub fn json_bytes(&self) -> std::collections::BTreeMap<String, usize> {
+        self.app.store.lock().json_bytes()
     }
 
     /// The newest resourceVersion.

@@ -15,7 +15,9 @@ use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
 /// The largest watch history window accepted.
 const MAX_HISTORY: usize = 1_000_000;
 
-/// How many continue snapshots are kept before the oldest is dropped.
+/// How many continue snapshots are kept before the least recently used is dropped (a list
+/// being paged through uses its snapshot at every page, so one-page lists such as
+/// liveness probes do not push it out).
 const SNAPSHOT_LIMIT: usize = 64;
 
 /// How long a continue token stays valid: the real server serves later pages from etcd
@@ -85,8 +87,8 @@ pub struct Snapshot {
 /// A summary of what the store holds, for capacity measurements.
 #[derive(Clone, Debug, Default)]
 pub struct StoreStats {
-    /// Per resource plural: how many objects and their compact JSON bytes.
-    pub by_resource: BTreeMap<String, (usize, usize)>,
+    /// Per resource plural: how many objects.
+    pub by_resource: BTreeMap<String, usize>,
     /// Events in the watch history window.
     pub history_events: usize,
     /// List snapshots kept for continue tokens.
@@ -340,16 +342,23 @@ impl State {
         id
     }
 
-    /// A kept snapshot, unless it expired or was compacted away.
-    pub fn snapshot(&self, id: u64) -> Option<Arc<Snapshot>> {
-        self.snapshots
+    /// A kept snapshot, unless it expired or was compacted away; it becomes the most
+    /// recently used.
+    pub fn snapshot(&mut self, id: u64) -> Option<Arc<Snapshot>> {
+        let snapshot = self
+            .snapshots
             .get(&id)
             .filter(|s| s.taken.elapsed() < SNAPSHOT_TTL)
-            .cloned()
+            .cloned()?;
+        if let Some(at) = self.snapshot_order.iter().position(|kept| *kept == id) {
+            self.snapshot_order.remove(at);
+            self.snapshot_order.push_back(id);
+        }
+        Some(snapshot)
     }
 
-    /// What the store holds: objects and their compact JSON size by resource, the
-    /// watch history window and the kept list snapshots.
+    /// What the store holds: objects by resource, the watch history window, the kept
+    /// list snapshots and the writes so far (no object is read: cheap enough to poll).
     pub fn stats(&self) -> StoreStats {
         let mut stats = StoreStats {
             history_events: self.history.len(),
@@ -358,15 +367,24 @@ impl State {
             writes: self.writes.clone(),
             ..StoreStats::default()
         };
-        for (key, object) in &self.objects {
-            let entry = stats
+        for key in self.objects.keys() {
+            *stats
                 .by_resource
                 .entry(key.type_key.plural.clone())
-                .or_default();
-            entry.0 += 1;
-            entry.1 += serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+                .or_default() += 1;
         }
         stats
+    }
+
+    /// Per resource plural: the objects' compact JSON bytes in all (serializes every
+    /// object: for a measurement now and then, not for polling).
+    pub fn json_bytes(&self) -> BTreeMap<String, usize> {
+        let mut bytes = BTreeMap::new();
+        for (key, object) in &self.objects {
+            let size = serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+            *bytes.entry(key.type_key.plural.clone()).or_default() += size;
+        }
+        bytes
     }
 
     /// Every servable type: built-ins first, then custom resources.

@@ -78,6 +78,34 @@ async fn a_continue_token_outlives_the_watch_history_window() {
 }
 
 #[tokio::test]
+async fn a_list_paged_through_outlives_many_one_page_lists_in_between() {
+    let (_server, client) = quiet_server().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    create_config_maps(&api, 6).await;
+    let mut page = api
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("first page");
+    let mut names = Vec::new();
+    loop {
+        names.extend(page.items.iter().filter_map(|c| c.metadata.name.clone()));
+        let Some(token) = page.metadata.continue_.clone() else {
+            break;
+        };
+        for _ in 0..20 {
+            api.list(&ListParams::default().limit(1))
+                .await
+                .expect("a one-page list, as a liveness probe makes");
+        }
+        page = api
+            .list(&ListParams::default().limit(1).continue_token(&token))
+            .await
+            .expect("the next page, though over 64 other lists were made since the first");
+    }
+    assert_eq!(names.len(), 6);
+}
+
+#[tokio::test]
 async fn a_compacted_continue_token_is_gone() {
     let (server, client) = quiet_server().await;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");

@@ -4,7 +4,7 @@
 //! that fits no node stays Pending with a `PodScheduled: False` condition (reason
 //! `Unschedulable`) and one `FailedScheduling` Warning saying why.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -79,16 +79,24 @@ pub fn reconcile(
     }
     let nodes = state.list(&node_rt.type_key(), None);
     let load = load.counts(state, &pod_rt.type_key());
+    // Nodes from the least loaded (then by name): the first that fits is the choice, so
+    // a pod that fits anywhere is placed without trying every node.
+    let mut order: BTreeSet<(usize, usize)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (load.get(meta::name(n)).copied().unwrap_or(0), i))
+        .collect();
     for pod in pending {
         let spec = pod.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let chosen = nodes
+        let chosen = order
             .iter()
-            .filter(|n| placement::fits(&spec, n, false))
-            .min_by_key(|n| load.get(meta::name(n)).copied().unwrap_or(0));
-        let Some(node) = chosen.map(|n| meta::name(n).to_string()) else {
+            .copied()
+            .find(|(_, i)| placement::fits(&spec, &nodes[*i], false));
+        let Some((count, index)) = chosen else {
             unschedulable(state, &pod_rt, &pod, &spec, &nodes, record);
             continue;
         };
+        let node = meta::name(&nodes[index]).to_string();
         let mut next = (*pod).clone();
         if let Some(spec) = next.get_mut("spec").and_then(Value::as_object_mut) {
             spec.insert("nodeName".into(), json!(node));
@@ -106,6 +114,8 @@ pub fn reconcile(
         log_refusal("bind pod", result);
         if bound {
             *load.entry(node.clone()).or_default() += 1;
+            order.remove(&(count, index));
+            order.insert((count + 1, index));
             if record {
                 let message = format!(
                     "Successfully assigned {namespace}/{} to {node}",
