@@ -164,6 +164,36 @@ async fn a_quiet_cluster_is_written_nothing_over_a_full_resync_period() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_on_a_healthy_api_keeps_its_lease_without_stepping_down() {
+    let h = cluster().await;
+    let c = operator(h.kubeconfig_path(), "solo", &[]);
+    eventually(Duration::from_secs(20), "leadership", || {
+        c.leader()?.then_some(())
+    })
+    .await;
+    // Several renewal validities (two thirds of the 6 s lease) pass with every renewal
+    // answered: leadership never drops and the lease never changes hands.
+    for _ in 0..24 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(c.leader(), Some(true), "{}", c.log_text());
+    }
+    assert!(
+        !c.log_text().contains("stepping down"),
+        "a healthy leader stepped down: {}",
+        c.log_text()
+    );
+    let lease = h
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "kube-devops",
+            "kube-devops-leader",
+        )
+        .unwrap();
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_whose_renewals_hang_stops_before_its_lease_could_expire() {
     let h = cluster().await;
     let dir = tempfile::tempdir().unwrap();

@@ -297,11 +297,22 @@ fn released(client: &Client, s: &LeaseSettings) -> impl futures::Stream<Item = (
         .boxed()
 }
 
-/// Sleeps until the guard's validity ends (forever when there is none).
-async fn expiry(guard: &LeadershipGuard) {
-    match guard.valid_until() {
-        Some(until) => tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await,
-        None => futures::future::pending().await,
+/// Resolves once the guard's validity has ended without a renewal extending it. The
+/// deadline is read again after every sleep: a renewal that succeeds while this waits
+/// moves it on (reading it once, at the start, made a healthy leader step down every
+/// two thirds of a lease). A guard that is already stale (or was never renewed) when
+/// this starts gets `patience` for the renewal a fresh lease manager makes first, so a
+/// holder that reports leadership before renewing is not stepped down in a loop.
+async fn expiry(guard: &LeadershipGuard, patience: Duration) {
+    let mut first = true;
+    loop {
+        let valid = guard.valid_until().filter(|until| Instant::now() < *until);
+        match valid {
+            Some(until) => tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await,
+            None if first => tokio::time::sleep(patience).await,
+            None => return,
+        }
+        first = false;
     }
 }
 
@@ -356,7 +367,7 @@ async fn elect(
                         }
                     }
                 },
-                _ = expiry(&guard), if leader => {
+                _ = expiry(&guard, settings.call_deadline()), if leader => {
                     // No renewal succeeded in time, whatever the call in flight is doing.
                     tracing::warn!("lease not renewed in time; stepping down");
                     leader = false;
