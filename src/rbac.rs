@@ -174,6 +174,9 @@ const fn perm(
 
 /// What enforcement's writes are for.
 const ENFORCEMENT: &str = "enforcement (granted only when enabled)";
+/// What enforcement's owner lookups are for.
+const ENFORCEMENT_OWNERS: &str =
+    "enforcement: a pod's ReplicaSet names its Deployment (granted only when enabled)";
 
 const fn analyze(group: &'static str, resource: &'static str, used_by: &'static str) -> Permission {
     perm(group, resource, &["list"], Component::Analyze, used_by)
@@ -265,10 +268,12 @@ pub const PERMISSIONS: &[Permission] = &[
         Controller,
         "operator (reports: server-side apply, watched to write only on change)",
     ),
-    // Enforcement.
-    perm("apps", "deployments", &["patch"], Enforcement, ENFORCEMENT),
-    perm("apps", "statefulsets", &["patch"], Enforcement, ENFORCEMENT),
-    perm("apps", "daemonsets", &["patch"], Enforcement, ENFORCEMENT),
+    // Enforcement: a workload is read before it is repaired (its template, its rollout),
+    // and a pod's ReplicaSet is read to find its Deployment.
+    perm("apps", "deployments", &["get", "patch"], Enforcement, ENFORCEMENT),
+    perm("apps", "statefulsets", &["get", "patch"], Enforcement, ENFORCEMENT),
+    perm("apps", "daemonsets", &["get", "patch"], Enforcement, ENFORCEMENT),
+    perm("apps", "replicasets", &["get"], Enforcement, ENFORCEMENT_OWNERS),
     // The controller's own webhook certificates.
     Permission {
         scope: Scope::ControllerNamespace,
