@@ -270,10 +270,34 @@ pub const PERMISSIONS: &[Permission] = &[
     ),
     // Enforcement: a workload is read before it is repaired (its template, its rollout),
     // and a pod's ReplicaSet is read to find its Deployment.
-    perm("apps", "deployments", &["get", "patch"], Enforcement, ENFORCEMENT),
-    perm("apps", "statefulsets", &["get", "patch"], Enforcement, ENFORCEMENT),
-    perm("apps", "daemonsets", &["get", "patch"], Enforcement, ENFORCEMENT),
-    perm("apps", "replicasets", &["get"], Enforcement, ENFORCEMENT_OWNERS),
+    perm(
+        "apps",
+        "deployments",
+        &["get", "patch"],
+        Enforcement,
+        ENFORCEMENT,
+    ),
+    perm(
+        "apps",
+        "statefulsets",
+        &["get", "patch"],
+        Enforcement,
+        ENFORCEMENT,
+    ),
+    perm(
+        "apps",
+        "daemonsets",
+        &["get", "patch"],
+        Enforcement,
+        ENFORCEMENT,
+    ),
+    perm(
+        "apps",
+        "replicasets",
+        &["get"],
+        Enforcement,
+        ENFORCEMENT_OWNERS,
+    ),
     // The controller's own webhook certificates.
     Permission {
         scope: Scope::ControllerNamespace,

@@ -49,7 +49,11 @@ async fn with_enforcement_installed_the_service_account_repairs_without_a_403() 
     })
     .await;
     let refused = h.forbidden_requests();
-    assert!(refused.is_empty(), "refused: {refused:#?}\n{}", c.log_text());
+    assert!(
+        refused.is_empty(),
+        "refused: {refused:#?}\n{}",
+        c.log_text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,10 +63,7 @@ async fn without_enforcement_installed_the_repair_is_refused_and_nothing_is_patc
     workload_and_policy(&h);
     let refused = eventually(Duration::from_secs(60), "enforcement refused", || {
         let refused = h.forbidden_requests();
-        refused
-            .iter()
-            .any(|r| r.group == "apps")
-            .then_some(refused)
+        refused.iter().any(|r| r.group == "apps").then_some(refused)
     })
     .await;
     assert!(

@@ -55,12 +55,14 @@ fn workload_writes_are_enforcements_and_the_lease_is_namespaced() {
     }
     let enforcement = granted(RuleSet::Enforcement);
     assert!(!enforcement.is_empty());
-    // Only write verbs: enforcement's reads stay in the cluster-wide rules.
+    // Writes, and the `get`s the enforcer makes before it writes (the workload, a pod's
+    // ReplicaSet); never a list or a watch, which the controller's rules hold.
     assert!(
         enforcement
             .iter()
-            .all(|(_, _, v)| ["create", "update", "patch", "delete"].contains(&v.as_str()))
+            .all(|(_, _, v)| ["get", "create", "update", "patch", "delete"].contains(&v.as_str()))
     );
+    assert!(enforcement.iter().any(|(_, _, v)| v == "patch"));
     let lease = granted(RuleSet::LeaderElection);
     assert!(!lease.is_empty());
     assert!(
