@@ -33,35 +33,28 @@ use tokio_rustls::TlsConnector;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Flags of the load generator.
+#[derive(clap::Parser)]
 struct Options {
+    /// Reviews to send.
+    #[arg(long, default_value_t = 200_000)]
     requests: usize,
+    /// Keep-alive connections (at least 1).
+    #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Server workers (at least 1).
+    #[arg(long, default_value_t = 1)]
     server_workers: usize,
+    /// Client threads (at least 1).
+    #[arg(long, default_value_t = 1)]
     client_threads: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut o = Options {
-        requests: 200_000,
-        connections: 4,
-        server_workers: 1,
-        client_threads: 1,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value: usize = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?
-            .parse()
-            .with_context(|| format!("{flag} needs a number"))?;
-        match flag.as_str() {
-            "--requests" => o.requests = value,
-            "--connections" => o.connections = value.max(1),
-            "--server-workers" => o.server_workers = value.max(1),
-            "--client-threads" => o.client_threads = value.max(1),
-            other => bail!("unknown flag {other}"),
-        }
-    }
+    let mut o: Options = clap::Parser::parse();
+    o.connections = o.connections.max(1);
+    o.server_workers = o.server_workers.max(1);
+    o.client_threads = o.client_threads.max(1);
     Ok(o)
 }
 

@@ -36,35 +36,28 @@ use kube_devops_actors::system::scores::NamespaceScoreActor;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Flags of the dashboard load generator.
+#[derive(clap::Parser)]
 struct Options {
+    /// Workloads to hold (at least 1).
+    #[arg(long, default_value_t = 10_000)]
     workloads: usize,
+    /// Namespaces they are spread over (at least 1).
+    #[arg(long, default_value_t = 500)]
     namespaces: usize,
+    /// Requests per endpoint (at least 1).
+    #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Seconds to keep serving after the measurement, for a browser.
+    #[arg(long, default_value_t = 0)]
     hold: u64,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut o = Options {
-        workloads: 10_000,
-        namespaces: 500,
-        requests: 200,
-        hold: 0,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value: usize = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?
-            .parse()
-            .with_context(|| format!("{flag} needs a number"))?;
-        match flag.as_str() {
-            "--workloads" => o.workloads = value.max(1),
-            "--namespaces" => o.namespaces = value.max(1),
-            "--requests" => o.requests = value.max(1),
-            "--hold" => o.hold = value as u64,
-            other => bail!("unknown flag {other}"),
-        }
-    }
+    let mut o: Options = clap::Parser::parse();
+    o.workloads = o.workloads.max(1);
+    o.namespaces = o.namespaces.max(1);
+    o.requests = o.requests.max(1);
     Ok(o)
 }
 

@@ -51,47 +51,33 @@ use tokio_rustls::TlsConnector;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Flags of the attack load generator.
+#[derive(clap::Parser)]
 struct Options {
+    /// Connections that never start TLS.
+    #[arg(long, default_value_t = 2000)]
     silent: usize,
+    /// TLS connections that send a body one byte every 5 s.
+    #[arg(long, default_value_t = 2000)]
     slow: usize,
+    /// Honest reviews to send at most (at least 1).
+    #[arg(long, default_value_t = 2000)]
     requests: usize,
+    /// How long the run lasts, 5 to 600 s.
+    #[arg(long, default_value_t = 30)]
     seconds: u64,
+    /// Serve with actix-web's defaults instead of the production deadlines.
+    #[arg(long)]
     actix_defaults: bool,
+    /// Send honest requests on the attackers' runtime, attackers verifying certificates.
+    #[arg(long)]
     shared_client: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut o = Options {
-        silent: 2000,
-        slow: 2000,
-        requests: 2000,
-        seconds: 30,
-        actix_defaults: false,
-        shared_client: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--actix-defaults" {
-            o.actix_defaults = true;
-            continue;
-        }
-        if flag == "--shared-client" {
-            o.shared_client = true;
-            continue;
-        }
-        let value: u64 = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?
-            .parse()
-            .with_context(|| format!("{flag} needs a number"))?;
-        match flag.as_str() {
-            "--silent" => o.silent = value as usize,
-            "--slow" => o.slow = value as usize,
-            "--requests" => o.requests = value.max(1) as usize,
-            "--seconds" => o.seconds = value.clamp(5, 600),
-            other => bail!("unknown flag {other}"),
-        }
-    }
+    let mut o: Options = clap::Parser::parse();
+    o.requests = o.requests.max(1);
+    o.seconds = o.seconds.clamp(5, 600);
     Ok(o)
 }
 
