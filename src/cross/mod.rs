@@ -17,17 +17,21 @@
 
 mod extract;
 mod judge;
+mod live;
 mod objects;
 mod rbac;
 mod selector;
+mod slim;
 
 pub use extract::{Related, related_from_json, related_kind};
 pub use judge::Judge;
+pub use live::{LiveCross, Verdict, workload_of};
 pub use objects::{
     Amount, BindingFacts, HpaFacts, IngressFacts, NetworkPolicyFacts, ObjectId, ObjectKind,
     PdbFacts, RelatedObject, RoleFacts, RuleFacts, ServiceAccountFacts, ServiceFacts, SubjectFacts,
 };
 pub use selector::{Requirement, Selector};
+pub use slim::{SlimKind, SlimRelated};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -186,13 +190,18 @@ impl CrossIndex {
     /// subjects whose findings may have changed: the workload and the Services of its
     /// namespace that selected its pods before or select them now.
     pub fn apply_workload(&mut self, facts: &PodFacts) -> Vec<ObjectId> {
-        let id = ObjectId::from(&facts.object);
-        let entry = WorkloadEntry::of(facts);
+        self.apply_entry(ObjectId::from(&facts.object), WorkloadEntry::of(facts))
+    }
+
+    /// Records a workload's placement from its entry (the live controller builds entries
+    /// from the pods it watches); returns what [`CrossIndex::apply_workload`] returns.
+    /// An id of another kind than a workload changes nothing.
+    pub fn apply_entry(&mut self, id: ObjectId, entry: WorkloadEntry) -> Vec<ObjectId> {
+        let Some(kind) = id.workload_kind() else {
+            return Vec::new();
+        };
         let ns = self.namespace_mut(&id.namespace);
-        let old = ns.workloads.insert(
-            (facts.object.kind, facts.object.name.clone()),
-            entry.clone(),
-        );
+        let old = ns.workloads.insert((kind, id.name.clone()), entry.clone());
         let mut affected = vec![id.clone()];
         affected.extend(services_selecting(ns, &id.namespace, |s| {
             s.matches(&entry.labels) || old.as_ref().is_some_and(|o| s.matches(&o.labels))
@@ -337,19 +346,55 @@ impl CrossIndex {
         let mut names: Vec<&String> = self.namespaces.keys().collect();
         names.sort();
         for name in names {
-            let ns = &self.namespaces[name];
-            out.extend(
-                ns.workloads
-                    .keys()
-                    .map(|(kind, w)| workload_id(*kind, name, w)),
-            );
-            out.extend(ns.services.values().map(|s| s.id.clone()));
-            out.extend(ns.ingresses.values().map(|i| i.id.clone()));
-            out.extend(ns.roles.values().map(|r| r.id.clone()));
-            out.extend(ns.bindings.values().map(|b| b.id.clone()));
+            out.extend(self.subjects_in(name));
         }
         out.extend(self.cluster_roles.values().map(|r| r.id.clone()));
         out.extend(self.cluster_bindings.values().map(|b| b.id.clone()));
+        out
+    }
+
+    /// The subjects of one namespace (what a policy change there re-judges).
+    pub fn subjects_in(&self, namespace: &str) -> Vec<ObjectId> {
+        let Some(ns) = self.namespaces.get(namespace) else {
+            return Vec::new();
+        };
+        let mut out: Vec<ObjectId> = ns
+            .workloads
+            .keys()
+            .map(|(kind, w)| workload_id(*kind, namespace, w))
+            .collect();
+        out.extend(ns.services.values().map(|s| s.id.clone()));
+        out.extend(ns.ingresses.values().map(|i| i.id.clone()));
+        out.extend(ns.roles.values().map(|r| r.id.clone()));
+        out.extend(ns.bindings.values().map(|b| b.id.clone()));
+        out
+    }
+
+    /// The ids of every held related object of `kind` (what a relist of that kind prunes,
+    /// and what a stopped watch forgets).
+    pub fn ids(&self, kind: ObjectKind) -> Vec<ObjectId> {
+        fn ids<T>(map: &BTreeMap<String, T>, id: impl Fn(&T) -> &ObjectId) -> Vec<ObjectId> {
+            map.values().map(|o| id(o).clone()).collect()
+        }
+        match kind {
+            ObjectKind::ClusterRole => return ids(&self.cluster_roles, |r| &r.id),
+            ObjectKind::ClusterRoleBinding => return ids(&self.cluster_bindings, |b| &b.id),
+            _ => {}
+        }
+        let mut out = Vec::new();
+        for ns in self.namespaces.values() {
+            out.extend(match kind {
+                ObjectKind::PodDisruptionBudget => ids(&ns.pdbs, |o| &o.id),
+                ObjectKind::HorizontalPodAutoscaler => ids(&ns.hpas, |o| &o.id),
+                ObjectKind::NetworkPolicy => ids(&ns.policies, |o| &o.id),
+                ObjectKind::Service => ids(&ns.services, |o| &o.id),
+                ObjectKind::Ingress => ids(&ns.ingresses, |o| &o.id),
+                ObjectKind::ServiceAccount => ids(&ns.accounts, |o| &o.id),
+                ObjectKind::Role => ids(&ns.roles, |o| &o.id),
+                ObjectKind::RoleBinding => ids(&ns.bindings, |o| &o.id),
+                _ => Vec::new(),
+            });
+        }
         out
     }
 }

@@ -15,6 +15,7 @@ pub use derived::{APPARMOR_ANNOTATION_PREFIX, is_sensitive_env_name};
 pub use extract::{
     FactsError, PodTemplateSource, facts_from_json, facts_from_pod, facts_from_workload,
 };
+pub(crate) use slim::kept_annotations;
 pub use slim::{SlimObject, SlimPod};
 
 use std::collections::BTreeMap;

@@ -29,7 +29,8 @@ use super::{
 use crate::facts::FactsError;
 use crate::policy::exemptions::Exemption;
 use security::SlimSecurity;
-use visitors::{ResourceKeys, kept_annotations};
+use visitors::ResourceKeys;
+pub(crate) use visitors::kept_annotations;
 
 mod security;
 mod visitors;

@@ -93,7 +93,7 @@ impl Visitor<'_> for KeptKey {
 
 /// `metadata.annotations`, keeping only the annotations the checks read (their values must
 /// be strings; the others are skipped unread).
-pub(super) fn kept_annotations<'de, D: Deserializer<'de>>(
+pub(crate) fn kept_annotations<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<BTreeMap<String, String>>, D::Error> {
     struct AnnotationsVisitor;
