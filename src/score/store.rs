@@ -18,7 +18,9 @@ use std::sync::{Arc, Weak};
 use jiff::Timestamp;
 
 use super::{Aggregate, PodScore, Score};
-use crate::checks::{Finding, evaluate, pod_score};
+#[cfg(test)]
+use crate::checks::evaluate;
+use crate::checks::{Finding, pod_score};
 use crate::facts::{OwnerRef, PodFacts, PodRuntime};
 use crate::policy::PolicySet;
 
@@ -183,6 +185,7 @@ pub struct PodStore {
     cluster: Aggregate,
     templates: HashMap<Box<str>, Weak<PodFacts>>,
     pending: HashSet<u32>,
+    related: cross::RelatedFindings,
 }
 
 impl PodStore {
@@ -238,7 +241,7 @@ impl PodStore {
         let Some(policy) = policy.filter(|_| !facts.is_terminated()) else {
             return self.delete(&uid);
         };
-        let score = pod_score(&evaluate(&facts, policy, now));
+        let score = pod_score(&self.related.judged(&facts, &facts.object.name, policy, now));
         let reported = facts.containers.iter().any(|c| c.restart_count.is_some());
         let restarts: Vec<i32> = facts
             .containers
@@ -437,7 +440,7 @@ impl PodStore {
                         _ => &mut scratch.insert((shared, (*slot.template).clone())).1,
                     };
                     slot.fill(facts);
-                    let findings = evaluate(facts, policy, now);
+                    let findings = self.related.judged(facts, &slot.name, policy, now);
                     let pod = PodEvaluation {
                         uid: slot.uid.clone(),
                         name: slot.name.clone(),
@@ -480,7 +483,7 @@ impl PodStore {
                 continue;
             };
             let namespace = slot.namespace.clone();
-            let score = pod_score(&evaluate(&slot.facts(), policy, now));
+            let score = pod_score(&self.related.judged(&slot.facts(), &slot.name, policy, now));
             if self.rescore(index, score) && !changed.contains(&namespace) {
                 changed.push(namespace);
             }
@@ -490,17 +493,28 @@ impl PodStore {
 
     /// A namespace's score; `None` when it has no scored pods.
     pub fn namespace(&self, ns: &str) -> Option<Score> {
-        self.namespaces.get(ns).and_then(|s| s.aggregate.score())
+        self.namespaces
+            .get(ns)
+            .and_then(|s| self.with_objects(ns, s.aggregate).score())
     }
 
-    /// Every namespace with pods and its aggregate.
-    pub fn namespaces(&self) -> impl Iterator<Item = (&str, &Aggregate)> {
-        self.namespaces.iter().map(|(k, v)| (&**k, &v.aggregate))
+    /// Every namespace with pods and its aggregate (its objects' penalties included).
+    pub fn namespaces(&self) -> impl Iterator<Item = (&str, Aggregate)> {
+        self.namespaces
+            .iter()
+            .map(|(k, v)| (&**k, self.with_objects(k, v.aggregate)))
     }
 
-    /// The cluster score over every scored pod.
+    fn with_objects(&self, ns: &str, mut aggregate: Aggregate) -> Aggregate {
+        aggregate.penalty = aggregate.penalty + self.related.namespace_penalty(ns);
+        aggregate
+    }
+
+    /// The cluster score over every scored pod (and every judged object's penalty).
     pub fn cluster(&self) -> Option<Score> {
-        self.cluster.score()
+        let mut aggregate = self.cluster;
+        aggregate.penalty = aggregate.penalty + self.related.total();
+        aggregate.score()
     }
 
     /// Pods held.
@@ -548,6 +562,13 @@ impl PodStore {
         seen.len()
     }
 }
+
+#[path = "store_cross.rs"]
+mod cross;
+
+#[cfg(test)]
+#[path = "store_cross_tests.rs"]
+mod cross_tests;
 
 #[cfg(test)]
 #[path = "store_tests.rs"]
