@@ -182,6 +182,11 @@ const fn analyze(group: &'static str, resource: &'static str, used_by: &'static 
     perm(group, resource, &["list"], Component::Analyze, used_by)
 }
 
+/// A kind the controller watches for the cross-resource checks `checks`.
+const fn related(group: &'static str, resource: &'static str, checks: &'static str) -> Permission {
+    perm(group, resource, &["list", "watch"], Controller, checks)
+}
+
 /// Everything kube-devops reads and writes.
 pub const PERMISSIONS: &[Permission] = &[
     // The controller.
@@ -267,6 +272,58 @@ pub const PERMISSIONS: &[Permission] = &[
         &["list", "watch", "patch", "delete"],
         Controller,
         "operator (reports: server-side apply, watched to write only on change)",
+    ),
+    // The cross-resource checks, judged live: each kind is watched only while a policy in
+    // force enables a check that reads it.
+    related(
+        "policy",
+        "poddisruptionbudgets",
+        "cross-resource checks (missingPodDisruptionBudget, pdb checks; watched while a policy enables them)",
+    ),
+    related(
+        "autoscaling",
+        "horizontalpodautoscalers",
+        "cross-resource checks (hpa and pdb checks; watched while a policy enables them)",
+    ),
+    related(
+        "networking.k8s.io",
+        "networkpolicies",
+        "cross-resource checks (missingNetworkPolicy; watched while a policy enables them)",
+    ),
+    related(
+        "",
+        "services",
+        "cross-resource checks (serviceSelectorMatchesNothing; watched while a policy enables them)",
+    ),
+    related(
+        "networking.k8s.io",
+        "ingresses",
+        "cross-resource checks (ingressTlsMissing; watched while a policy enables them)",
+    ),
+    related(
+        "",
+        "serviceaccounts",
+        "cross-resource checks (automountServiceAccountToken; watched while a policy enables them)",
+    ),
+    related(
+        "rbac.authorization.k8s.io",
+        "roles",
+        "cross-resource checks (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount; watched while a policy enables them)",
+    ),
+    related(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "cross-resource checks (roleWildcard, podExecAttachAllowed, secretsReadableByServiceAccount; watched while a policy enables them)",
+    ),
+    related(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "cross-resource checks (clusterAdminBinding, secretsReadableByServiceAccount; watched while a policy enables them)",
+    ),
+    related(
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "cross-resource checks (clusterAdminBinding, secretsReadableByServiceAccount; watched while a policy enables them)",
     ),
     // Enforcement: a workload is read before it is repaired (its template, its rollout),
     // and a pod's ReplicaSet is read to find its Deployment.

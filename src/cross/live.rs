@@ -13,16 +13,28 @@
 //! that have them, the number of its live pods. A Deployment scaled to three runs three
 //! pods, so this agrees with its `spec.replicas` except while it rolls out or scales.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::{CrossIndex, Judge, ObjectId, ObjectKind, RelatedObject, WorkloadEntry};
+use super::{CrossIndex, Judge, ObjectId, ObjectKind, RelatedObject, WorkloadEntry, kinds_needed};
 use crate::checks::{CheckId, Finding, finding};
 use crate::facts::{PodFacts, WorkloadKind};
-use crate::policy::EffectivePolicy;
+use crate::policy::{EffectivePolicy, PolicySet};
 use crate::score::{CheckMask, Penalty};
+
+/// The related kinds the policies of a set need: over its default policy and every
+/// namespace's DevOpsPolicies (what the live controller watches).
+pub fn kinds_needed_by(set: &PolicySet) -> BTreeSet<ObjectKind> {
+    let mut kinds = kinds_needed(set.default_policy());
+    for ns in set.namespaces() {
+        if let Some(policy) = set.namespace(ns).and_then(|p| p.union()) {
+            kinds.extend(kinds_needed(policy));
+        }
+    }
+    kinds
+}
 
 /// The label the Deployment controller gives a ReplicaSet and its pods: the hash that
 /// also ends the ReplicaSet's name (`<deployment>-<hash>`).
@@ -112,6 +124,7 @@ pub struct LiveCross {
     index: CrossIndex,
     pods: HashMap<Arc<str>, ObjectId>,
     workloads: HashMap<ObjectId, Placement>,
+    relists: HashMap<ObjectKind, HashSet<ObjectId>>,
 }
 
 impl LiveCross {
@@ -220,6 +233,67 @@ impl LiveCross {
         affected.sort();
         affected.dedup();
         affected
+    }
+
+    /// Records an object of a relist; when it completes ([`LiveCross::relist_done`]),
+    /// the objects of its kind it did not list are forgotten.
+    pub fn relisted(&mut self, object: RelatedObject) -> Vec<ObjectId> {
+        let (kind, id) = (object.id().kind, object.id().clone());
+        if let Some(seen) = self.relists.get_mut(&kind) {
+            seen.insert(id);
+        }
+        self.apply(object)
+    }
+
+    /// A relist of `kind` begins.
+    pub fn relist_started(&mut self, kind: ObjectKind) {
+        self.relists.insert(kind, HashSet::new());
+    }
+
+    /// A relist of `kind` completed: forgets what it did not list. Returns the affected
+    /// subjects.
+    pub fn relist_done(&mut self, kind: ObjectKind) -> Vec<ObjectId> {
+        match self.relists.remove(&kind) {
+            Some(seen) => self.retain(kind, |id| seen.contains(id)),
+            None => Vec::new(),
+        }
+    }
+
+    /// The watch of `kind` stopped: forgets its objects. Returns the affected subjects.
+    pub fn forget(&mut self, kind: ObjectKind) -> Vec<ObjectId> {
+        self.relists.remove(&kind);
+        self.retain(kind, |_| false)
+    }
+
+    /// What the related objects say of `subject` under a policy set: a namespaced subject
+    /// under its namespace's resolution (nothing when excluded), a cluster-scoped one
+    /// (ClusterRole, ClusterRoleBinding) under the default policy.
+    pub fn verdict_in(&self, subject: &ObjectId, set: &PolicySet, now: Timestamp) -> Verdict {
+        let policy = if subject.kind.is_cluster_scoped() {
+            Some(set.default_policy())
+        } else {
+            set.resolve(&subject.namespace).policy()
+        };
+        let Some(policy) = policy else {
+            return Verdict::default();
+        };
+        let judge = Judge {
+            policy,
+            exclusions: set.exclusions(),
+            now,
+        };
+        self.verdict(subject, &judge)
+    }
+
+    /// Every subject of the namespaces in `namespaces` (every subject when `None`).
+    pub fn subjects(&self, namespaces: Option<&[String]>) -> Vec<ObjectId> {
+        match namespaces {
+            None => self.index.subjects(),
+            Some(list) => list
+                .iter()
+                .flat_map(|ns| self.index.subjects_in(ns))
+                .collect(),
+        }
     }
 
     /// What the related objects say of `subject` under `judge`.

@@ -240,3 +240,105 @@ fn a_service_account_that_opts_out_settles_its_pods_automount_finding() {
             .contains(CheckId::AutomountServiceAccountToken)
     );
 }
+
+#[test]
+fn a_relist_forgets_only_its_kind_and_a_stopped_watch_forgets_its_objects() {
+    let mut live = LiveCross::new();
+    live.apply_pod(&web_pod("a"));
+    live.apply_pod(&web_pod("b"));
+    let svc = object(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web", "namespace": NS}, "spec": {"selector": {"app": "web"}}}));
+    live.apply(svc.clone());
+    live.apply(web_pdb());
+    live.relist_started(ObjectKind::PodDisruptionBudget);
+    live.relisted(web_pdb());
+    assert!(live.relist_done(ObjectKind::PodDisruptionBudget).is_empty());
+    live.relist_started(ObjectKind::PodDisruptionBudget);
+    assert_eq!(
+        live.relist_done(ObjectKind::PodDisruptionBudget),
+        vec![web(), pdb_id()]
+    );
+    assert_eq!(
+        live.index().ids(ObjectKind::Service),
+        vec![svc.id().clone()]
+    );
+    assert_eq!(live.forget(ObjectKind::Service), vec![svc.id().clone()]);
+    assert!(live.index().ids(ObjectKind::Service).is_empty());
+}
+
+#[test]
+fn the_kinds_watched_are_those_of_every_policy_in_force() {
+    use crate::policy::crd::CheckSettings;
+    use crate::policy::{DevOpsPolicySpec, PolicySet};
+    let none = PolicySet::new(
+        EffectivePolicy::default(),
+        "default",
+        NamespaceExclusions::default(),
+    );
+    assert!(kinds_needed_by(&none).is_empty());
+    let spec = DevOpsPolicySpec {
+        checks: Some(
+            [(
+                "missingPodDisruptionBudget".to_owned(),
+                CheckSettings::default(),
+            )]
+            .into(),
+        ),
+        ..DevOpsPolicySpec::default()
+    };
+    let set = none.clone().with_policies([("shop", "p", &spec)]);
+    assert_eq!(
+        kinds_needed_by(&set),
+        [
+            ObjectKind::PodDisruptionBudget,
+            ObjectKind::HorizontalPodAutoscaler
+        ]
+        .into()
+    );
+    let by_default = PolicySet::new(
+        policy_with(&[CheckId::ClusterAdminBinding]),
+        "test",
+        NamespaceExclusions::default(),
+    );
+    assert_eq!(
+        kinds_needed_by(&by_default),
+        [ObjectKind::RoleBinding, ObjectKind::ClusterRoleBinding].into()
+    );
+}
+
+#[test]
+fn cluster_scoped_subjects_are_judged_by_the_default_policy_and_namespaced_ones_by_theirs() {
+    use crate::policy::crd::CheckSettings;
+    use crate::policy::{DevOpsPolicySpec, PolicySet};
+    let mut live = LiveCross::new();
+    let binding = |kind: &str, ns: Option<&str>| {
+        let mut v = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+            "metadata": {"name": "admins"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "User", "name": "alice"}]});
+        if let Some(ns) = ns {
+            v["metadata"]["namespace"] = json!(ns);
+        }
+        object(v)
+    };
+    let crb = binding("ClusterRoleBinding", None);
+    let rb = binding("RoleBinding", Some(NS));
+    live.apply(crb.clone());
+    live.apply(rb.clone());
+    let now = "2026-06-01T00:00:00Z".parse().unwrap();
+    let fires = |set: &PolicySet, id: &ObjectId| !live.verdict_in(id, set, now).findings.is_empty();
+    let default_on = PolicySet::new(
+        policy_with(&[CheckId::ClusterAdminBinding]),
+        "test",
+        NamespaceExclusions::default(),
+    );
+    assert!(fires(&default_on, crb.id()) && fires(&default_on, rb.id()));
+    // A namespace whose DevOpsPolicy turns the check off: its RoleBinding is not judged;
+    // the cluster view keeps the default.
+    let spec = DevOpsPolicySpec {
+        checks: Some([("latestTag".to_owned(), CheckSettings::default())].into()),
+        ..DevOpsPolicySpec::default()
+    };
+    let off_in_shop = default_on.clone().with_policies([(NS, "p", &spec)]);
+    assert!(fires(&off_in_shop, crb.id()) && !fires(&off_in_shop, rb.id()));
+}

@@ -25,7 +25,7 @@ mod slim;
 
 pub use extract::{Related, related_from_json, related_kind};
 pub use judge::Judge;
-pub use live::{LiveCross, Verdict, workload_of};
+pub use live::{LiveCross, TEMPLATE_HASH_LABEL, Verdict, kinds_needed_by, workload_of};
 pub use objects::{
     Amount, BindingFacts, HpaFacts, IngressFacts, NetworkPolicyFacts, ObjectId, ObjectKind,
     PdbFacts, RelatedObject, RoleFacts, RuleFacts, ServiceAccountFacts, ServiceFacts, SubjectFacts,

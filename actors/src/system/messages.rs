@@ -2,14 +2,17 @@
 //!
 //! In and out: pod events (WatchActor -> NamespaceScoreActor), policy snapshots and
 //! evaluation requests (PolicyReconcilerActor -> NamespaceScoreActor), pod-change notices
-//! (NamespaceScoreActor -> PolicyReconcilerActor), leadership (LeaseActor -> every writer),
-//! score and dashboard queries (HTTP -> NamespaceScoreActor), policy queries (HTTP ->
+//! (NamespaceScoreActor -> PolicyReconcilerActor), related-object events and the kinds to
+//! watch (RelatedWatchActor <-> NamespaceScoreActor), leadership (LeaseActor -> every
+//! writer), score and dashboard queries (HTTP -> NamespaceScoreActor), policy queries (HTTP ->
 //! PolicyReconcilerActor) and shutdown.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use actix::Message;
 use kube_devops::admission::PolicySnapshot;
+use kube_devops::cross::{ObjectId, ObjectKind, RelatedObject};
 use kube_devops::facts::PodFacts;
 use kube_devops::score::store::NamespaceEvaluation;
 
@@ -162,6 +165,59 @@ pub struct PolicyView {
     pub deleting: bool,
     /// Its status as last observed.
     pub status: Option<kube_devops::policy::DevOpsPolicyStatus>,
+}
+
+/// A change among the objects cross-resource checks read, from RelatedWatchActor to
+/// NamespaceScoreActor.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub enum RelatedEvent {
+    /// An object was created or changed (or listed during a relist).
+    Applied {
+        /// Its compact facts; the object was dropped on arrival.
+        object: Box<RelatedObject>,
+        /// Whether it arrived during a relist.
+        relist: bool,
+    },
+    /// An object was deleted.
+    Deleted {
+        /// Its id.
+        id: ObjectId,
+    },
+    /// A relist of one kind began: its objects not listed again before `RelistDone`
+    /// have vanished.
+    RelistStarted {
+        /// The kind.
+        kind: ObjectKind,
+    },
+    /// The relist of one kind finished.
+    RelistDone {
+        /// The kind.
+        kind: ObjectKind,
+    },
+    /// The watch of one kind stopped (no policy needs it): forget its objects.
+    Stopped {
+        /// The kind.
+        kind: ObjectKind,
+    },
+}
+
+/// The related kinds the policies in force need, from NamespaceScoreActor to
+/// RelatedWatchActor: watch exactly these.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct WatchKinds {
+    /// The kinds.
+    pub kinds: BTreeSet<ObjectKind>,
+}
+
+/// Tells NamespaceScoreActor where to send [`WatchKinds`] (set once at start-up: the two
+/// actors name each other).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct NotifyRelatedKinds {
+    /// The related-object watches.
+    pub watcher: actix::Recipient<WatchKinds>,
 }
 
 /// Asks an actor to stop its work and reply when done (shutdown).

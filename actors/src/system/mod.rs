@@ -7,6 +7,8 @@
 //! `/metrics`, `/api/v1/scores` and the web dashboard with its JSON API (under
 //! `--dashboard-base-path`), until SIGTERM or SIGINT. The
 //! `kube::Client` is created once inside the running system and cloned into every actor.
+//! Cross-resource checks are judged live from watches of the related kinds the policies
+//! in force need ([`related`]).
 //! Shutdown has one owner and one order: readiness off, stop the watches and the operator,
 //! release the lease, drain HTTP, exit 0.
 
@@ -19,6 +21,7 @@ pub mod lease;
 pub mod liveness;
 pub mod messages;
 pub mod policy;
+pub mod related;
 pub mod scores;
 pub mod watch;
 
@@ -35,8 +38,9 @@ use self::admission::SnapshotCell;
 use self::enforcer::EnforcerActor;
 use self::health::{Health, PODS, POLICIES, Readiness};
 use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
-use self::messages::{NotifyPodChanges, Shutdown};
+use self::messages::{NotifyPodChanges, NotifyRelatedKinds, Shutdown};
 use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
+use self::related::RelatedWatchActor;
 use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
 use crate::http::dashboard::{DashboardState, configure as dashboard_routes};
@@ -89,6 +93,7 @@ pub struct ControllerOptions {
 /// The running actors, for shutdown.
 struct Running {
     watch: Addr<WatchActor>,
+    related: Addr<RelatedWatchActor>,
     policies: Addr<PolicyReconcilerActor>,
     enforcer: Option<Addr<EnforcerActor>>,
     lease: Addr<LeaseActor>,
@@ -162,6 +167,18 @@ async fn start(
         );
         Supervisor::start(move |_| WatchActor::new(client, recipient, health, metrics))
     };
+    let related = {
+        let (client, recipient, health, metrics) = (
+            client.clone(),
+            scores.clone().recipient(),
+            health.clone(),
+            metrics.clone(),
+        );
+        Supervisor::start(move |_| RelatedWatchActor::new(client, recipient, health, metrics))
+    };
+    scores.do_send(NotifyRelatedKinds {
+        watcher: related.clone().recipient(),
+    });
     let mut subscribers = vec![policies.clone().recipient()];
     if let Some(enforcer) = &enforcer {
         subscribers.push(enforcer.clone().recipient());
@@ -249,6 +266,7 @@ async fn start(
     tracing::info!(addr = %options.http_addr, identity = %options.lease.identity, "controller started");
     Ok(Running {
         watch,
+        related,
         policies,
         enforcer,
         lease,
@@ -300,6 +318,7 @@ pub fn run(
         actix_rt::time::sleep(shutdown_delay).await;
         // 2. Stop watching and reconciling.
         let _ = running.watch.send(Shutdown).await;
+        let _ = running.related.send(Shutdown).await;
         let _ = running.policies.send(Shutdown).await;
         if let Some(enforcer) = &running.enforcer {
             let _ = enforcer.send(Shutdown).await;

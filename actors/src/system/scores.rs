@@ -31,9 +31,11 @@ use kube_devops::score::store::{Change, NamespaceEvaluation, PodStore};
 use super::dashboard::{DashboardCache, NOTIFY_INTERVAL as DASHBOARD_NOTIFY, TREND_INTERVAL};
 use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::messages::{
-    EvaluateNamespaces, GetDashboard, GetScores, NamespaceView, NotifyPodChanges, PodEvent,
-    PodsChanged, PoliciesChanged, ScoresView, TopFinding,
+    EvaluateNamespaces, GetDashboard, GetScores, NamespaceView, NotifyPodChanges,
+    NotifyRelatedKinds, PodEvent, PodsChanged, PoliciesChanged, RelatedEvent, ScoresView,
+    TopFinding,
 };
+use super::related::state::RelatedState;
 use crate::metrics::Metrics;
 
 /// How often Pending pods are re-judged.
@@ -54,6 +56,7 @@ pub struct NamespaceScoreActor {
     reconciler: Option<Recipient<PodsChanged>>,
     touched: BTreeSet<Arc<str>>,
     dashboard: DashboardCache,
+    related: RelatedState,
 }
 
 impl NamespaceScoreActor {
@@ -70,6 +73,7 @@ impl NamespaceScoreActor {
             reconciler: None,
             touched: BTreeSet::new(),
             dashboard: DashboardCache::default(),
+            related: RelatedState::default(),
         }
     }
 
@@ -182,6 +186,8 @@ impl NamespaceScoreActor {
         }
         let before = self.classification(&facts.object.namespace);
         let pod = facts.object.name.clone();
+        let affected = self.related.pod_applied(&facts);
+        self.judge_related(affected);
         let snapshot = self.snapshot.clone();
         let change = self.store.apply(facts, snapshot.set(), Timestamp::now());
         self.after(change, &pod, before);
@@ -194,18 +200,59 @@ impl NamespaceScoreActor {
             .and_then(|ns| self.classification(ns));
         let change = self.store.delete(uid);
         self.after(change, uid, before);
+        let affected = self.related.pod_deleted(uid);
+        self.judge_related(affected);
     }
 
     fn relist_done(&mut self) {
         let Some(seen) = self.relist_seen.take() else {
             return;
         };
+        let affected = self.related.pods_retained(|uid| seen.contains(uid));
         let gone = self.store.retain(|uid| seen.contains(uid));
         if !gone.is_empty() {
             tracing::info!(count = gone.len(), "relist removed vanished pods");
         }
         for change in gone {
             self.after(Some(change), "", None);
+        }
+        self.judge_related(affected);
+    }
+
+    /// Re-judges the subjects of the cross-resource checks a change affected, and
+    /// publishes the namespaces whose scores moved.
+    fn judge_related(&mut self, subjects: Vec<kube_devops::cross::ObjectId>) {
+        if subjects.is_empty() {
+            return;
+        }
+        let snapshot = self.snapshot.clone();
+        let namespaces: Vec<String> = subjects.iter().map(|s| s.namespace.clone()).collect();
+        let before: Vec<Option<Classification>> = namespaces
+            .iter()
+            .map(|ns| self.classification(ns))
+            .collect();
+        let changed =
+            self.related
+                .judge(subjects, &mut self.store, snapshot.set(), Timestamp::now());
+        for ns in changed {
+            if ns.is_empty() {
+                // Cluster-scoped objects: the cluster's gauge only.
+                self.write_gauges("");
+                continue;
+            }
+            let was = namespaces
+                .iter()
+                .position(|n| **n == *ns)
+                .and_then(|i| before[i]);
+            self.after(
+                Some(Change {
+                    namespace: ns,
+                    before: None,
+                    after: None,
+                }),
+                "",
+                was,
+            );
         }
     }
 
@@ -343,6 +390,9 @@ impl Supervised for NamespaceScoreActor {
         self.touched.clear();
         self.dashboard.reset();
         self.metrics.namespace_health_score.reset();
+        // The related index was never half-applied: put its verdicts back.
+        let subjects = self.related.subjects(None);
+        self.judge_related(subjects);
     }
 }
 
@@ -367,6 +417,24 @@ impl Handler<NotifyPodChanges> for NamespaceScoreActor {
     }
 }
 
+impl Handler<RelatedEvent> for NamespaceScoreActor {
+    type Result = ();
+
+    fn handle(&mut self, event: RelatedEvent, _: &mut Context<Self>) {
+        let affected = self.related.event(event);
+        self.judge_related(affected);
+    }
+}
+
+impl Handler<NotifyRelatedKinds> for NamespaceScoreActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyRelatedKinds, _: &mut Context<Self>) {
+        let snapshot = self.snapshot.clone();
+        self.related.set_watcher(msg.watcher, snapshot.set());
+    }
+}
+
 impl Handler<PoliciesChanged> for NamespaceScoreActor {
     type Result = ();
 
@@ -374,6 +442,7 @@ impl Handler<PoliciesChanged> for NamespaceScoreActor {
         self.snapshot = msg.snapshot;
         let first = !self.synced_policies;
         self.synced_policies = true;
+        let whole = first || msg.namespaces.is_none();
         let namespaces = match msg.namespaces {
             Some(ns) if !first => ns,
             _ => {
@@ -386,6 +455,11 @@ impl Handler<PoliciesChanged> for NamespaceScoreActor {
             namespaces = namespaces.len(),
             "re-judging namespaces under new policies"
         );
+        self.related.policies(self.snapshot.set());
+        let subjects = self
+            .related
+            .subjects((!whole).then_some(namespaces.as_slice()));
+        self.judge_related(subjects);
         self.rejudge(namespaces);
         self.metrics.pods_tracked.set(self.store.len() as i64);
     }
