@@ -2,7 +2,8 @@
 //! RBAC (`deploy::rbac_objects`, the same rules the chart renders) is applied, and
 //! `kube-devops check` and `kube-devops run` act as the chart's ServiceAccount with a token
 //! of its own. Every end-to-end flow of the controller (leader election, its own webhook
-//! certificates and their renewal, the caBundle, scores, policy status and finalizer,
+//! certificates and their renewal, the caBundle, scores, the watches of the cross-resource
+//! checks, policy status and finalizer,
 //! audit results and their retention, events, reports, admission, cleanup on deletion,
 //! the lease released at shutdown) runs without one 403; and with
 //! any one verb of any one rule removed, something the controller does is refused.
@@ -223,8 +224,13 @@ async fn flows(h: &ApiServerHandle, c: &Controller) -> Result<(), Vec<ForbiddenR
     let first = until(h, "the certificate Secret", || serving_certificate(h)).await?;
     until(h, "the caBundle", || ca_bundle_set(h).then_some(())).await?;
     // Workloads without probes (findings, admitted); a `:latest` image is denied.
+    // The cross-resource checks it turns on make the controller watch every related kind.
     let p = json!({"forbidLatestTag": true, "requireLivenessProbe": true,
-                   "auditRetention": 1, "admission": {"denySeverity": "high"}});
+                   "auditRetention": 1, "admission": {"denySeverity": "high"},
+                   "checks": {"missingPodDisruptionBudget": {}, "missingNetworkPolicy": {},
+                              "serviceSelectorMatchesNothing": {}, "ingressTlsMissing": {},
+                              "automountServiceAccountToken": {}, "roleWildcard": {},
+                              "clusterAdminBinding": {}}});
     h.create(common::policy("shop", "p", p)).unwrap();
     h.create(deployment("web", "nginx:1.27")).unwrap();
     // Policy status and finalizer, an audit result, an event, scores.

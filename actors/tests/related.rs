@@ -203,10 +203,11 @@ fn admin_binding(name: &str) -> Value {
         "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]})
 }
 
-/// The default policy of these tests: three cross-resource checks and nothing else.
+/// The default policy of these tests: three cross-resource checks and nothing else (the
+/// Service's at another severity, so that no two findings weigh the same).
 fn policy_file(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("cross.yaml");
-    let text = "apiVersion: devops.stochastic.io/v1\nkind: DevOpsPolicy\nmetadata:\n  name: cross\nspec:\n  checks:\n    missingNetworkPolicy: {}\n    serviceSelectorMatchesNothing: {}\n    clusterAdminBinding: {}\n";
+    let text = "apiVersion: devops.stochastic.io/v1\nkind: DevOpsPolicy\nmetadata:\n  name: cross\nspec:\n  checks:\n    missingNetworkPolicy: {}\n    serviceSelectorMatchesNothing: {}\n    clusterAdminBinding: {}\n  severityOverrides:\n    serviceSelectorMatchesNothing: high\n";
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -286,6 +287,7 @@ async fn network_policies_services_and_cluster_admin_bindings_are_judged_live_an
     .await;
     h.compact();
     h.clear_faults();
+    failing(&c, "missingNetworkPolicy", 1, "the NetworkPolicy pruned").await;
     let s = matches_audit(&c, kc, Some(&file), "state after 410 Gone").await;
     assert_eq!(pods_failing(&s, "missingNetworkPolicy"), 1, "{s}");
     assert_eq!(shop_score(&c).unwrap(), bare);

@@ -8,7 +8,8 @@
 //! Ingress, or an RBAC object) under a policy, and, on every change, the subjects whose
 //! findings may have changed, so a controller re-judges only those. The same index serves
 //! the offline audit (every object in the given files), the cluster audit (listed objects)
-//! and the live controller (watched objects).
+//! and the live controller (watched objects: [`LiveCross`] knows workloads from their live
+//! pods, and [`SlimRelated`] decodes a watch's objects reading only what the facts need).
 //!
 //! Some object checks depend on related objects too: a pod that says nothing about its
 //! service account token inherits its ServiceAccount's `automountServiceAccountToken`, and

@@ -129,6 +129,16 @@ impl PodStore {
         true
     }
 
+    /// The facts of every held pod, uid included (what an index of workloads is built
+    /// from when it starts being needed).
+    pub fn for_each_pod(&self, mut f: impl FnMut(PodFacts)) {
+        for slot in self.slots.iter().flatten() {
+            let mut facts = slot.facts();
+            facts.uid = Some(slot.uid.to_string());
+            f(facts);
+        }
+    }
+
     /// The verdict held for a workload, if it says anything.
     pub fn verdict(&self, workload: &ObjectId) -> Option<&Verdict> {
         self.related.workloads.get(workload).map(Arc::as_ref)

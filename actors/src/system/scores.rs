@@ -431,7 +431,10 @@ impl Handler<NotifyRelatedKinds> for NamespaceScoreActor {
 
     fn handle(&mut self, msg: NotifyRelatedKinds, _: &mut Context<Self>) {
         let snapshot = self.snapshot.clone();
-        self.related.set_watcher(msg.watcher, snapshot.set());
+        let forgotten = self
+            .related
+            .set_watcher(msg.watcher, snapshot.set(), &self.store);
+        self.judge_related(forgotten);
     }
 }
 
@@ -455,10 +458,11 @@ impl Handler<PoliciesChanged> for NamespaceScoreActor {
             namespaces = namespaces.len(),
             "re-judging namespaces under new policies"
         );
-        self.related.policies(self.snapshot.set());
-        let subjects = self
-            .related
-            .subjects((!whole).then_some(namespaces.as_slice()));
+        let mut subjects = self.related.policies(self.snapshot.set(), &self.store);
+        subjects.extend(
+            self.related
+                .subjects((!whole).then_some(namespaces.as_slice())),
+        );
         self.judge_related(subjects);
         self.rejudge(namespaces);
         self.metrics.pods_tracked.set(self.store.len() as i64);

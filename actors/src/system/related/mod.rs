@@ -136,10 +136,14 @@ impl RelatedWatchActor {
         }
     }
 
-    fn forward(&mut self, event: RelatedEvent, ctx: &mut Context<Self>) {
+    fn forward(&mut self, kind: ObjectKind, event: RelatedEvent, ctx: &mut Context<Self>) {
         match self.scores.try_send(event) {
             Ok(()) => {}
             Err(SendError::Full(event)) => {
+                self.metrics
+                    .watch_backpressure_total
+                    .with_label_values(&[resource(kind)])
+                    .inc();
                 let send = self.scores.send(event);
                 ctx.wait(send.into_actor(self).map(|result, _, _| {
                     if let Err(e) = result {
@@ -160,7 +164,7 @@ impl RelatedWatchActor {
                 resource = resource(kind),
                 "no policy needs it any more; watch stopped"
             );
-            self.forward(RelatedEvent::Stopped { kind }, ctx);
+            self.forward(kind, RelatedEvent::Stopped { kind }, ctx);
         }
     }
 }
@@ -199,10 +203,12 @@ impl Handler<WatchKinds> for RelatedWatchActor {
             let Some(s) = stream(self.client.clone(), kind) else {
                 continue;
             };
-            self.metrics
-                .watch_errors_total
-                .with_label_values(&[resource(kind)])
-                .inc_by(0);
+            for counter in [
+                &self.metrics.watch_errors_total,
+                &self.metrics.watch_backpressure_total,
+            ] {
+                counter.with_label_values(&[resource(kind)]).inc_by(0);
+            }
             tracing::info!(
                 resource = resource(kind),
                 "a policy needs it; watch started"
@@ -215,7 +221,7 @@ impl Handler<WatchKinds> for RelatedWatchActor {
 impl StreamHandler<Item> for RelatedWatchActor {
     fn handle(&mut self, item: Item, ctx: &mut Context<Self>) {
         match item.event {
-            Ok(event) => self.forward(event, ctx),
+            Ok(event) => self.forward(item.kind, event, ctx),
             Err(e) => {
                 let resource = resource(item.kind);
                 self.metrics

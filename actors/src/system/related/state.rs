@@ -35,19 +35,43 @@ impl RelatedState {
     }
 
     /// Sets the related watches and tells them what `set` needs.
-    pub fn set_watcher(&mut self, watcher: Recipient<WatchKinds>, set: &PolicySet) {
+    pub fn set_watcher(
+        &mut self,
+        watcher: Recipient<WatchKinds>,
+        set: &PolicySet,
+        store: &PodStore,
+    ) -> Vec<ObjectId> {
         self.watcher = Some(watcher);
-        self.kinds = kinds_needed_by(set);
+        let forgotten = self.policies(set, store);
         self.send_kinds();
+        forgotten
     }
 
-    /// The policies changed: asks the watches for the kinds they need now.
-    pub fn policies(&mut self, set: &PolicySet) {
+    /// The policies changed: asks the watches for the kinds they need now. Workloads are
+    /// indexed only while some policy needs a related kind: from the held pods when one
+    /// first does, and forgotten when none does any more, so that without such a policy
+    /// a pod event costs nothing here. Returns the subjects that were forgotten (to
+    /// judge again, which clears their verdicts).
+    pub fn policies(&mut self, set: &PolicySet, store: &PodStore) -> Vec<ObjectId> {
         let kinds = kinds_needed_by(set);
-        if kinds != self.kinds {
-            tracing::info!(kinds = ?kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(), "related kinds the policies need");
-            self.kinds = kinds;
-            self.send_kinds();
+        if kinds == self.kinds {
+            return Vec::new();
+        }
+        tracing::info!(kinds = ?kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(), "related kinds the policies need");
+        let was = self.active();
+        self.kinds = kinds;
+        self.send_kinds();
+        match (was, self.active()) {
+            (false, true) => {
+                store.for_each_pod(|facts| drop(self.live.apply_pod(&facts)));
+                Vec::new()
+            }
+            (true, false) => {
+                let subjects = self.live.subjects(None);
+                self.live.retain_pods(|_| false);
+                subjects
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -62,25 +86,27 @@ impl RelatedState {
 
     /// Records a pod; returns the subjects to re-judge.
     pub fn pod_applied(&mut self, facts: &PodFacts) -> Vec<ObjectId> {
-        let affected = self.live.apply_pod(facts);
-        self.if_active(affected)
+        if !self.active() {
+            return Vec::new();
+        }
+        self.live.apply_pod(facts)
     }
 
     /// Forgets a pod; returns the subjects to re-judge.
     pub fn pod_deleted(&mut self, uid: &str) -> Vec<ObjectId> {
-        let affected = self.live.delete_pod(uid);
-        self.if_active(affected)
+        if !self.active() {
+            return Vec::new();
+        }
+        self.live.delete_pod(uid)
     }
 
     /// Forgets the pods `keep` refuses (after a pod relist); returns the subjects to
     /// re-judge.
     pub fn pods_retained(&mut self, keep: impl Fn(&str) -> bool) -> Vec<ObjectId> {
-        let affected = self.live.retain_pods(keep);
-        self.if_active(affected)
-    }
-
-    fn if_active(&self, affected: Vec<ObjectId>) -> Vec<ObjectId> {
-        if self.active() { affected } else { Vec::new() }
+        if !self.active() {
+            return Vec::new();
+        }
+        self.live.retain_pods(keep)
     }
 
     /// Applies a related-object event; returns the subjects to re-judge.
