@@ -7,26 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Controller, FAST_LEASE, audit, eventually, pod, server};
+use common::{Controller, FAST_LEASE, audit, eventually, namespace_scores, pod, server};
 use kube_apiserver_test::{ApiServerHandle, RequestMatch};
-use serde_json::Value;
-
-/// Namespace -> score of a `/api/v1/scores` answer.
-fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
-    v["namespaces"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|n| {
-                    (
-                        n["name"].as_str().unwrap_or("").to_owned(),
-                        n["score"].as_f64().unwrap_or(-1.0),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 async fn matches_audit(c: &Controller, kubeconfig: &std::path::Path, what: &str) {
     let truth = audit(kubeconfig, &[]).await;

@@ -11,26 +11,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::enforce::{deployment, good};
-use common::{Controller, audit, eventually, policy, ready, server, server_with};
+use common::{Controller, audit, eventually, namespace_scores, policy, ready, server, server_with};
 use kube_apiserver_test::{ApiServerHandle, RequestMatch};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Namespace -> score of a `/api/v1/scores` answer or an audit report.
-fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
-    v["namespaces"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|n| {
-                    let name = n["name"].as_str().unwrap_or("").to_owned();
-                    (name, n["score"].as_f64().unwrap_or(-1.0))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Pods failing `check` in the controller's top findings (0 when absent).
 fn pods_failing(scores: &Value, check: &str) -> u64 {

@@ -47,7 +47,8 @@ fn web() -> ObjectId {
     )
 }
 
-fn checks(live: &LiveCross, subject: &ObjectId) -> Vec<CheckId> {
+/// The verdict of `subject` under [`related_checks`].
+fn verdict(live: &LiveCross, subject: &ObjectId) -> Verdict {
     let policy = related_checks();
     let exclusions = NamespaceExclusions::default();
     let judge = Judge {
@@ -55,8 +56,11 @@ fn checks(live: &LiveCross, subject: &ObjectId) -> Vec<CheckId> {
         exclusions: &exclusions,
         now: "2026-06-01T00:00:00Z".parse().unwrap(),
     };
-    let mut ids: Vec<CheckId> = live
-        .verdict(subject, &judge)
+    live.verdict(subject, &judge)
+}
+
+fn checks(live: &LiveCross, subject: &ObjectId) -> Vec<CheckId> {
+    let mut ids: Vec<CheckId> = verdict(live, subject)
         .findings
         .iter()
         .map(|f| f.check)
@@ -223,19 +227,12 @@ fn a_service_account_that_opts_out_settles_its_pods_automount_finding() {
     let mut facts = web_pod("a");
     facts.automount_service_account_token = None;
     live.apply_pod(&facts);
-    let policy = related_checks();
-    let exclusions = NamespaceExclusions::default();
-    let judge = Judge {
-        policy: &policy,
-        exclusions: &exclusions,
-        now: "2026-06-01T00:00:00Z".parse().unwrap(),
-    };
-    assert!(live.verdict(&web(), &judge).settled == CheckMask::default());
+    assert!(verdict(&live, &web()).settled == CheckMask::default());
     let affected = live.apply(object(json!({"apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "app", "namespace": NS}, "automountServiceAccountToken": false})));
     assert_eq!(affected, vec![web()]);
     assert!(
-        live.verdict(&web(), &judge)
+        verdict(&live, &web())
             .settled
             .contains(CheckId::AutomountServiceAccountToken)
     );

@@ -393,31 +393,25 @@ pub struct BindingBody {
     subjects: Option<Vec<Subject>>,
 }
 
-impl SlimKind for RoleBinding {
-    type Body = BindingBody;
-    fn build(body: Self::Body) -> (Meta, Self) {
-        let metadata = body.metadata.full();
-        let object = RoleBinding {
-            metadata,
-            role_ref: body.role_ref,
-            subjects: body.subjects,
-        };
-        (body.metadata, object)
-    }
+/// Both binding kinds read the same fields.
+macro_rules! binding {
+    ($ty:ty) => {
+        impl SlimKind for $ty {
+            type Body = BindingBody;
+            fn build(body: Self::Body) -> (Meta, Self) {
+                let object = Self {
+                    metadata: body.metadata.full(),
+                    role_ref: body.role_ref,
+                    subjects: body.subjects,
+                };
+                (body.metadata, object)
+            }
+        }
+    };
 }
 
-impl SlimKind for ClusterRoleBinding {
-    type Body = BindingBody;
-    fn build(body: Self::Body) -> (Meta, Self) {
-        let metadata = body.metadata.full();
-        let object = ClusterRoleBinding {
-            metadata,
-            role_ref: body.role_ref,
-            subjects: body.subjects,
-        };
-        (body.metadata, object)
-    }
-}
+binding!(RoleBinding);
+binding!(ClusterRoleBinding);
 
 #[cfg(test)]
 #[path = "slim_tests.rs"]

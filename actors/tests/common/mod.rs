@@ -187,6 +187,23 @@ pub async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> O
     }
 }
 
+/// Namespace -> score of a `/api/v1/scores` answer or an audit report.
+pub fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
+    v["namespaces"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|n| {
+                    (
+                        n["name"].as_str().unwrap_or("").to_owned(),
+                        n["score"].as_f64().unwrap_or(-1.0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A test API server with kube-devops's CRDs and the namespaces `kube-devops`, `shop`
 /// and `blog`.
 pub async fn server_with(simulation: bool) -> ApiServerHandle {

@@ -15,7 +15,7 @@
 
 pub mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 
@@ -115,6 +115,7 @@ pub struct RelatedWatchActor {
     health: Arc<Health>,
     metrics: Metrics,
     watches: BTreeMap<ObjectKind, SpawnHandle>,
+    kinds: BTreeSet<ObjectKind>,
     stopped: bool,
 }
 
@@ -132,6 +133,7 @@ impl RelatedWatchActor {
             health,
             metrics,
             watches: BTreeMap::new(),
+            kinds: BTreeSet::new(),
             stopped: false,
         }
     }
@@ -175,12 +177,14 @@ impl Actor for RelatedWatchActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.health.beat("related");
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, _| act.health.beat("related"));
+        // After a restart: the kinds asked for last, watched again (each relists).
+        self.reconcile(ctx);
     }
 }
 
 impl Supervised for RelatedWatchActor {
     fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::warn!("RelatedWatchActor restarting; the score state asks for its kinds again");
+        tracing::warn!("RelatedWatchActor restarting; its watches start again and relist");
         self.watches.clear();
     }
 }
@@ -189,14 +193,27 @@ impl Handler<WatchKinds> for RelatedWatchActor {
     type Result = ();
 
     fn handle(&mut self, msg: WatchKinds, ctx: &mut Context<Self>) {
+        self.kinds = msg.kinds;
+        self.reconcile(ctx);
+    }
+}
+
+impl RelatedWatchActor {
+    /// Starts the watches of the kinds asked for that do not run, stops the others.
+    fn reconcile(&mut self, ctx: &mut Context<Self>) {
         if self.stopped || self.health.is_shutting_down() {
             return;
         }
-        let running: Vec<ObjectKind> = self.watches.keys().copied().collect();
-        for kind in running.into_iter().filter(|k| !msg.kinds.contains(k)) {
+        let unwanted: Vec<ObjectKind> = self
+            .watches
+            .keys()
+            .filter(|k| !self.kinds.contains(k))
+            .copied()
+            .collect();
+        for kind in unwanted {
             self.stop(kind, ctx);
         }
-        for kind in msg.kinds {
+        for kind in self.kinds.clone() {
             if self.watches.contains_key(&kind) {
                 continue;
             }
