@@ -18,7 +18,7 @@ mod related;
 pub use cluster::audit_cluster;
 pub use manifests::{ManifestAudit, ManifestsRead, audit_input};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -170,6 +170,8 @@ pub struct Auditor {
     scores: Vec<EntryScore>,
     /// Related objects and workload placements, when a check needs them.
     cross: Option<CrossIndex>,
+    /// Kinds of related objects some policy in force reads.
+    read_kinds: BTreeSet<ObjectKind>,
     scored: u64,
 }
 
@@ -212,6 +214,7 @@ impl Auditor {
             entries: HashMap::new(),
             scores: Vec::new(),
             cross: crate::cross::needed(&policy).then(CrossIndex::new),
+            read_kinds: crate::cross::kinds_needed(&policy),
             policy,
             scored: 0,
             policies: None,
@@ -220,9 +223,28 @@ impl Auditor {
 
     /// Judges each namespace as the controller does: by the one resolution of `set` (its
     /// DevOpsPolicies, else the default this auditor was built with).
+    /// Cross-resource checks that only a namespace's DevOpsPolicy turns on are judged too.
     pub fn with_policies(mut self, set: PolicySet) -> Self {
+        for ns in set.namespaces() {
+            if let Some(policy) = set.resolve(ns).policy() {
+                self.read_kinds.extend(crate::cross::kinds_needed(policy));
+                if self.cross.is_none() && crate::cross::needed(policy) {
+                    self.cross = Some(CrossIndex::new());
+                }
+            }
+        }
         self.policies = Some(set);
         self
+    }
+
+    /// The policy an object is judged by: its namespace's; the default for cluster-scoped
+    /// objects (as the controller judges them).
+    fn policy_of(&self, id: &ObjectId) -> &EffectivePolicy {
+        if cluster_scoped(id.kind) {
+            &self.policy
+        } else {
+            self.policy_for(&id.namespace)
+        }
     }
 
     fn policy_for(&self, ns: &str) -> &EffectivePolicy {
@@ -402,12 +424,12 @@ impl Auditor {
     /// themselves when a check about them is on, and listed; the others are only read.
     /// Returns `false` when no enabled check reads the object.
     pub fn add_related(&mut self, object: RelatedObject, source: Option<Source>) -> bool {
-        let Some(index) = &mut self.cross else {
+        if self.cross.is_none() {
             return false;
-        };
+        }
         let id = object.id().clone();
-        let judged = related::judged_kind(&self.policy, id.kind);
-        let read = related::read_kind(&self.policy, id.kind);
+        let judged = related::judged_kind(self.policy_of(&id), id.kind);
+        let read = self.read_kinds.contains(&id.kind);
         if !judged && !read {
             return false;
         }
@@ -415,7 +437,9 @@ impl Auditor {
             self.skip(id.to_string(), source, "namespace is excluded");
             return true;
         }
-        index.apply(object);
+        if let Some(index) = &mut self.cross {
+            index.apply(object);
+        }
         if judged && !self.entries.contains_key(&id) && self.admits(&id, &source) {
             self.push(id, source, Vec::new(), EntryScore::default());
         }

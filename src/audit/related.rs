@@ -11,7 +11,7 @@
 
 use super::{Auditor, cluster_scoped, owner_level};
 use crate::checks::{CheckId, Finding};
-use crate::cross::{Judge, ObjectKind};
+use crate::cross::{Judge, ObjectId, ObjectKind};
 use crate::policy::EffectivePolicy;
 use crate::score::Penalty;
 
@@ -30,11 +30,6 @@ pub(super) fn judged_kind(policy: &EffectivePolicy, kind: ObjectKind) -> bool {
         ]),
         _ => false,
     }
-}
-
-/// Kinds that enabled checks read without judging them (or read besides judging them).
-pub(super) fn read_kind(policy: &EffectivePolicy, kind: ObjectKind) -> bool {
-    crate::cross::kinds_needed(policy).contains(&kind)
 }
 
 impl Auditor {
@@ -79,12 +74,19 @@ impl Auditor {
             return;
         };
         let policy = self.policy.clone();
-        let exclusions = self.exclusions.clone();
-        let judge = Judge {
-            policy: &policy,
-            exclusions: &exclusions,
-            now: self.now,
+        let set = self.policies.take();
+        // Each object is judged by its namespace's policy; cluster-scoped ones by the
+        // default (`Auditor::policy_of`).
+        let policy_of = |id: &ObjectId| -> &EffectivePolicy {
+            if cluster_scoped(id.kind) {
+                return &policy;
+            }
+            set.as_ref()
+                .and_then(|s| s.resolve(&id.namespace).policy())
+                .unwrap_or(&policy)
         };
+        let exclusions = self.exclusions.clone();
+        let now = self.now;
         let counted = |fs: &[Finding]| -> i128 {
             fs.iter()
                 .filter(|f| f.is_counted())
@@ -124,6 +126,11 @@ impl Auditor {
                 }
                 self.report.workloads[i].findings = findings;
             }
+            let judge = Judge {
+                policy: policy_of(&id),
+                exclusions: &exclusions,
+                now,
+            };
             let related = index.findings(&id, &judge);
             self.tally(&related);
             delta += if id.workload_kind().is_some() {
@@ -135,5 +142,6 @@ impl Auditor {
             self.adjust(&id.namespace, id.kind, delta);
             self.scores[i] = entry;
         }
+        self.policies = set;
     }
 }

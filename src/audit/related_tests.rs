@@ -256,21 +256,26 @@ mod cluster {
     use k8s_openapi::api::networking::v1::NetworkPolicy;
 
     fn live(n: usize) -> (Vec<PodFacts>, Vec<PodFacts>) {
+        live_in("a", "web", n)
+    }
+
+    fn live_in(ns: &str, name: &str, n: usize) -> (Vec<PodFacts>, Vec<PodFacts>) {
+        let rs_name = format!("{name}-1");
         let deploy = with_uid(
-            deployment("web").ns("a").replicas(Some(1)).facts(),
-            "uid-web",
+            deployment(name).ns(ns).replicas(Some(1)).facts(),
+            &format!("uid-{name}"),
             None,
         );
         let rs = with_uid(
-            workload(WorkloadKind::ReplicaSet, "web-1").ns("a").facts(),
-            "uid-web-1",
-            Some(("Deployment", "web")),
+            workload(WorkloadKind::ReplicaSet, &rs_name).ns(ns).facts(),
+            &format!("uid-{rs_name}"),
+            Some(("Deployment", name)),
         );
         let pods = (0..n)
             .map(|i| {
-                pod(&format!("web-1-{i}"))
-                    .ns("a")
-                    .owned_by("ReplicaSet", "web-1")
+                pod(&format!("{rs_name}-{i}"))
+                    .ns(ns)
+                    .owned_by("ReplicaSet", &rs_name)
                     .status("Running", 0)
                     .facts()
             })
@@ -312,6 +317,29 @@ mod cluster {
         let r = a.finish();
         assert_eq!(checks_of(&r, "a/Deployment/web"), []);
         assert_eq!(r.cluster_score.unwrap().to_string(), "100.0");
+    }
+
+    #[test]
+    fn a_check_only_a_namespaces_policy_turns_on_is_judged_there_and_only_there() {
+        use crate::policy::crd::{CheckSettings, DevOpsPolicySpec};
+        let (mut workloads, mut pods) = live_in("a", "web", 2);
+        let (more_workloads, more_pods) = live_in("b", "api", 2);
+        workloads.extend(more_workloads);
+        pods.extend(more_pods);
+        let spec = DevOpsPolicySpec {
+            checks: Some([("missingNetworkPolicy".to_owned(), CheckSettings::default())].into()),
+            ..DevOpsPolicySpec::default()
+        };
+        let set = PolicySet::new(policy_with(&[]), "test", NamespaceExclusions::default())
+            .with_policies([("a", "p", &spec)]);
+        let mut a = auditor_with(&[]).with_policies(set);
+        audit_cluster(&mut a, &workloads, &pods, Vec::new());
+        let r = a.finish();
+        assert_eq!(
+            checks_of(&r, "a/Deployment/web"),
+            [CheckId::MissingNetworkPolicy]
+        );
+        assert_eq!(checks_of(&r, "b/Deployment/api"), []);
     }
 
     #[test]
