@@ -72,7 +72,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (watch_epoch, _) = watch::channel(0u64);
     let app = Arc::new(App {
-        store: Store::new(config.history_limit),
+        store: Store::new(config.history_limit, config.history_bytes),
         faults: Mutex::new(Faults::default()),
         access: Mutex::new(AccessRules::default()),
         watch_epoch,
