@@ -1,6 +1,8 @@
 //! Watch history, one window per resource, as kube-apiserver's watch cache keeps it: a
-//! write to one resource never evicts another's events. In: each recorded event with its
-//! size and the time it was recorded. Out: the events after a resourceVersion for one
+//! write to one resource never evicts another's events. In: each event with the time it
+//! was recorded; the window keeps its objects (after and before the change) as compact
+//! JSON bytes, so the history costs what it serializes to, not a tree of maps per
+//! version. Out: the events after a resourceVersion for one
 //! resource, or the oldest version still answerable when that one has been evicted (a
 //! `410 Gone` for the caller). A window starts at 100 events and doubles while its oldest
 //! event is younger than the freshness period (75 s: a minute of bookmarks plus slack),
@@ -11,8 +13,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::resources::TypeKey;
-use crate::store::StoredEvent;
+use crate::store::{EventType, StoredEvent};
 
 /// The smallest capacity a window shrinks to (kube-apiserver's lower bound).
 pub const LOWER_BOUND: usize = 100;
@@ -20,7 +24,7 @@ pub const LOWER_BOUND: usize = 100;
 /// The default largest capacity of one window, in events (kube-apiserver's upper bound).
 pub const UPPER_BOUND: usize = 100 * 1024;
 
-/// The default byte budget of one window: the serialized size of its events' objects.
+/// The default byte budget of one window: its events' objects as JSON.
 pub const DEFAULT_BYTES: usize = 128 << 20;
 
 /// How long a window tries to keep events (kube-apiserver's `eventFreshDuration`).
@@ -39,9 +43,41 @@ pub struct Bounds {
 
 #[derive(Debug)]
 struct Entry {
-    event: Arc<StoredEvent>,
-    size: usize,
+    rv: u64,
+    kind: EventType,
+    object: Box<[u8]>,
+    previous: Option<Box<[u8]>>,
     recorded: Instant,
+}
+
+impl Entry {
+    fn new(event: &StoredEvent, recorded: Instant) -> Self {
+        let bytes = |value: &Value| serde_json::to_vec(value).unwrap_or_default().into();
+        Entry {
+            rv: event.rv,
+            kind: event.kind,
+            object: bytes(&event.object),
+            previous: event.previous.as_deref().map(bytes),
+            recorded,
+        }
+    }
+
+    fn size(&self) -> usize {
+        self.object.len() + self.previous.as_ref().map_or(0, |p| p.len())
+    }
+
+    /// The event again, its objects decoded (they were encoded from values, so decoding
+    /// them back cannot fail; an undecodable one would come back as `null`).
+    fn event(&self, type_key: &TypeKey) -> Arc<StoredEvent> {
+        let value = |bytes: &[u8]| Arc::new(serde_json::from_slice(bytes).unwrap_or(Value::Null));
+        Arc::new(StoredEvent {
+            rv: self.rv,
+            kind: self.kind,
+            type_key: type_key.clone(),
+            object: value(&self.object),
+            previous: self.previous.as_deref().map(value),
+        })
+    }
 }
 
 /// The history of one resource.
@@ -91,8 +127,8 @@ impl Window {
 
     fn evict_front(&mut self) {
         if let Some(old) = self.entries.pop_front() {
-            self.bytes -= old.size;
-            self.evicted = self.evicted.max(old.event.rv);
+            self.bytes -= old.size();
+            self.evicted = self.evicted.max(old.rv);
         }
     }
 
@@ -101,7 +137,7 @@ impl Window {
         while self.entries.len() >= self.capacity {
             self.evict_front();
         }
-        self.bytes += entry.size;
+        self.bytes += entry.size();
         self.entries.push_back(entry);
         while self.bytes > bounds.bytes && self.entries.len() > 1 {
             self.evict_front();
@@ -140,21 +176,18 @@ impl History {
         }
     }
 
-    /// Records an event of `size` bytes at `now` in its resource's window.
-    pub fn record(&mut self, event: Arc<StoredEvent>, size: usize, now: Instant) {
+    /// Records an event at `now` in its resource's window.
+    pub fn record(&mut self, event: &StoredEvent, now: Instant) {
         let bounds = self.bounds;
-        let window = self
-            .windows
-            .entry(event.type_key.clone())
-            .or_insert_with(|| Window::new(&bounds));
-        window.push(
-            Entry {
-                event,
-                size,
-                recorded: now,
-            },
-            &bounds,
-        );
+        let entry = Entry::new(event, now);
+        let window = match self.windows.get_mut(&event.type_key) {
+            Some(window) => window,
+            None => self
+                .windows
+                .entry(event.type_key.clone())
+                .or_insert_with(|| Window::new(&bounds)),
+        };
+        window.push(entry, &bounds);
     }
 
     /// The oldest version a watch of `type_key` may start from.
@@ -171,8 +204,11 @@ impl History {
             return Err(floor);
         }
         Ok(self.windows.get(type_key).map_or_else(Vec::new, |w| {
-            let start = w.entries.partition_point(|e| e.event.rv <= rv);
-            w.entries.range(start..).map(|e| e.event.clone()).collect()
+            let start = w.entries.partition_point(|e| e.rv <= rv);
+            w.entries
+                .range(start..)
+                .map(|e| e.event(type_key))
+                .collect()
         }))
     }
 
@@ -196,17 +232,22 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::EventType;
+    use crate::store::json_len;
     use serde_json::json;
 
-    fn event(plural: &str, rv: u64) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
+    /// An event whose object serializes to `size` bytes (at least 8).
+    fn sized(plural: &str, rv: u64, size: usize) -> StoredEvent {
+        StoredEvent {
             rv,
             kind: EventType::Added,
             type_key: TypeKey::new("", plural),
-            object: Arc::new(json!({})),
+            object: Arc::new(json!({"a": "x".repeat(size.saturating_sub(8))})),
             previous: None,
-        })
+        }
+    }
+
+    fn event(plural: &str, rv: u64) -> StoredEvent {
+        sized(plural, rv, 8)
     }
 
     fn bounds(events: usize, bytes: usize) -> Bounds {
@@ -227,9 +268,9 @@ mod tests {
     fn writes_to_one_resource_never_evict_another() {
         let mut history = History::new(bounds(3, usize::MAX));
         let now = Instant::now();
-        history.record(event("pods", 1), 10, now);
+        history.record(&event("pods", 1), now);
         for rv in 2..50 {
-            history.record(event("events", rv), 10, now);
+            history.record(&event("events", rv), now);
         }
         assert_eq!(rvs(&history, "pods", 0), Ok(vec![1]));
         assert_eq!(rvs(&history, "events", 0), Err(46));
@@ -241,12 +282,12 @@ mod tests {
         let mut history = History::new(bounds(300, usize::MAX));
         let now = Instant::now();
         for rv in 1..=250 {
-            history.record(event("pods", rv), 1, now);
+            history.record(&event("pods", rv), now);
         }
         // Fresh: 100, then 200, then 300 events kept.
         assert_eq!(rvs(&history, "pods", 0).map(|v| v.len()), Ok(250));
         for rv in 251..=400 {
-            history.record(event("pods", rv), 1, now);
+            history.record(&event("pods", rv), now);
         }
         assert_eq!(rvs(&history, "pods", 0), Err(100));
         assert_eq!(rvs(&history, "pods", 100).map(|v| v.len()), Ok(300));
@@ -258,7 +299,7 @@ mod tests {
         let start = Instant::now();
         for rv in 1..=300 {
             // One event every second: the oldest of a full window of 100 is 99 s old.
-            history.record(event("pods", rv), 1, start + Duration::from_secs(rv));
+            history.record(&event("pods", rv), start + Duration::from_secs(rv));
         }
         assert_eq!(history.size().events, 100);
         assert_eq!(rvs(&history, "pods", 0), Err(200));
@@ -269,11 +310,11 @@ mod tests {
         let mut history = History::new(bounds(UPPER_BOUND, usize::MAX));
         let start = Instant::now();
         for rv in 1..=400 {
-            history.record(event("pods", rv), 1, start);
+            history.record(&event("pods", rv), start);
         }
         assert_eq!(history.size().events, 400);
         let later = start + FRESH * 2;
-        history.record(event("pods", 401), 1, later);
+        history.record(&event("pods", 401), later);
         assert_eq!(history.size().events, 200);
         assert_eq!(rvs(&history, "pods", 201).map(|v| v.len()), Ok(200));
     }
@@ -283,7 +324,7 @@ mod tests {
         let mut history = History::new(bounds(UPPER_BOUND, 1000));
         let now = Instant::now();
         for rv in 1..=10 {
-            history.record(event("pods", rv), 300, now);
+            history.record(&sized("pods", rv, 300), now);
         }
         assert_eq!(history.size().bytes, 900);
         assert_eq!(rvs(&history, "pods", 7), Ok(vec![8, 9, 10]));
@@ -291,10 +332,35 @@ mod tests {
     }
 
     #[test]
+    fn a_replayed_event_carries_its_objects_before_and_after() {
+        let mut history = History::new(bounds(UPPER_BOUND, usize::MAX));
+        let event = StoredEvent {
+            rv: 7,
+            kind: EventType::Modified,
+            type_key: TypeKey::new("apps", "deployments"),
+            object: Arc::new(json!({"metadata": {"name": "a"}, "spec": {"replicas": 2}})),
+            previous: Some(Arc::new(
+                json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}}),
+            )),
+        };
+        history.record(&event, Instant::now());
+        let replayed = history
+            .since(&TypeKey::new("apps", "deployments"), 6)
+            .unwrap_or_default();
+        let [again] = replayed.as_slice() else {
+            panic!("one event: {replayed:?}");
+        };
+        assert_eq!((again.rv, again.kind), (7, EventType::Modified));
+        assert_eq!(again.object, event.object);
+        assert_eq!(again.previous, event.previous);
+        assert_eq!(history.size().bytes, 2 * json_len(&event.object));
+    }
+
+    #[test]
     fn compaction_expires_every_resource() {
         let mut history = History::new(bounds(UPPER_BOUND, usize::MAX));
         let now = Instant::now();
-        history.record(event("pods", 1), 1, now);
+        history.record(&event("pods", 1), now);
         history.compact(5);
         assert_eq!(rvs(&history, "pods", 4), Err(5));
         assert_eq!(rvs(&history, "configmaps", 4), Err(5));

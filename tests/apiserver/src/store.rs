@@ -96,7 +96,7 @@ pub struct StoreStats {
     pub by_resource: BTreeMap<String, usize>,
     /// Events in the watch history windows.
     pub history_events: usize,
-    /// The serialized size of those events' objects.
+    /// Those events' objects (after and before each change) as JSON bytes.
     pub history_bytes: usize,
     /// List snapshots kept for continue tokens.
     pub snapshots: usize,
@@ -280,9 +280,7 @@ impl State {
             object,
             previous,
         });
-        let size = json_len(&event.object);
-        self.history
-            .record(event.clone(), size, std::time::Instant::now());
+        self.history.record(&event, std::time::Instant::now());
         // No receivers is fine: nobody watches.
         let _ = self.events.send(event);
         if is_crd {
