@@ -47,7 +47,7 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The defaults: free port, simulation and its events on, 3 Nodes, watch history per
     /// resource as kube-apiserver keeps it (75 s of events, at most 102,400 of them) and
-    /// at most 128 MiB of it, 1 s bookmarks.
+    /// at most 64 MiB of it, 1 s bookmarks.
     pub fn new() -> Self {
         Self::default()
     }

@@ -25,7 +25,7 @@ pub const LOWER_BOUND: usize = 100;
 pub const UPPER_BOUND: usize = 100 * 1024;
 
 /// The default byte budget of one window: its events' objects as JSON.
-pub const DEFAULT_BYTES: usize = 128 << 20;
+pub const DEFAULT_BYTES: usize = 64 << 20;
 
 /// How long a window tries to keep events (kube-apiserver's `eventFreshDuration`).
 pub const FRESH: Duration = Duration::from_secs(75);
