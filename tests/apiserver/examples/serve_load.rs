@@ -117,28 +117,11 @@ async fn seed(handle: &ApiServerHandle, pods: usize) -> anyhow::Result<Duration>
         }
         tokio::task::yield_now().await;
     }
-    let mut last = (0, 0);
-    let mut quiet_since = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let stats = handle.stats();
-        let now = (
-            stats.by_resource.get("pods").copied().unwrap_or(0),
-            stats.writes.values().sum::<u64>(),
-        );
-        if now != last {
-            last = now;
-            quiet_since = Instant::now();
-        } else if now.0 >= pods && quiet_since.elapsed() >= Duration::from_secs(2) {
-            return Ok(started.elapsed() - Duration::from_secs(2));
-        }
-        if started.elapsed() > Duration::from_secs(3600) {
-            bail!(
-                "the simulation did not settle within an hour ({} pods)",
-                now.0
-            );
-        }
+    let quiet = Duration::from_secs(2);
+    if !handle.settled(pods, quiet, Duration::from_secs(3600)).await {
+        bail!("the simulation did not settle within an hour");
     }
+    Ok(started.elapsed() - quiet)
 }
 
 /// Lists every pod 500 at a time and prints the time per page and in all.
