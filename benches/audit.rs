@@ -5,7 +5,9 @@
 //! workload for YAML parsing, facts extraction, evaluation under the default policy and the
 //! `restricted` bundle, scoring, the whole path from bytes to a finished report (reading
 //! everything first, and judging each document as it is read, as `analyze --path` does),
-//! and the rendering of that report. Every group counts workloads as its throughput elements.
+//! and the rendering of that report; and the whole `analyze --path -o json` path with every
+//! check on (`benches/every-check.yaml`): bytes to the JSON report written to a sink. Every
+//! group counts workloads as its throughput elements.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -17,8 +19,9 @@ use kube_devops::checks::{Finding, evaluate, pod_score};
 use kube_devops::facts::{PodFacts, facts_from_json};
 use kube_devops::manifests::{Input, parse_bytes, parse_into};
 use kube_devops::policy::bundles::bundle;
+use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{EffectivePolicy, NamespaceExclusions};
-use kube_devops::report::{OutputFormat, render};
+use kube_devops::report::{OutputFormat, render, render_to};
 use kube_devops::score::{PodScore, ScoreBoard};
 use serde_json::Value;
 
@@ -56,6 +59,25 @@ fn restricted() -> EffectivePolicy {
     match EffectivePolicy::from_spec(&b.spec) {
         Ok(p) => p,
         Err(e) => panic!("the restricted bundle resolves: {e}"),
+    }
+}
+
+/// The policy that turns every check on, as `analyze --policy benches/every-check.yaml`
+/// reads it.
+fn every_check() -> EffectivePolicy {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/every-check.yaml");
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) => panic!("{path} is readable: {e}"),
+    };
+    let mut input = Input::default();
+    parse_bytes(&text, path, &mut input);
+    let Some(document) = input.documents.first() else {
+        panic!("{path} holds a policy: {:?}", input.errors);
+    };
+    match policy_from_value(&document.value).map(|p| EffectivePolicy::from_spec(&p.spec)) {
+        Ok(Ok(p)) => p,
+        other => panic!("{path} resolves: {:?}", other.err()),
     }
 }
 
@@ -233,6 +255,15 @@ fn benches(c: &mut Criterion) {
     }
     group.bench_function("streamed", |b| {
         b.iter(|| black_box(audit_streamed(&inputs, &default, "default")))
+    });
+    // `analyze --path -o json --policy benches/every-check.yaml` without the file reads.
+    let every_check = every_check();
+    group.bench_function("every_check_json", |b| {
+        b.iter(|| {
+            let report = audit_streamed(&inputs, &every_check, "every-check");
+            let written = render_to(&report, OutputFormat::Json, &mut std::io::sink());
+            black_box(written.is_ok())
+        })
     });
     group.finish();
 

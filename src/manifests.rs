@@ -246,7 +246,7 @@ pub fn parse_into(bytes: &[u8], file: &str, sink: &mut dyn InputSink) {
         ));
         return;
     }
-    if bytes.contains(&0) {
+    if memchr::memchr(0, bytes).is_some() {
         sink.error(InputError::file(
             file,
             "binary file (contains NUL bytes), not YAML or JSON",
@@ -396,7 +396,7 @@ fn split_yaml(text: &str) -> Vec<YamlDocument<'_>> {
     let (mut from, mut to) = (0, 0);
     let mut offset = 0;
     // The lines of `str::lines`, with their byte offsets.
-    for (i, piece) in text.split_inclusive('\n').enumerate() {
+    for (i, piece) in lines_inclusive(text).enumerate() {
         let line_start = offset;
         offset += piece.len();
         let line = match piece.strip_suffix('\n') {
@@ -443,6 +443,20 @@ fn split_yaml(text: &str) -> Vec<YamlDocument<'_>> {
     docs
 }
 
+/// The lines of `text` with their line breaks, as `str::split_inclusive('\n')` gives them.
+fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
+    let mut from = 0;
+    memchr::memchr_iter(b'\n', text.as_bytes())
+        .map(|i| i + 1)
+        .chain(std::iter::once(text.len()))
+        .filter_map(move |end| {
+            // Only the last piece can be empty: the text ended with a line break.
+            let line = text.get(from..end).filter(|l| !l.is_empty());
+            from = end;
+            line
+        })
+}
+
 fn yaml_document(
     text: &str,
     line: usize,
@@ -450,7 +464,9 @@ fn yaml_document(
     has_content: bool,
 ) -> YamlDocument<'_> {
     let slice = if has_content { &text[range] } else { "" };
-    let text = if !slice.contains('\r') && (slice.is_empty() || slice.ends_with('\n')) {
+    let text = if memchr::memchr(b'\r', slice.as_bytes()).is_none()
+        && (slice.is_empty() || slice.ends_with('\n'))
+    {
         Cow::Borrowed(slice)
     } else {
         Cow::Owned(slice.lines().flat_map(|l| [l, "\n"]).collect())

@@ -717,3 +717,13 @@ fn a_last_document_without_a_final_line_break_ends_its_block_scalar_with_one(
     assert_eq!(names(&input), ["a", "b"]);
     assert_eq!(input.documents[1].value["data"]["s"], "x\n");
 }
+
+proptest::proptest! {
+    #[test]
+    fn line_splitting_agrees_with_the_standard_library(
+        text in proptest::string::string_regex("(a|é|\n|\r| |---){0,40}").unwrap()
+    ) {
+        let ours: Vec<&str> = lines_inclusive(&text).collect();
+        proptest::prop_assert_eq!(ours, text.split_inclusive('\n').collect::<Vec<_>>());
+    }
+}

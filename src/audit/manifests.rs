@@ -7,7 +7,7 @@
 
 use super::Auditor;
 use crate::cross::{related_from_json, related_kind};
-use crate::facts::{WorkloadKind, facts_from_json};
+use crate::facts::{WorkloadKind, at, facts_from_json};
 use crate::manifests::{Document, Input, InputError, InputSink};
 
 /// Why an object of a kind without pods is listed as not judged.
@@ -86,17 +86,16 @@ impl InputSink for ManifestAudit<'_> {
 
 /// Judges one document; an object that cannot be decoded comes back as an error.
 fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
-    let text = |pointer: &str| {
-        doc.value
-            .pointer(pointer)
+    let text = |path: &[&str]| {
+        at(&doc.value, path)
             .and_then(|v| v.as_str())
             .unwrap_or("")
             .to_owned()
     };
-    let (kind, name) = (text("/kind"), text("/metadata/name"));
-    let namespace = text("/metadata/namespace");
-    let cluster_scoped =
-        related_kind(&text("/apiVersion"), &kind).is_some_and(|k| k.is_cluster_scoped());
+    let (kind, name) = (text(&["kind"]), text(&["metadata", "name"]));
+    let namespace = text(&["metadata", "namespace"]);
+    let api_version = text(&["apiVersion"]);
+    let cluster_scoped = related_kind(&api_version, &kind).is_some_and(|k| k.is_cluster_scoped());
     let outside_filter = !cluster_scoped
         && auditor.namespace.as_ref().is_some_and(|want| {
             *want
@@ -109,7 +108,7 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
     if outside_filter {
         return None;
     }
-    if kind.is_empty() && text("/apiVersion").is_empty() {
+    if kind.is_empty() && api_version.is_empty() {
         // Helm values, kustomize patches and other YAML that lives next to manifests.
         auditor.skip(
             doc.source.to_string(),
@@ -141,7 +140,7 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
         }
         return None;
     }
-    if auditor.cross.is_some() && related_kind(&text("/apiVersion"), &kind).is_some() {
+    if auditor.cross.is_some() && related_kind(&api_version, &kind).is_some() {
         match related_from_json(doc.value) {
             Ok(Some(object)) => {
                 if !auditor.add_related(object, Some(doc.source.clone())) {

@@ -17,9 +17,9 @@ use crate::policy::EffectivePolicy;
 use crate::policy::exemptions::{Exemption, ExemptionVerdict, verdict};
 use crate::score::{Penalty, PodScore};
 
-/// Whether a finding counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "state")]
+/// Whether a finding counts. Serialised as `"state": "counted"`, or `"state": "skipped"`
+/// followed by `"reason"`, inside its finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindingStatus {
     /// Counted in scores and exit codes.
     Counted,
@@ -31,23 +31,45 @@ pub enum FindingStatus {
 }
 
 /// One violation of one check, by one container (or the pod, or the object, as a whole).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The check.
     pub check: CheckId,
     /// Effective severity under the policy.
     pub severity: Severity,
     /// The container, by name; `None` for pod-level and object-level findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     /// What was found and how to fix it.
     pub message: String,
     /// Exact penalty.
     pub penalty: Penalty,
     /// Counted or skipped.
-    #[serde(flatten)]
     pub status: FindingStatus,
+}
+
+/// The fields in order, the status's flattened into the finding: what a derived
+/// `Serialize` with `#[serde(flatten)]` writes, without the flattening machinery, which
+/// cost a good part of writing a report with hundreds of thousands of findings.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("check", &self.check)?;
+        map.serialize_entry("severity", &self.severity)?;
+        if let Some(container) = &self.container {
+            map.serialize_entry("container", container)?;
+        }
+        map.serialize_entry("message", &self.message)?;
+        map.serialize_entry("penalty", &self.penalty)?;
+        match &self.status {
+            FindingStatus::Counted => map.serialize_entry("state", "counted")?,
+            FindingStatus::Skipped { reason } => {
+                map.serialize_entry("state", "skipped")?;
+                map.serialize_entry("reason", reason)?;
+            }
+        }
+        map.end()
+    }
 }
 
 impl Finding {

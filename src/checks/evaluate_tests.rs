@@ -804,3 +804,63 @@ fn an_exemption_for_a_check_that_is_off_produces_no_finding() {
             .all(|f| f.is_counted() && f.check != CheckId::HostNetworkSet)
     );
 }
+
+/// The written form of a finding: the fields the hand-written `Serialize` writes, as the
+/// derived one with the status flattened wrote them (JSON and YAML alike).
+#[test]
+fn a_finding_serialises_as_the_flattened_derive_did() {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase", tag = "state")]
+    enum Status {
+        Counted,
+        Skipped { reason: String },
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Derived {
+        check: CheckId,
+        severity: Severity,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+        message: String,
+        penalty: Penalty,
+        #[serde(flatten)]
+        status: Status,
+    }
+    for (container, skipped) in [(None, None), (Some("app"), Some("exempt: \"x\"\n"))] {
+        let ours = Finding {
+            check: CheckId::LatestTag,
+            severity: Severity::High,
+            container: container.map(str::to_owned),
+            message: "image \"nginx\" has no tag".to_owned(),
+            penalty: Penalty(30),
+            status: match skipped {
+                Some(r) => FindingStatus::Skipped {
+                    reason: r.to_owned(),
+                },
+                None => FindingStatus::Counted,
+            },
+        };
+        let derived = Derived {
+            check: ours.check,
+            severity: ours.severity,
+            container: ours.container.clone(),
+            message: ours.message.clone(),
+            penalty: ours.penalty,
+            status: match skipped {
+                Some(r) => Status::Skipped {
+                    reason: r.to_owned(),
+                },
+                None => Status::Counted,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string_pretty(&ours).unwrap(),
+            serde_json::to_string_pretty(&derived).unwrap()
+        );
+        assert_eq!(
+            serde_yaml_ng::to_string(&ours).unwrap(),
+            serde_yaml_ng::to_string(&derived).unwrap()
+        );
+    }
+}

@@ -240,8 +240,7 @@ fn decode<T: DeserializeOwned + Related>(
     value: serde_json::Value,
     kind: &str,
 ) -> Result<RelatedObject, FactsError> {
-    let name = value
-        .pointer("/metadata/name")
+    let name = crate::facts::at(&value, &["metadata", "name"])
         .and_then(|n| n.as_str())
         .unwrap_or("")
         .to_owned();

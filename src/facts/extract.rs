@@ -119,9 +119,8 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
     let Some(kind) = kind else {
         return Ok(None);
     };
-    let name = value
-        .pointer("/metadata/name")
-        .or_else(|| value.pointer("/metadata/generateName"))
+    let name = at(&value, &["metadata", "name"])
+        .or_else(|| at(&value, &["metadata", "generateName"]))
         .and_then(|n| n.as_str())
         .unwrap_or("")
         .to_owned();
@@ -276,17 +275,27 @@ pub(super) struct PodMeta<'a> {
 
 /// Containers of every list in the pod spec of `value`, read as `kind`.
 fn container_count(value: &serde_json::Value, kind: WorkloadKind) -> usize {
-    let spec = match kind {
-        WorkloadKind::Pod => "/spec",
-        WorkloadKind::CronJob => "/spec/jobTemplate/spec/template/spec",
-        _ => "/spec/template/spec",
+    let path: &[&str] = match kind {
+        WorkloadKind::Pod => &["spec"],
+        WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => &["spec", "template", "spec"],
+    };
+    let Some(spec) = at(value, path) else {
+        return 0;
     };
     ["containers", "initContainers", "ephemeralContainers"]
         .iter()
-        .filter_map(|list| value.pointer(&format!("{spec}/{list}")))
+        .filter_map(|list| spec.get(list))
         .filter_map(serde_json::Value::as_array)
         .map(Vec::len)
         .sum()
+}
+
+/// The value at `path`, a list of mapping keys: what [`serde_json::Value::pointer`] finds
+/// at `/a/b`, without parsing and unescaping the pointer on every call.
+pub fn at<'v>(value: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
+    path.iter()
+        .try_fold(value, |v, key| v.as_object()?.get(*key))
 }
 
 fn decode<T: DeserializeOwned>(

@@ -26,13 +26,10 @@ const MAX_KEY: usize = 256;
 
 /// Reads `doc` if it stays inside the subset.
 pub(super) fn parse(doc: &str) -> Option<Value> {
-    if !doc
-        .bytes()
-        .all(|b| b.is_ascii() && b != b'\t' && b != b'\r')
-    {
+    if !doc.is_ascii() || memchr::memchr2(b'\t', b'\r', doc.as_bytes()).is_some() {
         return None;
     }
-    let lines: Vec<&str> = doc.split('\n').collect();
+    let lines = Line::all(doc);
     let mut reader = Reader { lines, next: 0 };
     let (indent, first) = reader.peek()?;
     if first.starts_with(['-', '{', '[']) {
@@ -47,14 +44,48 @@ pub(super) fn parse(doc: &str) -> Option<Value> {
 }
 
 struct Reader<'a> {
-    lines: Vec<&'a str>,
+    lines: Vec<Line<'a>>,
     next: usize,
 }
 
-/// A line's indentation and its content without the indentation.
-fn split_indent(line: &str) -> (usize, &str) {
-    let content = line.trim_start_matches(' ');
-    (line.len() - content.len(), content)
+/// A line, with its indentation measured once (lines are looked at several times).
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    /// The whole line.
+    text: &'a str,
+    /// Its indentation: the spaces it starts with.
+    indent: usize,
+}
+
+impl<'a> Line<'a> {
+    /// The lines of `doc` as `str::split('\n')` gives them (after a final line break, an
+    /// empty last line), each measured in the same pass.
+    fn all(doc: &'a str) -> Vec<Line<'a>> {
+        let bytes = doc.as_bytes();
+        let mut lines = Vec::with_capacity(bytes.len() / 16 + 1);
+        let mut start = 0;
+        while start <= bytes.len() {
+            let content = bytes[start..]
+                .iter()
+                .position(|&b| b != b' ')
+                .map_or(bytes.len(), |p| start + p);
+            let end = memchr::memchr(b'\n', &bytes[content..]).map_or(bytes.len(), |p| content + p);
+            // `start` follows a line break and `end` is one (or the end): both are
+            // character boundaries.
+            lines.push(Line {
+                text: &doc[start..end],
+                indent: content - start,
+            });
+            start = end + 1;
+        }
+        lines
+    }
+
+    /// Its indentation and its content without the indentation.
+    fn split_indent(self) -> (usize, &'a str) {
+        // The indentation is spaces, so it ends on a character boundary.
+        (self.indent, &self.text[self.indent..])
+    }
 }
 
 fn is_sequence_item(content: &str) -> bool {
@@ -65,7 +96,7 @@ impl<'a> Reader<'a> {
     /// The next line with content (not blank, not a comment), without consuming it.
     fn peek(&mut self) -> Option<(usize, &'a str)> {
         while let Some(line) = self.lines.get(self.next) {
-            let (indent, content) = split_indent(line);
+            let (indent, content) = line.split_indent();
             if content.is_empty() || content.starts_with('#') {
                 self.next += 1;
                 continue;
@@ -93,10 +124,17 @@ impl<'a> Reader<'a> {
 
     /// A block mapping whose keys sit at `indent`.
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
+        let mut map = Map::new();
+        self.entries(&mut map, indent, depth)?;
+        Some(Value::Object(map))
+    }
+
+    /// The entries of a block mapping whose keys sit at `indent`, added to `map` (which may
+    /// hold a compact mapping's first entry); `None` for a key already there.
+    fn entries(&mut self, map: &mut Map<String, Value>, indent: usize, depth: usize) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut map = Map::new();
         while let Some((at, content)) = self.peek() {
             if at < indent {
                 break;
@@ -111,7 +149,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
         }
-        Some(Value::Object(map))
+        Some(())
     }
 
     /// A block sequence whose `-` indicators sit at `indent`.
@@ -144,14 +182,7 @@ impl<'a> Reader<'a> {
                     let mut map = Map::new();
                     let value = self.value(column, value_text, depth + 1)?;
                     map.insert(first.to_owned(), value);
-                    let Value::Object(more) = self.mapping(column, depth + 1)? else {
-                        return None;
-                    };
-                    for (k, v) in more {
-                        if map.insert(k, v).is_some() {
-                            return None;
-                        }
-                    }
+                    self.entries(&mut map, column, depth + 1)?;
                     items.push(Value::Object(map));
                 }
                 None => {
@@ -208,7 +239,7 @@ impl<'a> Reader<'a> {
         let mut leading_spaces = 0;
         let mut content_indent = None;
         for line in &self.lines[start..] {
-            let (at, content) = split_indent(line);
+            let (at, content) = line.split_indent();
             if content.is_empty() {
                 leading_spaces = leading_spaces.max(at);
                 continue;
@@ -221,7 +252,7 @@ impl<'a> Reader<'a> {
         let mut pending_breaks = 0;
         let mut end = start;
         for line in &self.lines[start..] {
-            let (at, content) = split_indent(line);
+            let (at, content) = line.split_indent();
             if content.is_empty() {
                 if at > content_indent {
                     return None;
@@ -237,7 +268,7 @@ impl<'a> Reader<'a> {
             // inside the scalar; trailing ones are chomped below.
             text.extend(std::iter::repeat_n('\n', pending_breaks));
             pending_breaks = 1;
-            text.push_str(&line[content_indent..]);
+            text.push_str(&line.text[content_indent..]);
             end += 1;
         }
         // Clip keeps one final line break (every document here ends with one), strip none.
@@ -258,9 +289,7 @@ fn key(content: &str) -> Option<(&str, &str)> {
     if !(bytes[0].is_ascii_alphabetic() || bytes[0] == b'_') {
         return None;
     }
-    let end = bytes
-        .iter()
-        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-')))?;
+    let end = bytes.iter().position(|&b| !KEY_BYTES[usize::from(b)])?;
     if bytes[end] != b':' || end > MAX_KEY {
         return None;
     }
@@ -275,6 +304,19 @@ fn key(content: &str) -> Option<(&str, &str)> {
     Some((key, rest))
 }
 
+/// The bytes of a plain key: ASCII letters and digits, `_`, `.`, `/` and `-` (a table,
+/// since every key of every document is scanned).
+const KEY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-');
+        b += 1;
+    }
+    table
+};
+
 fn resolves_to_non_string(word: &str) -> bool {
     yaml11::resolve(word) != yaml11::Plain::Str
 }
@@ -283,12 +325,9 @@ fn resolves_to_non_string(word: &str) -> bool {
 fn without_comment(text: &str) -> &str {
     let bytes = text.as_bytes();
     // A comment starts at a `#` after a space; `#` is rare, so it is searched for first.
-    let comment = bytes
-        .iter()
-        .enumerate()
-        .skip(1)
-        .find(|&(i, &b)| b == b'#' && bytes[i - 1] == b' ')
-        .map(|(i, _)| i - 1);
+    let comment = memchr::memchr_iter(b'#', bytes)
+        .find(|&i| i > 0 && bytes[i - 1] == b' ')
+        .map(|i| i - 1);
     let text = match comment {
         Some(i) => &text[..i],
         None => text,
@@ -298,7 +337,8 @@ fn without_comment(text: &str) -> &str {
 
 /// Whether `text` holds `: `, which would make a plain scalar a mapping key.
 fn has_mapping_indicator(text: &str) -> bool {
-    text.as_bytes().windows(2).any(|w| w == b": ")
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b':', bytes).any(|i| bytes.get(i + 1) == Some(&b' '))
 }
 
 /// What may follow a quoted scalar on its line: spaces and a comment.

@@ -290,3 +290,19 @@ fn the_general_reader_honours_tags_merges_and_key_conversion(
         }
     }
 }
+
+proptest::proptest! {
+    /// The reader's lines are `str::split('\n')`'s, each with the spaces it starts with.
+    #[test]
+    fn lines_are_split_and_measured_as_the_standard_library_would(
+        text in proptest::string::string_regex("(a|é|\n| |  |# |- ){0,40}").unwrap()
+    ) {
+        let ours: Vec<(&str, usize)> =
+            super::Line::all(&text).iter().map(|l| (l.text, l.indent)).collect();
+        let expected: Vec<(&str, usize)> = text
+            .split('\n')
+            .map(|l| (l, l.len() - l.trim_start_matches(' ').len()))
+            .collect();
+        proptest::prop_assert_eq!(ours, expected);
+    }
+}

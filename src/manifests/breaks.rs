@@ -29,7 +29,8 @@ pub(super) struct Normalized<'a> {
 
 /// Writes NEL, LS and PS as `\n`; borrows the text when it holds none.
 pub(super) fn normalize(doc: &str) -> Normalized<'_> {
-    if !doc.contains([NEL, LS, PS]) {
+    // ASCII text (nearly every manifest) is told apart a word at a time.
+    if doc.is_ascii() || !doc.contains([NEL, LS, PS]) {
         return Normalized {
             text: Cow::Borrowed(doc),
             separators: Vec::new(),

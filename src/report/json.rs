@@ -4,7 +4,8 @@
 //! `serde_json::to_writer_pretty` writes (two-space indentation), but each line break and
 //! its indentation go out in one write instead of one write per level: a report with
 //! every check on has hundreds of thousands of findings, and the per-level writes were a
-//! measurable part of writing it.
+//! measurable part of writing it. The small writes go into a buffer of its own, inlined,
+//! and reach the writer in large pieces.
 
 use std::io::{self, Write};
 
@@ -100,7 +101,58 @@ pub(super) fn to_writer_pretty<W: Write, T: Serialize + ?Sized>(
         level: 0,
         has_value: false,
     };
-    value.serialize(&mut Serializer::with_formatter(out, formatter))
+    let mut chunks = Chunks {
+        buffer: Vec::with_capacity(CHUNK),
+        out,
+    };
+    value.serialize(&mut Serializer::with_formatter(&mut chunks, formatter))?;
+    chunks.drain().map_err(serde_json::Error::io)
+}
+
+/// How many bytes [`Chunks`] gathers before handing them on.
+const CHUNK: usize = 64 * 1024;
+
+/// Gathers the serializer's many small writes (a quote, a key, a comma) in a buffer it
+/// writes into directly, and hands them to the real writer, often a `&mut dyn Write`, in
+/// pieces of [`CHUNK`] bytes: one call per piece instead of one per small write.
+struct Chunks<W: Write> {
+    buffer: Vec<u8>,
+    out: W,
+}
+
+impl<W: Write> Chunks<W> {
+    fn drain(&mut self) -> io::Result<()> {
+        if !self.buffer.is_empty() {
+            self.out.write_all(&self.buffer)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for Chunks<W> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.buffer.len() + bytes.len() > CHUNK {
+            self.drain()?;
+            if bytes.len() > CHUNK {
+                return self.out.write_all(bytes);
+            }
+        }
+        self.buffer.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.drain()?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +170,9 @@ mod tests {
             json!([]),
             json!({"a": [1, {"b": null, "c": [true, "x\ny"]}], "d": {}, "e": [[]]}),
             deep,
+            // Larger than a chunk, with a string larger than a chunk inside.
+            json!({"items": (0..20_000).map(|i| json!({"n": i, "s": "x\"y"})).collect::<Vec<_>>(),
+                   "long": "z".repeat(3 * super::CHUNK)}),
         ] {
             let mut ours = Vec::new();
             super::to_writer_pretty(&mut ours, &value).unwrap();
