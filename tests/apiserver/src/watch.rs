@@ -17,7 +17,7 @@ use crate::app::{App, Context, present};
 use crate::http::{ApiRequest, Reply};
 use crate::read::Filter;
 use crate::resources::ResourceType;
-use crate::status::{ApiError, ApiResult};
+use crate::status::{ApiError, ApiResult, FieldCause};
 use crate::store::{EventType, StoredEvent};
 use crate::table::{self, Include};
 
@@ -111,6 +111,20 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         ),
     };
     let send_initial = request.flag("sendInitialEvents");
+    if send_initial && !app.watch_list {
+        // What kube-apiserver answers without its WatchList feature.
+        let cause = FieldCause::new(
+            "FieldValueForbidden",
+            "sendInitialEvents",
+            "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+        );
+        return Err(ApiError::invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            &[cause],
+        ));
+    }
     let bookmarks = request.flag("allowWatchBookmarks");
     let plan = WatchPlan {
         filter: Filter::of(request, ctx)?,
