@@ -19,13 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use kube_devops::facts::SlimPod;
 
 use super::health::{HEARTBEAT_INTERVAL, Health, PODS};
+use super::lists::{self, ListMode};
 use super::liveness::{self, Liveness, PROBE_TICK};
 use super::messages::{PodEvent, Shutdown};
 use crate::metrics::Metrics;
@@ -41,6 +41,7 @@ pub struct WatchActor {
     metrics: Metrics,
     stream: Option<SpawnHandle>,
     liveness: Liveness,
+    lists: ListMode,
 }
 
 impl WatchActor {
@@ -66,6 +67,7 @@ impl WatchActor {
             health,
             metrics,
             stream: None,
+            lists: ListMode::default(),
         }
     }
 
@@ -75,8 +77,8 @@ impl WatchActor {
             return;
         }
         let api: Api<SlimPod> = Api::all(self.client.clone());
-        let stream =
-            watcher::watcher(api, crate::system::liveness::watch_config().any_semantic()).boxed();
+        let config = liveness::watch_config().any_semantic();
+        let stream = lists::watch(api, config, self.lists.clone(), RESOURCE);
         self.stream = Some(ctx.add_stream(stream));
     }
 
@@ -138,6 +140,17 @@ impl WatchActor {
     }
 }
 
+/// Whether a watch error is the API server's 410 Gone (the resourceVersion to resume from,
+/// or a paginated list's continue token, is no longer in its history): kube's watcher then
+/// lists again from the start by itself.
+pub fn gone(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(s) => s.code == 410,
+        watcher::Error::InitialListFailed(kube::Error::Api(s)) => s.code == 410,
+        _ => false,
+    }
+}
+
 impl Actor for WatchActor {
     type Context = Context<Self>;
 
@@ -191,6 +204,16 @@ impl StreamHandler<Result<Event<SlimPod>, watcher::Error>> for WatchActor {
             },
             Ok(Event::Init) => PodEvent::RelistStarted,
             Ok(Event::InitDone) => PodEvent::RelistDone,
+            Err(e) if gone(&e) => {
+                // The watcher lists again by itself at once; its `Init` turns readiness off
+                // until that list is done. A restart would only add the backoff.
+                self.metrics
+                    .watch_errors_total
+                    .with_label_values(&[RESOURCE])
+                    .inc();
+                tracing::info!(error = %e, resource = RESOURCE, "watch history expired; listing again");
+                return;
+            }
             Err(e) => {
                 self.metrics
                     .watch_errors_total
