@@ -68,9 +68,7 @@ impl WatchPlan {
                 json!({"resourceVersion": crate::meta::meta_str(&shown, "resourceVersion")});
             shown = table::render(&self.rt, std::slice::from_ref(&shown), metadata, include);
         }
-        let mut text = json!({"type": kind, "object": shown}).to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_line(kind, &shown)
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -82,10 +80,16 @@ impl WatchPlan {
             );
         }
         let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata});
-        let mut text = json!({"type": "BOOKMARK", "object": object}).to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_line("BOOKMARK", &object)
     }
+}
+
+/// One watch event, `type` first as kube-apiserver writes it (a map would put `object`
+/// first, which makes clients buffer the whole object before they know what it is).
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut text = format!("{{\"type\":\"{kind}\",\"object\":{object}}}");
+    text.push('\n');
+    Bytes::from(text)
 }
 
 enum Start {
@@ -164,9 +168,7 @@ async fn run(
     match start {
         Start::Gone(message) => {
             let status = ApiError::expired(message).to_status();
-            let mut text = json!({"type": "ERROR", "object": status}).to_string();
-            text.push('\n');
-            let _ = sender.send(Bytes::from(text)).await;
+            let _ = sender.send(event_line("ERROR", &status)).await;
             return;
         }
         Start::Replay(events) => {

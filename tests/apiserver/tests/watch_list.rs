@@ -61,3 +61,24 @@ async fn without_watch_list_a_streaming_list_is_refused_with_422() {
     };
     assert!(api.watch(&plain, "0").await.is_ok());
 }
+
+#[tokio::test]
+async fn watch_events_name_their_type_before_their_object() {
+    use futures::AsyncBufReadExt;
+    let h = start(ServerConfig::new().simulation(false)).await.unwrap();
+    let client = h.client().await.unwrap();
+    let request =
+        hyper::Request::get("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1")
+            .body(Vec::new())
+            .unwrap();
+    h.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "default"}}))
+        .unwrap();
+    let mut lines = client.request_stream(request).await.unwrap().lines();
+    let first = lines.next().await.unwrap().unwrap();
+    // As kube-apiserver writes them: a client knows the event's type before its object.
+    assert!(
+        first.starts_with(r#"{"type":"ADDED","object":{"#),
+        "{first}"
+    );
+}
