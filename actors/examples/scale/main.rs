@@ -3,12 +3,15 @@
 //! In: a pod count (`--pods`, default 10,000) and the `kube-devops` binary (`--binary`,
 //! default `target/release/kube-devops`). It starts the test API server in this process
 //! with its workload simulation, seeds `pods / 10` Deployments of 10 replicas over
-//! `pods / 100` namespaces (each with a DevOpsPolicy) and waits until the simulation has settled; then it starts
-//! `kube-devops run --no-webhook` as a child process and measures, printing one line per
-//! figure: the server's resident memory and store contents, a small list's latency while
-//! the simulation works, the controller's time to ready and resident memory, the
-//! event-to-gauge latency under pod churn, the writes once converged, the
-//! recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
+//! `pods / 100` namespaces (each with a DevOpsPolicy) and waits until the simulation has
+//! settled; then it starts `kube-devops run` (with its TLS admission webhook) as a child
+//! process and measures, printing one line per figure: the server's resident memory and
+//! store contents, a small list's latency while the simulation works, the controller's
+//! time to ready, CPU time and resident memory, admission latency during the sync and
+//! during churn, the event-to-gauge latency under pod churn, the writes once converged,
+//! the recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
+//! `--breakdown` first measures, in this process, where a full sync's time goes (see
+//! `breakdown.rs`).
 //!
 //! ```text
 //! cargo build --release -p kube-devops-actors --bin kube-devops
@@ -27,9 +30,11 @@ use kube_apiserver_test::{ApiServerHandle, ServerConfig, StoreStats, start};
 use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 use serde_json::{Value, json};
 
+mod admission;
+mod breakdown;
 mod probe;
 
-use probe::{Percentiles, http_get, resident_kib};
+use probe::{Percentiles, cpu_seconds, http_get, resident_kib};
 
 /// Pods per Deployment, and Deployments per namespace.
 const REPLICAS: usize = 10;
@@ -44,6 +49,7 @@ struct Options {
     churn_seconds: u64,
     steady_seconds: u64,
     events: bool,
+    breakdown: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -58,11 +64,13 @@ fn options() -> anyhow::Result<Options> {
         churn_seconds: 20,
         steady_seconds: 60,
         events: false,
+        breakdown: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--events" {
-            o.events = true;
+        if flag == "--events" || flag == "--breakdown" {
+            o.events |= flag == "--events";
+            o.breakdown |= flag == "--breakdown";
             continue;
         }
         let value = args
@@ -184,9 +192,14 @@ async fn run(o: Options) -> anyhow::Result<()> {
     print_stats(&handle.stats(), &handle.json_bytes());
     let client = handle.client().await?;
     list_latency_owned(client.clone(), "while idle").await?;
+    if o.breakdown {
+        breakdown::print(&client).await?;
+    }
     let mut controller = Controller::start(&o.binary, handle.kubeconfig_path())?;
-    let outcome = measure(&o, handle, &client, &mut controller).await;
+    let outcome = measure(&o, handle.clone(), &client, &mut controller).await;
+    // The controller first, so it does not log the server going away.
     controller.stop();
+    drop(handle);
     outcome
 }
 
@@ -252,19 +265,28 @@ async fn list_latency_owned(client: kube::Client, when: &'static str) -> anyhow:
 struct Controller {
     child: Child,
     port: u16,
+    webhook_port: u16,
+    certificates: tempfile::TempDir,
     started: Instant,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Controller {
     fn start(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Controller> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let (port, webhook_port) = (free_port()?, free_port()?);
+        let certificates = tempfile::tempdir()?;
+        admission::certificates(certificates.path())?;
         let log = std::env::temp_dir().join(format!("kube-devops-scale-{port}.log"));
         let child = Command::new(binary)
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["--log-level", "info", "run", "--no-webhook"])
+            .args(["--log-level", "info", "run"])
+            .args(admission::flags(certificates.path(), webhook_port))
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--identity", "scale", "--namespace", "kube-devops"])
             .env_remove("KUBECONFIG")
@@ -276,8 +298,24 @@ impl Controller {
         Ok(Controller {
             child,
             port,
+            webhook_port,
+            certificates,
             started: Instant::now(),
         })
+    }
+
+    /// Samples admission latency until the returned sender says stop.
+    fn admission(
+        &self,
+    ) -> (
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<(Percentiles, usize)>,
+    ) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (dir, port) = (self.certificates.path().to_owned(), self.webhook_port);
+        let task =
+            tokio::spawn(async move { admission::sample(&dir, port, "team-0000", stopped).await });
+        (stop, task)
     }
 
     fn resident_kib(&self) -> u64 {
@@ -314,16 +352,23 @@ async fn measure(
     controller: &mut Controller,
 ) -> anyhow::Result<()> {
     let start_writes = handle.stats().writes;
+    let server_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0);
+    let (stop, reviews) = controller.admission();
     let sync = tokio::spawn(list_latency_owned(
         client.clone(),
         "during the controller's sync",
     ));
     let ready = controller.wait_ready(Duration::from_secs(600)).await?;
     println!(
-        "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident",
+        "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident; \
+         CPU until then: controller {:.2} s, test server and harness {:.2} s",
         ready.as_secs_f64(),
-        controller.resident_kib()
+        controller.resident_kib(),
+        cpu_seconds(controller.child.id()).unwrap_or(0.0),
+        cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
     );
+    let _ = stop.send(true);
+    admission_line("during the sync", reviews.await?);
     sync.await??;
     let converged = converge(&handle, controller.started).await;
     let writes = write_counts(&start_writes, &handle.stats().writes);
@@ -348,8 +393,11 @@ async fn measure(
         tokio::task::spawn_blocking(move || churn_pods(&handle, &pods, rate, churn_length))
     };
     let during = tokio::spawn(list_latency_owned(client.clone(), "during churn"));
+    let (stop, reviews) = controller.admission();
     let mut latency = probe_loop(&handle, controller.port, churn_length).await?;
     let changed = churn.await??;
+    let _ = stop.send(true);
+    admission_line("during churn", reviews.await?);
     during.await??;
     println!(
         "event-to-gauge under {changed} pod changes in {} s: {}; controller {} KiB resident",
@@ -360,6 +408,13 @@ async fn measure(
     relist(&handle, controller, o.pods).await?;
     analyze(o, &handle).await?;
     Ok(())
+}
+
+fn admission_line(when: &str, (mut latency, failed): (Percentiles, usize)) {
+    println!(
+        "admission reviews {when}: {}; {failed} without a 200 answer",
+        latency.summary()
+    );
 }
 
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
@@ -501,27 +556,49 @@ fn churn_pods(
     Ok(done)
 }
 
-/// Compacts the history and closes every watch: the controller's watches resume from a
-/// version that is gone, get 410 and list again. The probe pod changes right after, so
-/// the gauge follows only once the pod watch has listed again: that time is the
-/// recovery. Then `pods_tracked` must count every pod again.
+/// Changes the probe pod, then at once compacts the history and closes every watch: the
+/// controller's watches resume from a version that is gone, get 410 and list again, and
+/// the change reaches the controller only through that list. The recovery is the time
+/// until the pod watch has finished a list (`init_done` counted once more) and the gauge
+/// has followed the change; then `pods_tracked` must count every pod again.
 async fn relist(
     handle: &ApiServerHandle,
     controller: &Controller,
     pods: usize,
 ) -> anyhow::Result<()> {
-    let restarts = 5 - probe_restarts(handle);
+    const LISTED: &str = "kube_devops_pod_events_total{type=\"init_done\"}";
+    let series = format!("kube_devops_namespace_health_score{{namespace=\"{PROBE_NAMESPACE}\"}}");
+    let port = controller.port;
+    let metric = |text: &str, name: &str| probe::metric(text, name);
+    let before = http_get(port, "/metrics")
+        .await
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let (listed, score) = (metric(&before, LISTED), metric(&before, &series));
+    let t = Instant::now();
+    probe_pod(handle, 5 - probe_restarts(handle))?;
     handle.compact();
     handle.close_watches();
-    let follow = event_to_gauge(handle, controller.port, restarts).await?;
-    let tracked = http_get(controller.port, "/metrics")
-        .await
-        .and_then(|(_, text)| probe::metric(&text, "kube_devops_pods_tracked"));
-    println!(
-        "forced 410 relist: the gauge followed a change after {:?} s; pods tracked {tracked:?} of {}",
-        follow.map(|d| d.as_secs_f64()),
-        pods + 1
-    );
+    let mut recovered = None;
+    while t.elapsed() < Duration::from_secs(60) {
+        let now = http_get(port, "/metrics")
+            .await
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        if metric(&now, LISTED) > listed && metric(&now, &series) != score {
+            recovered = Some((t.elapsed(), metric(&now, "kube_devops_pods_tracked")));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    match recovered {
+        Some((took, tracked)) => println!(
+            "forced 410 relist: listed again and the gauge followed the change after {:.2} s; pods tracked {tracked:?} of {}",
+            took.as_secs_f64(),
+            pods + 1
+        ),
+        None => println!("forced 410 relist: not recovered within 60 s"),
+    }
     Ok(())
 }
 
