@@ -394,7 +394,8 @@ async fn measure(
     };
     let during = tokio::spawn(list_latency_owned(client.clone(), "during churn"));
     let (stop, reviews) = controller.admission();
-    let mut latency = probe_loop(&handle, controller.port, churn_length).await?;
+    let (mut latency, mut delivery) =
+        probe_loop(&handle, client, controller.port, churn_length).await?;
     let changed = churn.await??;
     let _ = stop.send(true);
     admission_line("during churn", reviews.await?);
@@ -404,6 +405,10 @@ async fn measure(
         o.churn_seconds,
         latency.summary(),
         controller.resident_kib()
+    );
+    println!(
+        "  the same changes to a watch in the harness (server write and watch path only): {}",
+        delivery.summary()
     );
     relist(&handle, controller, o.pods).await?;
     analyze(o, &handle).await?;
@@ -418,23 +423,44 @@ fn admission_line(when: &str, (mut latency, failed): (Percentiles, usize)) {
 }
 
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
-/// gauge took to follow.
+/// gauge took to follow, and how long the same change took to reach a watch of the probe
+/// pod in this process (the server's write and watch path, without the controller).
 async fn probe_loop(
     handle: &ApiServerHandle,
+    client: &kube::Client,
     port: u16,
     length: Duration,
-) -> anyhow::Result<Percentiles> {
-    let mut latency = Percentiles::default();
+) -> anyhow::Result<(Percentiles, Percentiles)> {
+    let (seen, arrivals) = tokio::sync::watch::channel(None::<Instant>);
+    let api: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    let watching = tokio::spawn(async move {
+        use futures::StreamExt;
+        let events = kube::runtime::watcher(api, kube::runtime::watcher::Config::default());
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            if let Ok(kube::runtime::watcher::Event::Apply(_)) = event {
+                let _ = seen.send(Some(Instant::now()));
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut latency, mut delivery) = (Percentiles::default(), Percentiles::default());
     let mut restarts = 0;
     let end = Instant::now() + length;
     while Instant::now() < end {
         restarts = 5 - restarts;
+        let t = Instant::now();
         if let Some(took) = event_to_gauge(handle, port, restarts).await? {
             latency.add(took);
+            if let Some(at) = (*arrivals.borrow()).filter(|at| *at >= t) {
+                delivery.add(at - t);
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(latency)
+    watching.abort();
+    Ok((latency, delivery))
 }
 
 /// Waits until nothing but leases and events has been written for 10 s; answers the
@@ -556,7 +582,7 @@ fn churn_pods(
     Ok(done)
 }
 
-/// Changes the probe pod, then at once compacts the history and closes every watch: the
+/// Compacts the history and closes every watch, then changes the probe pod: the
 /// controller's watches resume from a version that is gone, get 410 and list again, and
 /// the change reaches the controller only through that list. The recovery is the time
 /// until the pod watch has finished a list (`init_done` counted once more) and the gauge
@@ -575,10 +601,14 @@ async fn relist(
         .map(|(_, t)| t)
         .unwrap_or_default();
     let (listed, score) = (metric(&before, LISTED), metric(&before, &series));
-    let t = Instant::now();
-    probe_pod(handle, 5 - probe_restarts(handle))?;
+    // A write no pod watch delivers, so no watcher can have seen the version compacted to;
+    // then every watch resumes from below it and gets 410 whatever the timing.
+    handle.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "relist-marker", "namespace": PROBE_NAMESPACE}}))?;
     handle.compact();
     handle.close_watches();
+    let t = Instant::now();
+    probe_pod(handle, 5 - probe_restarts(handle))?;
     let mut recovered = None;
     while t.elapsed() < Duration::from_secs(60) {
         let now = http_get(port, "/metrics")
