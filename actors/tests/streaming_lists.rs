@@ -7,11 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Controller, eventually, pod, server_with};
-use kube::CustomResourceExt;
-use kube_apiserver_test::{ApiServerHandle, RequestMatch, ServerConfig, start};
-use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
-use serde_json::json;
+use common::{Controller, eventually, pod, server_from, server_with};
+use kube_apiserver_test::{ApiServerHandle, RequestMatch, ServerConfig};
 
 /// Waits until the controller is ready and tracks `pods` pods.
 async fn ready_with(c: &Controller, pods: f64) {
@@ -50,16 +47,7 @@ async fn watches_stream_their_lists_and_need_no_paginated_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_refusing_streaming_lists_gets_paginated_lists() {
-    let h = start(ServerConfig::new().simulation(false).watch_list(false))
-        .await
-        .unwrap();
-    for crd in [DevOpsPolicy::crd(), PolicyAuditResult::crd()] {
-        h.create(serde_json::to_value(crd).unwrap()).unwrap();
-    }
-    for ns in ["kube-devops", "shop"] {
-        h.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
-            .unwrap();
-    }
+    let h = server_from(ServerConfig::new().simulation(false).watch_list(false)).await;
     seed(&h);
     let c = Controller::start(h.kubeconfig_path(), "paginated", &[]);
     ready_with(&c, 3.0).await;

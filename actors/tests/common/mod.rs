@@ -190,9 +190,12 @@ pub async fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> O
 /// A test API server with kube-devops's CRDs and the namespaces `kube-devops`, `shop`
 /// and `blog`.
 pub async fn server_with(simulation: bool) -> ApiServerHandle {
-    let h = start(ServerConfig::new().simulation(simulation))
-        .await
-        .expect("server starts");
+    server_from(ServerConfig::new().simulation(simulation)).await
+}
+
+/// [`server_with`] started from `config`.
+pub async fn server_from(config: ServerConfig) -> ApiServerHandle {
+    let h = start(config).await.expect("server starts");
     for crd in [DevOpsPolicy::crd(), PolicyAuditResult::crd()] {
         h.create(serde_json::to_value(crd).unwrap()).unwrap();
     }
