@@ -1,5 +1,5 @@
 //! Server configuration: port, workload simulation and its events, how many Nodes,
-//! history window, bookmark period, seed directories and where to write the kubeconfig.
+//! watch history bounds, bookmark period, seed directories and where to write the kubeconfig.
 //! Built with chained setters.
 
 use std::path::PathBuf;
@@ -12,8 +12,10 @@ pub struct ServerConfig {
     pub port: u16,
     /// Run the simulated controllers and kubelet.
     pub simulation: bool,
-    /// How many watch events are kept; older resourceVersions answer 410 Gone.
+    /// The most watch events kept per resource; older resourceVersions answer 410 Gone.
     pub history_limit: usize,
+    /// The most bytes (serialized objects) of watch events kept per resource.
+    pub history_bytes: usize,
     /// How often watches with `allowWatchBookmarks` get a BOOKMARK.
     pub bookmark_interval: Duration,
     /// Directories of manifests loaded at start.
@@ -34,7 +36,8 @@ impl Default for ServerConfig {
         ServerConfig {
             port: 0,
             simulation: true,
-            history_limit: 1000,
+            history_limit: crate::history::UPPER_BOUND,
+            history_bytes: crate::history::DEFAULT_BYTES,
             bookmark_interval: Duration::from_secs(1),
             seed_dirs: Vec::new(),
             kubeconfig_out: None,
@@ -46,8 +49,9 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// The defaults: free port, simulation and its events on, 3 Nodes, 1000 events of
-    /// history, 1 s bookmarks.
+    /// The defaults: free port, simulation and its events on, 3 Nodes, watch history per
+    /// resource as kube-apiserver keeps it (75 s of events, at most 102,400 of them) and
+    /// at most 64 MiB of it, 1 s bookmarks.
     pub fn new() -> Self {
         Self::default()
     }
@@ -64,9 +68,16 @@ impl ServerConfig {
         self
     }
 
-    /// Keep this many watch events.
+    /// Keep at most this many watch events per resource (a small number lets a test
+    /// push a version out of the window and see 410 Gone).
     pub fn history_limit(mut self, events: usize) -> Self {
         self.history_limit = events;
+        self
+    }
+
+    /// Keep at most this many bytes of watch events per resource.
+    pub fn history_bytes(mut self, bytes: usize) -> Self {
+        self.history_bytes = bytes;
         self
     }
 

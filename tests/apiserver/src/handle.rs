@@ -72,7 +72,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (watch_epoch, _) = watch::channel(0u64);
     let app = Arc::new(App {
-        store: Store::new(config.history_limit),
+        store: Store::new(config.history_limit, config.history_bytes),
         faults: Mutex::new(Faults::default()),
         access: Mutex::new(AccessRules::default()),
         watch_epoch,
@@ -375,6 +375,30 @@ impl ApiServerHandle {
     /// What the store holds (objects by resource, history, snapshots, writes so far).
     pub fn stats(&self) -> StoreStats {
         self.app.store.lock().stats()
+    }
+
+    /// Waits until the store holds at least `pods` pods and nothing has been written for
+    /// `quiet` (the simulation has settled), polling twice a second; false when that does
+    /// not happen `within`.
+    pub async fn settled(&self, pods: usize, quiet: Duration, within: Duration) -> bool {
+        let started = std::time::Instant::now();
+        let mut last = (0, 0);
+        let mut quiet_since = std::time::Instant::now();
+        while started.elapsed() <= within {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let stats = self.stats();
+            let now = (
+                stats.by_resource.get("pods").copied().unwrap_or(0),
+                stats.writes.values().sum::<u64>(),
+            );
+            if now != last {
+                last = now;
+                quiet_since = std::time::Instant::now();
+            } else if now.0 >= pods && quiet_since.elapsed() >= quiet {
+                return true;
+            }
+        }
+        false
     }
 
     /// Per resource plural: the stored objects' compact JSON bytes in all (serializes

@@ -21,6 +21,7 @@ mod discovery;
 mod faults;
 mod fieldset;
 mod handle;
+mod history;
 mod http;
 mod kubeconfig;
 mod lifecycle;

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn a_pending_write_the_store_moved_past_is_stale() {
-        let store = Store::new(100);
+        let store = Store::new(100, usize::MAX);
         let mut state = store.lock();
         let rt = state
             .resolve("", "v1", "configmaps")

@@ -1,6 +1,6 @@
 //! The object store: every object as JSON behind one lock, one monotonic
-//! `resourceVersion` counter, a bounded window of watch history and the registry of
-//! servable types (built-ins plus those the stored CRDs declare). Writes go in through
+//! `resourceVersion` counter, a bounded window of watch history per resource (see
+//! `history`) and the registry of servable types (built-ins plus those the stored CRDs declare). Writes go in through
 //! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, record the
 //! event and broadcast it to open watches; nothing else mutates objects.
 
@@ -10,10 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 
+use crate::history::{Bounds, History};
 use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
 
 /// The largest watch history window accepted.
 const MAX_HISTORY: usize = 1_000_000;
+
+/// How many events the live fan-out keeps for a watch that falls behind; one further
+/// behind is closed and resumes from its last version out of the history windows.
+const FANOUT: usize = 4096;
 
 /// How many continue snapshots are kept before the least recently used is dropped (a list
 /// being paged through uses its snapshot at every page, so one-page lists such as
@@ -89,8 +94,10 @@ pub struct Snapshot {
 pub struct StoreStats {
     /// Per resource plural: how many objects.
     pub by_resource: BTreeMap<String, usize>,
-    /// Events in the watch history window.
+    /// Events in the watch history windows.
     pub history_events: usize,
+    /// Those events' objects (after and before each change) as JSON bytes.
+    pub history_bytes: usize,
     /// List snapshots kept for continue tokens.
     pub snapshots: usize,
     /// Object references those snapshots hold.
@@ -104,10 +111,7 @@ pub struct StoreStats {
 pub struct State {
     objects: BTreeMap<ObjectKey, Arc<Value>>,
     rv: u64,
-    history: VecDeque<Arc<StoredEvent>>,
-    history_limit: usize,
-    /// Versions at or below this are no longer answerable.
-    floor: u64,
+    history: History,
     builtin: Vec<Arc<ResourceType>>,
     custom: Vec<Arc<ResourceType>>,
     snapshots: HashMap<u64, Arc<Snapshot>>,
@@ -130,20 +134,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store keeping `history_limit` events of watch history.
-    pub fn new(history_limit: usize) -> Self {
-        let history_limit = history_limit.clamp(1, MAX_HISTORY);
+    /// An empty store keeping at most `history_limit` events and `history_bytes` bytes of
+    /// watch history per resource.
+    pub fn new(history_limit: usize, history_bytes: usize) -> Self {
+        let history = History::new(Bounds {
+            events: history_limit.clamp(1, MAX_HISTORY),
+            bytes: history_bytes,
+            fresh: crate::history::FRESH,
+        });
         // The channel keeps every event it holds (with the object before and after) until
-        // it is overwritten: as deep as the history window, so the two pin alike.
-        let (events, _) = broadcast::channel(history_limit.max(256));
+        // it is overwritten, so it stays short; the history windows are the long memory.
+        let (events, _) = broadcast::channel(FANOUT);
         let changed = Arc::new(Notify::new());
         Store {
             state: Mutex::new(State {
                 objects: BTreeMap::new(),
                 rv: 0,
-                history: VecDeque::new(),
-                history_limit,
-                floor: 0,
+                history,
                 builtin: builtin_types(),
                 custom: Vec::new(),
                 snapshots: HashMap::new(),
@@ -179,11 +186,6 @@ impl State {
     /// The newest resourceVersion.
     pub fn current_rv(&self) -> u64 {
         self.rv
-    }
-
-    /// The oldest resourceVersion a watch may still start from.
-    pub fn floor(&self) -> u64 {
-        self.floor
     }
 
     /// One object.
@@ -278,12 +280,7 @@ impl State {
             object,
             previous,
         });
-        self.history.push_back(event.clone());
-        while self.history.len() > self.history_limit {
-            if let Some(old) = self.history.pop_front() {
-                self.floor = self.floor.max(old.rv);
-            }
-        }
+        self.history.record(&event, std::time::Instant::now());
         // No receivers is fine: nobody watches.
         let _ = self.events.send(event);
         if is_crd {
@@ -306,18 +303,15 @@ impl State {
         self.touched.keys().cloned().collect()
     }
 
-    /// Events newer than `rv` still in the window, or `None` when `rv` has been compacted.
-    pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<StoredEvent>>> {
-        if rv < self.floor {
-            return None;
-        }
-        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+    /// Events of `type_key` newer than `rv` still in its window, or `Err` with the oldest
+    /// answerable version when some were evicted or compacted away.
+    pub fn events_since(&self, type_key: &TypeKey, rv: u64) -> Result<Vec<Arc<StoredEvent>>, u64> {
+        self.history.since(type_key, rv)
     }
 
     /// Forgets all history: every resourceVersion before now answers 410 Gone.
     pub fn compact(&mut self) {
-        self.history.clear();
-        self.floor = self.rv;
+        self.history.compact(self.rv);
         self.snapshots.clear();
         self.snapshot_order.clear();
     }
@@ -360,8 +354,10 @@ impl State {
     /// What the store holds: objects by resource, the watch history window, the kept
     /// list snapshots and the writes so far (no object is read: cheap enough to poll).
     pub fn stats(&self) -> StoreStats {
+        let history = self.history.size();
         let mut stats = StoreStats {
-            history_events: self.history.len(),
+            history_events: history.events,
+            history_bytes: history.bytes,
             snapshots: self.snapshots.len(),
             snapshot_items: self.snapshots.values().map(|s| s.items.len()).sum(),
             writes: self.writes.clone(),
@@ -381,7 +377,7 @@ impl State {
     pub fn json_bytes(&self) -> BTreeMap<String, usize> {
         let mut bytes = BTreeMap::new();
         for (key, object) in &self.objects {
-            let size = serde_json::to_vec(object.as_ref()).map_or(0, |b| b.len());
+            let size = json_len(object);
             *bytes.entry(key.type_key.plural.clone()).or_default() += size;
         }
         bytes
@@ -418,4 +414,22 @@ impl State {
             .flatten()
             .collect();
     }
+}
+
+/// The length of a value's compact JSON, counted without keeping the text.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a Value into a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }

@@ -1,5 +1,5 @@
 //! Watches: newline-delimited `{"type", "object"}` events on a list URL. A watch from a
-//! resourceVersion replays the window of history after it (or sends an `ERROR` event with
+//! resourceVersion replays its resource's window of history after it (or sends an `ERROR` event with
 //! a 410 `Status` when that version has been compacted away, as the real server does once
 //! the stream is open); from `0` or no version it first sends the current state as ADDED.
 //! Selectors turn modifications into ADDED/DELETED when an object enters or leaves the
@@ -144,9 +144,9 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         let state = app.store.lock();
         let receiver = app.store.subscribe();
         let start = match rv {
-            Some(n) if n > 0 && !send_initial => match state.events_since(n) {
-                Some(events) => Start::Replay(events),
-                None => Start::Gone(format!("too old resource version: {n} ({})", state.floor())),
+            Some(n) if n > 0 && !send_initial => match state.events_since(&ctx.rt.type_key(), n) {
+                Ok(events) => Start::Replay(events),
+                Err(floor) => Start::Gone(format!("too old resource version: {n} ({floor})")),
             },
             _ => Start::Current(state.list(&ctx.rt.type_key(), plan.filter.namespace.as_deref())),
         };

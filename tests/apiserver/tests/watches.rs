@@ -1,5 +1,5 @@
 //! Watches through the real kube client and `kube_runtime::watcher`: events and
-//! bookmarks, selector transitions, 410 Gone for compacted versions, and watcher recovery
+//! bookmarks, selector transitions, 410 Gone for compacted versions (per resource), and watcher recovery
 //! after compaction and after dropped connections.
 
 mod common;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{config_map, create_config_maps, eventually, quiet_server, rv_of, server};
 use futures::{Stream, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -307,6 +307,35 @@ async fn a_version_that_fell_out_of_the_history_window_is_expired() {
         event.as_ref().map(kind_of),
         Some("ERROR 410 Expired".to_string())
     );
+}
+
+#[tokio::test]
+async fn writes_to_another_resource_never_expire_a_watch_version() {
+    let config = ServerConfig::new().simulation(false).history_limit(3);
+    let (_server, client) = server(config).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let first = api
+        .create(&PostParams::default(), &config_map("first", json!({})))
+        .await
+        .expect("create");
+    api.create(&PostParams::default(), &config_map("second", json!({})))
+        .await
+        .expect("create");
+    let secrets: Api<Secret> = Api::namespaced(client, "default");
+    for i in 0..10 {
+        let mut secret = Secret::default();
+        secret.metadata.name = Some(format!("s-{i}"));
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .expect("create secret");
+    }
+    let mut stream = api
+        .watch(&WatchParams::default(), &rv_of(&first).to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    assert_eq!(next_changes(&mut stream, 1).await, vec!["ADDED second"]);
 }
 
 #[tokio::test]

@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_pass_looks_at_the_namespaces_written_since_the_last_one_in_slices() {
-        let store = Store::new(100);
+        let store = Store::new(100, usize::MAX);
         let mut state = store.lock();
         for n in 0..10 {
             write(&mut state, "configmaps", &format!("ns-{n}"), "a");
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_cluster_scoped_write_makes_the_next_pass_look_at_everything() {
-        let store = Store::new(100);
+        let store = Store::new(100, usize::MAX);
         let mut state = store.lock();
         write(&mut state, "pods", "ns-1", "p");
         write(&mut state, "pods", "ns-2", "q");
