@@ -1,10 +1,12 @@
 //! WatchActor: the pod watch.
 //!
-//! In: a `kube_runtime::watcher` stream of Pods, decoded slim ([`SlimPod`]: only the fields
+//! In: a `kube_runtime::watcher` stream of Pods (its initial lists streamed where the API
+//! server can, see [`lists`]), decoded slim ([`SlimPod`]: only the fields
 //! the checks and the runtime checks read; managed fields, env, volumes and the rest are
 //! skipped unread). Out: [`PodEvent`]s to the score state, each carrying only the pod's
 //! facts: the decoded pod is dropped as soon as its facts are taken. A
-//! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. On an
+//! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. After a
+//! 410 Gone kube's watcher lists again by itself, at once. On any other
 //! error the stream is dropped and started again after an exponential backoff (1 s doubling
 //! to 30 s, never a hot loop); a restarted watcher always relists, so the state converges on
 //! the server's truth and readiness comes back with the relist's `InitDone`, not on a
