@@ -13,10 +13,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Controller, kube_devops, ready, root, server_with};
+use common::{Controller, kube_devops, ready, root, server_from};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube_apiserver_test::{ApiServerHandle, ForbiddenRequest};
+use kube_apiserver_test::{ApiServerHandle, ForbiddenRequest, ServerConfig};
 use kube_devops::deploy::{InstallSettings, rbac_objects};
 use serde_json::{Value, json};
 
@@ -28,9 +28,11 @@ const SA_USER: &str = "system:serviceaccount:kube-devops:kube-devops";
 type Removal = (String, String, usize, String);
 
 /// A test server with the installation's RBAC applied (less `removal`), the workload
-/// simulation on, and a kubeconfig acting as the chart's ServiceAccount.
+/// simulation on, and a kubeconfig acting as the chart's ServiceAccount. The server does
+/// not stream lists, so every watch lists in pages: the RBAC must serve such API servers
+/// too (where lists stream, a metadata watch needs no `list`).
 async fn installed(removal: Option<&Removal>) -> (ApiServerHandle, PathBuf) {
-    let h = server_with(true).await;
+    let h = server_from(ServerConfig::new().watch_list(false)).await;
     for mut object in rbac_objects(&InstallSettings::default()) {
         if let Some((kind, name, index, verb)) = removal
             && object["kind"] == kind.as_str()

@@ -3,12 +3,15 @@
 //! In: a pod count (`--pods`, default 10,000) and the `kube-devops` binary (`--binary`,
 //! default `target/release/kube-devops`). It starts the test API server in this process
 //! with its workload simulation, seeds `pods / 10` Deployments of 10 replicas over
-//! `pods / 100` namespaces (each with a DevOpsPolicy) and waits until the simulation has settled; then it starts
-//! `kube-devops run --no-webhook` as a child process and measures, printing one line per
-//! figure: the server's resident memory and store contents, a small list's latency while
-//! the simulation works, the controller's time to ready and resident memory, the
-//! event-to-gauge latency under pod churn, the writes once converged, the
-//! recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
+//! `pods / 100` namespaces (each with a DevOpsPolicy) and waits until the simulation has
+//! settled; then it starts `kube-devops run` (with its TLS admission webhook) as a child
+//! process and measures, printing one line per figure: the server's resident memory and
+//! store contents, a small list's latency while the simulation works, the controller's
+//! time to ready, CPU time and resident memory, admission latency during the sync and
+//! during churn, the event-to-gauge latency under pod churn, the writes once converged,
+//! the recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
+//! `--breakdown` first measures, in this process, where a full sync's time goes (see
+//! `breakdown.rs`).
 //!
 //! ```text
 //! cargo build --release -p kube-devops-actors --bin kube-devops
@@ -27,9 +30,11 @@ use kube_apiserver_test::{ApiServerHandle, ServerConfig, StoreStats, start};
 use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 use serde_json::{Value, json};
 
+mod admission;
+mod breakdown;
 mod probe;
 
-use probe::{Percentiles, http_get, resident_kib};
+use probe::{Percentiles, cpu_seconds, http_get, resident_kib};
 
 /// Pods per Deployment, and Deployments per namespace.
 const REPLICAS: usize = 10;
@@ -44,6 +49,8 @@ struct Options {
     churn_seconds: u64,
     steady_seconds: u64,
     events: bool,
+    breakdown: bool,
+    skip_analyze: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -58,11 +65,15 @@ fn options() -> anyhow::Result<Options> {
         churn_seconds: 20,
         steady_seconds: 60,
         events: false,
+        breakdown: false,
+        skip_analyze: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if flag == "--events" {
-            o.events = true;
+        if matches!(flag.as_str(), "--events" | "--breakdown" | "--skip-analyze") {
+            o.events |= flag == "--events";
+            o.breakdown |= flag == "--breakdown";
+            o.skip_analyze |= flag == "--skip-analyze";
             continue;
         }
         let value = args
@@ -184,9 +195,16 @@ async fn run(o: Options) -> anyhow::Result<()> {
     print_stats(&handle.stats(), &handle.json_bytes());
     let client = handle.client().await?;
     list_latency_owned(client.clone(), "while idle").await?;
+    if o.breakdown {
+        breakdown::print(&client).await?;
+    }
+    // Before the controller starts: copying every pod out holds the store for seconds.
+    let pods = pod_names(&handle);
     let mut controller = Controller::start(&o.binary, handle.kubeconfig_path())?;
-    let outcome = measure(&o, handle, &client, &mut controller).await;
+    let outcome = measure(&o, handle.clone(), &client, &mut controller, pods).await;
+    // The controller first, so it does not log the server going away.
     controller.stop();
+    drop(handle);
     outcome
 }
 
@@ -252,19 +270,28 @@ async fn list_latency_owned(client: kube::Client, when: &'static str) -> anyhow:
 struct Controller {
     child: Child,
     port: u16,
+    webhook_port: u16,
+    certificates: tempfile::TempDir,
     started: Instant,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Controller {
     fn start(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Controller> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let (port, webhook_port) = (free_port()?, free_port()?);
+        let certificates = tempfile::tempdir()?;
+        admission::certificates(certificates.path())?;
         let log = std::env::temp_dir().join(format!("kube-devops-scale-{port}.log"));
         let child = Command::new(binary)
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["--log-level", "info", "run", "--no-webhook"])
+            .args(["--log-level", "info", "run"])
+            .args(admission::flags(certificates.path(), webhook_port))
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--identity", "scale", "--namespace", "kube-devops"])
             .env_remove("KUBECONFIG")
@@ -276,8 +303,24 @@ impl Controller {
         Ok(Controller {
             child,
             port,
+            webhook_port,
+            certificates,
             started: Instant::now(),
         })
+    }
+
+    /// Samples admission latency until the returned sender says stop.
+    fn admission(
+        &self,
+    ) -> (
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<(Percentiles, usize)>,
+    ) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (dir, port) = (self.certificates.path().to_owned(), self.webhook_port);
+        let task =
+            tokio::spawn(async move { admission::sample(&dir, port, "team-0000", stopped).await });
+        (stop, task)
     }
 
     fn resident_kib(&self) -> u64 {
@@ -312,18 +355,26 @@ async fn measure(
     handle: Arc<ApiServerHandle>,
     client: &kube::Client,
     controller: &mut Controller,
+    pods: Vec<(String, String)>,
 ) -> anyhow::Result<()> {
     let start_writes = handle.stats().writes;
+    let server_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0);
+    let (stop, reviews) = controller.admission();
     let sync = tokio::spawn(list_latency_owned(
         client.clone(),
         "during the controller's sync",
     ));
     let ready = controller.wait_ready(Duration::from_secs(600)).await?;
     println!(
-        "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident",
+        "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident; \
+         CPU until then: controller {:.2} s, test server and harness {:.2} s",
         ready.as_secs_f64(),
-        controller.resident_kib()
+        controller.resident_kib(),
+        cpu_seconds(controller.child.id()).unwrap_or(0.0),
+        cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
     );
+    let _ = stop.send(true);
+    admission_line("during the sync", reviews.await?);
     sync.await??;
     let converged = converge(&handle, controller.started).await;
     let writes = write_counts(&start_writes, &handle.stats().writes);
@@ -341,15 +392,18 @@ async fn measure(
     );
     probe_pod(&handle, 0)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let pods = pod_names(&handle);
     let churn_length = Duration::from_secs(o.churn_seconds);
     let churn = {
         let (handle, rate) = (handle.clone(), o.churn);
         tokio::task::spawn_blocking(move || churn_pods(&handle, &pods, rate, churn_length))
     };
     let during = tokio::spawn(list_latency_owned(client.clone(), "during churn"));
-    let mut latency = probe_loop(&handle, controller.port, churn_length).await?;
+    let (stop, reviews) = controller.admission();
+    let (mut latency, mut delivery) =
+        probe_loop(&handle, client, controller.port, churn_length).await?;
     let changed = churn.await??;
+    let _ = stop.send(true);
+    admission_line("during churn", reviews.await?);
     during.await??;
     println!(
         "event-to-gauge under {changed} pod changes in {} s: {}; controller {} KiB resident",
@@ -357,29 +411,63 @@ async fn measure(
         latency.summary(),
         controller.resident_kib()
     );
+    println!(
+        "  the same changes to a watch in the harness (server write and watch path only): {}",
+        delivery.summary()
+    );
     relist(&handle, controller, o.pods).await?;
-    analyze(o, &handle).await?;
+    if !o.skip_analyze {
+        analyze(o, &handle).await?;
+    }
     Ok(())
 }
 
+fn admission_line(when: &str, (mut latency, failed): (Percentiles, usize)) {
+    println!(
+        "admission reviews {when}: {}; {failed} without a 200 answer",
+        latency.summary()
+    );
+}
+
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
-/// gauge took to follow.
+/// gauge took to follow, and how long the same change took to reach a watch of the probe
+/// pod in this process (the server's write and watch path, without the controller).
 async fn probe_loop(
     handle: &ApiServerHandle,
+    client: &kube::Client,
     port: u16,
     length: Duration,
-) -> anyhow::Result<Percentiles> {
-    let mut latency = Percentiles::default();
+) -> anyhow::Result<(Percentiles, Percentiles)> {
+    let (seen, arrivals) = tokio::sync::watch::channel(None::<Instant>);
+    let api: Api<k8s_openapi::api::core::v1::Pod> =
+        Api::namespaced(client.clone(), PROBE_NAMESPACE);
+    let watching = tokio::spawn(async move {
+        use futures::StreamExt;
+        let events = kube::runtime::watcher(api, kube::runtime::watcher::Config::default());
+        futures::pin_mut!(events);
+        while let Some(event) = events.next().await {
+            if let Ok(kube::runtime::watcher::Event::Apply(_)) = event {
+                let _ = seen.send(Some(Instant::now()));
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut latency, mut delivery) = (Percentiles::default(), Percentiles::default());
     let mut restarts = 0;
     let end = Instant::now() + length;
     while Instant::now() < end {
         restarts = 5 - restarts;
+        let t = Instant::now();
         if let Some(took) = event_to_gauge(handle, port, restarts).await? {
             latency.add(took);
+            if let Some(at) = (*arrivals.borrow()).filter(|at| *at >= t) {
+                delivery.add(at - t);
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(latency)
+    watching.abort();
+    Ok((latency, delivery))
 }
 
 /// Waits until nothing but leases and events has been written for 10 s; answers the
@@ -477,7 +565,8 @@ fn pod_names(handle: &ApiServerHandle) -> Vec<(String, String)> {
 }
 
 /// Changes `rate` pods a second for `length` (their restart counts, which the scores
-/// count), in batches every 10 ms, on a thread of its own; answers how many changes were made.
+/// count), in batches every 10 ms, on a thread of its own; answers how many changes were
+/// made (fewer when the server cannot keep up).
 fn churn_pods(
     handle: &ApiServerHandle,
     pods: &[(String, String)],
@@ -489,9 +578,14 @@ fn churn_pods(
     }
     let started = Instant::now();
     let mut done = 0usize;
+    // At most one tick's share per tick: a server slower than `rate` gets a pause every
+    // 10 ms instead of a writer that never lets go of its store (the lock is not fair, so
+    // catching up without pause starved every request, the watches' included).
+    let per_tick = rate.div_ceil(100);
     while started.elapsed() < length {
         std::thread::sleep(Duration::from_millis(10));
         let due = (started.elapsed().as_secs_f64() * rate as f64) as usize;
+        let due = due.min(done + per_tick);
         while done < due {
             let (namespace, name) = &pods[(done * 7919) % pods.len()];
             handle.set_pod_status(namespace, name, running_status((done % 6) as u32))?;
@@ -501,27 +595,53 @@ fn churn_pods(
     Ok(done)
 }
 
-/// Compacts the history and closes every watch: the controller's watches resume from a
-/// version that is gone, get 410 and list again. The probe pod changes right after, so
-/// the gauge follows only once the pod watch has listed again: that time is the
-/// recovery. Then `pods_tracked` must count every pod again.
+/// Compacts the history and closes every watch, then changes the probe pod: the
+/// controller's watches resume from a version that is gone, get 410 and list again, and
+/// the change reaches the controller only through that list. The recovery is the time
+/// until the pod watch has finished a list (`init_done` counted once more) and the gauge
+/// has followed the change; then `pods_tracked` must count every pod again.
 async fn relist(
     handle: &ApiServerHandle,
     controller: &Controller,
     pods: usize,
 ) -> anyhow::Result<()> {
-    let restarts = 5 - probe_restarts(handle);
+    const LISTED: &str = "kube_devops_pod_events_total{type=\"init_done\"}";
+    let series = format!("kube_devops_namespace_health_score{{namespace=\"{PROBE_NAMESPACE}\"}}");
+    let port = controller.port;
+    let metric = |text: &str, name: &str| probe::metric(text, name);
+    let before = http_get(port, "/metrics")
+        .await
+        .map(|(_, t)| t)
+        .unwrap_or_default();
+    let (listed, score) = (metric(&before, LISTED), metric(&before, &series));
+    // A write no pod watch delivers, so no watcher can have seen the version compacted to;
+    // then every watch resumes from below it and gets 410 whatever the timing.
+    handle.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "relist-marker", "namespace": PROBE_NAMESPACE}}))?;
     handle.compact();
     handle.close_watches();
-    let follow = event_to_gauge(handle, controller.port, restarts).await?;
-    let tracked = http_get(controller.port, "/metrics")
-        .await
-        .and_then(|(_, text)| probe::metric(&text, "kube_devops_pods_tracked"));
-    println!(
-        "forced 410 relist: the gauge followed a change after {:?} s; pods tracked {tracked:?} of {}",
-        follow.map(|d| d.as_secs_f64()),
-        pods + 1
-    );
+    let t = Instant::now();
+    probe_pod(handle, 5 - probe_restarts(handle))?;
+    let mut recovered = None;
+    while t.elapsed() < Duration::from_secs(60) {
+        let now = http_get(port, "/metrics")
+            .await
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        if metric(&now, LISTED) > listed && metric(&now, &series) != score {
+            recovered = Some((t.elapsed(), metric(&now, "kube_devops_pods_tracked")));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    match recovered {
+        Some((took, tracked)) => println!(
+            "forced 410 relist: listed again and the gauge followed the change after {:.2} s; pods tracked {tracked:?} of {}",
+            took.as_secs_f64(),
+            pods + 1
+        ),
+        None => println!("forced 410 relist: not recovered within 60 s"),
+    }
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Measuring helpers of the scale harness: resident memory from `/proc`, a minimal HTTP
+//! Measuring helpers of the scale harness: resident memory and CPU time from `/proc`, a minimal HTTP
 //! GET to the controller's ops server, one series of a Prometheus text, and latency
 //! percentiles.
 
@@ -15,6 +15,18 @@ pub fn resident_kib(pid: u32) -> Option<u64> {
 /// `VmHWM` (peak resident) of a process in KiB.
 pub fn peak_kib(pid: u32) -> Option<u64> {
     status_field(pid, "VmHWM:")
+}
+
+/// User plus system CPU time a process has used, in seconds (`/proc/<pid>/stat`, at the
+/// kernel's usual 100 ticks a second).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 fn status_field(pid: u32, field: &str) -> Option<u64> {

@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod enforcer;
 pub mod health;
 pub mod lease;
+pub mod lists;
 pub mod liveness;
 pub mod messages;
 pub mod policy;

@@ -1,10 +1,12 @@
 //! WatchActor: the pod watch.
 //!
-//! In: a `kube_runtime::watcher` stream of Pods, decoded slim ([`SlimPod`]: only the fields
+//! In: a `kube_runtime::watcher` stream of Pods (its initial lists streamed where the API
+//! server can, see [`lists`]), decoded slim ([`SlimPod`]: only the fields
 //! the checks and the runtime checks read; managed fields, env, volumes and the rest are
 //! skipped unread). Out: [`PodEvent`]s to the score state, each carrying only the pod's
 //! facts: the decoded pod is dropped as soon as its facts are taken. A
-//! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. On an
+//! relist (`Init`..`InitDone`) is passed on as such, so vanished pods are pruned. After a
+//! 410 Gone kube's watcher lists again by itself, at once. On any other
 //! error the stream is dropped and started again after an exponential backoff (1 s doubling
 //! to 30 s, never a hot loop); a restarted watcher always relists, so the state converges on
 //! the server's truth and readiness comes back with the relist's `InitDone`, not on a
@@ -19,13 +21,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use kube_devops::facts::SlimPod;
 
 use super::health::{HEARTBEAT_INTERVAL, Health, PODS};
+use super::lists::{self, ListMode};
 use super::liveness::{self, Liveness, PROBE_TICK};
 use super::messages::{PodEvent, Shutdown};
 use crate::metrics::Metrics;
@@ -41,6 +43,7 @@ pub struct WatchActor {
     metrics: Metrics,
     stream: Option<SpawnHandle>,
     liveness: Liveness,
+    lists: ListMode,
 }
 
 impl WatchActor {
@@ -66,6 +69,7 @@ impl WatchActor {
             health,
             metrics,
             stream: None,
+            lists: ListMode::default(),
         }
     }
 
@@ -75,8 +79,8 @@ impl WatchActor {
             return;
         }
         let api: Api<SlimPod> = Api::all(self.client.clone());
-        let stream =
-            watcher::watcher(api, crate::system::liveness::watch_config().any_semantic()).boxed();
+        let config = liveness::watch_config().any_semantic();
+        let stream = lists::watch(api, config, self.lists.clone(), RESOURCE);
         self.stream = Some(ctx.add_stream(stream));
     }
 
@@ -138,6 +142,17 @@ impl WatchActor {
     }
 }
 
+/// Whether a watch error is the API server's 410 Gone (the resourceVersion to resume from,
+/// or a paginated list's continue token, is no longer in its history): kube's watcher then
+/// lists again from the start by itself.
+pub fn gone(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::WatchError(s) => s.code == 410,
+        watcher::Error::InitialListFailed(kube::Error::Api(s)) => s.code == 410,
+        _ => false,
+    }
+}
+
 impl Actor for WatchActor {
     type Context = Context<Self>;
 
@@ -191,6 +206,16 @@ impl StreamHandler<Result<Event<SlimPod>, watcher::Error>> for WatchActor {
             },
             Ok(Event::Init) => PodEvent::RelistStarted,
             Ok(Event::InitDone) => PodEvent::RelistDone,
+            Err(e) if gone(&e) => {
+                // The watcher lists again by itself at once; its `Init` turns readiness off
+                // until that list is done. A restart would only add the backoff.
+                self.metrics
+                    .watch_errors_total
+                    .with_label_values(&[RESOURCE])
+                    .inc();
+                tracing::info!(error = %e, resource = RESOURCE, "watch history expired; listing again");
+                return;
+            }
             Err(e) => {
                 self.metrics
                     .watch_errors_total

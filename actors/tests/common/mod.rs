@@ -207,9 +207,12 @@ pub fn namespace_scores(v: &Value) -> Vec<(String, f64)> {
 /// A test API server with kube-devops's CRDs and the namespaces `kube-devops`, `shop`
 /// and `blog`.
 pub async fn server_with(simulation: bool) -> ApiServerHandle {
-    let h = start(ServerConfig::new().simulation(simulation))
-        .await
-        .expect("server starts");
+    server_from(ServerConfig::new().simulation(simulation)).await
+}
+
+/// [`server_with`] started from `config`.
+pub async fn server_from(config: ServerConfig) -> ApiServerHandle {
+    let h = start(config).await.expect("server starts");
     for crd in [DevOpsPolicy::crd(), PolicyAuditResult::crd()] {
         h.create(serde_json::to_value(crd).unwrap()).unwrap();
     }

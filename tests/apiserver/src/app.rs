@@ -53,6 +53,8 @@ pub struct App {
     pub tokens: Mutex<crate::authn::Tokens>,
     /// Every request refused with 403, oldest first.
     pub forbidden: Mutex<Vec<ForbiddenRequest>>,
+    /// Whether watches serve streaming lists (`sendInitialEvents`).
+    pub watch_list: bool,
 }
 
 /// A resource request after its type has been resolved.

@@ -26,6 +26,9 @@ pub struct ServerConfig {
     pub simulated_events: bool,
     /// How many Nodes (`node-1` .. `node-N`) the cluster registers at start.
     pub nodes: usize,
+    /// Whether watches serve streaming lists (`sendInitialEvents`), as kube-apiserver does
+    /// with its WatchList feature; off, such a watch is refused with 422 as it refuses it.
+    pub watch_list: bool,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +43,7 @@ impl Default for ServerConfig {
             kubeconfig_out: None,
             simulated_events: true,
             nodes: 3,
+            watch_list: true,
         }
     }
 }
@@ -105,6 +109,13 @@ impl ServerConfig {
     /// Write the kubeconfig here.
     pub fn kubeconfig_out(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig_out = Some(path.into());
+        self
+    }
+
+    /// Serve streaming lists (on by default), or refuse them as a server without the
+    /// WatchList feature does.
+    pub fn watch_list(mut self, on: bool) -> Self {
+        self.watch_list = on;
         self
     }
 }

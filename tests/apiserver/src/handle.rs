@@ -85,6 +85,7 @@ pub async fn start(config: ServerConfig) -> Result<ApiServerHandle> {
         ca_pem: serving.ca_pem.clone(),
         tokens: Mutex::new(crate::authn::Tokens::new()),
         forbidden: Mutex::new(Vec::new()),
+        watch_list: config.watch_list,
     });
     {
         let mut state = app.store.lock();

@@ -17,7 +17,7 @@ use crate::app::{App, Context, present};
 use crate::http::{ApiRequest, Reply};
 use crate::read::Filter;
 use crate::resources::ResourceType;
-use crate::status::{ApiError, ApiResult};
+use crate::status::{ApiError, ApiResult, FieldCause};
 use crate::store::{EventType, StoredEvent};
 use crate::table::{self, Include};
 
@@ -68,9 +68,7 @@ impl WatchPlan {
                 json!({"resourceVersion": crate::meta::meta_str(&shown, "resourceVersion")});
             shown = table::render(&self.rt, std::slice::from_ref(&shown), metadata, include);
         }
-        let mut text = json!({"type": kind, "object": shown}).to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_line(kind, &shown)
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -82,10 +80,16 @@ impl WatchPlan {
             );
         }
         let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(), "metadata": metadata});
-        let mut text = json!({"type": "BOOKMARK", "object": object}).to_string();
-        text.push('\n');
-        Bytes::from(text)
+        event_line("BOOKMARK", &object)
     }
+}
+
+/// One watch event, `type` first as kube-apiserver writes it (a map would put `object`
+/// first, which makes clients buffer the whole object before they know what it is).
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut text = format!("{{\"type\":\"{kind}\",\"object\":{object}}}");
+    text.push('\n');
+    Bytes::from(text)
 }
 
 enum Start {
@@ -111,6 +115,20 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         ),
     };
     let send_initial = request.flag("sendInitialEvents");
+    if send_initial && !app.watch_list {
+        // What kube-apiserver answers without its WatchList feature.
+        let cause = FieldCause::new(
+            "FieldValueForbidden",
+            "sendInitialEvents",
+            "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+        );
+        return Err(ApiError::invalid(
+            "ListOptions",
+            "meta.k8s.io",
+            "",
+            &[cause],
+        ));
+    }
     let bookmarks = request.flag("allowWatchBookmarks");
     let plan = WatchPlan {
         filter: Filter::of(request, ctx)?,
@@ -150,9 +168,7 @@ async fn run(
     match start {
         Start::Gone(message) => {
             let status = ApiError::expired(message).to_status();
-            let mut text = json!({"type": "ERROR", "object": status}).to_string();
-            text.push('\n');
-            let _ = sender.send(Bytes::from(text)).await;
+            let _ = sender.send(event_line("ERROR", &status)).await;
             return;
         }
         Start::Replay(events) => {

@@ -33,7 +33,8 @@ use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 use super::PolicyReconcilerActor;
 use super::state::HeldPolicy;
 use super::writer::report_resource;
-use crate::system::liveness;
+use crate::system::lists::{self, ListMode};
+use crate::system::liveness::{self, watch_config};
 
 /// Resource label of the policy watch in metrics.
 pub const POLICY_RESOURCE: &str = "devopspolicies";
@@ -67,6 +68,8 @@ pub struct Watches {
     audit_relist: Option<HashMap<(String, String), Vec<AuditRecord>>>,
     report_relist: HashMap<ReportApi, HashMap<String, HashMap<String, u64>>>,
     owner_seen: HashMap<&'static str, HashSet<String>>,
+    /// Streaming or paginated lists, shared by every watch of the reconciler.
+    lists: ListMode,
 }
 
 impl Watches {
@@ -82,9 +85,11 @@ impl Watches {
 }
 
 fn crd_missing(e: &watcher::Error) -> bool {
+    // A paginated list fails to start with the list, a streamed one with the watch.
     matches!(
         e,
-        watcher::Error::InitialListFailed(kube::Error::Api(s)) if s.code == 404
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+            | watcher::Error::WatchStartFailed(kube::Error::Api(s)) if s.code == 404
     )
 }
 
@@ -139,7 +144,8 @@ impl PolicyReconcilerActor {
             return;
         }
         let api: Api<DevOpsPolicy> = Api::all(self.client.clone());
-        let stream = watcher::watcher(api, crate::system::liveness::watch_config().any_semantic())
+        let config = watch_config().any_semantic();
+        let stream = lists::watch(api, config, self.watches.lists.clone(), POLICY_RESOURCE)
             .map(|e| Watched::Policy(Box::new(e)))
             .chain(futures::stream::once(async { Watched::PolicyEnded }));
         self.stream = Some(ctx.add_stream(stream));
@@ -190,29 +196,36 @@ impl PolicyReconcilerActor {
         }
         let c = self.client.clone();
         let audits: Api<PolicyAuditResult> = Api::all(c.clone());
-        let s = watcher::watcher(
+        let lists = self.watches.lists.clone();
+        let s = lists::watch(
             audits,
-            crate::system::liveness::watch_config().labels(POLICY_LABEL),
+            watch_config().labels(POLICY_LABEL),
+            lists.clone(),
+            AUDIT_RESOURCE,
         )
         .default_backoff()
         .map(|e| Watched::Audit(Box::new(e)));
         self.watches.handles.push(ctx.add_stream(s));
         for api in ReportApi::ALL {
             let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
-            let config = crate::system::liveness::watch_config()
-                .fields(&format!("metadata.name={}", api.crd_name()));
-            let s = watcher::watcher(crds, config)
+            let config = watch_config().fields(&format!("metadata.name={}", api.crd_name()));
+            let s = lists::watch(crds, config, lists.clone(), CRD_RESOURCE)
                 .default_backoff()
                 .map(move |e| Watched::Crd(api, Box::new(e)));
             self.watches.handles.push(ctx.add_stream(s));
         }
         let rs: Api<PartialObjectMeta<ReplicaSet>> = Api::all(c.clone());
-        let s = watcher::watcher(rs, crate::system::liveness::watch_config().any_semantic())
-            .default_backoff()
-            .map(|e| Watched::Owner("ReplicaSet", Box::new(meta_event(e))));
+        let s = lists::watch(
+            rs,
+            watch_config().any_semantic(),
+            lists.clone(),
+            "replicasets",
+        )
+        .default_backoff()
+        .map(|e| Watched::Owner("ReplicaSet", Box::new(meta_event(e))));
         self.watches.handles.push(ctx.add_stream(s));
         let jobs: Api<PartialObjectMeta<Job>> = Api::all(c);
-        let s = watcher::watcher(jobs, crate::system::liveness::watch_config().any_semantic())
+        let s = lists::watch(jobs, watch_config().any_semantic(), lists, "jobs")
             .default_backoff()
             .map(|e| Watched::Owner("Job", Box::new(meta_event(e))));
         self.watches.handles.push(ctx.add_stream(s));
@@ -224,9 +237,8 @@ impl PolicyReconcilerActor {
         }
         tracing::info!(crd = %api.crd_name(), "report CRD installed; writing reports through it");
         let objects: Api<DynamicObject> = Api::all_with(self.client.clone(), &report_resource(api));
-        let config = crate::system::liveness::watch_config()
-            .labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-        let s = watcher::watcher(objects, config)
+        let config = watch_config().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
+        let s = lists::watch(objects, config, self.watches.lists.clone(), "reports")
             .default_backoff()
             .map(move |e| Watched::Report(api, Box::new(e)));
         let handle = ctx.add_stream(s);
@@ -267,6 +279,10 @@ impl PolicyReconcilerActor {
                     }
                 } else if self.options.policies_required && crd_missing(&e) {
                     tracing::error!(resource = POLICY_RESOURCE, "{why}; not ready until it is");
+                } else if crate::system::watch::gone(&e) {
+                    // kube's watcher lists again by itself at once (see the pod watch).
+                    tracing::info!(resource = POLICY_RESOURCE, %why, "listing again");
+                    return;
                 } else {
                     tracing::warn!(resource = POLICY_RESOURCE, %why, "retrying with backoff");
                 }
