@@ -77,13 +77,15 @@ async fn enforce_revert_restores_the_original_spec_exactly() {
         annotations.is_none_or(|a| !a.keys().any(|k| k.starts_with("devops.stochastic.io/"))),
         "{reverted}"
     );
-    // The plan for the live cluster shows the repair again, and writes nothing.
-    let again = kube_devops(h.kubeconfig_path(), &["enforce", "plan", "-n", "shop"]);
-    let text = String::from_utf8_lossy(&again.stdout);
-    assert!(
-        text.contains("shop/p (enforce) Deployment/web: patch container app: livenessProbe"),
-        "{text}"
-    );
+    // The plan for the live cluster shows the repair again once the reverted template's
+    // pods exist (the plan starts from pods with findings), and writes nothing.
+    eventually(Duration::from_secs(30), "the repair planned again", || {
+        let again = kube_devops(h.kubeconfig_path(), &["enforce", "plan", "-n", "shop"]);
+        String::from_utf8_lossy(&again.stdout)
+            .contains("shop/p (enforce) Deployment/web: patch container app: livenessProbe")
+            .then_some(())
+    })
+    .await;
     let now = live(&h, "shop", "web");
     assert_eq!(
         now["metadata"]["generation"],
