@@ -120,24 +120,44 @@ impl WatchActor {
     }
 
     fn forward(&mut self, event: PodEvent, ctx: &mut Context<Self>) {
-        match self.scores.try_send(event) {
-            Ok(()) => {}
-            Err(SendError::Full(event)) => {
-                self.metrics
-                    .watch_backpressure_total
-                    .with_label_values(&[RESOURCE])
-                    .inc();
-                // Wait for room: `wait` holds further stream items until this is delivered.
-                let send = self.scores.send(event);
-                ctx.wait(send.into_actor(self).map(|result, _, _| {
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "score state unreachable");
-                    }
-                }));
-            }
-            Err(SendError::Closed(_)) => {
-                tracing::error!("score state has stopped; pod event lost");
-            }
+        let metrics = &self.metrics;
+        hand_off(self, ctx, &self.scores, event, "pod", || {
+            metrics
+                .watch_backpressure_total
+                .with_label_values(&[RESOURCE])
+                .inc();
+        });
+    }
+}
+
+/// Hands a watch's `event` to the score state without ever dropping it: when the mailbox
+/// is full, `backpressure` is called (to count it) and the actor waits (`ctx.wait` holds
+/// its further stream items) until the event is delivered. `what` names the event in the
+/// error logged when the score state has stopped.
+pub(super) fn hand_off<A, M>(
+    act: &A,
+    ctx: &mut Context<A>,
+    to: &Recipient<M>,
+    event: M,
+    what: &str,
+    backpressure: impl FnOnce(),
+) where
+    A: Actor<Context = Context<A>>,
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    match to.try_send(event) {
+        Ok(()) => {}
+        Err(SendError::Full(event)) => {
+            backpressure();
+            ctx.wait(to.send(event).into_actor(act).map(|result, _, _| {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "score state unreachable");
+                }
+            }));
+        }
+        Err(SendError::Closed(_)) => {
+            tracing::error!("score state has stopped; {what} event lost");
         }
     }
 }

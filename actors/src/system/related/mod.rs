@@ -35,6 +35,7 @@ use kube_devops::cross::{ObjectKind, SlimKind, SlimRelated};
 
 use super::health::{HEARTBEAT_INTERVAL, Health};
 use super::messages::{RelatedEvent, Shutdown, WatchKinds};
+use super::watch::hand_off;
 use crate::metrics::Metrics;
 
 /// One item of one related watch.
@@ -139,24 +140,13 @@ impl RelatedWatchActor {
     }
 
     fn forward(&mut self, kind: ObjectKind, event: RelatedEvent, ctx: &mut Context<Self>) {
-        match self.scores.try_send(event) {
-            Ok(()) => {}
-            Err(SendError::Full(event)) => {
-                self.metrics
-                    .watch_backpressure_total
-                    .with_label_values(&[resource(kind)])
-                    .inc();
-                let send = self.scores.send(event);
-                ctx.wait(send.into_actor(self).map(|result, _, _| {
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "score state unreachable");
-                    }
-                }));
-            }
-            Err(SendError::Closed(_)) => {
-                tracing::error!("score state has stopped; related object event lost");
-            }
-        }
+        let metrics = &self.metrics;
+        hand_off(self, ctx, &self.scores, event, "related object", || {
+            metrics
+                .watch_backpressure_total
+                .with_label_values(&[resource(kind)])
+                .inc();
+        });
     }
 
     fn stop(&mut self, kind: ObjectKind, ctx: &mut Context<Self>) {
