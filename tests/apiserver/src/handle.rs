@@ -367,6 +367,20 @@ impl ApiServerHandle {
         self.app.watch_epoch.send_modify(|epoch| *epoch += 1);
     }
 
+    /// Expires every watch, whatever versions it has been sent: under one hold of the store,
+    /// ends every open watch stream, writes `marker` (a new object) and forgets the history
+    /// before it, so every client resumes from a version older than the marker and gets
+    /// 410 Gone. (A compaction at the current version alone does not do that: a bookmark
+    /// carries the newest version of any resource, so a watch may already hold exactly that
+    /// one, and resuming from it is valid.) Answers the marker as stored.
+    pub fn expire_watches(&self, marker: Value) -> Result<Value> {
+        let mut state = self.app.store.lock();
+        self.close_watches();
+        let marker = self.create_locked(&mut state, marker)?;
+        state.compact();
+        Ok(marker)
+    }
+
     /// Forgets watch history: every resourceVersion older than now answers 410 Gone.
     pub fn compact(&self) {
         self.app.store.lock().compact();

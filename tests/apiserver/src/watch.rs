@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::app::{App, Context, present};
 use crate::http::{ApiRequest, Reply};
@@ -140,9 +140,12 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
         table: table::wanted(&request.accept)
             .then(|| Include::parse(request.param("includeObject"))),
     };
-    let (start, receiver, seen) = {
+    let (start, receiver, seen, closing) = {
         let state = app.store.lock();
         let receiver = app.store.subscribe();
+        // Subscribed with the start, under the store's lock: a close after this request
+        // ends it even while it is still sending its initial events.
+        let closing = (app.watch_epoch.subscribe(), app.shutdown.subscribe());
         let start = match rv {
             Some(n) if n > 0 && !send_initial => match state.events_since(&ctx.rt.type_key(), n) {
                 Ok(events) => Start::Replay(events),
@@ -150,10 +153,10 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
             },
             _ => Start::Current(state.list(&ctx.rt.type_key(), plan.filter.namespace.as_deref())),
         };
-        (start, receiver, state.current_rv())
+        (start, receiver, state.current_rv(), closing)
     };
     let (sender, stream) = mpsc::channel(256);
-    tokio::spawn(run(app, plan, start, receiver, seen, sender));
+    tokio::spawn(run(app, plan, start, receiver, seen, closing, sender));
     Ok(Reply::Stream(stream))
 }
 
@@ -163,6 +166,7 @@ async fn run(
     start: Start,
     mut receiver: broadcast::Receiver<Arc<StoredEvent>>,
     mut seen: u64,
+    (mut epoch, mut shutdown): (watch::Receiver<u64>, watch::Receiver<bool>),
     sender: mpsc::Sender<Bytes>,
 ) {
     match start {
@@ -191,14 +195,19 @@ async fn run(
             }
         }
     }
-    let mut epoch = app.watch_epoch.subscribe();
-    let mut shutdown = app.shutdown.subscribe();
     let deadline = tokio::time::sleep(plan.timeout);
     tokio::pin!(deadline);
     let mut ticker = tokio::time::interval(app.bookmark_interval);
     ticker.tick().await;
     loop {
+        // Closing first: a closed watch sends nothing more, not even a bookmark carrying
+        // a version written after the close.
         tokio::select! {
+            biased;
+            _ = epoch.changed() => return,
+            _ = shutdown.changed() => return,
+            () = &mut deadline => return,
+            () = sender.closed() => return,
             received = receiver.recv() => match received {
                 Ok(event) => {
                     if event.rv <= seen {
@@ -218,10 +227,6 @@ async fn run(
                     return;
                 }
             }
-            _ = epoch.changed() => return,
-            _ = shutdown.changed() => return,
-            () = &mut deadline => return,
-            () = sender.closed() => return,
         }
     }
 }

@@ -163,6 +163,55 @@ async fn a_watch_from_a_compacted_version_gets_a_410_error_event() {
     );
 }
 
+#[tokio::test]
+async fn expired_watches_get_a_410_even_when_a_bookmark_told_them_the_newest_version() {
+    let config = ServerConfig::new()
+        .simulation(false)
+        .bookmark_interval(Duration::from_millis(10));
+    let (server, client) = server(config).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let created = api
+        .create(&PostParams::default(), &config_map("a", json!({})))
+        .await
+        .expect("create");
+    let newest = rv_of(&created);
+    let mut stream = api
+        .watch(&WatchParams::default(), &newest.to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    // Bookmarks carry the newest version written, so the client may hold exactly that one.
+    let mut held = 0;
+    while held < newest {
+        match next_event(&mut stream).await {
+            Some(WatchEvent::Bookmark(b)) => {
+                held = b.metadata.resource_version.parse().unwrap_or(0)
+            }
+            other => panic!("a bookmark, not {:?}", other.as_ref().map(kind_of)),
+        }
+    }
+    server
+        .expire_watches(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "marker", "namespace": "default"}}))
+        .expect("expire");
+    // The stream ends; whatever it still sent is the version the client resumes from.
+    while let Some(event) = next_event(&mut stream).await {
+        if let WatchEvent::Bookmark(b) = &event {
+            held = b.metadata.resource_version.parse().unwrap_or(held);
+        }
+    }
+    let mut resumed = api
+        .watch(&WatchParams::default(), &held.to_string())
+        .await
+        .expect("watch")
+        .boxed();
+    let event = next_event(&mut resumed).await;
+    assert_eq!(
+        event.as_ref().map(kind_of),
+        Some("ERROR 410 Expired".to_string())
+    );
+}
+
 /// Runs a watcher on ConfigMaps and forwards its events as short strings.
 fn run_watcher(api: Api<ConfigMap>) -> mpsc::UnboundedReceiver<String> {
     run_watcher_with(api, watcher::Config::default())
