@@ -41,6 +41,8 @@ const REPLICAS: usize = 10;
 const DEPLOYMENTS_PER_NAMESPACE: usize = 10;
 /// The namespace of the latency probe's pod.
 const PROBE_NAMESPACE: &str = "scale-probe";
+/// The most pod changes the churn thread writes before it yields.
+const CHURN_BURST: usize = 20;
 
 struct Options {
     pods: usize,
@@ -401,13 +403,16 @@ async fn measure(
     let (stop, reviews) = controller.admission();
     let (mut latency, mut delivery) =
         probe_loop(&handle, client, controller.port, churn_length).await?;
-    let changed = churn.await??;
+    let churned = churn.await??;
     let _ = stop.send(true);
     admission_line("during churn", reviews.await?);
     during.await??;
     println!(
-        "event-to-gauge under {changed} pod changes in {} s: {}; controller {} KiB resident",
+        "event-to-gauge under {} pod changes in {} s ({:.0}/s; {:.2} s inside the writes): {}; controller {} KiB resident",
+        churned.changes,
         o.churn_seconds,
+        churned.changes as f64 / o.churn_seconds.max(1) as f64,
+        churned.writing.as_secs_f64(),
         latency.summary(),
         controller.resident_kib()
     );
@@ -564,38 +569,69 @@ fn pod_names(handle: &ApiServerHandle) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The pod the `n`th change goes to. Changes come in runs of [`CHURN_BURST`] pods of one
+/// namespace (a rollout's shape; `pods` is ordered by namespace), each run in a namespace
+/// picked by a stride over all of them: the test server's workload simulation looks at the
+/// namespaces written since its last pass, so a run costs it one pass instead of one per
+/// change, which at 1,000 changes a second is the difference between keeping up or not.
+fn churn_target(pods: &[(String, String)], n: usize) -> &(String, String) {
+    let run = n / CHURN_BURST;
+    let per_namespace = (REPLICAS * DEPLOYMENTS_PER_NAMESPACE).min(pods.len());
+    let runs_per_namespace = per_namespace.div_ceil(CHURN_BURST);
+    let namespaces = pods.len().div_ceil(per_namespace);
+    let namespace = (run * 7919) % namespaces;
+    let offset = ((run / namespaces) % runs_per_namespace) * CHURN_BURST + n % CHURN_BURST;
+    &pods[(namespace * per_namespace + offset % per_namespace) % pods.len()]
+}
+
+/// What the churn thread did: pod changes made, and the time spent inside the server's
+/// write calls (lock waits included).
+struct Churned {
+    changes: usize,
+    writing: Duration,
+}
+
 /// Changes `rate` pods a second for `length` (their restart counts, which the scores
-/// count), in batches every 10 ms, on a thread of its own; answers how many changes were
-/// made (fewer when the server cannot keep up).
+/// count), on a thread of its own: whenever it is behind it writes what is due, at most
+/// [`CHURN_BURST`] changes at a time, each its own write (the store's lock is taken and
+/// released per change) with a yield after each burst, and sleeps a millisecond whenever it
+/// is on time. Answers what it did (fewer changes when the server cannot keep up).
 fn churn_pods(
     handle: &ApiServerHandle,
     pods: &[(String, String)],
     rate: usize,
     length: Duration,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Churned> {
+    let mut churned = Churned {
+        changes: 0,
+        writing: Duration::ZERO,
+    };
     if pods.is_empty() || rate == 0 {
-        return Ok(0);
+        return Ok(churned);
     }
     let started = Instant::now();
-    let mut done = 0usize;
-    // At most one tick's share per tick: a server slower than `rate` gets a pause every
-    // 10 ms instead of a writer that never lets go of its store (the lock is not fair, so
-    // catching up without pause starved every request, the watches' included).
-    let per_tick = rate.div_ceil(100);
     while started.elapsed() < length {
-        std::thread::sleep(Duration::from_millis(10));
         let due = (started.elapsed().as_secs_f64() * rate as f64) as usize;
-        let due = due.min(done + per_tick);
-        while done < due {
-            let (namespace, name) = &pods[(done * 7919) % pods.len()];
-            handle.set_pod_status(namespace, name, running_status((done % 6) as u32))?;
-            done += 1;
+        if due <= churned.changes {
+            std::thread::sleep(Duration::from_millis(1));
+            continue;
         }
+        let t = Instant::now();
+        for _ in 0..(due - churned.changes).min(CHURN_BURST) {
+            let done = churned.changes;
+            let (namespace, name) = churn_target(pods, done);
+            handle.set_pod_status(namespace, name, running_status((done % 6) as u32))?;
+            churned.changes += 1;
+        }
+        churned.writing += t.elapsed();
+        // Other threads (requests, the simulation) get the lock between bursts: it is not
+        // fair, and a writer that re-took it at once starved every request.
+        std::thread::yield_now();
     }
-    Ok(done)
+    Ok(churned)
 }
 
-/// Compacts the history and closes every watch, then changes the probe pod: the
+/// Expires every watch (closes it and compacts the history past a new write), then changes the probe pod: the
 /// controller's watches resume from a version that is gone, get 410 and list again, and
 /// the change reaches the controller only through that list. The recovery is the time
 /// until the pod watch has finished a list (`init_done` counted once more) and the gauge
@@ -614,12 +650,11 @@ async fn relist(
         .map(|(_, t)| t)
         .unwrap_or_default();
     let (listed, score) = (metric(&before, LISTED), metric(&before, &series));
-    // A write no pod watch delivers, so no watcher can have seen the version compacted to;
-    // then every watch resumes from below it and gets 410 whatever the timing.
-    handle.create(json!({"apiVersion": "v1", "kind": "ConfigMap",
+    // Closed, written past and compacted under one hold of the store: a watch may hold the
+    // newest version from a bookmark (they carry the newest of any resource), so compacting
+    // at it alone let the pod watch resume without a 410 whenever a bookmark came between.
+    handle.expire_watches(json!({"apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "relist-marker", "namespace": PROBE_NAMESPACE}}))?;
-    handle.compact();
-    handle.close_watches();
     let t = Instant::now();
     probe_pod(handle, 5 - probe_restarts(handle))?;
     let mut recovered = None;
