@@ -572,8 +572,8 @@ fn pod_names(handle: &ApiServerHandle) -> Vec<(String, String)> {
 /// The pod the `n`th change goes to. Changes come in runs of [`CHURN_BURST`] pods of one
 /// namespace (a rollout's shape; `pods` is ordered by namespace), each run in a namespace
 /// picked by a stride over all of them: the test server's workload simulation looks at the
-/// namespaces written since its last pass, so a run costs it one pass instead of one per
-/// change, which at 1,000 changes a second is the difference between keeping up or not.
+/// namespaces written since its last pass, so a run written under one hold of the lock
+/// costs it one pass over one namespace instead of one pass per change.
 fn churn_target(pods: &[(String, String)], n: usize) -> &(String, String) {
     let run = n / CHURN_BURST;
     let per_namespace = (REPLICAS * DEPLOYMENTS_PER_NAMESPACE).min(pods.len());
@@ -593,9 +593,9 @@ struct Churned {
 
 /// Changes `rate` pods a second for `length` (their restart counts, which the scores
 /// count), on a thread of its own: whenever it is behind it writes what is due, at most
-/// [`CHURN_BURST`] changes at a time, each its own write (the store's lock is taken and
-/// released per change) with a yield after each burst, and sleeps a millisecond whenever it
-/// is on time. Answers what it did (fewer changes when the server cannot keep up).
+/// [`CHURN_BURST`] changes (each its own write) under one hold of the store's lock, yields
+/// after each burst, and sleeps a millisecond whenever it is on time. Answers what it did
+/// (fewer changes when the server cannot keep up).
 fn churn_pods(
     handle: &ApiServerHandle,
     pods: &[(String, String)],
@@ -616,14 +616,20 @@ fn churn_pods(
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
+        let burst: Vec<_> = (churned.changes..due.min(churned.changes + CHURN_BURST))
+            .map(|n| {
+                let (namespace, name) = churn_target(pods, n);
+                (
+                    namespace.as_str(),
+                    name.as_str(),
+                    running_status((n % 6) as u32),
+                )
+            })
+            .collect();
         let t = Instant::now();
-        for _ in 0..(due - churned.changes).min(CHURN_BURST) {
-            let done = churned.changes;
-            let (namespace, name) = churn_target(pods, done);
-            handle.set_pod_status(namespace, name, running_status((done % 6) as u32))?;
-            churned.changes += 1;
-        }
+        handle.set_pod_statuses(&burst)?;
         churned.writing += t.elapsed();
+        churned.changes += burst.len();
         // Other threads (requests, the simulation) get the lock between bursts: it is not
         // fair, and a writer that re-took it at once starved every request.
         std::thread::yield_now();

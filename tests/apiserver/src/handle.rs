@@ -334,7 +334,29 @@ impl ApiServerHandle {
     /// Replaces a pod's status; the simulated kubelet leaves that pod alone afterwards.
     pub fn set_pod_status(&self, namespace: &str, name: &str, status: Value) -> Result<Value> {
         let mut state = self.app.store.lock();
-        let rt = resolve(&state, &json!({"apiVersion": "v1", "kind": "Pod"}))?;
+        self.set_pod_status_locked(&mut state, namespace, name, status)
+    }
+
+    /// Replaces several pods' statuses (namespace, name, status), one write each, under one
+    /// hold of the store: the workload simulation then looks at their namespaces once, not
+    /// after each write. Fails at the first pod that does not exist (the writes before it
+    /// stay made).
+    pub fn set_pod_statuses(&self, changes: &[(&str, &str, Value)]) -> Result<()> {
+        let mut state = self.app.store.lock();
+        for (namespace, name, status) in changes {
+            self.set_pod_status_locked(&mut state, namespace, name, status.clone())?;
+        }
+        Ok(())
+    }
+
+    fn set_pod_status_locked(
+        &self,
+        state: &mut State,
+        namespace: &str,
+        name: &str,
+        status: Value,
+    ) -> Result<Value> {
+        let rt = resolve(state, &json!({"apiVersion": "v1", "kind": "Pod"}))?;
         let Some(pod) = state.get(&ObjectKey::new(&rt.type_key(), namespace, name)) else {
             return Err(crate::ApiError::not_found("", "pods", name).into());
         };
@@ -344,7 +366,7 @@ impl ApiServerHandle {
             map.insert("status".into(), status);
         }
         let options = WriteOptions::by(HANDLE_MANAGER).for_status();
-        Ok((*lifecycle::update(&mut state, &rt, namespace, name, next, &options)?).clone())
+        Ok((*lifecycle::update(state, &rt, namespace, name, next, &options)?).clone())
     }
 
     /// Fails the next `count` requests that match with a `Status` of HTTP `code`.
