@@ -1,8 +1,8 @@
 //! Starting a server and driving it from a test: [`start`] binds 127.0.0.1, writes a
 //! kubeconfig, registers the Nodes, seeds objects and spawns the HTTP server and the workload simulation on
 //! the caller's tokio runtime. The [`ApiServerHandle`] creates and reads objects directly,
-//! scripts pod status, injects faults, drops watches, compacts history and stops the
-//! server (explicitly or when dropped).
+//! scripts pod status, injects faults, drops watches, compacts history (or both at once, so
+//! every watch gets 410 Gone) and stops the server (explicitly or when dropped).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
