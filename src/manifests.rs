@@ -22,7 +22,10 @@
 //!
 //! Nearly every manifest is written in plain block style: nested mappings and sequences,
 //! one-line scalars, the odd `|` block and `["ALL"]`. `block_yaml` reads exactly that
-//! subset straight into a `serde_json::Value` and declines anything else. A declined
+//! subset into a tree of [`Node`]s (keys and unescaped strings borrowed from the text) and
+//! declines anything else; a sink that decodes typed objects (the audit) reads them from
+//! the nodes with no `serde_json::Value` between, the others get the same `Value` the
+//! general reader would give (see `node`). A declined
 //! document goes to `yaml11`, which builds its value from the events of `saphyr-parser`:
 //! unlike a serde interface, they say whether each scalar was plain or quoted, what tag it
 //! carries and where it is, so errors (syntax, a duplicate key, a merge of a scalar) name

@@ -44,7 +44,12 @@ pub(super) fn read(doc: &str) -> Option<Node<'_>> {
         return None;
     }
     let lines = Line::all(doc);
-    let mut reader = Reader { lines, next: 0 };
+    let mut reader = Reader {
+        lines,
+        next: 0,
+        entries: Entries::new(),
+        items: Vec::new(),
+    };
     let (indent, first) = reader.peek()?;
     if first.starts_with(['-', '{', '[']) {
         return None;
@@ -60,6 +65,11 @@ pub(super) fn read(doc: &str) -> Option<Node<'_>> {
 struct Reader<'a> {
     lines: Vec<Line<'a>>,
     next: usize,
+    /// The entries of the mappings being read, innermost last: each mapping is moved
+    /// out into a list of its exact size when it ends, so no list grows by doubling.
+    entries: Entries<'a>,
+    /// The same for the items of the sequences being read.
+    items: Vec<Node<'a>>,
 }
 
 /// A line, with its indentation measured once (lines are looked at several times).
@@ -138,14 +148,13 @@ impl<'a> Reader<'a> {
 
     /// A block mapping whose keys sit at `indent`.
     fn mapping(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
-        let mut map = Entries::new();
-        self.entries(&mut map, indent, depth)?;
-        Some(Node::Map(map))
+        let start = self.entries.len();
+        self.mapping_entries(start, indent, depth)
     }
 
-    /// The entries of a block mapping whose keys sit at `indent`, added to `map` (which may
-    /// hold a compact mapping's first entry); `None` for a key already there.
-    fn entries(&mut self, map: &mut Entries<'a>, indent: usize, depth: usize) -> Option<()> {
+    /// The entries of a block mapping whose keys sit at `indent`, after those on the stack
+    /// from `start` (a compact mapping's first entry); `None` for a key already there.
+    fn mapping_entries(&mut self, start: usize, indent: usize, depth: usize) -> Option<Node<'a>> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -159,11 +168,13 @@ impl<'a> Reader<'a> {
             self.next += 1;
             let (key, rest) = key(content)?;
             let value = self.value(indent, rest, depth)?;
+            let map = &self.entries[start..];
             if map.len() < SEARCHED_KEYS && map.iter().any(|(k, _)| *k == key) {
                 return None;
             }
-            map.push((key, value));
+            self.entries.push((key, value));
         }
+        let map = self.entries.split_off(start);
         if map.len() > SEARCHED_KEYS {
             let mut keys: Vec<&str> = map.iter().map(|(k, _)| *k).collect();
             keys.sort_unstable();
@@ -171,7 +182,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
         }
-        Some(())
+        Some(Node::Map(map))
     }
 
     /// A block sequence whose `-` indicators sit at `indent`.
@@ -179,7 +190,7 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut items = Vec::new();
+        let start = self.items.len();
         while let Some((at, content)) = self.peek() {
             if at != indent || !is_sequence_item(content) {
                 if at > indent {
@@ -191,7 +202,8 @@ impl<'a> Reader<'a> {
             let after_dash = &content[1..];
             let rest = after_dash.trim_start_matches(' ');
             if rest.is_empty() || rest.starts_with('#') {
-                items.push(self.nested(indent, depth + 1)?);
+                let item = self.nested(indent, depth + 1)?;
+                self.items.push(item);
                 continue;
             }
             if rest.starts_with('-') && is_sequence_item(rest) {
@@ -202,16 +214,18 @@ impl<'a> Reader<'a> {
             match key(rest) {
                 Some((first, value_text)) => {
                     let value = self.value(column, value_text, depth + 1)?;
-                    let mut map = vec![(first, value)];
-                    self.entries(&mut map, column, depth + 1)?;
-                    items.push(Node::Map(map));
+                    let start = self.entries.len();
+                    self.entries.push((first, value));
+                    let map = self.mapping_entries(start, column, depth + 1)?;
+                    self.items.push(map);
                 }
                 None => {
-                    items.push(self.inline(indent, rest)?);
+                    let item = self.inline(indent, rest)?;
+                    self.items.push(item);
                 }
             }
         }
-        Some(Node::Seq(items))
+        Some(Node::Seq(self.items.split_off(start)))
     }
 
     /// The value of a mapping entry whose key sits at `indent`; `rest` follows the colon.
