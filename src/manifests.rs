@@ -22,7 +22,10 @@
 //!
 //! Nearly every manifest is written in plain block style: nested mappings and sequences,
 //! one-line scalars, the odd `|` block and `["ALL"]`. `block_yaml` reads exactly that
-//! subset straight into a `serde_json::Value` and declines anything else. A declined
+//! subset into a tree of [`Node`]s (keys and unescaped strings borrowed from the text) and
+//! declines anything else; a sink that decodes typed objects (the audit) reads them from
+//! the nodes with no `serde_json::Value` between, the others get the same `Value` the
+//! general reader would give (see `node`). A declined
 //! document goes to `yaml11`, which builds its value from the events of `saphyr-parser`:
 //! unlike a serde interface, they say whether each scalar was plain or quoted, what tag it
 //! carries and where it is, so errors (syntax, a duplicate key, a merge of a scalar) name
@@ -44,10 +47,12 @@
 mod block_yaml;
 mod breaks;
 mod files;
+mod node;
 mod yaml11;
 
 use files::read_paths;
 pub use files::{MAX_FILE_BYTES, ReadOptions};
+pub use node::{Node, Tree};
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -81,13 +86,13 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// One object read from the input.
+/// One object read from the input: a `Value`, or the block reader's [`Node`]s.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub struct Document<V = Value> {
     /// Where it came from.
     pub source: Source,
     /// The object.
-    pub value: Value,
+    pub value: V,
 }
 
 /// A problem with the input, always naming the file.
@@ -147,6 +152,14 @@ pub struct Input {
 pub trait InputSink {
     /// An object.
     fn document(&mut self, document: Document);
+    /// An object read by the block reader; a sink that decodes it into typed objects can
+    /// do so without building a `Value` (see [`Node`]). By default, as a `Value`.
+    fn node(&mut self, document: Document<Node<'_>>) {
+        self.document(Document {
+            source: document.source,
+            value: document.value.into_value(),
+        });
+    }
     /// A problem.
     fn error(&mut self, error: InputError);
     /// A file was read (whatever it held).
@@ -217,6 +230,10 @@ impl InputSink for Counting<'_> {
     fn document(&mut self, document: Document) {
         self.seen = true;
         self.sink.document(document);
+    }
+    fn node(&mut self, document: Document<Node<'_>>) {
+        self.seen = true;
+        self.sink.node(document);
     }
     fn error(&mut self, error: InputError) {
         self.seen = true;
@@ -493,14 +510,15 @@ fn parse_yaml(text: &str, file: &str, sink: &mut dyn InputSink) {
         let doc = breaks::normalize(&doc);
         // A document with an LS or PS takes the general reader, whose events have spans.
         let block = match doc.separators.is_empty() {
-            true => block_yaml::parse(&doc.text),
+            true => block_yaml::read(&doc.text),
             false => None,
         };
-        let parsed = match block {
-            Some(value) => Ok(value),
-            None => parse_full_with(&doc.text, &doc.separators),
-        };
-        match parsed {
+        if let Some(node) = block {
+            // The block reader's root is always a mapping.
+            push_value(node, file, index, line, sink);
+            continue;
+        }
+        match parse_full_with(&doc.text, &doc.separators) {
             Ok(Value::Null) => {}
             Ok(value) => push_value(value, file, index, line, sink),
             Err(e) => sink.error(InputError {
@@ -526,19 +544,27 @@ fn parse_full_with(doc: &str, separators: &[usize]) -> Result<Value, yaml11::Err
     yaml11::parse(doc, separators)
 }
 
-fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut dyn InputSink) {
+fn push_value<V: Tree>(
+    value: V,
+    file: &str,
+    document: usize,
+    line: usize,
+    sink: &mut dyn InputSink,
+) {
     let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
+        .get_key("kind")
+        .and_then(Tree::text)
         .is_some_and(|k| k.ends_with("List"))
-        && value.get("items").is_some_and(Value::is_array);
+        && value
+            .get_key("items")
+            .is_some_and(|i| i.seq_len().is_some());
     let source = |item| Source {
         file: file.to_owned(),
         document,
         item,
         line,
     };
-    if !value.is_object() {
+    if !value.is_map() {
         sink.error(InputError {
             file: file.to_owned(),
             document: Some(document),
@@ -550,22 +576,20 @@ fn push_value(value: Value, file: &str, document: usize, line: usize, sink: &mut
         return;
     }
     if is_list {
-        if let Value::Object(mut map) = value
-            && let Some(Value::Array(items)) = map.remove("items")
-        {
-            for (i, item) in items.into_iter().enumerate() {
-                sink.document(Document {
-                    source: source(Some(i)),
-                    value: item,
-                });
-            }
+        for (i, item) in value.into_items("items").into_iter().flatten().enumerate() {
+            let document = Document {
+                source: source(Some(i)),
+                value: item,
+            };
+            V::hand_to(document, sink);
         }
         return;
     }
-    sink.document(Document {
+    let document = Document {
         source: source(None),
         value,
-    });
+    };
+    V::hand_to(document, sink);
 }
 
 #[cfg(test)]

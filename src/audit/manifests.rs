@@ -7,8 +7,8 @@
 
 use super::Auditor;
 use crate::cross::{related_from_json, related_kind};
-use crate::facts::{WorkloadKind, at, facts_from_json};
-use crate::manifests::{Document, Input, InputError, InputSink};
+use crate::facts::{WorkloadKind, at, facts_from_tree};
+use crate::manifests::{Document, Input, InputError, InputSink, Node, Tree};
 
 /// Why an object of a kind without pods is listed as not judged.
 const NO_POD_TEMPLATE: &str = "kind has no pod template";
@@ -74,6 +74,12 @@ impl InputSink for ManifestAudit<'_> {
             self.decode_errors.push(e);
         }
     }
+    fn node(&mut self, document: Document<Node<'_>>) {
+        self.read.documents += 1;
+        if let Some(e) = audit_document(self.auditor, document) {
+            self.decode_errors.push(e);
+        }
+    }
     fn error(&mut self, error: InputError) {
         self.read.read_errors += 1;
         self.auditor.error(error);
@@ -85,10 +91,10 @@ impl InputSink for ManifestAudit<'_> {
 }
 
 /// Judges one document; an object that cannot be decoded comes back as an error.
-fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
+fn audit_document<V: Tree>(auditor: &mut Auditor, doc: Document<V>) -> Option<InputError> {
     let text = |path: &[&str]| {
         at(&doc.value, path)
-            .and_then(|v| v.as_str())
+            .and_then(Tree::text)
             .unwrap_or("")
             .to_owned()
     };
@@ -132,7 +138,7 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
         auditor.skip(format!("{ns}/{kind}/{name}"), Some(source), why);
     };
     if WorkloadKind::from_kind(&kind).is_some() {
-        match facts_from_json(doc.value) {
+        match facts_from_tree(doc.value) {
             Ok(Some(facts)) => auditor.add(&facts, Some(doc.source)),
             // A kind of another API group that shares one of our names (a Volcano Job).
             Ok(None) => not_judged(auditor, doc.source, "kind of another API group"),
@@ -141,7 +147,7 @@ fn audit_document(auditor: &mut Auditor, doc: Document) -> Option<InputError> {
         return None;
     }
     if auditor.cross.is_some() && related_kind(&api_version, &kind).is_some() {
-        match related_from_json(doc.value) {
+        match related_from_json(doc.value.into_json()) {
             Ok(Some(object)) => {
                 if !auditor.add_related(object, Some(doc.source.clone())) {
                     not_judged(auditor, doc.source, NO_POD_TEMPLATE);

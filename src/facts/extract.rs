@@ -21,6 +21,7 @@ use super::{
     ContainerFacts, ContainerRole, HostPathVolume, ObjectRef, OwnerRef, PodFacts, PodRuntime,
     ResourceFacts, SecurityFacts, WorkloadKind,
 };
+use crate::manifests::Tree;
 use crate::policy::exemptions::Exemption;
 
 /// Why an object could not be turned into facts.
@@ -102,14 +103,20 @@ pub fn facts_from_pod(pod: &Pod) -> PodFacts {
 ///
 /// A missing namespace is read as `default`, as `kubectl apply` would place it.
 pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, FactsError> {
+    facts_from_tree(value)
+}
+
+/// [`facts_from_json`] of a parsed object of either form (see [`Tree`]): the block
+/// reader's nodes are decoded into the typed object without a `Value` between.
+pub fn facts_from_tree<V: Tree>(value: V) -> Result<Option<PodFacts>, FactsError> {
     let kind_str = value
-        .get("kind")
-        .and_then(|k| k.as_str())
+        .get_key("kind")
+        .and_then(Tree::text)
         .ok_or(FactsError::MissingKind)?
         .to_owned();
     let api_version = value
-        .get("apiVersion")
-        .and_then(|v| v.as_str())
+        .get_key("apiVersion")
+        .and_then(Tree::text)
         .unwrap_or("");
     // An object that names no apiVersion is read by its kind alone.
     let kind = match api_version {
@@ -121,7 +128,7 @@ pub fn facts_from_json(value: serde_json::Value) -> Result<Option<PodFacts>, Fac
     };
     let name = at(&value, &["metadata", "name"])
         .or_else(|| at(&value, &["metadata", "generateName"]))
-        .and_then(|n| n.as_str())
+        .and_then(Tree::text)
         .unwrap_or("")
         .to_owned();
     // Counted before decoding, so an oversized object costs no typed copy.
@@ -274,7 +281,7 @@ pub(super) struct PodMeta<'a> {
 }
 
 /// Containers of every list in the pod spec of `value`, read as `kind`.
-fn container_count(value: &serde_json::Value, kind: WorkloadKind) -> usize {
+fn container_count<V: Tree>(value: &V, kind: WorkloadKind) -> usize {
     let path: &[&str] = match kind {
         WorkloadKind::Pod => &["spec"],
         WorkloadKind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
@@ -285,25 +292,20 @@ fn container_count(value: &serde_json::Value, kind: WorkloadKind) -> usize {
     };
     ["containers", "initContainers", "ephemeralContainers"]
         .iter()
-        .filter_map(|list| spec.get(list))
-        .filter_map(serde_json::Value::as_array)
-        .map(Vec::len)
+        .filter_map(|list| spec.get_key(list))
+        .filter_map(Tree::seq_len)
         .sum()
 }
 
 /// The value at `path`, a list of mapping keys: what [`serde_json::Value::pointer`] finds
 /// at `/a/b`, without parsing and unescaping the pointer on every call.
-pub fn at<'v>(value: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
-    path.iter()
-        .try_fold(value, |v, key| v.as_object()?.get(*key))
+pub fn at<'v, V: Tree>(value: &'v V, path: &[&str]) -> Option<&'v V> {
+    path.iter().try_fold(value, |v, key| v.get_key(key))
 }
 
-fn decode<T: DeserializeOwned>(
-    value: serde_json::Value,
-    kind: &str,
-    name: &str,
-) -> Result<T, FactsError> {
-    serde_json::from_value(value).map_err(|e| FactsError::Invalid {
+/// Decodes `value` as `serde_json::from_value` would (the same object, the same error).
+fn decode<T: DeserializeOwned>(value: impl Tree, kind: &str, name: &str) -> Result<T, FactsError> {
+    T::deserialize(value).map_err(|e| FactsError::Invalid {
         kind: kind.to_owned(),
         name: name.to_owned(),
         reason: e.to_string(),

@@ -13,7 +13,8 @@ mod slim;
 
 pub use derived::{APPARMOR_ANNOTATION_PREFIX, is_sensitive_env_name};
 pub use extract::{
-    FactsError, PodTemplateSource, at, facts_from_json, facts_from_pod, facts_from_workload,
+    FactsError, PodTemplateSource, at, facts_from_json, facts_from_pod, facts_from_tree,
+    facts_from_workload,
 };
 pub(crate) use slim::kept_annotations;
 pub use slim::{SlimObject, SlimPod};

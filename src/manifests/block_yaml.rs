@@ -14,9 +14,17 @@
 //! them, with the same function: `kubectl`'s YAML 1.1 rules (`yes` and `on` are booleans,
 //! `0644` is octal 420), see `yaml11`.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
+use super::node::Node;
 use super::yaml11;
+
+/// The entries of a mapping as they are read.
+type Entries<'a> = Vec<(&'a str, Node<'a>)>;
+
+/// Mappings up to this many entries look for a duplicate key as each is added; larger
+/// ones sort their keys once at the end (a linear search per key would be quadratic).
+const SEARCHED_KEYS: usize = 32;
 
 /// Deepest nesting read here; deeper documents go to the full parser and its limit.
 const MAX_DEPTH: usize = 64;
@@ -24,13 +32,24 @@ const MAX_DEPTH: usize = 64;
 /// Longest plain key read here (the full parser refuses keys over 1,024 characters).
 const MAX_KEY: usize = 256;
 
-/// Reads `doc` if it stays inside the subset.
-pub(super) fn parse(doc: &str) -> Option<Value> {
+/// Reads `doc` into a `Value` if it stays inside the subset.
+#[cfg(test)]
+pub(super) fn parse(doc: &str) -> Option<serde_json::Value> {
+    read(doc).map(Node::into_value)
+}
+
+/// Reads `doc` if it stays inside the subset; strings without escapes borrow from it.
+pub(super) fn read(doc: &str) -> Option<Node<'_>> {
     if !doc.is_ascii() || memchr::memchr2(b'\t', b'\r', doc.as_bytes()).is_some() {
         return None;
     }
     let lines = Line::all(doc);
-    let mut reader = Reader { lines, next: 0 };
+    let mut reader = Reader {
+        lines,
+        next: 0,
+        entries: Entries::new(),
+        items: Vec::new(),
+    };
     let (indent, first) = reader.peek()?;
     if first.starts_with(['-', '{', '[']) {
         return None;
@@ -46,6 +65,11 @@ pub(super) fn parse(doc: &str) -> Option<Value> {
 struct Reader<'a> {
     lines: Vec<Line<'a>>,
     next: usize,
+    /// The entries of the mappings being read, innermost last: each mapping is moved
+    /// out into a list of its exact size when it ends, so no list grows by doubling.
+    entries: Entries<'a>,
+    /// The same for the items of the sequences being read.
+    items: Vec<Node<'a>>,
 }
 
 /// A line, with its indentation measured once (lines are looked at several times).
@@ -107,7 +131,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A node that starts on the next content line, more indented than `parent`.
-    fn nested(&mut self, parent: usize, depth: usize) -> Option<Value> {
+    fn nested(&mut self, parent: usize, depth: usize) -> Option<Node<'a>> {
         match self.peek() {
             Some((indent, content)) if indent > parent => {
                 if is_sequence_item(content) {
@@ -118,20 +142,19 @@ impl<'a> Reader<'a> {
                     self.mapping(indent, depth)
                 }
             }
-            _ => Some(Value::Null),
+            _ => Some(Node::Null),
         }
     }
 
     /// A block mapping whose keys sit at `indent`.
-    fn mapping(&mut self, indent: usize, depth: usize) -> Option<Value> {
-        let mut map = Map::new();
-        self.entries(&mut map, indent, depth)?;
-        Some(Value::Object(map))
+    fn mapping(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
+        let start = self.entries.len();
+        self.mapping_entries(start, indent, depth)
     }
 
-    /// The entries of a block mapping whose keys sit at `indent`, added to `map` (which may
-    /// hold a compact mapping's first entry); `None` for a key already there.
-    fn entries(&mut self, map: &mut Map<String, Value>, indent: usize, depth: usize) -> Option<()> {
+    /// The entries of a block mapping whose keys sit at `indent`, after those on the stack
+    /// from `start` (a compact mapping's first entry); `None` for a key already there.
+    fn mapping_entries(&mut self, start: usize, indent: usize, depth: usize) -> Option<Node<'a>> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -145,19 +168,29 @@ impl<'a> Reader<'a> {
             self.next += 1;
             let (key, rest) = key(content)?;
             let value = self.value(indent, rest, depth)?;
-            if map.insert(key.to_owned(), value).is_some() {
+            let map = &self.entries[start..];
+            if map.len() < SEARCHED_KEYS && map.iter().any(|(k, _)| *k == key) {
+                return None;
+            }
+            self.entries.push((key, value));
+        }
+        let map = self.entries.split_off(start);
+        if map.len() > SEARCHED_KEYS {
+            let mut keys: Vec<&str> = map.iter().map(|(k, _)| *k).collect();
+            keys.sort_unstable();
+            if keys.windows(2).any(|pair| pair[0] == pair[1]) {
                 return None;
             }
         }
-        Some(())
+        Some(Node::Map(map))
     }
 
     /// A block sequence whose `-` indicators sit at `indent`.
-    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Value> {
+    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Node<'a>> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let mut items = Vec::new();
+        let start = self.items.len();
         while let Some((at, content)) = self.peek() {
             if at != indent || !is_sequence_item(content) {
                 if at > indent {
@@ -169,7 +202,8 @@ impl<'a> Reader<'a> {
             let after_dash = &content[1..];
             let rest = after_dash.trim_start_matches(' ');
             if rest.is_empty() || rest.starts_with('#') {
-                items.push(self.nested(indent, depth + 1)?);
+                let item = self.nested(indent, depth + 1)?;
+                self.items.push(item);
                 continue;
             }
             if rest.starts_with('-') && is_sequence_item(rest) {
@@ -179,22 +213,23 @@ impl<'a> Reader<'a> {
             let column = indent + 1 + (after_dash.len() - rest.len());
             match key(rest) {
                 Some((first, value_text)) => {
-                    let mut map = Map::new();
                     let value = self.value(column, value_text, depth + 1)?;
-                    map.insert(first.to_owned(), value);
-                    self.entries(&mut map, column, depth + 1)?;
-                    items.push(Value::Object(map));
+                    let start = self.entries.len();
+                    self.entries.push((first, value));
+                    let map = self.mapping_entries(start, column, depth + 1)?;
+                    self.items.push(map);
                 }
                 None => {
-                    items.push(self.inline(indent, rest)?);
+                    let item = self.inline(indent, rest)?;
+                    self.items.push(item);
                 }
             }
         }
-        Some(Value::Array(items))
+        Some(Node::Seq(self.items.split_off(start)))
     }
 
     /// The value of a mapping entry whose key sits at `indent`; `rest` follows the colon.
-    fn value(&mut self, indent: usize, rest: &'a str, depth: usize) -> Option<Value> {
+    fn value(&mut self, indent: usize, rest: &'a str, depth: usize) -> Option<Node<'a>> {
         let rest = rest.trim_start_matches(' ');
         if !rest.is_empty() && !rest.starts_with('#') {
             return self.inline(indent, rest);
@@ -209,14 +244,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A value written on its entry's line; the following lines must not continue it.
-    fn inline(&mut self, indent: usize, text: &'a str) -> Option<Value> {
+    fn inline(&mut self, indent: usize, text: &'a str) -> Option<Node<'a>> {
         let value = match text.as_bytes()[0] {
             b'|' => return self.literal(indent, text),
             b'"' => scalar_end(double_quoted(text)?)?,
             b'\'' => scalar_end(single_quoted(text)?)?,
             b'[' => flow_sequence(text)?,
             b'{' => match without_comment(text) {
-                "{}" => Value::Object(Map::new()),
+                "{}" => Node::Map(Entries::new()),
                 _ => return None,
             },
             _ => plain(text)?,
@@ -229,7 +264,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A literal block scalar (`|` or `|-`) under an entry at `indent`.
-    fn literal(&mut self, indent: usize, header: &str) -> Option<Value> {
+    fn literal(&mut self, indent: usize, header: &str) -> Option<Node<'a>> {
         let strip = match without_comment(header) {
             "|" => false,
             "|-" => true,
@@ -278,7 +313,7 @@ impl<'a> Reader<'a> {
         self.next = end;
         match self.peek() {
             Some((at, _)) if at > indent => None,
-            _ => Some(Value::String(text)),
+            _ => Some(Node::Str(Cow::Owned(text))),
         }
     }
 }
@@ -342,20 +377,27 @@ fn has_mapping_indicator(text: &str) -> bool {
 }
 
 /// What may follow a quoted scalar on its line: spaces and a comment.
-fn scalar_end((value, after): (String, &str)) -> Option<Value> {
+fn scalar_end<'a>((value, after): (Cow<'a, str>, &str)) -> Option<Node<'a>> {
     let after_trimmed = after.trim_start_matches(' ');
     let ok = after_trimmed.is_empty()
         || (after_trimmed.starts_with('#') && after_trimmed.len() < after.len());
-    ok.then_some(Value::String(value))
+    ok.then_some(Node::Str(value))
 }
 
-/// A one-line double-quoted scalar with the common escapes; returns it and what follows.
-fn double_quoted(text: &str) -> Option<(String, &str)> {
+/// A one-line double-quoted scalar with the common escapes; returns it (borrowed when it
+/// has no escapes) and what follows.
+fn double_quoted(text: &str) -> Option<(Cow<'_, str>, &str)> {
+    let body = &text[1..];
+    if let Some(end) = memchr::memchr2(b'"', b'\\', body.as_bytes())
+        && body.as_bytes()[end] == b'"'
+    {
+        return Some((Cow::Borrowed(&body[..end]), &body[end + 1..]));
+    }
     let mut out = String::new();
     let mut chars = text[1..].char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return Some((out, &text[i + 2..])),
+            '"' => return Some((Cow::Owned(out), &text[i + 2..])),
             '\\' => out.push(match chars.next()?.1 {
                 '\\' => '\\',
                 '"' => '"',
@@ -371,7 +413,7 @@ fn double_quoted(text: &str) -> Option<(String, &str)> {
 }
 
 /// A one-line single-quoted scalar; returns it and what follows.
-fn single_quoted(text: &str) -> Option<(String, &str)> {
+fn single_quoted(text: &str) -> Option<(Cow<'_, str>, &str)> {
     let mut out = String::new();
     let body = &text[1..];
     let mut from = 0;
@@ -382,27 +424,27 @@ fn single_quoted(text: &str) -> Option<(String, &str)> {
             out.push('\'');
             from = i + 2;
         } else {
-            return Some((out, &body[i + 1..]));
+            return Some((Cow::Owned(out), &body[i + 1..]));
         }
     }
 }
 
 /// `[]`, or a one-line flow sequence of quoted scalars and plain words.
-fn flow_sequence(text: &str) -> Option<Value> {
+fn flow_sequence(text: &str) -> Option<Node<'_>> {
     let mut items = Vec::new();
     let mut rest = text[1..].trim_start_matches(' ');
     if let Some(after) = rest.strip_prefix(']') {
-        return scalar_end((String::new(), after)).map(|_| Value::Array(items));
+        return scalar_end((Cow::Borrowed(""), after)).map(|_| Node::Seq(items));
     }
     loop {
         let (item, after) = match rest.as_bytes().first()? {
             b'"' => {
                 let (s, after) = double_quoted(rest)?;
-                (Value::String(s), after)
+                (Node::Str(s), after)
             }
             b'\'' => {
                 let (s, after) = single_quoted(rest)?;
-                (Value::String(s), after)
+                (Node::Str(s), after)
             }
             _ => {
                 let end = rest
@@ -430,7 +472,7 @@ fn flow_sequence(text: &str) -> Option<Value> {
                 return None;
             }
         } else if let Some(end) = after.strip_prefix(']') {
-            return scalar_end((String::new(), end)).map(|_| Value::Array(items));
+            return scalar_end((Cow::Borrowed(""), end)).map(|_| Node::Seq(items));
         } else {
             return None;
         }
@@ -438,7 +480,7 @@ fn flow_sequence(text: &str) -> Option<Value> {
 }
 
 /// A one-line plain scalar in block context.
-fn plain(text: &str) -> Option<Value> {
+fn plain(text: &str) -> Option<Node<'_>> {
     let first = text.as_bytes()[0];
     let starts_well = first.is_ascii_alphanumeric()
         || matches!(
@@ -458,8 +500,17 @@ fn plain(text: &str) -> Option<Value> {
 
 /// Resolves a plain scalar as the general reader does (go-yaml v2's YAML 1.1 rules, see
 /// `yaml11`); `None` for an infinity or NaN, whose error the general reader words.
-fn resolve(word: &str) -> Option<Value> {
-    yaml11::json(yaml11::resolve(word), word)
+fn resolve(word: &str) -> Option<Node<'_>> {
+    Some(match yaml11::resolve(word) {
+        yaml11::Plain::Str => Node::Str(Cow::Borrowed(word)),
+        plain => match yaml11::json(plain, word)? {
+            serde_json::Value::Null => Node::Null,
+            serde_json::Value::Bool(b) => Node::Bool(b),
+            serde_json::Value::Number(n) => Node::Number(n),
+            // Only a plain string resolves to a string, and that was read above.
+            _ => return None,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -306,3 +306,36 @@ proptest::proptest! {
         proptest::prop_assert_eq!(ours, expected);
     }
 }
+
+/// Mappings of every size around the point where duplicate keys stop being searched for
+/// one by one: read as the general reader reads them, and declined with a duplicate
+/// anywhere, nested in a compact mapping too.
+#[test]
+fn a_duplicate_key_is_declined_in_mappings_of_every_size() {
+    for size in [1, 2, 31, 32, 33, 34, 80] {
+        let keys: Vec<String> = (0..size).map(|i| format!("k{i}")).collect();
+        let block = |keys: &[String]| {
+            let entries: String = keys.iter().map(|k| format!("{k}: 1\n")).collect();
+            let item: String = keys.iter().map(|k| format!("  {k}: 1\n")).collect();
+            [entries, format!("a:\n-{}", &item[1..])]
+        };
+        for doc in block(&keys) {
+            assert_eq!(
+                parse(&doc).ok_or("declined"),
+                full_parse(&doc).map_err(|_| "error")
+            );
+            assert!(parse(&doc).is_some(), "{size} keys");
+        }
+        for (from, to) in [(0, size - 1), (size - 1, 0), (size / 2, size - 1)] {
+            if from == to {
+                continue;
+            }
+            let mut duplicated = keys.clone();
+            duplicated[to] = keys[from].clone();
+            for doc in block(&duplicated) {
+                assert_eq!(parse(&doc), None, "{size} keys, {from} as {to}");
+                assert!(full_parse(&doc).is_err());
+            }
+        }
+    }
+}

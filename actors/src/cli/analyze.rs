@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use kube_devops::audit::{AuditReport, Auditor, ManifestAudit, audit_cluster};
 use kube_devops::checks::Severity;
-use kube_devops::manifests::{self, Document, InputError, InputSink, ReadOptions};
+use kube_devops::manifests::{self, Document, InputError, InputSink, Node, ReadOptions};
 use kube_devops::policy::bundles::{BUNDLE_NAMES, bundle};
 use kube_devops::policy::strict::policy_from_value;
 use kube_devops::policy::{
@@ -290,6 +290,9 @@ struct WarnSkipped<'a, 'b>(&'a mut ManifestAudit<'b>);
 impl InputSink for WarnSkipped<'_, '_> {
     fn document(&mut self, document: Document) {
         self.0.document(document);
+    }
+    fn node(&mut self, document: Document<Node<'_>>) {
+        self.0.node(document);
     }
     fn error(&mut self, error: InputError) {
         self.0.error(error);
