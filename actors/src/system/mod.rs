@@ -10,7 +10,8 @@
 //! Cross-resource checks are judged live from watches of the related kinds the policies
 //! in force need ([`related`]).
 //! Shutdown has one owner and one order: readiness off, stop the watches and the operator,
-//! release the lease, drain HTTP, exit 0.
+//! release the lease, drain HTTP, exit 0. With the webhook, every thread but the webhook's
+//! runs at a lower priority (`http::threads`), so reviews are answered first.
 
 pub mod admission;
 pub mod certificates;
@@ -37,7 +38,7 @@ use kube_devops::policy::PolicySet;
 
 use self::admission::SnapshotCell;
 use self::enforcer::EnforcerActor;
-use self::health::{Health, PODS, POLICIES, Readiness};
+use self::health::{Health, PODS, POLICIES, RELATED, Readiness};
 use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
 use self::messages::{NotifyPodChanges, NotifyRelatedKinds, Shutdown};
 use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
@@ -46,6 +47,7 @@ use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
 use crate::http::dashboard::{DashboardState, configure as dashboard_routes};
 use crate::http::ops::{self, OpsState};
+use crate::http::threads;
 use crate::metrics::Metrics;
 
 /// How long HTTP connections may drain at shutdown.
@@ -202,6 +204,13 @@ async fn start(
                     .map_err(|e| {
                         anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
                     })?;
+            // Once the webhook's workers run, this thread (the actors: watches, decoding,
+            // scores, writes) yields to them; the ops server's workers do the same.
+            let started = runtime.server.workers_started();
+            actix::spawn(async move {
+                started.await;
+                threads::background();
+            });
             Some(runtime)
         }
         None => None,
@@ -221,7 +230,8 @@ async fn start(
     } else {
         &[PODS]
     };
-    let readiness = Readiness::new(health.clone(), ops_watches);
+    // The related-object watches that run gate readiness too: scores need what they list.
+    let readiness = Readiness::new(health.clone(), ops_watches).with_group(RELATED);
     let board = DashboardState {
         data: scores.clone().recipient(),
         policies: Some(policies.clone().recipient()),
@@ -238,7 +248,12 @@ async fn start(
     };
     let access = options.ops_access.clone().map(web::Data::from);
     let base = options.dashboard_base_path.clone();
+    let lowered = options.webhook.is_some();
     let server = HttpServer::new(move || {
+        // Called once on each worker thread as it starts.
+        if lowered {
+            threads::background();
+        }
         let mut app = App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(board.clone()));
