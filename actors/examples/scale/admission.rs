@@ -162,6 +162,9 @@ pub struct Samples {
     pub latency: Percentiles,
     /// Of those, the time to write the request.
     pub written: Percentiles,
+    /// And the time from the request written to the answer read (the webhook's share:
+    /// its scheduling, TLS, HTTP and judging, and the client waking to read).
+    pub answered: Percentiles,
     /// How late the sampling thread woke from its 10 ms sleeps: the scheduling delay any
     /// thread of the harness sees, which the latencies include.
     pub late: Percentiles,
@@ -255,6 +258,9 @@ async fn sample(dir: &Path, port: u16, namespace: &str, stop: &AtomicBool) -> Sa
             Some((200, phases)) => {
                 samples.latency.add(phases.total);
                 samples.written.add(phases.written);
+                samples
+                    .answered
+                    .add(phases.total.saturating_sub(phases.written));
                 if phases.total > SLOW {
                     samples.slow.push((at, phases));
                 }

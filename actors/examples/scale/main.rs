@@ -452,8 +452,12 @@ async fn admission_line(
         samples.failed
     );
     println!(
-        "  request written: {}; the client thread's wake-up delay: {}",
+        "  request written: {}; written to answered: {}",
         samples.written.summary(),
+        samples.answered.summary()
+    );
+    println!(
+        "  the client thread's wake-up delay: {}",
         samples.late.summary()
     );
     if let Some(after) = Handling::read(port).await {
