@@ -108,12 +108,7 @@ async fn a_pdb_clears_missing_pdb_live_and_its_deletion_brings_it_back() {
     // The check arrives with the namespace's DevOpsPolicy: the PodDisruptionBudget watch
     // starts then, not at start-up.
     assert!(!c.log_text().contains("poddisruptionbudgets"));
-    h.create(policy(
-        "shop",
-        "reliability",
-        json!({"checks": {"missingPodDisruptionBudget": {}}}),
-    ))
-    .unwrap();
+    h.create(pdb_policy()).unwrap();
     failing(
         &c,
         "missingPodDisruptionBudget",
@@ -149,14 +144,7 @@ async fn a_pdb_clears_missing_pdb_live_and_its_deletion_brings_it_back() {
     .await;
 
     // No policy needs PodDisruptionBudgets any more: the watch stops, the finding goes.
-    delete(
-        &h,
-        "devops.stochastic.io/v1",
-        "devopspolicies",
-        Some("shop"),
-        "reliability",
-    )
-    .await;
+    delete_pdb_policy(&h).await;
     failing(&c, "missingPodDisruptionBudget", 0, "the policy gone").await;
     eventually(LIMIT, "watch stopped", || {
         c.log_text()
@@ -284,12 +272,24 @@ async fn network_policies_services_and_cluster_admin_bindings_are_judged_live_an
     assert_eq!(s["cluster"].as_f64().unwrap(), bare, "{s}");
 }
 
+/// The namespace `shop`'s DevOpsPolicy asking for `missingPodDisruptionBudget`.
 fn pdb_policy() -> Value {
     policy(
         "shop",
         "reliability",
         json!({"checks": {"missingPodDisruptionBudget": {}}}),
     )
+}
+
+async fn delete_pdb_policy(h: &ApiServerHandle) {
+    delete(
+        h,
+        "devops.stochastic.io/v1",
+        "devopspolicies",
+        Some("shop"),
+        "reliability",
+    )
+    .await;
 }
 
 /// Waits until `/readyz` answers 503 naming `why`.
@@ -325,14 +325,7 @@ async fn readiness_waits_for_a_needed_related_watch_and_not_for_one_no_policy_ne
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // No policy needs PodDisruptionBudgets any more: the watch stops and no longer gates.
-    delete(
-        &h,
-        "devops.stochastic.io/v1",
-        "devopspolicies",
-        Some("shop"),
-        "reliability",
-    )
-    .await;
+    delete_pdb_policy(&h).await;
     ready(&c).await;
     assert!(
         c.log_text()
@@ -347,6 +340,13 @@ async fn a_silent_related_watch_the_api_does_not_answer_for_turns_readiness_off(
     h.create(pdb_policy()).unwrap();
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
     ready(&c).await;
+    eventually(LIMIT, "the PDB watch listed", || {
+        c.log_text()
+            .lines()
+            .any(|l| l.contains("related watch synced") && l.contains("poddisruptionbudgets"))
+            .then_some(())
+    })
+    .await;
     // New requests for PodDisruptionBudgets hang; the open watch stays open and silent.
     h.delay_next(
         RequestMatch::any().resource("poddisruptionbudgets"),
@@ -381,12 +381,14 @@ async fn a_related_watch_lists_in_pages_where_streaming_lists_are_refused() {
         "missing PDB on each pod",
     )
     .await;
-    let log = c.log_text();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("listing in pages") && l.contains("poddisruptionbudgets")),
-        "the PDB watch did not fall back: {log}"
-    );
+    // The finding needs no PDB listed, so the fallback may come just after it.
+    eventually(LIMIT, "the PDB watch listing in pages", || {
+        c.log_text()
+            .lines()
+            .any(|l| l.contains("listing in pages") && l.contains("poddisruptionbudgets"))
+            .then_some(())
+    })
+    .await;
     // Watching goes on after the paginated list.
     h.create(pdb("shop", "web", "web")).unwrap();
     failing(&c, "missingPodDisruptionBudget", 0, "the PDB clears it").await;
