@@ -6,7 +6,9 @@
 //! keep-alive HTTPS connection until told to stop, from a thread of its own ([`Sampler`]):
 //! as [`Percentiles`], with each slow review's phases (request written, first byte of the
 //! answer, answer read) and the sampling thread's own wake-up delay; reviews that fail or
-//! answer anything but 200 are counted apart.
+//! answer anything but 200 are counted apart. [`report`] prints them beside the webhook's
+//! own handling times over the same window, from its histogram on the ops server
+//! ([`Handling`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::probe::Percentiles;
+use crate::probe::{Percentiles, http_get};
 
 /// Writes a CA and a serving certificate for 127.0.0.1 into `dir`.
 pub fn certificates(dir: &Path) -> anyhow::Result<()> {
@@ -276,4 +278,74 @@ async fn sample(dir: &Path, port: u16, namespace: &str, stop: &AtomicBool) -> Sa
         samples.late.add(slept.elapsed().saturating_sub(PERIOD));
     }
     samples
+}
+
+/// Stops a sampler and prints its latencies, the slowest reviews' phases and the
+/// webhook's own handling times over the same window.
+pub async fn report(
+    when: &str,
+    reviews: Sampler,
+    handled: Handling,
+    port: u16,
+) -> anyhow::Result<()> {
+    let mut samples = reviews.stop().await?;
+    println!(
+        "admission reviews {when}: {}; {} without a 200 answer",
+        samples.latency.summary(),
+        samples.failed
+    );
+    println!(
+        "  request written: {}; written to answered: {}",
+        samples.written.summary(),
+        samples.answered.summary()
+    );
+    println!(
+        "  the client thread's wake-up delay: {}",
+        samples.late.summary()
+    );
+    if let Some(after) = Handling::read(port).await {
+        let before = handled;
+        let (count, sum) = (after.count - before.count, after.sum - before.sum);
+        println!(
+            "  handled by the webhook (its histogram, every review in the window): {count:.0}, \
+             mean {:.3} ms, {:.0} over 1 ms, {:.0} over 5 ms",
+            if count > 0.0 {
+                sum / count * 1000.0
+            } else {
+                0.0
+            },
+            count - (after.within_1ms - before.within_1ms),
+            count - (after.within_5ms - before.within_5ms),
+        );
+    }
+    println!("  {} reviews over 5 ms; the slowest:", samples.slow_count());
+    for line in samples.slowest(5) {
+        println!("    {line}");
+    }
+    Ok(())
+}
+
+/// The controller's `webhook_request_duration_seconds` histogram (its handlers' own time,
+/// from the request head to the answer built).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Handling {
+    count: f64,
+    sum: f64,
+    within_1ms: f64,
+    within_5ms: f64,
+}
+
+impl Handling {
+    /// The histogram as the ops server on `port` exports it now.
+    pub async fn read(port: u16) -> Option<Handling> {
+        const NAME: &str = "kube_devops_webhook_request_duration_seconds";
+        let (_, text) = http_get(port, "/metrics").await?;
+        let series = |suffix: &str| crate::probe::metric(&text, &format!("{NAME}{suffix}"));
+        Some(Handling {
+            count: series("_count")?,
+            sum: series("_sum")?,
+            within_1ms: series("_bucket{le=\"0.001\"}")?,
+            within_5ms: series("_bucket{le=\"0.005\"}")?,
+        })
+    }
 }

@@ -332,9 +332,11 @@ impl Controller {
 
     /// Samples admission latency until the sampler is stopped; the webhook's own handling
     /// times are read from the controller's histogram at both ends.
-    async fn admission(&self) -> anyhow::Result<(admission::Sampler, Handling)> {
+    async fn admission(&self) -> anyhow::Result<(admission::Sampler, admission::Handling)> {
         // Before the ops server listens, nothing has been handled yet.
-        let before = Handling::read(self.port).await.unwrap_or_default();
+        let before = admission::Handling::read(self.port)
+            .await
+            .unwrap_or_default();
         let sampler =
             admission::Sampler::start(self.certificates.path(), self.webhook_port, "team-0000")?;
         Ok((sampler, before))
@@ -390,7 +392,7 @@ async fn measure(
         cpu_seconds(controller.child.id()).unwrap_or(0.0),
         cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
     );
-    admission_line("during the sync", reviews, handled, controller.port).await?;
+    admission::report("during the sync", reviews, handled, controller.port).await?;
     sync.await??;
     let converged = converge(&handle, controller.started).await;
     let writes = write_counts(&start_writes, &handle.stats().writes);
@@ -418,7 +420,7 @@ async fn measure(
     let (mut latency, mut delivery) =
         probe_loop(&handle, client, controller.port, churn_length).await?;
     let changed = churn.await??;
-    admission_line("during churn", reviews, handled, controller.port).await?;
+    admission::report("during churn", reviews, handled, controller.port).await?;
     during.await??;
     println!(
         "event-to-gauge under {changed} pod changes in {} s: {}; controller {} KiB resident",
@@ -435,75 +437,6 @@ async fn measure(
         analyze(o, &handle).await?;
     }
     Ok(())
-}
-
-/// Stops a sampler and prints its latencies, the slowest reviews' phases and the
-/// webhook's own handling times over the same window.
-async fn admission_line(
-    when: &str,
-    reviews: admission::Sampler,
-    handled: Handling,
-    port: u16,
-) -> anyhow::Result<()> {
-    let mut samples = reviews.stop().await?;
-    println!(
-        "admission reviews {when}: {}; {} without a 200 answer",
-        samples.latency.summary(),
-        samples.failed
-    );
-    println!(
-        "  request written: {}; written to answered: {}",
-        samples.written.summary(),
-        samples.answered.summary()
-    );
-    println!(
-        "  the client thread's wake-up delay: {}",
-        samples.late.summary()
-    );
-    if let Some(after) = Handling::read(port).await {
-        let before = handled;
-        let (count, sum) = (after.count - before.count, after.sum - before.sum);
-        println!(
-            "  handled by the webhook (its histogram, every review in the window): {count:.0}, \
-             mean {:.3} ms, {:.0} over 1 ms, {:.0} over 5 ms",
-            if count > 0.0 {
-                sum / count * 1000.0
-            } else {
-                0.0
-            },
-            count - (after.within_1ms - before.within_1ms),
-            count - (after.within_5ms - before.within_5ms),
-        );
-    }
-    println!("  {} reviews over 5 ms; the slowest:", samples.slow_count());
-    for line in samples.slowest(5) {
-        println!("    {line}");
-    }
-    Ok(())
-}
-
-/// The controller's `webhook_request_duration_seconds` histogram (its handlers' own time,
-/// from the request head to the answer built).
-#[derive(Debug, Clone, Copy, Default)]
-struct Handling {
-    count: f64,
-    sum: f64,
-    within_1ms: f64,
-    within_5ms: f64,
-}
-
-impl Handling {
-    async fn read(port: u16) -> Option<Handling> {
-        const NAME: &str = "kube_devops_webhook_request_duration_seconds";
-        let (_, text) = http_get(port, "/metrics").await?;
-        let series = |suffix: &str| probe::metric(&text, &format!("{NAME}{suffix}"));
-        Some(Handling {
-            count: series("_count")?,
-            sum: series("_sum")?,
-            within_1ms: series("_bucket{le=\"0.001\"}")?,
-            within_5ms: series("_bucket{le=\"0.005\"}")?,
-        })
-    }
 }
 
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
