@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use kube_devops_actors::http::certs::{self, CertRequest};
-use kube_devops_actors::http::threads;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
@@ -222,7 +221,7 @@ impl Sampler {
             .spawn(move || {
                 // The API server's client runs on other machines: here it asks for the
                 // webhook's short time slice, so the harness's own load delays it less.
-                threads::latency_sensitive();
+                crate::pin::short_slice();
                 runtime.block_on(sample(&dir, port, &namespace, &stopped))
             })?;
         Ok(Sampler { stop, thread })

@@ -2,7 +2,9 @@
 //! the controller (and `analyze`) on the other, as when the API server runs elsewhere.
 //!
 //! In: a CPU number. Out: this process's (or a child's) affinity set to that CPU alone,
-//! with `sched_setaffinity`; threads started later inherit it.
+//! with `sched_setaffinity`; threads started later inherit it. And for the review client's
+//! thread, a short time slice (`sched_setattr` with `sched_runtime`, read by the EEVDF
+//! scheduler of Linux 6.12+), so the harness's own load delays the client less.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -42,5 +44,20 @@ pub fn child_on(command: &mut Command, cpu: usize) {
     // async-signal-safe and allocates nothing.
     unsafe {
         command.pre_exec(move || set(cpu));
+    }
+}
+
+/// Asks the scheduler for a 100 µs time slice for the calling thread (Linux 6.12+ lets a
+/// thread with a shorter slice preempt a running one when it wakes; older kernels ignore
+/// it). Best effort: a refusal changes nothing.
+pub fn short_slice() {
+    // SAFETY: a zeroed sched_attr is valid; `size` says how large it is and the kernel only
+    // reads it. Policy SCHED_OTHER and nice 0, as the thread had.
+    unsafe {
+        let mut attr: libc::sched_attr = std::mem::zeroed();
+        attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
+        attr.sched_policy = libc::SCHED_OTHER as u32;
+        attr.sched_runtime = 100_000;
+        let _ = libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0);
     }
 }

@@ -13,7 +13,6 @@ pub mod issued;
 pub mod limits;
 pub mod ops;
 pub mod ops_access;
-pub mod threads;
 pub mod tls;
 pub mod webhook;
 pub mod webhook_server;

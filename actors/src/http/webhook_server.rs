@@ -5,9 +5,7 @@
 //! `system::admission::start`) and by tests and load runs over a snapshot cell of their own.
 //! The deadlines and connection caps ([`ConnectionLimits`]) keep hostile clients from
 //! holding connections or file descriptors (see `limits.rs`); over the cap of established
-//! connections the one idle the longest is evicted (see `connections.rs`). Its worker
-//! threads ask the scheduler for a short time slice (`threads.rs`), so a review waiting
-//! for a CPU preempts the controller's other work.
+//! connections the one idle the longest is evicted (see `connections.rs`).
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -21,7 +19,6 @@ use kube_devops::policy::NamespaceExclusions;
 
 use super::connections::{ConnectionTable, Ticket};
 use super::limits::{BACKLOG, ConnectionLimits, DISCONNECT_TIMEOUT};
-use super::threads;
 use super::tls::{self, CertReloader, TlsError};
 use super::webhook::{FailureMode, WebhookState, configure};
 
@@ -100,21 +97,9 @@ pub struct RunningServer {
     pub connections: Arc<ConnectionTable>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     poller: tokio::task::JoinHandle<()>,
-    workers: usize,
-    started: tokio::sync::watch::Receiver<usize>,
 }
 
 impl RunningServer {
-    /// Resolves once every worker thread has started (each asked for its short time slice,
-    /// see [`threads::latency_sensitive`]): threads the caller starts from then on are
-    /// none of the webhook's.
-    pub fn workers_started(&self) -> impl std::future::Future<Output = ()> + 'static {
-        let (mut started, workers) = (self.started.clone(), self.workers);
-        async move {
-            let _ = started.wait_for(|n| *n >= workers).await;
-        }
-    }
-
     /// Drains in-flight requests, stops the server and the certificate polling.
     pub async fn stop(self) {
         self.handle.stop(true).await;
@@ -177,12 +162,7 @@ pub fn serve_with_limits(
     let data = web::Data::new(state);
     let connections = ConnectionTable::new(limits.established);
     let table = connections.clone();
-    let (started_tx, started) = tokio::sync::watch::channel(0usize);
-    let started_tx = Arc::new(started_tx);
-    // Called once on each worker thread as it starts.
     let mut server = HttpServer::new(move || {
-        threads::latency_sensitive();
-        started_tx.send_modify(|n| *n += 1);
         let data = data.clone();
         App::new()
             .wrap_fn(|req, service| {
@@ -210,12 +190,9 @@ pub fn serve_with_limits(
     .backlog(BACKLOG)
     .shutdown_timeout(DRAIN_SECONDS)
     .disable_signals();
-    let workers = if workers > 0 {
-        workers
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    };
-    server = server.workers(workers);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
     let server = server
         .listen_rustls_0_23(listener, config)
         .map_err(bind)?
@@ -237,7 +214,5 @@ pub fn serve_with_limits(
         connections,
         task,
         poller,
-        workers,
-        started,
     })
 }

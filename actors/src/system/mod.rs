@@ -10,8 +10,7 @@
 //! Cross-resource checks are judged live from watches of the related kinds the policies
 //! in force need ([`related`]).
 //! Shutdown has one owner and one order: readiness off, stop the watches and the operator,
-//! release the lease, drain HTTP, exit 0. With the webhook, every thread but the webhook's
-//! runs at a lower priority (`http::threads`), so reviews are answered first.
+//! release the lease, drain HTTP, exit 0.
 
 pub mod admission;
 pub mod certificates;
@@ -47,7 +46,6 @@ use self::scores::NamespaceScoreActor;
 use self::watch::WatchActor;
 use crate::http::dashboard::{DashboardState, configure as dashboard_routes};
 use crate::http::ops::{self, OpsState};
-use crate::http::threads;
 use crate::metrics::Metrics;
 
 /// How long HTTP connections may drain at shutdown.
@@ -204,13 +202,6 @@ async fn start(
                     .map_err(|e| {
                         anyhow::anyhow!("cannot start the admission webhook on {addr}: {e}")
                     })?;
-            // Once the webhook's workers run, this thread (the actors: watches, decoding,
-            // scores, writes) yields to them; the ops server's workers do the same.
-            let started = runtime.server.workers_started();
-            actix::spawn(async move {
-                started.await;
-                threads::background();
-            });
             Some(runtime)
         }
         None => None,
@@ -248,12 +239,7 @@ async fn start(
     };
     let access = options.ops_access.clone().map(web::Data::from);
     let base = options.dashboard_base_path.clone();
-    let lowered = options.webhook.is_some();
     let server = HttpServer::new(move || {
-        // Called once on each worker thread as it starts.
-        if lowered {
-            threads::background();
-        }
         let mut app = App::new()
             .app_data(web::Data::new(state.clone()))
             .app_data(web::Data::new(board.clone()));
