@@ -292,6 +292,17 @@ async fn delete_pdb_policy(h: &ApiServerHandle) {
     .await;
 }
 
+/// Waits until the PodDisruptionBudget watch has logged a line saying `what`.
+async fn pdb_watch_logged(c: &Controller, what: &str) {
+    eventually(LIMIT, what, || {
+        c.log_text()
+            .lines()
+            .any(|l| l.contains(what) && l.contains("poddisruptionbudgets"))
+            .then_some(())
+    })
+    .await;
+}
+
 /// Waits until `/readyz` answers 503 naming `why`.
 async fn not_ready_because(c: &Controller, why: &str) -> String {
     let (_, body) = eventually(LIMIT, why, || {
@@ -340,13 +351,7 @@ async fn a_silent_related_watch_the_api_does_not_answer_for_turns_readiness_off(
     h.create(pdb_policy()).unwrap();
     let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
     ready(&c).await;
-    eventually(LIMIT, "the PDB watch listed", || {
-        c.log_text()
-            .lines()
-            .any(|l| l.contains("related watch synced") && l.contains("poddisruptionbudgets"))
-            .then_some(())
-    })
-    .await;
+    pdb_watch_logged(&c, "related watch synced").await;
     // New requests for PodDisruptionBudgets hang; the open watch stays open and silent.
     h.delay_next(
         RequestMatch::any().resource("poddisruptionbudgets"),
@@ -382,13 +387,7 @@ async fn a_related_watch_lists_in_pages_where_streaming_lists_are_refused() {
     )
     .await;
     // The finding needs no PDB listed, so the fallback may come just after it.
-    eventually(LIMIT, "the PDB watch listing in pages", || {
-        c.log_text()
-            .lines()
-            .any(|l| l.contains("listing in pages") && l.contains("poddisruptionbudgets"))
-            .then_some(())
-    })
-    .await;
+    pdb_watch_logged(&c, "listing in pages").await;
     // Watching goes on after the paginated list.
     h.create(pdb("shop", "web", "web")).unwrap();
     failing(&c, "missingPodDisruptionBudget", 0, "the PDB clears it").await;
