@@ -3,7 +3,9 @@
 //! object (a PodDisruptionBudget, a NetworkPolicy, a Service, a ClusterRoleBinding) changes
 //! the findings and scores of what it bears on without a restart, the scores always equal
 //! what the one-shot `analyze` of the same cluster computes, and a relist after expired
-//! resourceVersions (410 Gone) leaves no vanished object behind.
+//! resourceVersions (410 Gone) leaves no vanished object behind. The related watches gate
+//! readiness while a policy needs them (and only then), are probed when silent, and list
+//! in pages where the API server refuses streaming lists.
 
 mod common;
 
@@ -11,8 +13,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::enforce::{deployment, good};
-use common::{Controller, audit, eventually, namespace_scores, policy, ready, server, server_with};
-use kube_apiserver_test::{ApiServerHandle, RequestMatch};
+use common::{
+    Controller, audit, eventually, namespace_scores, pod, policy, ready, server, server_from,
+    server_with,
+};
+use kube_apiserver_test::{ApiServerHandle, RequestMatch, ServerConfig};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -103,12 +108,7 @@ async fn a_pdb_clears_missing_pdb_live_and_its_deletion_brings_it_back() {
     // The check arrives with the namespace's DevOpsPolicy: the PodDisruptionBudget watch
     // starts then, not at start-up.
     assert!(!c.log_text().contains("poddisruptionbudgets"));
-    h.create(policy(
-        "shop",
-        "reliability",
-        json!({"checks": {"missingPodDisruptionBudget": {}}}),
-    ))
-    .unwrap();
+    h.create(pdb_policy()).unwrap();
     failing(
         &c,
         "missingPodDisruptionBudget",
@@ -144,14 +144,7 @@ async fn a_pdb_clears_missing_pdb_live_and_its_deletion_brings_it_back() {
     .await;
 
     // No policy needs PodDisruptionBudgets any more: the watch stops, the finding goes.
-    delete(
-        &h,
-        "devops.stochastic.io/v1",
-        "devopspolicies",
-        Some("shop"),
-        "reliability",
-    )
-    .await;
+    delete_pdb_policy(&h).await;
     failing(&c, "missingPodDisruptionBudget", 0, "the policy gone").await;
     eventually(LIMIT, "watch stopped", || {
         c.log_text()
@@ -277,4 +270,125 @@ async fn network_policies_services_and_cluster_admin_bindings_are_judged_live_an
     assert_eq!(pods_failing(&s, "missingNetworkPolicy"), 1, "{s}");
     assert_eq!(shop_score(&c).unwrap(), bare);
     assert_eq!(s["cluster"].as_f64().unwrap(), bare, "{s}");
+}
+
+/// The namespace `shop`'s DevOpsPolicy asking for `missingPodDisruptionBudget`.
+fn pdb_policy() -> Value {
+    policy(
+        "shop",
+        "reliability",
+        json!({"checks": {"missingPodDisruptionBudget": {}}}),
+    )
+}
+
+async fn delete_pdb_policy(h: &ApiServerHandle) {
+    delete(
+        h,
+        "devops.stochastic.io/v1",
+        "devopspolicies",
+        Some("shop"),
+        "reliability",
+    )
+    .await;
+}
+
+/// Waits until the PodDisruptionBudget watch has logged a line saying `what`.
+async fn pdb_watch_logged(c: &Controller, what: &str) {
+    eventually(LIMIT, what, || {
+        c.log_text()
+            .lines()
+            .any(|l| l.contains(what) && l.contains("poddisruptionbudgets"))
+            .then_some(())
+    })
+    .await;
+}
+
+/// Waits until `/readyz` answers 503 naming `why`.
+async fn not_ready_because(c: &Controller, why: &str) -> String {
+    let (_, body) = eventually(LIMIT, why, || {
+        c.get("/readyz")
+            .filter(|(code, body)| *code == 503 && body.contains(why))
+    })
+    .await;
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_a_needed_related_watch_and_not_for_one_no_policy_needs() {
+    let h = server().await;
+    h.create(pod("shop", "a", "nginx:1.27", true)).unwrap();
+    h.create(pdb_policy()).unwrap();
+    // Every request for PodDisruptionBudgets hangs: that watch cannot list.
+    h.delay_next(
+        RequestMatch::any().resource("poddisruptionbudgets"),
+        1_000_000,
+        Duration::from_secs(120),
+    );
+    let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
+    eventually(LIMIT, "the pod watch listed", || {
+        (c.metric("kube_devops_pods_tracked")? == 1.0).then_some(())
+    })
+    .await;
+    let body = not_ready_because(&c, "poddisruptionbudgets").await;
+    assert!(body.contains("waiting for the first full list"), "{body}");
+    for _ in 0..20 {
+        assert_eq!(c.ready(), Some(503), "ready before the PDB watch listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // No policy needs PodDisruptionBudgets any more: the watch stops and no longer gates.
+    delete_pdb_policy(&h).await;
+    ready(&c).await;
+    assert!(
+        c.log_text()
+            .contains("no policy needs it any more; watch stopped")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_related_watch_the_api_does_not_answer_for_turns_readiness_off() {
+    let h = server().await;
+    h.create(pod("shop", "a", "nginx:1.27", true)).unwrap();
+    h.create(pdb_policy()).unwrap();
+    let c = Controller::start(h.kubeconfig_path(), "solo", &[]);
+    ready(&c).await;
+    pdb_watch_logged(&c, "related watch synced").await;
+    // New requests for PodDisruptionBudgets hang; the open watch stays open and silent.
+    h.delay_next(
+        RequestMatch::any().resource("poddisruptionbudgets"),
+        1_000_000,
+        Duration::from_secs(8),
+    );
+    let body = not_ready_because(&c, "poddisruptionbudgets").await;
+    assert!(body.contains("did not answer"), "{body}");
+    h.clear_faults();
+    eventually(Duration::from_secs(40), "ready after a relist", || {
+        (c.ready()? == 200).then_some(())
+    })
+    .await;
+    let errors = c
+        .metric("kube_devops_watch_errors_total{resource=\"poddisruptionbudgets\"}")
+        .unwrap();
+    assert!(errors >= 1.0, "{errors}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_related_watch_lists_in_pages_where_streaming_lists_are_refused() {
+    let h = server_from(ServerConfig::new().watch_list(false)).await;
+    h.create(deployment("shop", "web", 3, json!([good("app", 80)])))
+        .unwrap();
+    h.create(pdb_policy()).unwrap();
+    let c = Controller::start(h.kubeconfig_path(), "paged", &[]);
+    ready(&c).await;
+    failing(
+        &c,
+        "missingPodDisruptionBudget",
+        3,
+        "missing PDB on each pod",
+    )
+    .await;
+    // The finding needs no PDB listed, so the fallback may come just after it.
+    pdb_watch_logged(&c, "listing in pages").await;
+    // Watching goes on after the paginated list.
+    h.create(pdb("shop", "web", "web")).unwrap();
+    failing(&c, "missingPodDisruptionBudget", 0, "the PDB clears it").await;
 }

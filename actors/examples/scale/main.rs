@@ -11,7 +11,8 @@
 //! during churn, the event-to-gauge latency under pod churn, the writes once converged,
 //! the recovery after a forced 410 relist, and `kube-devops analyze` against the cluster.
 //! `--breakdown` first measures, in this process, where a full sync's time goes (see
-//! `breakdown.rs`).
+//! `breakdown.rs`). `--pin` keeps the test server and the harness on CPU 0 and the
+//! controller on CPU 1, as if the API server ran on another machine (default: unpinned).
 //!
 //! ```text
 //! cargo build --release -p kube-devops-actors --bin kube-devops
@@ -32,6 +33,7 @@ use serde_json::{Value, json};
 
 mod admission;
 mod breakdown;
+mod pin;
 mod probe;
 
 use probe::{Percentiles, cpu_seconds, http_get, resident_kib};
@@ -53,6 +55,7 @@ struct Options {
     events: bool,
     breakdown: bool,
     skip_analyze: bool,
+    pin: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -69,11 +72,16 @@ fn options() -> anyhow::Result<Options> {
         events: false,
         breakdown: false,
         skip_analyze: false,
+        pin: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        if matches!(flag.as_str(), "--events" | "--breakdown" | "--skip-analyze") {
+        if matches!(
+            flag.as_str(),
+            "--events" | "--breakdown" | "--skip-analyze" | "--pin"
+        ) {
             o.events |= flag == "--events";
+            o.pin |= flag == "--pin";
             o.breakdown |= flag == "--breakdown";
             o.skip_analyze |= flag == "--skip-analyze";
             continue;
@@ -106,6 +114,15 @@ fn options() -> anyhow::Result<Options> {
 
 fn main() -> anyhow::Result<()> {
     let o = options()?;
+    if o.pin {
+        // Before any thread starts: every thread of this process inherits it.
+        pin::to_cpu(pin::HARNESS_CPU).context("pinning the harness")?;
+        println!(
+            "pinned: test server and harness on CPU {}, controller on CPU {}",
+            pin::HARNESS_CPU,
+            pin::CONTROLLER_CPU
+        );
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -202,7 +219,7 @@ async fn run(o: Options) -> anyhow::Result<()> {
     }
     // Before the controller starts: copying every pod out holds the store for seconds.
     let pods = pod_names(&handle);
-    let mut controller = Controller::start(&o.binary, handle.kubeconfig_path())?;
+    let mut controller = Controller::start(&o.binary, handle.kubeconfig_path(), o.pin)?;
     let outcome = measure(&o, handle.clone(), &client, &mut controller, pods).await;
     // The controller first, so it does not log the server going away.
     controller.stop();
@@ -284,12 +301,16 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 impl Controller {
-    fn start(binary: &Path, kubeconfig: &Path) -> anyhow::Result<Controller> {
+    fn start(binary: &Path, kubeconfig: &Path, pinned: bool) -> anyhow::Result<Controller> {
         let (port, webhook_port) = (free_port()?, free_port()?);
         let certificates = tempfile::tempdir()?;
         admission::certificates(certificates.path())?;
         let log = std::env::temp_dir().join(format!("kube-devops-scale-{port}.log"));
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if pinned {
+            pin::child_on(&mut command, pin::CONTROLLER_CPU);
+        }
+        let child = command
             .arg("--kubeconfig")
             .arg(kubeconfig)
             .args(["--log-level", "info", "run"])
@@ -311,18 +332,16 @@ impl Controller {
         })
     }
 
-    /// Samples admission latency until the returned sender says stop.
-    fn admission(
-        &self,
-    ) -> (
-        tokio::sync::watch::Sender<bool>,
-        tokio::task::JoinHandle<(Percentiles, usize)>,
-    ) {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let (dir, port) = (self.certificates.path().to_owned(), self.webhook_port);
-        let task =
-            tokio::spawn(async move { admission::sample(&dir, port, "team-0000", stopped).await });
-        (stop, task)
+    /// Samples admission latency until the sampler is stopped; the webhook's own handling
+    /// times are read from the controller's histogram at both ends.
+    async fn admission(&self) -> anyhow::Result<(admission::Sampler, admission::Handling)> {
+        // Before the ops server listens, nothing has been handled yet.
+        let before = admission::Handling::read(self.port)
+            .await
+            .unwrap_or_default();
+        let sampler =
+            admission::Sampler::start(self.certificates.path(), self.webhook_port, "team-0000")?;
+        Ok((sampler, before))
     }
 
     fn resident_kib(&self) -> u64 {
@@ -361,7 +380,7 @@ async fn measure(
 ) -> anyhow::Result<()> {
     let start_writes = handle.stats().writes;
     let server_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0);
-    let (stop, reviews) = controller.admission();
+    let (reviews, handled) = controller.admission().await?;
     let sync = tokio::spawn(list_latency_owned(
         client.clone(),
         "during the controller's sync",
@@ -375,8 +394,7 @@ async fn measure(
         cpu_seconds(controller.child.id()).unwrap_or(0.0),
         cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
     );
-    let _ = stop.send(true);
-    admission_line("during the sync", reviews.await?);
+    admission::report("during the sync", reviews, handled, controller.port).await?;
     sync.await??;
     let converged = converge(&handle, controller.started).await;
     let writes = write_counts(&start_writes, &handle.stats().writes);
@@ -400,12 +418,11 @@ async fn measure(
         tokio::task::spawn_blocking(move || churn_pods(&handle, &pods, rate, churn_length))
     };
     let during = tokio::spawn(list_latency_owned(client.clone(), "during churn"));
-    let (stop, reviews) = controller.admission();
+    let (reviews, handled) = controller.admission().await?;
     let (mut latency, mut delivery) =
         probe_loop(&handle, client, controller.port, churn_length).await?;
     let churned = churn.await??;
-    let _ = stop.send(true);
-    admission_line("during churn", reviews.await?);
+    admission::report("during churn", reviews, handled, controller.port).await?;
     during.await??;
     println!(
         "event-to-gauge under {} pod changes in {} s ({:.0}/s; {:.2} s inside the writes): {}; controller {} KiB resident",
@@ -425,13 +442,6 @@ async fn measure(
         analyze(o, &handle).await?;
     }
     Ok(())
-}
-
-fn admission_line(when: &str, (mut latency, failed): (Percentiles, usize)) {
-    println!(
-        "admission reviews {when}: {}; {failed} without a 200 answer",
-        latency.summary()
-    );
 }
 
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
@@ -699,7 +709,11 @@ fn probe_restarts(handle: &ApiServerHandle) -> u32 {
 /// `kube-devops analyze -o json` against the cluster: wall time and peak resident.
 async fn analyze(o: &Options, handle: &ApiServerHandle) -> anyhow::Result<()> {
     let t = Instant::now();
-    let mut child = Command::new(&o.binary)
+    let mut command = Command::new(&o.binary);
+    if o.pin {
+        pin::child_on(&mut command, pin::CONTROLLER_CPU);
+    }
+    let mut child = command
         .arg("--kubeconfig")
         .arg(handle.kubeconfig_path())
         .args(["analyze", "-o", "json"])

@@ -5,7 +5,9 @@
 //! actor has beaten recently) and, through a [`Readiness`] naming the watches a server
 //! depends on, `/readyz`: ready means not shutting down and, for every such watch, the
 //! last list succeeded and the watch since then is live (events arrive, or the API server
-//! answered a probe on the same resource). Plain atomics and short locks: handlers on
+//! answered a probe on the same resource). Watches that come and go (the related-object
+//! watches) join a group while they run; a server depending on the group depends on each
+//! watch in it at the time of asking. Plain atomics and short locks: handlers on
 //! other threads read them without a mailbox round-trip.
 
 use std::collections::BTreeMap;
@@ -22,6 +24,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 pub const PODS: &str = "pods";
 /// Component name of the DevOpsPolicy watch (the policy source).
 pub const POLICIES: &str = "devopspolicies";
+/// Group of the related-object watches: each registers under its resource while it runs.
+pub const RELATED: &str = "related";
 
 /// The state of one watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +64,8 @@ impl std::fmt::Display for NotReady {
 pub struct Health {
     shutting_down: AtomicBool,
     watches: Mutex<BTreeMap<&'static str, WatchState>>,
+    /// The group of each watch that belongs to one (watches that come and go).
+    groups: Mutex<BTreeMap<&'static str, &'static str>>,
     heartbeats: Mutex<BTreeMap<&'static str, Instant>>,
 }
 
@@ -69,6 +75,38 @@ impl Health {
         if let Ok(mut w) = self.watches.lock() {
             w.insert(watch, state);
         }
+    }
+
+    /// Registers a watch of `group`, waiting for its first list: a server depending on the
+    /// group depends on it until it is [removed](Health::remove).
+    pub fn join(&self, group: &'static str, watch: &'static str) {
+        if let Ok(mut g) = self.groups.lock() {
+            g.insert(watch, group);
+        }
+        self.set(watch, WatchState::Waiting);
+    }
+
+    /// Forgets a watch (it stopped on purpose): it no longer counts for readiness.
+    pub fn remove(&self, watch: &'static str) {
+        if let Ok(mut g) = self.groups.lock() {
+            g.remove(watch);
+        }
+        if let Ok(mut w) = self.watches.lock() {
+            w.remove(watch);
+        }
+    }
+
+    /// The watches of `group` registered now.
+    pub fn members(&self, group: &str) -> Vec<&'static str> {
+        self.groups.lock().map_or_else(
+            |_| Vec::new(),
+            |g| {
+                g.iter()
+                    .filter(|(_, of)| **of == group)
+                    .map(|(watch, _)| *watch)
+                    .collect()
+            },
+        )
     }
 
     /// A watch's state; `None` when it never reported.
@@ -95,10 +133,21 @@ impl Health {
     /// Readiness for a server depending on `watches` (a watch that never reported counts
     /// as not synced).
     pub fn ready_for(&self, watches: &[&'static str]) -> Result<(), NotReady> {
+        self.ready_for_groups(watches, &[])
+    }
+
+    /// Readiness for a server depending on `watches` and on every watch registered in
+    /// one of `groups` now.
+    pub fn ready_for_groups(
+        &self,
+        watches: &[&'static str],
+        groups: &[&'static str],
+    ) -> Result<(), NotReady> {
         if self.is_shutting_down() {
             return Err(NotReady::ShuttingDown);
         }
-        for name in watches {
+        let members = groups.iter().flat_map(|g| self.members(g));
+        for name in watches.iter().copied().chain(members) {
             match self.state(name) {
                 Some(WatchState::Live) => {}
                 Some(WatchState::Failing(why)) => return Err(NotReady::Failing(name, why)),
@@ -139,6 +188,7 @@ impl Health {
 pub struct Readiness {
     health: Arc<Health>,
     watches: Vec<&'static str>,
+    groups: Vec<&'static str>,
 }
 
 impl Default for Readiness {
@@ -155,12 +205,20 @@ impl Readiness {
         Readiness {
             health,
             watches: watches.to_vec(),
+            groups: Vec::new(),
         }
+    }
+
+    /// The same view, also depending on every watch of `group` that runs at the time of
+    /// asking (see [`Health::join`]).
+    pub fn with_group(mut self, group: &'static str) -> Self {
+        self.groups.push(group);
+        self
     }
 
     /// Ready, or why not.
     pub fn check(&self) -> Result<(), NotReady> {
-        self.health.ready_for(&self.watches)
+        self.health.ready_for_groups(&self.watches, &self.groups)
     }
 
     /// Ready.
@@ -227,6 +285,29 @@ mod tests {
         h.set(POLICIES, WatchState::Live);
         webhook.set_stopping();
         assert_eq!(ops.check(), Err(NotReady::ShuttingDown));
+    }
+
+    #[test]
+    fn a_group_gates_readiness_by_the_watches_it_holds_now() {
+        let h = Arc::new(Health::default());
+        h.set(PODS, WatchState::Live);
+        let ops = Readiness::new(h.clone(), &[PODS]).with_group(RELATED);
+        let plain = Readiness::new(h.clone(), &[PODS]);
+        assert!(ops.is_ready(), "an empty group gates nothing");
+        h.join(RELATED, "services");
+        assert_eq!(ops.check(), Err(NotReady::NotSynced("services")));
+        assert!(plain.is_ready(), "a view without the group ignores it");
+        h.set("services", WatchState::Live);
+        assert!(ops.is_ready());
+        h.join(RELATED, "roles");
+        h.set("roles", WatchState::Failing("no answer".into()));
+        assert_eq!(
+            ops.check(),
+            Err(NotReady::Failing("roles", "no answer".into()))
+        );
+        h.remove("roles");
+        assert!(ops.is_ready(), "a watch stopped on purpose no longer gates");
+        assert_eq!(h.state("roles"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Whether a watch is live, for the watches readiness depends on (pods, DevOpsPolicies).
+//! Whether a watch is live, for the watches readiness depends on (pods, DevOpsPolicies,
+//! the related-object watches policies need).
 //!
 //! In: the events and errors of one `kube_runtime::watcher` stream, and the answers to
 //! probes. Out: the watch's state in the shared [`Health`], the restart backoff, and when
@@ -58,6 +59,17 @@ impl Liveness {
     /// A watch named `name` (its component in `health`), waiting for its first list.
     pub fn new(name: &'static str, health: Arc<Health>) -> Self {
         health.set(name, WatchState::Waiting);
+        Self::registered(name, health)
+    }
+
+    /// A watch named `name` that belongs to `group` in `health` (see [`Health::join`]),
+    /// waiting for its first list.
+    pub fn in_group(group: &'static str, name: &'static str, health: Arc<Health>) -> Self {
+        health.join(group, name);
+        Self::registered(name, health)
+    }
+
+    fn registered(name: &'static str, health: Arc<Health>) -> Self {
         Liveness {
             name,
             health,

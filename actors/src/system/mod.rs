@@ -37,7 +37,7 @@ use kube_devops::policy::PolicySet;
 
 use self::admission::SnapshotCell;
 use self::enforcer::EnforcerActor;
-use self::health::{Health, PODS, POLICIES, Readiness};
+use self::health::{Health, PODS, POLICIES, RELATED, Readiness};
 use self::lease::{LeadershipGuard, LeaseActor, LeaseSettings};
 use self::messages::{NotifyPodChanges, NotifyRelatedKinds, Shutdown};
 use self::policy::{OperatorOptions, PolicyReconcilerActor, ReconcilerOptions};
@@ -221,7 +221,8 @@ async fn start(
     } else {
         &[PODS]
     };
-    let readiness = Readiness::new(health.clone(), ops_watches);
+    // The related-object watches that run gate readiness too: scores need what they list.
+    let readiness = Readiness::new(health.clone(), ops_watches).with_group(RELATED);
     let board = DashboardState {
         data: scores.clone().recipient(),
         policies: Some(policies.clone().recipient()),
