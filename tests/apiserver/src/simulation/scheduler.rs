@@ -37,8 +37,8 @@ impl Load {
     fn counts(&mut self, state: &State, pods: &TypeKey) -> &mut HashMap<String, usize> {
         self.per_node.get_or_insert_with(|| {
             let mut load = HashMap::new();
-            for pod in state.list(pods, None) {
-                if let Some(node) = bound_node(&pod) {
+            for pod in state.list_stored(pods, None) {
+                if let Some(node) = &pod.meta().node_name {
                     *load.entry(node.to_string()).or_default() += 1;
                 }
             }

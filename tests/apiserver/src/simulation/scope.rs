@@ -39,20 +39,17 @@ impl Scope {
             .collect()
     }
 
-    /// The objects of `type_key` in the slice written since the last pass.
+    /// The objects of `type_key` in the slice written since the last pass (only those are
+    /// parsed from their stored bytes).
     pub(crate) fn changed(&self, state: &State, type_key: &TypeKey) -> Vec<Arc<Value>> {
-        let mut objects = self.list(state, type_key);
-        if self.since > 0 {
-            objects.retain(|o| resource_version(o) > self.since);
-        }
-        objects
+        self.namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .flat_map(|n| state.list_stored(type_key, Some(n)))
+            .filter(|o| self.since == 0 || o.meta().rv > self.since)
+            .map(|o| Arc::new(o.value()))
+            .collect()
     }
-}
-
-fn resource_version(object: &Value) -> u64 {
-    crate::meta::meta_str(object, "resourceVersion")
-        .parse()
-        .unwrap_or(u64::MAX)
 }
 
 /// The slices of the next pass, given the resourceVersion the last one started at (its

@@ -64,9 +64,10 @@ pub(super) fn generation(object: &Value) -> Value {
 /// Live (not deleting) objects of a type in a namespace controlled by `owner`.
 pub(super) fn owned(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
     state
-        .list(&rt.type_key(), Some(meta::namespace(owner)))
+        .list_stored(&rt.type_key(), Some(meta::namespace(owner)))
         .into_iter()
-        .filter(|o| meta::controller_uid(o) == Some(meta::uid(owner)) && !meta::is_deleting(o))
+        .filter(|o| o.meta().controller_uid() == Some(meta::uid(owner)) && !o.meta().deleting)
+        .map(|o| Arc::new(o.value()))
         .collect()
 }
 
