@@ -315,7 +315,7 @@ impl ApiServerHandle {
         let namespace = if rt.namespaced { namespace } else { "" };
         state
             .get(&ObjectKey::new(&rt.type_key(), namespace, name))
-            .map(|o| (*o).clone())
+            .map(Arc::unwrap_or_clone)
     }
 
     /// Objects of a kind, in one namespace or all.
@@ -326,8 +326,8 @@ impl ApiServerHandle {
         };
         state
             .list(&rt.type_key(), namespace)
-            .iter()
-            .map(|o| (**o).clone())
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
             .collect()
     }
 
@@ -401,8 +401,8 @@ impl ApiServerHandle {
         false
     }
 
-    /// Per resource plural: the stored objects' compact JSON bytes in all (serializes
-    /// every object under the store lock).
+    /// Per resource plural: the stored objects' compact JSON bytes in all (reads every
+    /// object's length under the store lock).
     pub fn json_bytes(&self) -> std::collections::BTreeMap<String, usize> {
         self.app.store.lock().json_bytes()
     }

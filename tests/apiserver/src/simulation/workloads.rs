@@ -178,6 +178,7 @@ fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &st
             .pointer("/spec/template")
             .cloned()
             .unwrap_or_else(|| json!({}));
+        let changes = pods.len().abs_diff(wanted);
         for _ in pods.len()..wanted {
             let name = format!("{}-{}", meta::name(&set), meta::random_suffix());
             let pod = pod_from_template(&template, &name, controller_ref(&set, &rt), &[]);
@@ -188,7 +189,9 @@ fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &st
                 delete_pod(state, gate, &pod_rt, &set, &pod);
             }
         }
-        let pods = owned(state, &pod_rt, &set);
+        if changes > 0 {
+            pods = owned(state, &pod_rt, &set);
+        }
         let ready = pods.iter().filter(|p| is_ready(p)).count();
         let mut status = json!({
             "observedGeneration": generation(&set),
