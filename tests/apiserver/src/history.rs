@@ -186,10 +186,7 @@ impl History {
         }
         Ok(self.windows.get(type_key).map_or_else(Vec::new, |w| {
             let start = w.entries.partition_point(|e| e.rv <= rv);
-            w.entries
-                .range(start..)
-                .map(|e| e.event.clone())
-                .collect()
+            w.entries.range(start..).map(|e| e.event.clone()).collect()
         }))
     }
 
@@ -223,7 +220,9 @@ mod tests {
             rv,
             kind: EventType::Added,
             type_key: TypeKey::new("", plural),
-            object: Arc::new(Stored::new(&json!({"a": "x".repeat(size.saturating_sub(8))}))),
+            object: Arc::new(Stored::new(
+                &json!({"a": "x".repeat(size.saturating_sub(8))}),
+            )),
             previous: None,
         })
     }

@@ -196,11 +196,19 @@ mod tests {
     fn the_metadata_is_read_from_the_object() {
         let meta = StoredMeta::of(&pod());
         assert_eq!(
-            (&*meta.api_version, &*meta.namespace, &*meta.name, &*meta.uid),
+            (
+                &*meta.api_version,
+                &*meta.namespace,
+                &*meta.name,
+                &*meta.uid
+            ),
             ("v1", "shop", "web-1", "u-1")
         );
         assert_eq!(meta.rv, 42);
-        assert_eq!((meta.label("a"), meta.label("b"), meta.label("c")), (Some("1"), Some("2"), None));
+        assert_eq!(
+            (meta.label("a"), meta.label("b"), meta.label("c")),
+            (Some("1"), Some("2"), None)
+        );
         assert_eq!(meta.controller_uid(), Some("rs-1"));
         assert_eq!(meta.owners.len(), 2);
         assert_eq!(meta.node_name.as_deref(), Some("node-3"));
