@@ -318,17 +318,17 @@ impl ApiServerHandle {
             .map(Arc::unwrap_or_clone)
     }
 
-    /// Objects of a kind, in one namespace or all.
+    /// Objects of a kind, in one namespace or all (parsed after the store lock is
+    /// released, so a large list does not hold up requests).
     pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
-        let state = self.app.store.lock();
-        let Some(rt) = state.resolve_kind(api_version, kind) else {
-            return Vec::new();
+        let stored = {
+            let state = self.app.store.lock();
+            let Some(rt) = state.resolve_kind(api_version, kind) else {
+                return Vec::new();
+            };
+            state.list_stored(&rt.type_key(), namespace)
         };
-        state
-            .list(&rt.type_key(), namespace)
-            .into_iter()
-            .map(Arc::unwrap_or_clone)
-            .collect()
+        stored.iter().map(|o| o.value()).collect()
     }
 
     /// Replaces a pod's status; the simulated kubelet leaves that pod alone afterwards.
