@@ -47,12 +47,6 @@ impl Load {
     }
 }
 
-fn bound_node(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-}
-
 /// Binds every unscheduled pod of the slice that fits a node.
 pub fn reconcile(
     state: &mut State,
@@ -65,15 +59,9 @@ pub fn reconcile(
     else {
         return;
     };
-    let pending: Vec<_> = scope
-        .changed(state, &pod_rt.type_key())
-        .into_iter()
-        .filter(|pod| {
-            bound_node(pod).is_none()
-                && !meta::is_deleting(pod)
-                && !scripted.contains(meta::uid(pod))
-        })
-        .collect();
+    let pending = scope.changed_where(state, &pod_rt.type_key(), |pod| {
+        pod.node_name.is_none() && !pod.deleting && !scripted.contains(&*pod.uid)
+    });
     if pending.is_empty() {
         return;
     }
