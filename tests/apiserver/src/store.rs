@@ -1,8 +1,10 @@
-//! The object store: every object as its compact JSON bytes (see `stored`) behind one lock, one monotonic
-//! `resourceVersion` counter, a bounded window of watch history per resource (see
-//! `history`) and the registry of servable types (built-ins plus those the stored CRDs declare). Writes go in through
-//! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, record the
-//! event and broadcast it to open watches; nothing else mutates objects.
+//! The object store: every object as its compact JSON bytes with the metadata hot paths
+//! read (see `stored`) behind one lock, one monotonic `resourceVersion` counter, a bounded
+//! window of watch history per resource (see `history`) and the registry of servable
+//! types (built-ins plus those the stored CRDs declare). Writes go in as JSON trees through
+//! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, store the
+//! bytes, record the event and broadcast it to open watches; nothing else mutates objects.
+//! Reads come out as stored (`*_stored`, for lists and watches) or parsed back into trees.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
