@@ -5,7 +5,8 @@
 //! its workload simulation (simulated events off) and `pods / 100` Nodes, creates
 //! `pods / 10` Deployments of 10 replicas over `pods / 100` namespaces, and waits until the
 //! simulation has created, scheduled and run every pod. Out, one line per figure: the
-//! seeding time, the resident memory per pod, what the store and its watch history hold,
+//! seeding time, the resident memory per pod, what the store holds (objects and their
+//! JSON bytes per resource) and its watch history,
 //! then a client's full paginated list of every pod (`limit=500`: time per page and in
 //! all) and a streaming list (`watch` with `sendInitialEvents=true` up to the
 //! `k8s.io/initial-events-end` bookmark), each `--rounds` times.
@@ -62,8 +63,10 @@ async fn run(o: Options) -> anyhow::Result<()> {
         after.saturating_sub(before) * 1024 / o.pods.max(1) as u64
     );
     let stats = handle.stats();
+    let json = handle.json_bytes();
     for (plural, count) in &stats.by_resource {
-        println!("  store {plural}: {count}");
+        let bytes = json.get(plural).copied().unwrap_or(0);
+        println!("  store {plural}: {count} ({bytes} bytes of JSON)");
     }
     println!(
         "  history: {} events, {} bytes of objects",

@@ -285,17 +285,15 @@ impl App {
                     Reply::Json(200, v)
                 }
             }),
-            "list" => read::list(&self.store, request, &ctx).map(|v| {
+            "list" => read::list(&self.store, request, &ctx).map(|page| {
                 if as_table {
-                    let items = v
-                        .get("items")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
-                    let metadata = v.get("metadata").cloned().unwrap_or_else(|| json!({}));
-                    Reply::Json(200, table::render(&ctx.rt, &items, metadata, include))
+                    let items = page.values(&ctx);
+                    Reply::Json(
+                        200,
+                        table::render(&ctx.rt, &items, page.metadata(), include),
+                    )
                 } else {
-                    Reply::Json(200, v)
+                    Reply::Raw(200, page.json(&ctx))
                 }
             }),
             "watch" => watches::start(self.clone(), request, &ctx),

@@ -315,20 +315,20 @@ impl ApiServerHandle {
         let namespace = if rt.namespaced { namespace } else { "" };
         state
             .get(&ObjectKey::new(&rt.type_key(), namespace, name))
-            .map(|o| (*o).clone())
+            .map(Arc::unwrap_or_clone)
     }
 
-    /// Objects of a kind, in one namespace or all.
+    /// Objects of a kind, in one namespace or all (parsed after the store lock is
+    /// released, so a large list does not hold up requests).
     pub fn list(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Vec<Value> {
-        let state = self.app.store.lock();
-        let Some(rt) = state.resolve_kind(api_version, kind) else {
-            return Vec::new();
+        let stored = {
+            let state = self.app.store.lock();
+            let Some(rt) = state.resolve_kind(api_version, kind) else {
+                return Vec::new();
+            };
+            state.list_stored(&rt.type_key(), namespace)
         };
-        state
-            .list(&rt.type_key(), namespace)
-            .iter()
-            .map(|o| (**o).clone())
-            .collect()
+        stored.iter().map(|o| o.value()).collect()
     }
 
     /// Replaces a pod's status; the simulated kubelet leaves that pod alone afterwards.
@@ -437,8 +437,8 @@ impl ApiServerHandle {
         false
     }
 
-    /// Per resource plural: the stored objects' compact JSON bytes in all (serializes
-    /// every object under the store lock).
+    /// Per resource plural: the stored objects' compact JSON bytes in all (reads every
+    /// object's length under the store lock).
     pub fn json_bytes(&self) -> std::collections::BTreeMap<String, usize> {
         self.app.store.lock().json_bytes()
     }

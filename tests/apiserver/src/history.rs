@@ -1,8 +1,8 @@
 //! Watch history, one window per resource, as kube-apiserver's watch cache keeps it: a
 //! write to one resource never evicts another's events. In: each event with the time it
-//! was recorded; the window keeps its objects (after and before the change) as compact
-//! JSON bytes, so the history costs what it serializes to, not a tree of maps per
-//! version. Out: the events after a resourceVersion for one
+//! was recorded; the window keeps the event itself, whose objects (after and before the
+//! change) are the store's compact JSON bytes, shared with the store and the live fan-out,
+//! so the history costs at most what its objects serialize to. Out: the events after a resourceVersion for one
 //! resource, or the oldest version still answerable when that one has been evicted (a
 //! `410 Gone` for the caller). A window starts at 100 events and doubles while its oldest
 //! event is younger than the freshness period (75 s: a minute of bookmarks plus slack),
@@ -13,10 +13,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::resources::TypeKey;
-use crate::store::{EventType, StoredEvent};
+use crate::store::StoredEvent;
 
 /// The smallest capacity a window shrinks to (kube-apiserver's lower bound).
 pub const LOWER_BOUND: usize = 100;
@@ -44,39 +42,22 @@ pub struct Bounds {
 #[derive(Debug)]
 struct Entry {
     rv: u64,
-    kind: EventType,
-    object: Box<[u8]>,
-    previous: Option<Box<[u8]>>,
+    event: Arc<StoredEvent>,
     recorded: Instant,
 }
 
 impl Entry {
-    fn new(event: &StoredEvent, recorded: Instant) -> Self {
-        let bytes = |value: &Value| serde_json::to_vec(value).unwrap_or_default().into();
+    fn new(event: &Arc<StoredEvent>, recorded: Instant) -> Self {
         Entry {
             rv: event.rv,
-            kind: event.kind,
-            object: bytes(&event.object),
-            previous: event.previous.as_deref().map(bytes),
+            event: event.clone(),
             recorded,
         }
     }
 
+    /// The JSON bytes of the event's objects.
     fn size(&self) -> usize {
-        self.object.len() + self.previous.as_ref().map_or(0, |p| p.len())
-    }
-
-    /// The event again, its objects decoded (they were encoded from values, so decoding
-    /// them back cannot fail; an undecodable one would come back as `null`).
-    fn event(&self, type_key: &TypeKey) -> Arc<StoredEvent> {
-        let value = |bytes: &[u8]| Arc::new(serde_json::from_slice(bytes).unwrap_or(Value::Null));
-        Arc::new(StoredEvent {
-            rv: self.rv,
-            kind: self.kind,
-            type_key: type_key.clone(),
-            object: value(&self.object),
-            previous: self.previous.as_deref().map(value),
-        })
+        self.event.object.json().len() + self.event.previous.as_ref().map_or(0, |p| p.json().len())
     }
 }
 
@@ -177,7 +158,7 @@ impl History {
     }
 
     /// Records an event at `now` in its resource's window.
-    pub fn record(&mut self, event: &StoredEvent, now: Instant) {
+    pub fn record(&mut self, event: &Arc<StoredEvent>, now: Instant) {
         let bounds = self.bounds;
         let entry = Entry::new(event, now);
         let window = match self.windows.get_mut(&event.type_key) {
@@ -205,10 +186,7 @@ impl History {
         }
         Ok(self.windows.get(type_key).map_or_else(Vec::new, |w| {
             let start = w.entries.partition_point(|e| e.rv <= rv);
-            w.entries
-                .range(start..)
-                .map(|e| e.event(type_key))
-                .collect()
+            w.entries.range(start..).map(|e| e.event.clone()).collect()
         }))
     }
 
@@ -232,21 +210,24 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::json_len;
+    use crate::store::EventType;
+    use crate::stored::Stored;
     use serde_json::json;
 
     /// An event whose object serializes to `size` bytes (at least 8).
-    fn sized(plural: &str, rv: u64, size: usize) -> StoredEvent {
-        StoredEvent {
+    fn sized(plural: &str, rv: u64, size: usize) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
             rv,
             kind: EventType::Added,
             type_key: TypeKey::new("", plural),
-            object: Arc::new(json!({"a": "x".repeat(size.saturating_sub(8))})),
+            object: Arc::new(Stored::new(
+                &json!({"a": "x".repeat(size.saturating_sub(8))}),
+            )),
             previous: None,
-        }
+        })
     }
 
-    fn event(plural: &str, rv: u64) -> StoredEvent {
+    fn event(plural: &str, rv: u64) -> Arc<StoredEvent> {
         sized(plural, rv, 8)
     }
 
@@ -334,15 +315,17 @@ mod tests {
     #[test]
     fn a_replayed_event_carries_its_objects_before_and_after() {
         let mut history = History::new(bounds(UPPER_BOUND, usize::MAX));
-        let event = StoredEvent {
+        let event = Arc::new(StoredEvent {
             rv: 7,
             kind: EventType::Modified,
             type_key: TypeKey::new("apps", "deployments"),
-            object: Arc::new(json!({"metadata": {"name": "a"}, "spec": {"replicas": 2}})),
-            previous: Some(Arc::new(
-                json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}}),
+            object: Arc::new(Stored::new(
+                &json!({"metadata": {"name": "a"}, "spec": {"replicas": 2}}),
             )),
-        };
+            previous: Some(Arc::new(Stored::new(
+                &json!({"metadata": {"name": "a"}, "spec": {"replicas": 1}}),
+            ))),
+        });
         history.record(&event, Instant::now());
         let replayed = history
             .since(&TypeKey::new("apps", "deployments"), 6)
@@ -351,9 +334,12 @@ mod tests {
             panic!("one event: {replayed:?}");
         };
         assert_eq!((again.rv, again.kind), (7, EventType::Modified));
-        assert_eq!(again.object, event.object);
-        assert_eq!(again.previous, event.previous);
-        assert_eq!(history.size().bytes, 2 * json_len(&event.object));
+        assert_eq!(again.object.value(), event.object.value());
+        assert_eq!(
+            again.previous.as_ref().map(|p| p.value()),
+            event.previous.as_ref().map(|p| p.value())
+        );
+        assert_eq!(history.size().bytes, 2 * event.object.json().len());
     }
 
     #[test]

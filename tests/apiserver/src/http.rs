@@ -68,6 +68,8 @@ impl ApiRequest {
 pub enum Reply {
     /// A JSON document with a status code.
     Json(u16, Value),
+    /// A JSON document already written out, with a status code.
+    Raw(u16, Bytes),
     /// A newline-delimited JSON stream (watch).
     Stream(mpsc::Receiver<Bytes>),
     /// A JSON document with `Warning` headers (admission webhook warnings).
@@ -115,6 +117,7 @@ fn into_response(reply: Reply) -> Response<Body> {
             let bytes = serde_json::to_vec(&value).unwrap_or_default();
             (code, BodyExt::boxed(Full::new(Bytes::from(bytes))))
         }
+        Reply::Raw(code, bytes) => (code, BodyExt::boxed(Full::new(bytes))),
         Reply::Stream(rx) => {
             let stream =
                 ReceiverStream::new(rx).map(|chunk| Ok::<_, Infallible>(Frame::data(chunk)));

@@ -45,6 +45,7 @@ mod selector;
 mod simulation;
 mod status;
 mod store;
+mod stored;
 mod strategic;
 mod strategy;
 mod structure;

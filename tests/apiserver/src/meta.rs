@@ -103,17 +103,6 @@ pub fn is_deleting(object: &Value) -> bool {
     object.pointer("/metadata/deletionTimestamp").is_some()
 }
 
-/// The controller owner's uid, if any.
-pub fn controller_uid(object: &Value) -> Option<&str> {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-        .and_then(|r| r.get("uid"))
-        .and_then(Value::as_str)
-}
-
 /// The part of an object whose change bumps `metadata.generation`: `spec`, or for kinds
 /// without a spec everything but `metadata` and `status`.
 pub fn generation_content(object: &Value, specless: bool) -> Value {

@@ -369,8 +369,8 @@ fn objects(state: &State, plural: &str, namespace: Option<&str>) -> Vec<Value> {
         .map(|rt| {
             state
                 .list(&rt.type_key(), namespace)
-                .iter()
-                .map(|o| (**o).clone())
+                .into_iter()
+                .map(std::sync::Arc::unwrap_or_clone)
                 .collect()
         })
         .unwrap_or_default()

@@ -3,10 +3,14 @@
 //! frozen at its resourceVersion: the first page keeps a snapshot and the opaque continue
 //! token points into it, so later pages stay consistent. A token stays valid for the 5
 //! minutes the real server's etcd keeps a revision, however many writes the watch history
-//! window has seen since; after that, or after a compaction, it answers 410.
+//! window has seen since; after that, or after a compaction, it answers 410. A page is
+//! written out from the objects' stored JSON bytes without building a tree of it.
+
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::app::{Context, present};
@@ -14,6 +18,7 @@ use crate::http::ApiRequest;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::status::{ApiError, ApiResult};
 use crate::store::{ObjectKey, Snapshot, Store};
+use crate::stored::Stored;
 
 /// Answers one object.
 pub fn get(store: &Store, ctx: &Context) -> ApiResult<Value> {
@@ -47,13 +52,70 @@ impl Filter {
         })
     }
 
-    /// Whether an object passes.
-    pub fn matches(&self, object: &Value) -> bool {
+    /// Whether a stored object passes; only a field selector parses the object.
+    pub fn selects(&self, object: &Stored) -> bool {
         self.namespace
             .as_deref()
-            .is_none_or(|ns| crate::meta::namespace(object) == ns)
+            .is_none_or(|ns| *object.meta().namespace == *ns)
             && self.labels.matches(object)
-            && self.fields.matches(object)
+            && (self.fields.is_empty() || self.fields.matches(&object.value()))
+    }
+}
+
+/// One answer to a list request: its objects as stored, the resourceVersion it is
+/// consistent at, and where the next page starts.
+#[derive(Debug)]
+pub struct ListPage {
+    rv: u64,
+    items: Vec<Arc<Stored>>,
+    token: Option<String>,
+    remaining: Option<usize>,
+}
+
+impl ListPage {
+    /// The list's `metadata`.
+    pub fn metadata(&self) -> Value {
+        let mut metadata = json!({"resourceVersion": self.rv.to_string()});
+        if let (Some(token), Some(map)) = (&self.token, metadata.as_object_mut()) {
+            map.insert("continue".into(), Value::String(token.clone()));
+            map.insert(
+                "remainingItemCount".into(),
+                json!(self.remaining.unwrap_or(0)),
+            );
+        }
+        metadata
+    }
+
+    /// The items as the request's version serves them, as trees (for tables).
+    pub fn values(&self, ctx: &Context) -> Vec<Value> {
+        self.items
+            .iter()
+            .map(|o| present(&o.value(), &ctx.rt))
+            .collect()
+    }
+
+    /// The list document as compact JSON, the same bytes as writing out
+    /// [`list_document`]'s tree: its keys in the order that tree writes them
+    /// (`apiVersion`, `items`, `kind`, `metadata`), each item's stored bytes spliced in.
+    pub fn json(&self, ctx: &Context) -> Bytes {
+        let items: Vec<Bytes> = self.items.iter().map(|o| o.served_json(&ctx.rt)).collect();
+        let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 256);
+        // Writing strings and trees into a vector cannot fail.
+        out.extend_from_slice(b"{\"apiVersion\":");
+        let _ = serde_json::to_writer(&mut out, &ctx.rt.api_version());
+        out.extend_from_slice(b",\"items\":[");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(item);
+        }
+        out.extend_from_slice(b"],\"kind\":");
+        let _ = serde_json::to_writer(&mut out, &format!("{}List", ctx.rt.kind));
+        out.extend_from_slice(b",\"metadata\":");
+        let _ = serde_json::to_writer(&mut out, &self.metadata());
+        out.push(b'}');
+        Bytes::from(out)
     }
 }
 
@@ -80,7 +142,7 @@ fn expired_token() -> ApiError {
 }
 
 /// Answers a list, one page at a time when `limit` is set.
-pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Value> {
+pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<ListPage> {
     let filter = Filter::of(request, ctx)?;
     let limit = match request.param("limit") {
         None | Some("") => 0,
@@ -102,19 +164,18 @@ pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Val
         }
         None => {
             let items: Vec<_> = state
-                .list(&ctx.rt.type_key(), filter.namespace.as_deref())
+                .list_stored(&ctx.rt.type_key(), filter.namespace.as_deref())
                 .into_iter()
-                .filter(|o| filter.matches(o))
+                .filter(|o| filter.selects(o))
                 .collect();
             let rv = state.current_rv();
             if limit == 0 || items.len() <= limit {
-                return Ok(list_document(
-                    ctx,
+                return Ok(ListPage {
                     rv,
-                    items.iter().map(|o| present(o, &ctx.rt)).collect(),
-                    None,
-                    None,
-                ));
+                    items,
+                    token: None,
+                    remaining: None,
+                });
             }
             let taken = std::time::Instant::now();
             let snapshot = Snapshot { rv, items, taken };
@@ -130,38 +191,99 @@ pub fn list(store: &Store, request: &ApiRequest, ctx: &Context) -> ApiResult<Val
     } else {
         offset.saturating_add(limit).min(snapshot.items.len())
     };
-    let page: Vec<Value> = snapshot
+    let items = snapshot
         .items
         .get(offset.min(end)..end)
         .unwrap_or_default()
-        .iter()
-        .map(|o| present(o, &ctx.rt))
-        .collect();
+        .to_vec();
     let remaining = snapshot.items.len() - end;
-    let (token, count) = if remaining > 0 {
+    let (token, remaining) = if remaining > 0 {
         (Some(encode_token(id, end)), Some(remaining))
     } else {
         (None, None)
     };
-    Ok(list_document(ctx, snapshot.rv, page, token, count))
+    Ok(ListPage {
+        rv: snapshot.rv,
+        items,
+        token,
+        remaining,
+    })
 }
 
-fn list_document(
-    ctx: &Context,
-    rv: u64,
-    items: Vec<Value>,
-    token: Option<String>,
-    remaining: Option<usize>,
-) -> Value {
-    let mut metadata = json!({"resourceVersion": rv.to_string()});
-    if let (Some(token), Some(map)) = (token, metadata.as_object_mut()) {
-        map.insert("continue".into(), Value::String(token));
-        map.insert("remainingItemCount".into(), json!(remaining.unwrap_or(0)));
-    }
+/// A list document as a tree: `kind`, `apiVersion`, `metadata` and `items`.
+pub fn list_document(ctx: &Context, metadata: Value, items: Vec<Value>) -> Value {
     json!({
         "kind": format!("{}List", ctx.rt.kind),
         "apiVersion": ctx.rt.api_version(),
         "metadata": metadata,
         "items": items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::builtin_types;
+
+    fn context(plural: &str) -> Context {
+        let rt = builtin_types()
+            .into_iter()
+            .find(|t| t.plural == plural)
+            .unwrap_or_else(|| panic!("no type {plural}"));
+        Context {
+            rt,
+            namespace: String::new(),
+            all_namespaces: true,
+            name: None,
+            status: false,
+            scale: false,
+            user: crate::authn::admin(),
+        }
+    }
+
+    fn pod(name: &str, api_version: Option<&str>) -> Arc<Stored> {
+        let mut object = json!({
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop", "resourceVersion": "3",
+                         "labels": {"app": "w\u{e9}b \"quoted\""}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+        });
+        if let Some(v) = api_version {
+            object["apiVersion"] = json!(v);
+        }
+        Arc::new(Stored::new(&object))
+    }
+
+    #[test]
+    fn a_page_is_the_bytes_of_its_list_document() {
+        let ctx = context("pods");
+        let pages = [
+            ListPage {
+                rv: 9,
+                items: vec![pod("a", Some("v1")), pod("b", None), pod("c", Some("v1"))],
+                token: Some("next".into()),
+                remaining: Some(4),
+            },
+            ListPage {
+                rv: 10,
+                items: vec![pod("a", Some("v1"))],
+                token: None,
+                remaining: None,
+            },
+            ListPage {
+                rv: 11,
+                items: Vec::new(),
+                token: None,
+                remaining: None,
+            },
+        ];
+        for page in pages {
+            let tree = list_document(&ctx, page.metadata(), page.values(&ctx));
+            let expected = serde_json::to_vec(&tree).unwrap_or_default();
+            assert_eq!(
+                String::from_utf8_lossy(&page.json(&ctx)),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+    }
 }

@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
-use crate::meta;
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult};
+use crate::stored::Stored;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Requirement {
@@ -112,10 +112,9 @@ impl LabelSelector {
         Ok(LabelSelector(requirements))
     }
 
-    /// Whether an object's labels satisfy the selector.
-    pub fn matches(&self, object: &Value) -> bool {
-        let labels = meta::labels(object);
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+    /// Whether a stored object's labels satisfy the selector.
+    pub fn matches(&self, object: &Stored) -> bool {
+        let get = |k: &str| object.meta().label(k);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
             Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
@@ -174,6 +173,11 @@ impl FieldSelector {
         Ok(FieldSelector(terms))
     }
 
+    /// Whether the selector is empty (matches everything).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether a stored object satisfies the selector.
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|term| {
@@ -226,7 +230,7 @@ mod tests {
         for (selector, expected) in cases {
             let parsed = LabelSelector::parse(selector);
             assert_eq!(
-                parsed.map(|s| s.matches(&object)),
+                parsed.map(|s| s.matches(&Stored::new(&object))),
                 Ok(expected),
                 "{selector}"
             );

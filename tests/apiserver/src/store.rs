@@ -1,8 +1,10 @@
-//! The object store: every object as JSON behind one lock, one monotonic
-//! `resourceVersion` counter, a bounded window of watch history per resource (see
-//! `history`) and the registry of servable types (built-ins plus those the stored CRDs declare). Writes go in through
-//! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, record the
-//! event and broadcast it to open watches; nothing else mutates objects.
+//! The object store: every object as its compact JSON bytes with the metadata hot paths
+//! read (see `stored`) behind one lock, one monotonic `resourceVersion` counter, a bounded
+//! window of watch history per resource (see `history`) and the registry of servable
+//! types (built-ins plus those the stored CRDs declare). Writes go in as JSON trees through
+//! [`State::put`] and [`State::remove`], which stamp the next resourceVersion, store the
+//! bytes, record the event and broadcast it to open watches; nothing else mutates objects.
+//! Reads come out as stored (`*_stored`, for lists and watches) or parsed back into trees.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +14,7 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::history::{Bounds, History};
 use crate::resources::{ResourceType, TypeKey, builtin_types, crd_types};
+use crate::stored::Stored;
 
 /// The largest watch history window accepted.
 const MAX_HISTORY: usize = 1_000_000;
@@ -51,9 +54,9 @@ pub struct StoredEvent {
     /// Which resource the object belongs to.
     pub type_key: TypeKey,
     /// The object after the change (the last state for deletions).
-    pub object: Arc<Value>,
+    pub object: Arc<Stored>,
     /// The object before a modification, so selector watches can turn it into ADDED/DELETED.
-    pub previous: Option<Arc<Value>>,
+    pub previous: Option<Arc<Stored>>,
 }
 
 /// Where one object lives.
@@ -84,7 +87,7 @@ pub struct Snapshot {
     /// The resourceVersion the list is consistent at.
     pub rv: u64,
     /// Every matching object, in list order.
-    pub items: Vec<Arc<Value>>,
+    pub items: Vec<Arc<Stored>>,
     /// When the first page was served.
     pub taken: std::time::Instant,
 }
@@ -109,7 +112,7 @@ pub struct StoreStats {
 /// Everything guarded by the store lock.
 #[derive(Debug)]
 pub struct State {
-    objects: BTreeMap<ObjectKey, Arc<Value>>,
+    objects: BTreeMap<ObjectKey, Arc<Stored>>,
     rv: u64,
     history: History,
     builtin: Vec<Arc<ResourceType>>,
@@ -188,25 +191,45 @@ impl State {
         self.rv
     }
 
-    /// One object.
+    /// One object, parsed from its stored bytes.
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(key).map(|o| Arc::new(o.value()))
+    }
+
+    /// One object as stored.
+    pub fn get_stored(&self, key: &ObjectKey) -> Option<Arc<Stored>> {
         self.objects.get(key).cloned()
     }
 
-    /// Objects of one resource, optionally in one namespace, ordered by namespace then name.
+    /// Objects of one resource, optionally in one namespace, ordered by namespace then
+    /// name, each parsed from its stored bytes.
     pub fn list(&self, type_key: &TypeKey, namespace: Option<&str>) -> Vec<Arc<Value>> {
-        let start = ObjectKey::new(type_key, namespace.unwrap_or(""), "");
-        self.objects
-            .range(start..)
-            .take_while(|(k, _)| {
-                &k.type_key == type_key && namespace.is_none_or(|ns| k.namespace == ns)
-            })
-            .map(|(_, v)| v.clone())
+        self.stored_range(type_key, namespace)
+            .map(|(_, o)| Arc::new(o.value()))
             .collect()
     }
 
-    /// Every stored object with its key.
-    pub fn all(&self) -> Vec<(ObjectKey, Arc<Value>)> {
+    /// Objects of one resource as stored, optionally in one namespace, ordered by
+    /// namespace then name.
+    pub fn list_stored(&self, type_key: &TypeKey, namespace: Option<&str>) -> Vec<Arc<Stored>> {
+        self.stored_range(type_key, namespace)
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    fn stored_range<'a>(
+        &'a self,
+        type_key: &'a TypeKey,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Stored>)> + 'a {
+        let start = ObjectKey::new(type_key, namespace.unwrap_or(""), "");
+        self.objects.range(start..).take_while(move |(k, _)| {
+            &k.type_key == type_key && namespace.is_none_or(|ns| k.namespace == ns)
+        })
+    }
+
+    /// Every stored object with its key, as stored.
+    pub fn all(&self) -> Vec<(ObjectKey, Arc<Stored>)> {
         self.objects
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -220,15 +243,15 @@ impl State {
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
-        let object = Arc::new(object);
-        let previous = self.objects.insert(key.clone(), object.clone());
+        let stored = Arc::new(Stored::new(&object));
+        let previous = self.objects.insert(key.clone(), stored.clone());
         let kind = if previous.is_some() {
             EventType::Modified
         } else {
             EventType::Added
         };
-        self.record(key.type_key.clone(), kind, object.clone(), previous);
-        object
+        self.record(key.type_key.clone(), kind, stored, previous);
+        Arc::new(object)
     }
 
     /// Removes an object, stamping its final state with the next resourceVersion.
@@ -238,28 +261,28 @@ impl State {
         if let Some(meta) = last.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(self.rv.to_string()));
         }
-        let last = Arc::new(last);
+        let stored = Arc::new(Stored::new(&last));
         self.record(
             key.type_key.clone(),
             EventType::Deleted,
-            last.clone(),
+            stored,
             Some(previous),
         );
-        Some(last)
+        Some(Arc::new(last))
     }
 
     fn record(
         &mut self,
         type_key: TypeKey,
         kind: EventType,
-        object: Arc<Value>,
-        previous: Option<Arc<Value>>,
+        object: Arc<Stored>,
+        previous: Option<Arc<Stored>>,
     ) {
         let is_crd = type_key.group == "apiextensions.k8s.io";
         let namespace = if type_key.group.is_empty() && type_key.plural == "namespaces" {
-            crate::meta::name(&object)
+            &*object.meta().name
         } else {
-            crate::meta::namespace(&object)
+            &*object.meta().namespace
         };
         match self.touched.get_mut(namespace) {
             Some(last) => *last = self.rv,
@@ -372,13 +395,12 @@ impl State {
         stats
     }
 
-    /// Per resource plural: the objects' compact JSON bytes in all (serializes every
-    /// object: for a measurement now and then, not for polling).
+    /// Per resource plural: the objects' compact JSON bytes in all (reads every object's
+    /// length: for a measurement now and then, not for polling).
     pub fn json_bytes(&self) -> BTreeMap<String, usize> {
         let mut bytes = BTreeMap::new();
         for (key, object) in &self.objects {
-            let size = json_len(object);
-            *bytes.entry(key.type_key.plural.clone()).or_default() += size;
+            *bytes.entry(key.type_key.plural.clone()).or_default() += object.json().len();
         }
         bytes
     }
@@ -414,22 +436,4 @@ impl State {
             .flatten()
             .collect();
     }
-}
-
-/// The length of a value's compact JSON, counted without keeping the text.
-pub fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing a Value into a sink that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
 }

@@ -3,7 +3,8 @@
 //! a 410 `Status` when that version has been compacted away, as the real server does once
 //! the stream is open); from `0` or no version it first sends the current state as ADDED.
 //! Selectors turn modifications into ADDED/DELETED when an object enters or leaves the
-//! selection. Streams end on `timeoutSeconds`, on lag, when the handle drops watches, or
+//! selection. Each event line is written around the object's stored JSON bytes, without
+//! building a tree of it (tables and converted versions excepted). Streams end on `timeoutSeconds`, on lag, when the handle drops watches, or
 //! at shutdown; BOOKMARKs are sent periodically when `allowWatchBookmarks` is set.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::read::Filter;
 use crate::resources::ResourceType;
 use crate::status::{ApiError, ApiResult, FieldCause};
 use crate::store::{EventType, StoredEvent};
+use crate::stored::Stored;
 use crate::table::{self, Include};
 
 /// Longest a watch stays open without `timeoutSeconds`, as the real server's default.
@@ -35,16 +37,16 @@ struct WatchPlan {
 }
 
 impl WatchPlan {
-    fn selects(&self, object: &Value) -> bool {
-        self.filter.matches(object)
+    fn selects(&self, object: &Stored) -> bool {
+        self.filter.selects(object)
             && self
                 .name
                 .as_deref()
-                .is_none_or(|n| crate::meta::name(object) == n)
+                .is_none_or(|n| *object.meta().name == *n)
     }
 
     /// The event a client of this watch sees for a stored event, if any.
-    fn translate(&self, event: &StoredEvent) -> Option<(&'static str, Arc<Value>)> {
+    fn translate(&self, event: &StoredEvent) -> Option<(&'static str, Arc<Stored>)> {
         if event.type_key != self.rt.type_key() {
             return None;
         }
@@ -61,14 +63,14 @@ impl WatchPlan {
         Some((kind, event.object.clone()))
     }
 
-    fn line(&self, kind: &str, object: &Value) -> Bytes {
-        let mut shown = present(object, &self.rt);
-        if let Some(include) = self.table {
-            let metadata =
-                json!({"resourceVersion": crate::meta::meta_str(&shown, "resourceVersion")});
-            shown = table::render(&self.rt, std::slice::from_ref(&shown), metadata, include);
-        }
-        event_line(kind, &shown)
+    fn line(&self, kind: &str, object: &Stored) -> Bytes {
+        let Some(include) = self.table else {
+            return event_line_json(kind, &object.served_json(&self.rt));
+        };
+        let shown = present(&object.value(), &self.rt);
+        let metadata = json!({"resourceVersion": crate::meta::meta_str(&shown, "resourceVersion")});
+        let table = table::render(&self.rt, std::slice::from_ref(&shown), metadata, include);
+        event_line(kind, &table)
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -87,15 +89,24 @@ impl WatchPlan {
 /// One watch event, `type` first as kube-apiserver writes it (a map would put `object`
 /// first, which makes clients buffer the whole object before they know what it is).
 fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut text = format!("{{\"type\":\"{kind}\",\"object\":{object}}}");
-    text.push('\n');
-    Bytes::from(text)
+    event_line_json(kind, &serde_json::to_vec(object).unwrap_or_default())
+}
+
+/// One watch event around an object's JSON as it is written out.
+fn event_line_json(kind: &str, object: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object.len() + kind.len() + 24);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 enum Start {
     Gone(String),
     Replay(Vec<Arc<StoredEvent>>),
-    Current(Vec<Arc<Value>>),
+    Current(Vec<Arc<Stored>>),
 }
 
 /// Opens a watch stream.
@@ -151,7 +162,9 @@ pub fn start(app: Arc<App>, request: &ApiRequest, ctx: &Context) -> ApiResult<Re
                 Ok(events) => Start::Replay(events),
                 Err(floor) => Start::Gone(format!("too old resource version: {n} ({floor})")),
             },
-            _ => Start::Current(state.list(&ctx.rt.type_key(), plan.filter.namespace.as_deref())),
+            _ => Start::Current(
+                state.list_stored(&ctx.rt.type_key(), plan.filter.namespace.as_deref()),
+            ),
         };
         (start, receiver, state.current_rv(), closing)
     };

@@ -197,16 +197,10 @@ pub fn plan_delete(
 /// Removes the owner reference to `uid` from every object that has one.
 pub fn orphan_dependents(state: &mut State, uid: &str) {
     for (key, object) in state.all() {
-        let refs = object
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array);
-        if !refs.is_some_and(|r| {
-            r.iter()
-                .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))
-        }) {
+        if !object.meta().owners.iter().any(|o| *o.uid == *uid) {
             continue;
         }
-        let mut freed = (*object).clone();
+        let mut freed = object.value();
         if let Some(Value::Array(refs)) = freed.pointer_mut("/metadata/ownerReferences") {
             refs.retain(|o| o.get("uid").and_then(Value::as_str) != Some(uid));
         }
@@ -224,7 +218,7 @@ pub fn empty_namespace(state: &mut State, namespace: &str) {
         })
         .collect();
     for (key, object) in doomed {
-        state.remove(&key, (*object).clone());
+        state.remove(&key, object.value());
     }
 }
 
@@ -237,19 +231,15 @@ pub fn collection_names(
     let filter = Filter::of(request, ctx)?;
     let state = store.lock();
     Ok(state
-        .list(&ctx.rt.type_key(), filter.namespace.as_deref())
+        .list_stored(&ctx.rt.type_key(), filter.namespace.as_deref())
         .into_iter()
-        .filter(|o| filter.matches(o))
-        .map(|o| meta::name(&o).to_string())
+        .filter(|o| filter.selects(o))
+        .map(|o| o.meta().name.to_string())
         .collect())
 }
 
 /// The list a deletecollection answers.
 pub fn collection_answer(store: &Store, ctx: &Context, items: Vec<Value>) -> Value {
-    json!({
-        "kind": format!("{}List", ctx.rt.kind),
-        "apiVersion": ctx.rt.api_version(),
-        "metadata": {"resourceVersion": store.lock().current_rv().to_string()},
-        "items": items,
-    })
+    let metadata = json!({"resourceVersion": store.lock().current_rv().to_string()});
+    crate::read::list_document(ctx, metadata, items)
 }

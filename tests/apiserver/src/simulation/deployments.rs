@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use super::events::{self, Occurrence};
 use super::scope::Scope;
 use super::workloads::{
-    MANAGER, condition, generation, is_ready, owned, replica_failure, replicas, template_hash,
+    MANAGER, condition, generation, is_ready_stored, owned, owned_stored, replica_failure,
+    replicas, template_hash,
 };
 use super::{controller_ref, log_refusal, remove, type_of, write_status};
 use crate::lifecycle::{self, WriteOptions};
@@ -403,9 +404,9 @@ fn write_deployment_status(
     let mut updated = 0;
     let sets = owned(state, &types.sets, deployment);
     for rs in &sets {
-        for pod in owned(state, &types.pods, rs) {
+        for pod in owned_stored(state, &types.pods, rs) {
             total += 1;
-            ready += usize::from(is_ready(&pod));
+            ready += usize::from(is_ready_stored(&pod));
             updated += usize::from(meta::name(rs) == new_name);
         }
     }

@@ -9,7 +9,7 @@
 //! Pods whose status a test set through the handle are left alone; pods bound to a node
 //! that does not exist stay Pending.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -61,22 +61,26 @@ pub fn reconcile(state: &mut State, scope: &Scope, scripted: &HashSet<String>, r
     else {
         return;
     };
-    for pod in scope.changed(state, &pod_rt.type_key()) {
-        if meta::is_deleting(&pod) || scripted.contains(meta::uid(&pod)) {
-            continue;
-        }
+    let bound = scope.changed_where(state, &pod_rt.type_key(), |pod| {
+        pod.node_name.is_some() && !pod.deleting && !scripted.contains(&*pod.uid)
+    });
+    // Each node is read once per slice, not once per pod on it.
+    let mut addresses: HashMap<String, Option<String>> = HashMap::new();
+    for pod in bound {
         let node = pod
             .pointer("/spec/nodeName")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        let Some(node_object) = (!node.is_empty())
-            .then(|| state.get(&ObjectKey::new(&node_rt.type_key(), "", &node)))
-            .flatten()
-        else {
+        let address = addresses.entry(node.clone()).or_insert_with(|| {
+            state
+                .get(&ObjectKey::new(&node_rt.type_key(), "", &node))
+                .map(|n| internal_ip(&n))
+        });
+        let Some(address) = address.clone() else {
             continue;
         };
-        let status = desired_status(&pod, &internal_ip(&node_object));
+        let status = desired_status(&pod, &address);
         let starting = !started(pod.get("status")) && started(Some(&status));
         write_status(state, &pod_rt, &pod, status, "kubelet");
         if starting && record {

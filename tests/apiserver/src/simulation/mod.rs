@@ -38,6 +38,7 @@ use crate::planned::{Answer, Cascade, Operation, Planned, View};
 use crate::resources::ResourceType;
 use crate::status::ApiResult;
 use crate::store::{EventType, ObjectKey, State, StoredEvent};
+use crate::stored::Stored;
 use scope::Scope;
 
 /// Pause between passes, so bursts of writes are handled together.
@@ -137,7 +138,7 @@ fn deleted_pods(changes: &mut broadcast::Receiver<Arc<StoredEvent>>) -> Vec<Arc<
         match changes.try_recv() {
             Ok(event) => {
                 if event.kind == EventType::Deleted && event.type_key == pods {
-                    out.push(event.object.clone());
+                    out.push(Arc::new(event.object.value()));
                 }
             }
             Err(broadcast::error::TryRecvError::Lagged(_)) => {}
@@ -534,9 +535,9 @@ fn collect_garbage(state: &mut State, scope: &Scope) {
             .iter()
             .filter(|t| t.namespaced != namespace.is_empty())
         {
-            for object in state.list(&rt.type_key(), Some(namespace)) {
-                if is_orphan(state, &object) && !meta::is_deleting(&object) {
-                    orphans.push((rt.clone(), object));
+            for object in state.list_stored(&rt.type_key(), Some(namespace)) {
+                if is_orphan(state, &object) && !object.meta().deleting {
+                    orphans.push((rt.clone(), object.value()));
                 }
             }
         }
@@ -546,31 +547,27 @@ fn collect_garbage(state: &mut State, scope: &Scope) {
     }
 }
 
-fn is_orphan(state: &State, object: &Value) -> bool {
-    let Some(owners) = object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .filter(|refs| !refs.is_empty())
-    else {
+fn is_orphan(state: &State, object: &Stored) -> bool {
+    let owners = &object.meta().owners;
+    if owners.is_empty() {
         return false;
-    };
+    }
     owners.iter().all(|owner| {
-        let field = |k: &str| owner.get(k).and_then(Value::as_str).unwrap_or("");
-        let group = field("apiVersion").rsplit_once('/').map_or("", |(g, _)| g);
+        let group = owner.api_version.rsplit_once('/').map_or("", |(g, _)| g);
         let Some(rt) = state
             .types()
-            .find(|t| t.group == group && t.kind == field("kind"))
+            .find(|t| t.group == group && *t.kind == *owner.kind)
             .cloned()
         else {
             return true;
         };
         let namespace = if rt.namespaced {
-            meta::namespace(object)
+            &*object.meta().namespace
         } else {
             ""
         };
         state
-            .get(&ObjectKey::new(&rt.type_key(), namespace, field("name")))
-            .is_none_or(|o| meta::uid(&o) != field("uid"))
+            .get_stored(&ObjectKey::new(&rt.type_key(), namespace, &owner.name))
+            .is_none_or(|o| o.meta().uid != owner.uid)
     })
 }

@@ -37,20 +37,14 @@ impl Load {
     fn counts(&mut self, state: &State, pods: &TypeKey) -> &mut HashMap<String, usize> {
         self.per_node.get_or_insert_with(|| {
             let mut load = HashMap::new();
-            for pod in state.list(pods, None) {
-                if let Some(node) = bound_node(&pod) {
+            for pod in state.list_stored(pods, None) {
+                if let Some(node) = &pod.meta().node_name {
                     *load.entry(node.to_string()).or_default() += 1;
                 }
             }
             load
         })
     }
-}
-
-fn bound_node(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
 }
 
 /// Binds every unscheduled pod of the slice that fits a node.
@@ -65,15 +59,9 @@ pub fn reconcile(
     else {
         return;
     };
-    let pending: Vec<_> = scope
-        .changed(state, &pod_rt.type_key())
-        .into_iter()
-        .filter(|pod| {
-            bound_node(pod).is_none()
-                && !meta::is_deleting(pod)
-                && !scripted.contains(meta::uid(pod))
-        })
-        .collect();
+    let pending = scope.changed_where(state, &pod_rt.type_key(), |pod| {
+        pod.node_name.is_none() && !pod.deleting && !scripted.contains(&*pod.uid)
+    });
     if pending.is_empty() {
         return;
     }

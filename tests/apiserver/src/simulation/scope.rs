@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::resources::TypeKey;
 use crate::store::State;
+use crate::stored::StoredMeta;
 
 /// Namespaces per slice.
 const SLICE: usize = 4;
@@ -39,20 +40,22 @@ impl Scope {
             .collect()
     }
 
-    /// The objects of `type_key` in the slice written since the last pass.
-    pub(crate) fn changed(&self, state: &State, type_key: &TypeKey) -> Vec<Arc<Value>> {
-        let mut objects = self.list(state, type_key);
-        if self.since > 0 {
-            objects.retain(|o| resource_version(o) > self.since);
-        }
-        objects
+    /// The objects of `type_key` in the slice written since the last pass whose stored
+    /// metadata passes `wanted` (only those are parsed from their stored bytes).
+    pub(crate) fn changed_where(
+        &self,
+        state: &State,
+        type_key: &TypeKey,
+        wanted: impl Fn(&StoredMeta) -> bool,
+    ) -> Vec<Arc<Value>> {
+        self.namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .flat_map(|n| state.list_stored(type_key, Some(n)))
+            .filter(|o| (self.since == 0 || o.meta().rv > self.since) && wanted(o.meta()))
+            .map(|o| Arc::new(o.value()))
+            .collect()
     }
-}
-
-fn resource_version(object: &Value) -> u64 {
-    crate::meta::meta_str(object, "resourceVersion")
-        .parse()
-        .unwrap_or(u64::MAX)
 }
 
 /// The slices of the next pass, given the resourceVersion the last one started at (its
@@ -113,7 +116,12 @@ mod tests {
         write(&mut state, "pods", "ns-3", "p");
         let next = plan(&state, since, false);
         assert_eq!(namespaces_of(&next), vec!["ns-3".to_string()]);
-        assert_eq!(next[0].changed(&state, &TypeKey::new("", "pods")).len(), 1);
+        assert_eq!(
+            next[0]
+                .changed_where(&state, &TypeKey::new("", "pods"), |_| true)
+                .len(),
+            1
+        );
         assert_eq!(namespaces_of(&plan(&state, since, true)).len(), 10);
     }
 
@@ -129,7 +137,10 @@ mod tests {
         assert_eq!(namespaces_of(&slices), vec!["", "ns-1", "ns-2"]);
         let pods: usize = slices
             .iter()
-            .map(|s| s.changed(&state, &TypeKey::new("", "pods")).len())
+            .map(|s| {
+                s.changed_where(&state, &TypeKey::new("", "pods"), |_| true)
+                    .len()
+            })
             .sum();
         assert_eq!(pods, 2, "every pod, not only the changed ones");
     }

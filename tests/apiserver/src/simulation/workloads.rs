@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::events::{self, Occurrence};
@@ -15,6 +16,7 @@ use super::{PodGate, controller_ref, placement, remove, type_of, write_status};
 use crate::meta;
 use crate::resources::ResourceType;
 use crate::store::State;
+use crate::stored::Stored;
 
 pub(super) const MANAGER: &str = "kube-controller-manager";
 const REVISION_LABEL: &str = "controller-revision-hash";
@@ -63,22 +65,49 @@ pub(super) fn generation(object: &Value) -> Value {
 
 /// Live (not deleting) objects of a type in a namespace controlled by `owner`.
 pub(super) fn owned(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
-    state
-        .list(&rt.type_key(), Some(meta::namespace(owner)))
+    owned_stored(state, rt, owner)
         .into_iter()
-        .filter(|o| meta::controller_uid(o) == Some(meta::uid(owner)) && !meta::is_deleting(o))
+        .map(|o| Arc::new(o.value()))
+        .collect()
+}
+
+/// The same objects as stored, none of them parsed.
+pub(super) fn owned_stored(state: &State, rt: &ResourceType, owner: &Value) -> Vec<Arc<Stored>> {
+    state
+        .list_stored(&rt.type_key(), Some(meta::namespace(owner)))
+        .into_iter()
+        .filter(|o| o.meta().controller_uid() == Some(meta::uid(owner)) && !o.meta().deleting)
         .collect()
 }
 
 pub(super) fn is_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some("Ready")
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
+    pod.pointer("/status/conditions").is_some_and(ready_in)
+}
+
+/// Whether a stored pod is Ready, reading only its conditions out of its bytes.
+pub(super) fn is_ready_stored(pod: &Stored) -> bool {
+    #[derive(Deserialize)]
+    struct Pod {
+        status: Option<Status>,
+    }
+    #[derive(Deserialize)]
+    struct Status {
+        conditions: Option<Value>,
+    }
+    serde_json::from_slice::<Pod>(pod.json())
+        .ok()
+        .and_then(|p| p.status?.conditions)
+        .is_some_and(|c| ready_in(&c))
+}
+
+/// Whether pod conditions hold `Ready` `True`.
+fn ready_in(conditions: &Value) -> bool {
+    conditions.as_array().is_some_and(|cs| {
+        cs.iter().any(|c| {
+            c.get("type").and_then(Value::as_str) == Some("Ready")
+                && c.get("status").and_then(Value::as_str) == Some("True")
         })
+    })
 }
 
 fn phase(pod: &Value) -> &str {
@@ -172,11 +201,12 @@ fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &st
         }
         let namespace = meta::namespace(&set).to_string();
         let wanted = replicas(&set);
-        let mut pods = owned(state, &pod_rt, &set);
+        let mut pods = owned_stored(state, &pod_rt, &set);
         let template = set
             .pointer("/spec/template")
             .cloned()
             .unwrap_or_else(|| json!({}));
+        let changes = pods.len().abs_diff(wanted);
         for _ in pods.len()..wanted {
             let name = format!("{}-{}", meta::name(&set), meta::random_suffix());
             let pod = pod_from_template(&template, &name, controller_ref(&set, &rt), &[]);
@@ -184,11 +214,13 @@ fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &st
         }
         while pods.len() > wanted {
             if let Some(pod) = pods.pop() {
-                delete_pod(state, gate, &pod_rt, &set, &pod);
+                delete_pod(state, gate, &pod_rt, &set, &pod.value());
             }
         }
-        let pods = owned(state, &pod_rt, &set);
-        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        if changes > 0 {
+            pods = owned_stored(state, &pod_rt, &set);
+        }
+        let ready = pods.iter().filter(|p| is_ready_stored(p)).count();
         let mut status = json!({
             "observedGeneration": generation(&set),
             "replicas": pods.len(),
@@ -441,5 +473,37 @@ fn jobs(state: &mut State, scope: &Scope, gate: &mut PodGate) {
             }
         }
         write_status(state, &rt, &job, status, MANAGER);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_read_from_the_stored_bytes_agrees_with_the_tree() {
+        let cases = [
+            (
+                json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                true,
+            ),
+            (
+                json!({"spec": {"containers": []}, "status": {"phase": "Running", "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": "True"}]}}),
+                true,
+            ),
+            (
+                json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}),
+                false,
+            ),
+            (json!({"status": {"conditions": "Ready"}}), false),
+            (json!({"status": null}), false),
+            (json!({"metadata": {"name": "p"}}), false),
+        ];
+        for (pod, ready) in cases {
+            assert_eq!(is_ready(&pod), ready, "{pod}");
+            assert_eq!(is_ready_stored(&Stored::new(&pod)), ready, "{pod}");
+        }
     }
 }
