@@ -386,12 +386,15 @@ impl State {
             writes: self.writes.clone(),
             ..StoreStats::default()
         };
+        // Counted by borrowed name first: one allocation per resource, not per object.
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for key in self.objects.keys() {
-            *stats
-                .by_resource
-                .entry(key.type_key.plural.clone())
-                .or_default() += 1;
+            *counts.entry(&key.type_key.plural).or_default() += 1;
         }
+        stats.by_resource = counts
+            .into_iter()
+            .map(|(plural, n)| (plural.to_string(), n))
+            .collect();
         stats
     }
 
