@@ -399,9 +399,12 @@ async fn measure(
     let converged = converge(&handle, controller.started).await;
     let writes = write_counts(&start_writes, &handle.stats().writes);
     println!(
-        "controller converged {:.1} s after start with writes {writes:?}, {} KiB resident",
+        "controller converged {:.1} s after start with writes {writes:?}, {} KiB resident; \
+         CPU until then: controller {:.2} s, test server and harness {:.2} s",
         converged.as_secs_f64(),
-        controller.resident_kib()
+        controller.resident_kib(),
+        cpu_seconds(controller.child.id()).unwrap_or(0.0),
+        cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
     );
     let before = handle.stats().writes;
     tokio::time::sleep(Duration::from_secs(o.steady_seconds)).await;

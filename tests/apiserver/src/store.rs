@@ -119,9 +119,15 @@ pub struct State {
     custom: Vec<Arc<ResourceType>>,
     snapshots: HashMap<u64, Arc<Snapshot>>,
     writes: BTreeMap<String, u64>,
+    /// Objects held per resource plural, kept with every insert and removal so the
+    /// stats harnesses poll never walk the objects.
+    counts: BTreeMap<String, usize>,
     /// The last resourceVersion written in each namespace ("" for cluster-scoped objects;
     /// a Namespace object counts in the namespace it names).
     touched: BTreeMap<String, u64>,
+    /// The last resourceVersion at which a pod or another controlled object was removed
+    /// in each namespace: its owner cannot be found from the object any more.
+    dependents_removed: BTreeMap<String, u64>,
     snapshot_order: VecDeque<u64>,
     next_snapshot: u64,
     events: broadcast::Sender<Arc<StoredEvent>>,
@@ -158,7 +164,9 @@ impl Store {
                 custom: Vec::new(),
                 snapshots: HashMap::new(),
                 writes: BTreeMap::new(),
+                counts: BTreeMap::new(),
                 touched: BTreeMap::new(),
+                dependents_removed: BTreeMap::new(),
                 snapshot_order: VecDeque::new(),
                 next_snapshot: 1,
                 events: events.clone(),
@@ -248,6 +256,7 @@ impl State {
         let kind = if previous.is_some() {
             EventType::Modified
         } else {
+            self.count(&key.type_key.plural, true);
             EventType::Added
         };
         self.record(key.type_key.clone(), kind, stored, previous);
@@ -257,7 +266,12 @@ impl State {
     /// Removes an object, stamping its final state with the next resourceVersion.
     pub fn remove(&mut self, key: &ObjectKey, mut last: Value) -> Option<Arc<Value>> {
         let previous = self.objects.remove(key)?;
+        self.count(&key.type_key.plural, false);
         self.rv += 1;
+        if key.type_key.plural == "pods" || previous.meta().controller_uid().is_some() {
+            self.dependents_removed
+                .insert(previous.meta().namespace.to_string(), self.rv);
+        }
         if let Some(meta) = last.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("resourceVersion".into(), Value::String(self.rv.to_string()));
         }
@@ -269,6 +283,18 @@ impl State {
             Some(previous),
         );
         Some(Arc::new(last))
+    }
+
+    /// One more (or one fewer) object of a resource.
+    fn count(&mut self, plural: &str, added: bool) {
+        match self.counts.get_mut(plural) {
+            Some(n) if added => *n += 1,
+            Some(n) => *n = n.saturating_sub(1),
+            None if added => {
+                self.counts.insert(plural.to_string(), 1);
+            }
+            None => {}
+        }
     }
 
     fn record(
@@ -319,6 +345,14 @@ impl State {
             .filter(|(_, last)| **last > rv)
             .map(|(namespace, _)| namespace.clone())
             .collect()
+    }
+
+    /// Namespaces where a pod or another controlled object was removed after `rv`.
+    pub fn dependents_removed_since(&self, rv: u64) -> impl Iterator<Item = &str> {
+        self.dependents_removed
+            .iter()
+            .filter(move |(_, last)| **last > rv)
+            .map(|(namespace, _)| namespace.as_str())
     }
 
     /// Every namespace ever written in, "" (cluster-scoped objects) among them, in order.
@@ -378,24 +412,19 @@ impl State {
     /// list snapshots and the writes so far (no object is read: cheap enough to poll).
     pub fn stats(&self) -> StoreStats {
         let history = self.history.size();
-        let mut stats = StoreStats {
+        StoreStats {
             history_events: history.events,
             history_bytes: history.bytes,
             snapshots: self.snapshots.len(),
             snapshot_items: self.snapshots.values().map(|s| s.items.len()).sum(),
             writes: self.writes.clone(),
-            ..StoreStats::default()
-        };
-        // Counted by borrowed name first: one allocation per resource, not per object.
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for key in self.objects.keys() {
-            *counts.entry(&key.type_key.plural).or_default() += 1;
+            by_resource: self
+                .counts
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(plural, n)| (plural.clone(), *n))
+                .collect(),
         }
-        stats.by_resource = counts
-            .into_iter()
-            .map(|(plural, n)| (plural.to_string(), n))
-            .collect();
-        stats
     }
 
     /// Per resource plural: the objects' compact JSON bytes in all (reads every object's
@@ -438,5 +467,41 @@ impl State {
             .filter_map(|crd| crd_types(crd))
             .flatten()
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn stats_count_objects_per_resource_through_creations_changes_and_removals() {
+        let store = Store::new(100, usize::MAX);
+        let mut state = store.lock();
+        let key = |plural: &str, name: &str| ObjectKey::new(&TypeKey::new("", plural), "ns", name);
+        let object = |name: &str| json!({"metadata": {"name": name, "namespace": "ns"}});
+        state.put(key("pods", "a"), object("a"));
+        state.put(key("pods", "b"), object("b"));
+        state.put(key("pods", "a"), object("a"));
+        state.put(key("configmaps", "c"), object("c"));
+        let counts = state.stats().by_resource;
+        assert_eq!(counts.get("pods"), Some(&2), "a change is not a new object");
+        assert_eq!(counts.get("configmaps"), Some(&1));
+        assert!(state.remove(&key("pods", "a"), object("a")).is_some());
+        assert!(state.remove(&key("pods", "a"), object("a")).is_none());
+        state.remove(&key("configmaps", "c"), object("c"));
+        let counts = state.stats().by_resource;
+        assert_eq!(
+            counts.get("pods"),
+            Some(&1),
+            "a removal of nothing counts nothing"
+        );
+        assert_eq!(
+            counts.get("configmaps"),
+            None,
+            "a resource with no objects left is not listed"
+        );
     }
 }

@@ -63,7 +63,11 @@ pub fn reconcile(state: &mut State, scope: &Scope, record: bool) {
         sets,
         pods,
     };
-    for deployment in scope.list(state, &types.deployments.type_key()) {
+    for deployment in scope.owners(
+        state,
+        &types.deployments.type_key(),
+        &[types.sets.type_key()],
+    ) {
         if !meta::is_deleting(&deployment) {
             sync(state, &types, &deployment, record);
         }

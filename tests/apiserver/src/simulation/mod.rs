@@ -61,7 +61,6 @@ pub async fn run(app: Arc<App>) {
     let mut since = 0;
     loop {
         while in_flight.try_join_next().is_some() {}
-        let scripted = lock(&app.scripted_pods).clone();
         let (mut gate, retrying) = {
             let admissions = lock(&admissions);
             let gate = PodGate {
@@ -89,6 +88,9 @@ pub async fn run(app: Arc<App>) {
         for slice in &slices {
             {
                 let mut state = app.store.lock();
+                // Read under the store lock, as the handle scripts a pod under it: a pod
+                // the pass sees written by the handle is always seen scripted too.
+                let scripted = lock(&app.scripted_pods);
                 pass(
                     &mut state,
                     slice,

@@ -39,7 +39,7 @@ pub fn reconcile(state: &mut State, scope: &Scope, ca_pem: &str) {
         let name = meta::name(&namespace).to_string();
         let missing = |state: &State, rt: &crate::resources::ResourceType, object: &str| {
             state
-                .get(&ObjectKey::new(&rt.type_key(), &name, object))
+                .get_stored(&ObjectKey::new(&rt.type_key(), &name, object))
                 .is_none()
         };
         if missing(state, &accounts, "default") {

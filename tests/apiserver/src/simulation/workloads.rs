@@ -195,7 +195,7 @@ fn replica_sets(state: &mut State, scope: &Scope, gate: &mut PodGate, group: &st
     else {
         return;
     };
-    for set in scope.list(state, &rt.type_key()) {
+    for set in scope.owners(state, &rt.type_key(), &[pod_rt.type_key()]) {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -245,7 +245,7 @@ fn stateful_sets(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     ) else {
         return;
     };
-    for set in scope.list(state, &rt.type_key()) {
+    for set in scope.owners(state, &rt.type_key(), &[pod_rt.type_key()]) {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -321,8 +321,13 @@ fn daemon_sets(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     ) else {
         return;
     };
+    let sets = scope.owners(state, &rt.type_key(), &[pod_rt.type_key()]);
+    if sets.is_empty() {
+        // Nodes are cluster-wide: parse them only for a slice that has a set to place.
+        return;
+    }
     let all_nodes = state.list(&node_rt.type_key(), None);
-    for set in scope.list(state, &rt.type_key()) {
+    for set in sets {
         if meta::is_deleting(&set) {
             continue;
         }
@@ -390,7 +395,7 @@ fn jobs(state: &mut State, scope: &Scope, gate: &mut PodGate) {
     else {
         return;
     };
-    for job in scope.list(state, &rt.type_key()) {
+    for job in scope.owners(state, &rt.type_key(), &[pod_rt.type_key()]) {
         if meta::is_deleting(&job) {
             continue;
         }
