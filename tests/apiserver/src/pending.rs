@@ -42,18 +42,19 @@ pub struct Stale;
 
 /// Whether the store still holds what a pending write was computed from.
 pub fn is_fresh(state: &State, pending: &PendingWrite) -> bool {
-    let stored = state.get(&pending.key);
+    // Read from the stored metadata: nothing is parsed on the write path's last step.
+    let stored = state.get_stored(&pending.key);
     let same = match (&stored, &pending.old) {
         (None, None) => true,
         (Some(now), Some(then)) => {
-            meta::meta_str(now, "resourceVersion") == meta::meta_str(then, "resourceVersion")
+            meta::meta_str(then, "resourceVersion") == now.meta().rv.to_string()
         }
         _ => false,
     };
     same && pending
         .namespace
         .as_ref()
-        .is_none_or(|ns| state.get(ns).is_some())
+        .is_none_or(|ns| state.get_stored(ns).is_some())
 }
 
 /// Stores a pending write (or, for a dry run, answers what would be stored).
