@@ -2,15 +2,15 @@
 //! last pass (every namespace when a cluster-scoped object such as a Node changed) and the
 //! resourceVersion the last pass ended at. Out: slices of a few namespaces each, run one
 //! at a time under the store lock, so a pass over a large cluster never holds the lock
-//! for long and requests are served between slices. Within a slice the controllers look
-//! at every object of its namespaces, the scheduler and the kubelet only at pods written
-//! since the last pass (all pods when a cluster-scoped object changed), as an informer's
-//! handlers only see changed objects. The workload controllers sync only the owners an
-//! informer's handlers would enqueue: those written since the last pass and those whose
-//! controlled objects were (a write to a policy, an event or a report in a namespace makes
-//! no controller look at its Deployments); every owner of a namespace where a controlled
-//! object was removed (its owner is no longer readable from it), and every owner when a
-//! cluster-scoped object changed or owners' pauses may have ended.
+//! for long and requests are served between slices. Within a slice the scheduler and the
+//! kubelet look only at pods written since the last pass (all pods when a cluster-scoped
+//! object changed), as an informer's handlers only see changed objects, and the workload
+//! controllers sync only the owners those handlers would enqueue: owners written since
+//! the last pass and owners of objects written since (a write to a policy, an event or a
+//! report in a namespace makes no controller look at its Deployments); every owner of a
+//! namespace where a controlled object was removed (its owner is no longer readable from
+//! it), and every owner when a cluster-scoped object changed or owners' pauses may have
+//! ended.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
