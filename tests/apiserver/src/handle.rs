@@ -357,14 +357,13 @@ impl ApiServerHandle {
         status: Value,
     ) -> Result<Value> {
         let rt = resolve(state, &json!({"apiVersion": "v1", "kind": "Pod"}))?;
-        let Some(pod) = state.get(&ObjectKey::new(&rt.type_key(), namespace, name)) else {
+        let Some(pod) = state.get_stored(&ObjectKey::new(&rt.type_key(), namespace, name)) else {
             return Err(crate::ApiError::not_found("", "pods", name).into());
         };
-        lock(&self.app.scripted_pods).insert(meta::uid(&pod).to_string());
-        let mut next = (*pod).clone();
-        if let Some(map) = next.as_object_mut() {
-            map.insert("status".into(), status);
-        }
+        lock(&self.app.scripted_pods).insert(pod.meta().uid.to_string());
+        // A status write takes only the status from its body (the rest is the stored pod's),
+        // so the pod is parsed once, by the write itself.
+        let next = json!({ "status": status });
         let options = WriteOptions::by(HANDLE_MANAGER).for_status();
         Ok((*lifecycle::update(state, &rt, namespace, name, next, &options)?).clone())
     }

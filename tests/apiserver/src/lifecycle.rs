@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::fieldset::{Scope, Writer, record_update};
-use crate::meta::{self, comparable, generation_content, metadata_mut};
+use crate::meta::{self, generation_content, metadata_mut};
 use crate::resources::{ResourceType, TypeKey};
 use crate::schema;
 use crate::status::{ApiError, ApiResult, FieldCause, qualified};
@@ -450,7 +450,7 @@ pub fn prepare_update(
     }
     crate::strategy::prepare_update(rt, &current, &mut next);
     let next = rt.to_stored(next);
-    let effect = if comparable(&next) == comparable(&stored) {
+    let effect = if meta::same_write(&next, &stored) {
         Effect::Unchanged
     } else if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
         Effect::Remove

@@ -116,18 +116,101 @@ pub fn generation_content(object: &Value, specless: bool) -> Value {
     Value::Object(rest)
 }
 
-/// A copy without managedFields timestamps and resourceVersion, to detect no-op writes.
-pub fn comparable(object: &Value) -> Value {
-    let mut copy = object.clone();
-    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-        if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
-            for entry in entries.iter_mut() {
-                if let Some(e) = entry.as_object_mut() {
-                    e.remove("time");
+/// Whether two objects are the same write: equal apart from `metadata.resourceVersion`
+/// and the `time` of managedFields entries, to detect no-op writes (compared in place,
+/// nothing copied).
+pub fn same_write(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let volatile_meta = |map: &serde_json::Map<String, Value>| {
+        map.iter().filter(|(k, _)| *k != "resourceVersion").count()
+    };
+    a.len() == b.len()
+        && a.iter()
+            .all(|(key, left)| match (key.as_str(), b.get(key)) {
+                (_, None) => false,
+                ("metadata", Some(right)) => match (left.as_object(), right.as_object()) {
+                    (Some(l), Some(r)) => {
+                        volatile_meta(l) == volatile_meta(r)
+                            && l.iter().filter(|(k, _)| *k != "resourceVersion").all(
+                                |(k, v)| match (k.as_str(), r.get(k)) {
+                                    (_, None) => false,
+                                    ("managedFields", Some(w)) => same_managed_fields(v, w),
+                                    (_, Some(w)) => v == w,
+                                },
+                            )
+                    }
+                    _ => left == right,
+                },
+                (_, Some(right)) => left == right,
+            })
+}
+
+/// managedFields lists equal apart from their entries' `time`.
+fn same_managed_fields(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_array(), b.as_array()) else {
+        return a == b;
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(l, r)| match (l.as_object(), r.as_object()) {
+                (Some(l), Some(r)) => {
+                    let keys = |m: &serde_json::Map<String, Value>| {
+                        m.iter().filter(|(k, _)| *k != "time").count()
+                    };
+                    keys(l) == keys(r)
+                        && l.iter()
+                            .filter(|(k, _)| *k != "time")
+                            .all(|(k, v)| r.get(k) == Some(v))
                 }
-            }
-        }
+                _ => l == r,
+            })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(rv: &str, time: &str, restarts: u32) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "p", "resourceVersion": rv, "labels": {"a": "b"},
+                            "managedFields": [{"manager": "kubelet", "operation": "Update",
+                                               "time": time, "fieldsV1": {"f:status": {}}}]},
+               "status": {"restartCount": restarts}})
     }
-    copy
+
+    #[test]
+    fn a_write_is_the_same_apart_from_its_version_and_managed_fields_times() {
+        let stored = pod("1", "2026-01-01T00:00:00Z", 0);
+        assert!(same_write(&pod("2", "2026-01-01T00:00:09Z", 0), &stored));
+        assert!(!same_write(&pod("1", "2026-01-01T00:00:00Z", 1), &stored));
+
+        let mut relabelled = stored.clone();
+        relabelled["metadata"]["labels"]["a"] = json!("c");
+        assert!(!same_write(&relabelled, &stored));
+
+        let mut other_manager = stored.clone();
+        other_manager["metadata"]["managedFields"][0]["manager"] = json!("kubectl");
+        assert!(!same_write(&other_manager, &stored));
+
+        let mut more_metadata = stored.clone();
+        more_metadata["metadata"]["generation"] = json!(2);
+        assert!(!same_write(&more_metadata, &stored));
+        assert!(!same_write(&stored, &more_metadata));
+
+        let mut without_version = stored.clone();
+        if let Some(meta) = without_version["metadata"].as_object_mut() {
+            meta.remove("resourceVersion");
+        }
+        assert!(same_write(&without_version, &stored));
+
+        let mut more_top_level = stored.clone();
+        more_top_level["spec"] = json!({});
+        assert!(!same_write(&more_top_level, &stored));
+        assert!(!same_write(&stored, &more_top_level));
+    }
 }
