@@ -1,16 +1,23 @@
 //! Pretty-printed JSON written in fewer, larger pieces.
 //!
-//! In: any `Serialize` value and a writer. Out: exactly the bytes
+//! In: any `Serialize` value, or an audit report, and a writer. Out: exactly the bytes
 //! `serde_json::to_writer_pretty` writes (two-space indentation), but each line break and
 //! its indentation go out in one write instead of one write per level: a report with
 //! every check on has hundreds of thousands of findings, and the per-level writes were a
 //! measurable part of writing it. The small writes go into a buffer of its own, inlined,
-//! and reach the writer in large pieces.
+//! and reach the writer in large pieces. The report's workloads and findings, nearly all
+//! of its bytes, are written by [`write_report`] itself: `serde_json` looks at every byte
+//! of every string through a table to find what to escape, where the findings' strings
+//! (their keys, check ids, severities and messages, the same few hundred over and over)
+//! need at most their quotes escaped; everything else still goes through `serde_json`.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 use serde_json::ser::{Formatter, Serializer};
+
+use crate::audit::{AuditReport, WorkloadResult};
+use crate::checks::{CHECK_COUNT, Finding, FindingStatus, Severity};
 
 /// A line break followed by enough spaces for the deepest report.
 const BREAK: &[u8] = b"\n                                                                ";
@@ -109,6 +116,248 @@ pub(super) fn to_writer_pretty<W: Write, T: Serialize + ?Sized>(
     chunks.drain().map_err(serde_json::Error::io)
 }
 
+/// Writes `report` as pretty JSON: the bytes `to_writer_pretty` writes for it.
+pub(super) fn write_report<W: Write>(out: W, report: &AuditReport) -> serde_json::Result<()> {
+    // Every field, so a field added to the report cannot be left out here unnoticed.
+    let AuditReport {
+        generated_at,
+        policy_source,
+        policy,
+        workloads_analyzed,
+        total_findings,
+        workloads,
+        namespaces,
+        cluster_score,
+        cluster_status,
+        counts,
+        severities,
+        exempted,
+        skipped,
+        warnings,
+        errors,
+    } = report;
+    let mut w = ReportWriter {
+        out: Chunks {
+            buffer: Vec::with_capacity(CHUNK),
+            out,
+        },
+        checks: vec![None; CHECK_COUNT],
+        severities: Vec::new(),
+    };
+    let io = serde_json::Error::io;
+    w.out.write_all(b"{").map_err(io)?;
+    w.field(true, "generatedAt", generated_at)?;
+    w.field(false, "policySource", policy_source)?;
+    w.field(false, "policy", policy)?;
+    w.field(false, "workloadsAnalyzed", workloads_analyzed)?;
+    w.field(false, "totalFindings", total_findings)?;
+    w.key(false, 1, "workloads").map_err(io)?;
+    w.workloads(workloads)?;
+    w.field(false, "namespaces", namespaces)?;
+    w.field(false, "clusterScore", cluster_score)?;
+    w.field(false, "clusterStatus", cluster_status)?;
+    w.field(false, "counts", counts)?;
+    w.field(false, "severities", severities)?;
+    w.field(false, "exempted", exempted)?;
+    w.field(false, "skipped", skipped)?;
+    w.field(false, "warnings", warnings)?;
+    w.field(false, "errors", errors)?;
+    w.out.write_all(b"\n}").map_err(io)?;
+    w.out.drain().map_err(io)
+}
+
+/// The state of [`write_report`]: the output, and the JSON strings of the check ids and
+/// severities met so far (each written by `serde_json` once).
+struct ReportWriter<W: Write> {
+    out: Chunks<W>,
+    checks: Vec<Option<Box<[u8]>>>,
+    severities: Vec<(Severity, Box<[u8]>)>,
+}
+
+impl<W: Write> ReportWriter<W> {
+    /// A line break and the indentation of `level`.
+    fn line(&mut self, level: usize) -> io::Result<()> {
+        Pretty {
+            level,
+            has_value: false,
+        }
+        .line(&mut self.out)
+    }
+
+    /// `"key": ` of an object's entry at `level`, after a comma unless it is the first.
+    /// Keys are the report's own field names, plain words with nothing to escape.
+    fn key(&mut self, first: bool, level: usize, key: &str) -> io::Result<()> {
+        if !first {
+            self.out.write_all(b",")?;
+        }
+        self.line(level)?;
+        self.out.write_all(b"\"")?;
+        self.out.write_all(key.as_bytes())?;
+        self.out.write_all(b"\": ")
+    }
+
+    /// A field of the report itself, its value written by `serde_json`.
+    fn field<T: Serialize + ?Sized>(
+        &mut self,
+        first: bool,
+        key: &str,
+        value: &T,
+    ) -> serde_json::Result<()> {
+        self.key(first, 1, key).map_err(serde_json::Error::io)?;
+        self.value(1, value)
+    }
+
+    /// A value at `level`, written by `serde_json` as it would write it there.
+    fn value<T: Serialize + ?Sized>(&mut self, level: usize, value: &T) -> serde_json::Result<()> {
+        let formatter = Pretty {
+            level,
+            has_value: false,
+        };
+        value.serialize(&mut Serializer::with_formatter(&mut self.out, formatter))
+    }
+
+    /// A JSON string: quotes escaped here, anything else that needs escaping (a control
+    /// character, a backslash: never in a check's own words) left to `serde_json`.
+    fn string(&mut self, s: &str) -> io::Result<()> {
+        let bytes = s.as_bytes();
+        let (quotes, others) = escapes(bytes);
+        if others {
+            return serde_json::to_writer(&mut self.out, s).map_err(io::Error::from);
+        }
+        self.out.write_all(b"\"")?;
+        let mut from = 0;
+        if quotes {
+            for quote in memchr::memchr_iter(b'"', bytes) {
+                self.out.write_all(&bytes[from..quote])?;
+                self.out.write_all(b"\\\"")?;
+                from = quote + 1;
+            }
+        }
+        self.out.write_all(&bytes[from..])?;
+        self.out.write_all(b"\"")
+    }
+
+    fn workloads(&mut self, workloads: &[WorkloadResult]) -> serde_json::Result<()> {
+        self.out.write_all(b"[").map_err(serde_json::Error::io)?;
+        for (i, w) in workloads.iter().enumerate() {
+            if i > 0 {
+                self.out.write_all(b",").map_err(serde_json::Error::io)?;
+            }
+            self.line(2).map_err(serde_json::Error::io)?;
+            self.workload(w)?;
+        }
+        if !workloads.is_empty() {
+            self.line(1).map_err(serde_json::Error::io)?;
+        }
+        self.out.write_all(b"]").map_err(serde_json::Error::io)
+    }
+
+    fn workload(&mut self, w: &WorkloadResult) -> serde_json::Result<()> {
+        let WorkloadResult {
+            object,
+            source,
+            findings,
+        } = w;
+        let io = serde_json::Error::io;
+        self.out.write_all(b"{").map_err(io)?;
+        // The object's fields, flattened into the workload's.
+        self.key(true, 3, "kind").map_err(io)?;
+        self.string(object.kind.as_str()).map_err(io)?;
+        if !object.namespace.is_empty() {
+            self.key(false, 3, "namespace").map_err(io)?;
+            self.string(&object.namespace).map_err(io)?;
+        }
+        self.key(false, 3, "name").map_err(io)?;
+        self.string(&object.name).map_err(io)?;
+        if let Some(source) = source {
+            self.key(false, 3, "source").map_err(io)?;
+            self.value(3, source)?;
+        }
+        self.key(false, 3, "findings").map_err(io)?;
+        self.out.write_all(b"[").map_err(io)?;
+        for (i, f) in findings.iter().enumerate() {
+            if i > 0 {
+                self.out.write_all(b",").map_err(io)?;
+            }
+            self.line(4).map_err(io)?;
+            self.finding(f)?;
+        }
+        if !findings.is_empty() {
+            self.line(3).map_err(io)?;
+        }
+        self.out.write_all(b"]").map_err(io)?;
+        self.line(2).map_err(io)?;
+        self.out.write_all(b"}").map_err(io)
+    }
+
+    /// A finding, as its `Serialize` writes it.
+    fn finding(&mut self, f: &Finding) -> serde_json::Result<()> {
+        let io = serde_json::Error::io;
+        self.out.write_all(b"{").map_err(io)?;
+        self.key(true, 5, "check").map_err(io)?;
+        let check = match &mut self.checks[f.check.index()] {
+            Some(json) => json,
+            slot => slot.insert(serde_json::to_vec(&f.check)?.into_boxed_slice()),
+        };
+        self.out.write_all(check).map_err(io)?;
+        self.key(false, 5, "severity").map_err(io)?;
+        let severity = match self.severities.iter().position(|(s, _)| *s == f.severity) {
+            Some(i) => i,
+            None => {
+                let json = serde_json::to_vec(&f.severity)?.into_boxed_slice();
+                self.severities.push((f.severity, json));
+                self.severities.len() - 1
+            }
+        };
+        self.out
+            .write_all(&self.severities[severity].1)
+            .map_err(io)?;
+        if let Some(container) = &f.container {
+            self.key(false, 5, "container").map_err(io)?;
+            self.string(container).map_err(io)?;
+        }
+        self.key(false, 5, "message").map_err(io)?;
+        self.string(&f.message).map_err(io)?;
+        self.key(false, 5, "penalty").map_err(io)?;
+        serde_json::to_writer(&mut self.out, &f.penalty)?;
+        self.key(false, 5, "state").map_err(io)?;
+        match &f.status {
+            FindingStatus::Counted => self.string("counted").map_err(io)?,
+            FindingStatus::Skipped { reason } => {
+                self.string("skipped").map_err(io)?;
+                self.key(false, 5, "reason").map_err(io)?;
+                self.string(reason).map_err(io)?;
+            }
+        }
+        self.line(4).map_err(io)?;
+        self.out.write_all(b"}").map_err(io)
+    }
+}
+
+/// Whether `bytes` hold a quote, and whether they hold any other byte JSON escapes (a
+/// control character or a backslash), eight bytes at a time.
+fn escapes(bytes: &[u8]) -> (bool, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether any byte of `v` is below `n` (n <= 128), or equal to `b`: exact as a whole.
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGHS != 0;
+    let equal = |v: u64, b: u8| below(v ^ (ONES * u64::from(b)), 1);
+    let (mut quotes, mut others) = (false, false);
+    let mut words = bytes.chunks_exact(8);
+    for chunk in &mut words {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        quotes |= equal(v, b'"');
+        others |= below(v, 0x20) || equal(v, b'\\');
+    }
+    for &b in words.remainder() {
+        quotes |= b == b'"';
+        others |= b < 0x20 || b == b'\\';
+    }
+    (quotes, others)
+}
+
 /// How many bytes [`Chunks`] gathers before handing them on.
 const CHUNK: usize = 64 * 1024;
 
@@ -180,6 +429,132 @@ mod tests {
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string_pretty(&value).unwrap()
             );
+        }
+    }
+
+    /// A report of `yaml` judged with every check on (`benches/every-check.yaml`).
+    fn every_check_report(yaml: &str) -> crate::audit::AuditReport {
+        use crate::audit::{Auditor, audit_input};
+        use crate::manifests::{Input, parse_bytes};
+        use crate::policy::{EffectivePolicy, NamespaceExclusions, strict::policy_from_value};
+        let mut policy = Input::default();
+        parse_bytes(
+            include_bytes!("../../benches/every-check.yaml"),
+            "every-check.yaml",
+            &mut policy,
+        );
+        let spec = policy_from_value(&policy.documents[0].value).unwrap().spec;
+        let mut auditor = Auditor::new(
+            EffectivePolicy::from_spec(&spec).unwrap(),
+            "every \"check\"".into(),
+            NamespaceExclusions::from_flags(None, &["excluded-*".to_owned()]).unwrap(),
+            None,
+            "2026-06-01T00:00:00Z".parse().unwrap(),
+        );
+        let mut input = Input::default();
+        parse_bytes(yaml.as_bytes(), "odd \"dir\"\\ä/x.yaml", &mut input);
+        audit_input(&mut auditor, input);
+        auditor.finish()
+    }
+
+    #[test]
+    fn a_report_is_written_as_serde_json_writes_it() {
+        // Quotes, backslashes, control characters and non-ASCII text in names, messages
+        // and reasons; exempted findings; a List; RBAC and other cluster-scoped objects;
+        // skipped objects, warnings and errors.
+        let yaml = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: "we\"ird\\name"
+  namespace: "ns\tä"
+  annotations:
+    devops.stochastic.io/ignore: "cpuLimitsMissing,noSuchCheck"
+    devops.stochastic.io/ignore-reason: "ticket \"42\"\nline two"
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+      - name: "c\"1"
+        image: "nginx:latest"
+      initContainers:
+      - name: iniét
+        image: "reg.example.com/a\\b"
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: listed, namespace: excluded-x}
+  spec: {containers: [{name: a, image: busybox}]}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: listed2}
+  spec: {containers: [{name: a, image: busybox}], hostNetwork: true}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "admins\u0001"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: User, name: bob}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: everything, namespace: team}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: svc, namespace: team}
+spec: {selector: {app: nothing}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec: {containers: [{name: a, image: b, ports: [{containerPort: "x"}]}]}
+---
+bad: [
+"#;
+        for report in [every_check_report(yaml), every_check_report("a: b\n")] {
+            let mut ours = Vec::new();
+            super::write_report(&mut ours, &report).unwrap();
+            let expected = serde_json::to_string_pretty(&report).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), expected);
+        }
+        let report = every_check_report(yaml);
+        let json = serde_json::to_string_pretty(&report).unwrap();
+        for part in [
+            "\"skipped\"",
+            "\\u0001",
+            "\\tä",
+            "ticket \\\"42\\\"\\nline two",
+            "listed2",
+        ] {
+            assert!(json.contains(part), "the test report holds {part}: {json}");
+        }
+        assert!(!report.errors.is_empty() && !report.skipped.is_empty());
+        assert!(!report.warnings.is_empty() && report.exempted > 0);
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_place_in_a_word() {
+        for special in ['"', '\\', '\u{0}', '\u{1f}', ' ', '~', '\u{7f}', 'é'] {
+            for len in 1..20 {
+                for at in 0..len {
+                    let mut s: String = "a".repeat(len - 1);
+                    s.insert(at, special);
+                    let (quotes, others) = super::escapes(s.as_bytes());
+                    let serde = serde_json::to_string(&s).unwrap();
+                    let only_quotes = format!("\"{}\"", s.replace('"', "\\\""));
+                    assert_eq!(quotes, s.contains('"'), "{s:?}");
+                    assert_eq!(others, serde != only_quotes, "{s:?}");
+                }
+            }
         }
     }
 }
