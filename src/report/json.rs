@@ -18,6 +18,7 @@ use serde_json::ser::{Formatter, Serializer};
 
 use crate::audit::{AuditReport, WorkloadResult};
 use crate::checks::{CHECK_COUNT, Finding, FindingStatus, Severity};
+use crate::score::Penalty;
 
 /// A line break followed by enough spaces for the deepest report.
 const BREAK: &[u8] = b"\n                                                                ";
@@ -143,6 +144,8 @@ pub(super) fn write_report<W: Write>(out: W, report: &AuditReport) -> serde_json
         },
         checks: vec![None; CHECK_COUNT],
         severities: Vec::new(),
+        penalties: Vec::new(),
+        keys: FindingKeys::at(5).map_err(serde_json::Error::io)?,
     };
     let io = serde_json::Error::io;
     w.out.write_all(b"{").map_err(io)?;
@@ -166,12 +169,65 @@ pub(super) fn write_report<W: Write>(out: W, report: &AuditReport) -> serde_json
     w.out.drain().map_err(io)
 }
 
-/// The state of [`write_report`]: the output, and the JSON strings of the check ids and
-/// severities met so far (each written by `serde_json` once).
+/// The state of [`write_report`]: the output, the JSON of the check ids, severities and
+/// penalties met so far (each written by `serde_json` once), and the keys of a finding
+/// with what comes before them.
 struct ReportWriter<W: Write> {
     out: Chunks<W>,
     checks: Vec<Option<Box<[u8]>>>,
     severities: Vec<(Severity, Box<[u8]>)>,
+    penalties: Vec<(Penalty, Box<[u8]>)>,
+    keys: FindingKeys,
+}
+
+/// Penalties kept written; a finding with another one is written by `serde_json` then.
+const KEPT_PENALTIES: usize = 32;
+
+/// A finding's keys at its level, each after its comma and line break.
+struct FindingKeys {
+    check: Box<[u8]>,
+    severity: Box<[u8]>,
+    container: Box<[u8]>,
+    message: Box<[u8]>,
+    penalty: Box<[u8]>,
+    state: Box<[u8]>,
+    reason: Box<[u8]>,
+}
+
+impl FindingKeys {
+    /// The keys of a finding whose entries sit at `level`.
+    fn at(level: usize) -> io::Result<Self> {
+        let key = |first, key| -> io::Result<Box<[u8]>> {
+            let mut bytes = Vec::new();
+            write_key(&mut bytes, first, level, key)?;
+            Ok(bytes.into_boxed_slice())
+        };
+        Ok(FindingKeys {
+            check: key(true, "check")?,
+            severity: key(false, "severity")?,
+            container: key(false, "container")?,
+            message: key(false, "message")?,
+            penalty: key(false, "penalty")?,
+            state: key(false, "state")?,
+            reason: key(false, "reason")?,
+        })
+    }
+}
+
+/// `"key": ` of an object's entry at `level`, after a comma unless it is the first. Keys
+/// are the report's own field names, plain words with nothing to escape.
+fn write_key<W: Write>(w: &mut W, first: bool, level: usize, key: &str) -> io::Result<()> {
+    if !first {
+        w.write_all(b",")?;
+    }
+    Pretty {
+        level,
+        has_value: false,
+    }
+    .line(w)?;
+    w.write_all(b"\"")?;
+    w.write_all(key.as_bytes())?;
+    w.write_all(b"\": ")
 }
 
 impl<W: Write> ReportWriter<W> {
@@ -185,15 +241,8 @@ impl<W: Write> ReportWriter<W> {
     }
 
     /// `"key": ` of an object's entry at `level`, after a comma unless it is the first.
-    /// Keys are the report's own field names, plain words with nothing to escape.
     fn key(&mut self, first: bool, level: usize, key: &str) -> io::Result<()> {
-        if !first {
-            self.out.write_all(b",")?;
-        }
-        self.line(level)?;
-        self.out.write_all(b"\"")?;
-        self.out.write_all(key.as_bytes())?;
-        self.out.write_all(b"\": ")
+        write_key(&mut self.out, first, level, key)
     }
 
     /// A field of the report itself, its value written by `serde_json`.
@@ -294,13 +343,13 @@ impl<W: Write> ReportWriter<W> {
     fn finding(&mut self, f: &Finding) -> serde_json::Result<()> {
         let io = serde_json::Error::io;
         self.out.write_all(b"{").map_err(io)?;
-        self.key(true, 5, "check").map_err(io)?;
+        self.out.write_all(&self.keys.check).map_err(io)?;
         let check = match &mut self.checks[f.check.index()] {
             Some(json) => json,
             slot => slot.insert(serde_json::to_vec(&f.check)?.into_boxed_slice()),
         };
         self.out.write_all(check).map_err(io)?;
-        self.key(false, 5, "severity").map_err(io)?;
+        self.out.write_all(&self.keys.severity).map_err(io)?;
         let severity = match self.severities.iter().position(|(s, _)| *s == f.severity) {
             Some(i) => i,
             None => {
@@ -313,19 +362,27 @@ impl<W: Write> ReportWriter<W> {
             .write_all(&self.severities[severity].1)
             .map_err(io)?;
         if let Some(container) = &f.container {
-            self.key(false, 5, "container").map_err(io)?;
+            self.out.write_all(&self.keys.container).map_err(io)?;
             self.string(container).map_err(io)?;
         }
-        self.key(false, 5, "message").map_err(io)?;
+        self.out.write_all(&self.keys.message).map_err(io)?;
         self.string(&f.message).map_err(io)?;
-        self.key(false, 5, "penalty").map_err(io)?;
-        serde_json::to_writer(&mut self.out, &f.penalty)?;
-        self.key(false, 5, "state").map_err(io)?;
+        self.out.write_all(&self.keys.penalty).map_err(io)?;
+        match self.penalties.iter().position(|(p, _)| *p == f.penalty) {
+            Some(i) => self.out.write_all(&self.penalties[i].1).map_err(io)?,
+            None if self.penalties.len() < KEPT_PENALTIES => {
+                let json = serde_json::to_vec(&f.penalty)?.into_boxed_slice();
+                self.out.write_all(&json).map_err(io)?;
+                self.penalties.push((f.penalty, json));
+            }
+            None => serde_json::to_writer(&mut self.out, &f.penalty)?,
+        }
+        self.out.write_all(&self.keys.state).map_err(io)?;
         match &f.status {
             FindingStatus::Counted => self.string("counted").map_err(io)?,
             FindingStatus::Skipped { reason } => {
                 self.string("skipped").map_err(io)?;
-                self.key(false, 5, "reason").map_err(io)?;
+                self.out.write_all(&self.keys.reason).map_err(io)?;
                 self.string(reason).map_err(io)?;
             }
         }
