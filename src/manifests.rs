@@ -48,13 +48,14 @@ mod block_yaml;
 mod breaks;
 mod files;
 mod node;
+mod split;
 mod yaml11;
 
 use files::read_paths;
 pub use files::{MAX_FILE_BYTES, ReadOptions};
 pub use node::{Node, Tree};
+use split::{YamlDocument, split_yaml};
 
-use std::borrow::Cow;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -389,109 +390,6 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
             obj.insert(key, v);
         }
         Ok(Value::Object(obj))
-    }
-}
-
-/// One document of a YAML stream.
-struct YamlDocument<'a> {
-    /// 1-based file line where it starts.
-    line: usize,
-    /// Its text, from its first content line; every line ends with a line break.
-    text: Cow<'a, str>,
-    /// Whether it holds anything but blank lines and comments.
-    has_content: bool,
-}
-
-/// Splits a YAML stream on document markers, keeping each document's first line. A
-/// document's text is borrowed from the stream when it can be (no carriage returns, a
-/// final line break), so most documents are never copied.
-fn split_yaml(text: &str) -> Vec<YamlDocument<'_>> {
-    let mut docs = Vec::new();
-    let mut start = 1;
-    let mut has_content = false;
-    // The current document's bytes in `text`, from its first content to its last line.
-    let (mut from, mut to) = (0, 0);
-    let mut offset = 0;
-    // The lines of `str::lines`, with their byte offsets.
-    for (i, piece) in lines_inclusive(text).enumerate() {
-        let line_start = offset;
-        offset += piece.len();
-        let line = match piece.strip_suffix('\n') {
-            Some(l) => l.strip_suffix('\r').unwrap_or(l),
-            None => piece,
-        };
-        let marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
-        if marker {
-            docs.push(yaml_document(text, start, from..to, has_content));
-            start = i + 1;
-            has_content = false;
-            (from, to) = (offset, offset);
-            // Content after the marker on the same line belongs to the new document.
-            let rest = line[3..].trim_start();
-            if !rest.is_empty() && !rest.starts_with('#') {
-                has_content = true;
-                from = line_start + (line.len() - rest.len());
-            }
-            continue;
-        }
-        if line == "..." {
-            docs.push(yaml_document(text, start, from..to, has_content));
-            has_content = false;
-            (from, to) = (offset, offset);
-            continue;
-        }
-        if !has_content {
-            if line.starts_with('%') {
-                continue;
-            }
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            // The blank and comment lines before the first content are left out, so the
-            // parser's line numbers count from `start` and errors point at the right line.
-            start = i + 1;
-            has_content = true;
-            from = line_start;
-        }
-        to = offset;
-    }
-    docs.push(yaml_document(text, start, from..to, has_content));
-    docs
-}
-
-/// The lines of `text` with their line breaks, as `str::split_inclusive('\n')` gives them.
-fn lines_inclusive(text: &str) -> impl Iterator<Item = &str> {
-    let mut from = 0;
-    memchr::memchr_iter(b'\n', text.as_bytes())
-        .map(|i| i + 1)
-        .chain(std::iter::once(text.len()))
-        .filter_map(move |end| {
-            // Only the last piece can be empty: the text ended with a line break.
-            let line = text.get(from..end).filter(|l| !l.is_empty());
-            from = end;
-            line
-        })
-}
-
-fn yaml_document(
-    text: &str,
-    line: usize,
-    range: std::ops::Range<usize>,
-    has_content: bool,
-) -> YamlDocument<'_> {
-    let slice = if has_content { &text[range] } else { "" };
-    let text = if memchr::memchr(b'\r', slice.as_bytes()).is_none()
-        && (slice.is_empty() || slice.ends_with('\n'))
-    {
-        Cow::Borrowed(slice)
-    } else {
-        Cow::Owned(slice.lines().flat_map(|l| [l, "\n"]).collect())
-    };
-    YamlDocument {
-        line,
-        text,
-        has_content,
     }
 }
 

@@ -720,10 +720,43 @@ fn a_last_document_without_a_final_line_break_ends_its_block_scalar_with_one(
 
 proptest::proptest! {
     #[test]
-    fn line_splitting_agrees_with_the_standard_library(
-        text in proptest::string::string_regex("(a|é|\n|\r| |---){0,40}").unwrap()
+    fn each_document_starts_on_the_line_it_names(
+        text in proptest::string::string_regex(
+            "(a: b|---|[.][.][.]|[.][.][.][.]|---x|--- x|--- #c|# c|%Y| |\n|\r\n|\n  ---\n){0,60}"
+        ).unwrap()
     ) {
-        let ours: Vec<&str> = lines_inclusive(&text).collect();
-        proptest::prop_assert_eq!(ours, text.split_inclusive('\n').collect::<Vec<_>>());
+        let lines: Vec<&str> = text.split('\n').collect();
+        for doc in split_yaml(&text).iter().filter(|d| d.has_content) {
+            let first = doc.text.lines().next().unwrap_or("").trim_end_matches('\r');
+            let named = lines[doc.line - 1].trim_end_matches('\r');
+            proptest::prop_assert!(named.ends_with(first), "line {}: {named:?}, document starts {first:?}", doc.line);
+            proptest::prop_assert!(!first.trim().is_empty() && !first.starts_with('#'));
+        }
+    }
+}
+
+#[test]
+fn lines_that_only_look_like_markers_stay_inside_their_document() {
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  s: |\n    ---x\n    ....\n  t: x\n---\n\n# c\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  bad: [\n";
+    let input = parse(text);
+    assert_eq!(names(&input), ["a"]);
+    assert_eq!(input.documents[0].value["data"]["s"], "---x\n....\n");
+    let e = &input.errors[0];
+    assert_eq!((e.document, e.line), (Some(2), Some(18)), "{e}");
+}
+
+#[test]
+fn a_marker_right_after_a_documents_first_line_ends_it() {
+    for (text, expected) in [
+        ("a: 1\n...\nb: 2\n", ["a: 1\n", "b: 2\n"]),
+        ("a: 1\n---\nb: 2\n", ["a: 1\n", "b: 2\n"]),
+        ("--- a: 1\n...\n--- b: 2\n", ["a: 1\n", "b: 2\n"]),
+    ] {
+        let docs: Vec<String> = split_yaml(text)
+            .into_iter()
+            .filter(|d| d.has_content)
+            .map(|d| d.text.into_owned())
+            .collect();
+        assert_eq!(docs, expected, "{text:?}");
     }
 }

@@ -7,7 +7,7 @@
 //! environment checks to every container.
 
 use super::CheckId;
-use super::evaluate::Evaluation;
+use super::evaluate::{Evaluation, about};
 use super::values::registry_allows;
 use crate::facts::ContainerFacts;
 use crate::facts::image::{ImagePin, image_pin, is_floating, repository};
@@ -24,7 +24,7 @@ pub(super) fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::MissingLivenessProbe,
             name,
-            || format!("{kind} {:?} has no livenessProbe", c.name),
+            || about(kind, &c.name, " has no livenessProbe"),
             1,
         );
     }
@@ -32,7 +32,7 @@ pub(super) fn container_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::MissingReadinessProbe,
             name,
-            || format!("{kind} {:?} has no readinessProbe", c.name),
+            || about(kind, &c.name, " has no readinessProbe"),
             1,
         );
     }
@@ -152,37 +152,32 @@ fn resources(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         (
             CheckId::CpuRequestsMissing,
             r.cpu_request || r.cpu_limit,
-            "resources.requests.cpu",
+            " does not set resources.requests.cpu",
         ),
         (
             CheckId::MemoryRequestsMissing,
             r.memory_request || r.memory_limit,
-            "resources.requests.memory",
+            " does not set resources.requests.memory",
         ),
         (
             CheckId::CpuLimitsMissing,
             r.cpu_limit,
-            "resources.limits.cpu",
+            " does not set resources.limits.cpu",
         ),
         (
             CheckId::MemoryLimitsMissing,
             r.memory_limit,
-            "resources.limits.memory",
+            " does not set resources.limits.memory",
         ),
         (
             CheckId::EphemeralStorageLimitsMissing,
             r.ephemeral_storage_limit,
-            "resources.limits.ephemeral-storage",
+            " does not set resources.limits.ephemeral-storage",
         ),
     ];
-    for (check, set, field) in checks {
+    for (check, set, what) in checks {
         if !set {
-            ev.report(
-                check,
-                name,
-                || format!("{kind} {:?} does not set {field}", c.name),
-                1,
-            );
+            ev.report(check, name, || about(kind, &c.name, what), 1);
         }
     }
 }

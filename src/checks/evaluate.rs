@@ -117,6 +117,29 @@ pub fn finding(
     })
 }
 
+/// `{kind} {name:?}{rest}`, as `format!` writes it, in one allocation: the messages about
+/// one container all start this way, and a report with every check on holds hundreds of
+/// thousands of them.
+pub(super) fn about(kind: &str, name: &str, rest: &str) -> String {
+    let mut message = String::with_capacity(kind.len() + name.len() + rest.len() + 3);
+    message.push_str(kind);
+    message.push(' ');
+    // `Debug` leaves printable ASCII other than quotes and backslashes as it is.
+    if name
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        message.push('"');
+        message.push_str(name);
+        message.push('"');
+    } else {
+        use std::fmt::Write;
+        let _ = write!(message, "{name:?}");
+    }
+    message.push_str(rest);
+    message
+}
+
 /// One evaluation in progress.
 pub(super) struct Evaluation<'a> {
     pub(super) facts: &'a PodFacts,

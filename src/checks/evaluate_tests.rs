@@ -864,3 +864,20 @@ fn a_finding_serialises_as_the_flattened_derive_did() {
         );
     }
 }
+
+#[rstest]
+#[case::plain("web-1")]
+#[case::every_printable_ascii_but_quotes(" !#$%&'()*+,-./09:;<=>?@AZ[]^_`az{|}~")]
+#[case::quote("a\"b")]
+#[case::backslash("a\\b")]
+#[case::control("a\tb\n\u{1}\u{7f}")]
+#[case::non_ascii("conteneur-é-😀")]
+#[case::combining_mark("e\u{301}")]
+#[case::empty("")]
+fn a_message_about_a_container_quotes_its_name_as_debug_does(#[case] name: &str) {
+    let message = super::about("init container", name, " has no livenessProbe");
+    assert_eq!(
+        message,
+        format!("init container {name:?} has no livenessProbe")
+    );
+}

@@ -8,7 +8,7 @@
 //! kubelet applies them. Every container role is judged, ephemeral containers included.
 
 use super::CheckId;
-use super::evaluate::Evaluation;
+use super::evaluate::{Evaluation, about};
 use super::values::{SAFE_CAPABILITIES, is_dangerous_capability};
 use crate::facts::{ContainerFacts, SecurityFacts};
 
@@ -30,7 +30,7 @@ pub(super) fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
             ev.report(
                 CheckId::RunAsRootAllowed,
                 name,
-                || format!("{kind} {:?} may run as root; set securityContext.runAsNonRoot: true or a non-zero runAsUser", c.name),
+                || about(kind, &c.name, " may run as root; set securityContext.runAsNonRoot: true or a non-zero runAsUser"),
                 1,
             );
         }
@@ -66,7 +66,7 @@ pub(super) fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::PrivilegeEscalationAllowed,
             name,
-            || format!("{kind} {:?} allows privilege escalation; set securityContext.allowPrivilegeEscalation: false", c.name),
+            || about(kind, &c.name, " allows privilege escalation; set securityContext.allowPrivilegeEscalation: false"),
             1,
         );
     }
@@ -74,7 +74,7 @@ pub(super) fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::NotReadOnlyRootFilesystem,
             name,
-            || format!("{kind} {:?} has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true", c.name),
+            || about(kind, &c.name, " has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true"),
             1,
         );
     }
@@ -95,7 +95,7 @@ pub(super) fn security_checks(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::HostProcess,
             name,
-            || format!("{kind} {:?} runs as a Windows host process (windowsOptions.hostProcess: true), with the node's full access; remove it", c.name),
+            || about(kind, &c.name, " runs as a Windows host process (windowsOptions.hostProcess: true), with the node's full access; remove it"),
             1,
         );
     }
@@ -180,7 +180,7 @@ fn profiles(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::SeccompProfileUnconfined,
             name,
-            || format!("{kind} {:?} runs with seccompProfile Unconfined, with every system call open; use RuntimeDefault", c.name),
+            || about(kind, &c.name, " runs with seccompProfile Unconfined, with every system call open; use RuntimeDefault"),
             1,
         );
     }
@@ -190,7 +190,7 @@ fn profiles(ev: &mut Evaluation<'_>, c: &ContainerFacts) {
         ev.report(
             CheckId::LinuxHardening,
             name,
-            || format!("{kind} {:?} has no seccomp, AppArmor or SELinux profile; set securityContext.seccompProfile.type: RuntimeDefault", c.name),
+            || about(kind, &c.name, " has no seccomp, AppArmor or SELinux profile; set securityContext.seccompProfile.type: RuntimeDefault"),
             1,
         );
     }

@@ -45,7 +45,7 @@ pub fn read_paths(
 ) {
     for path in paths {
         if path.as_os_str() == "-" {
-            match read_bounded(stdin) {
+            match read_bounded(stdin, 0) {
                 Ok(bytes) => parse_into(&bytes, "-", sink),
                 Err(e) => sink.error(InputError::file(
                     "-",
@@ -67,9 +67,12 @@ pub fn read_paths(
 }
 
 /// Reads at most [`MAX_FILE_BYTES`] + 1 bytes: one more than the limit tells an input over
-/// it, which [`parse_into`] refuses.
-fn read_bounded(reader: &mut dyn Read) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+/// it, which [`parse_into`] refuses. `expected` is the size the file says it has (0 when
+/// unknown): the buffer is made that large at once, not grown by doubling and copying.
+fn read_bounded(reader: &mut dyn Read, expected: u64) -> std::io::Result<Vec<u8>> {
+    // One byte more than expected, so reading to the end needs no growth to see it.
+    let capacity = expected.min(MAX_FILE_BYTES).saturating_add(1);
+    let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     reader.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
@@ -149,7 +152,7 @@ fn read_file(path: &Path, name: &str, sink: &mut dyn InputSink) {
         Err(e) => return sink.error(cannot(e)),
     };
     // The path may have been replaced since its type was checked: check what was opened.
-    match file.metadata() {
+    let expected = match file.metadata() {
         Ok(meta) => {
             if let Err(why) = check_regular(&meta, Given::ByName) {
                 return sink.error(InputError::file(name, why));
@@ -157,10 +160,11 @@ fn read_file(path: &Path, name: &str, sink: &mut dyn InputSink) {
             if meta.len() > MAX_FILE_BYTES {
                 return sink.error(InputError::file(name, too_large(meta.len())));
             }
+            meta.len()
         }
         Err(e) => return sink.error(cannot(e)),
-    }
-    match read_bounded(&mut file) {
+    };
+    match read_bounded(&mut file, expected) {
         Ok(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => {
             sink.error(InputError::file(name, too_large(bytes.len() as u64)));
         }

@@ -70,7 +70,7 @@ pub fn render_to(
 ) -> Result<(), RenderError> {
     match format {
         OutputFormat::Json => {
-            json::to_writer_pretty(&mut *out, report)?;
+            json::write_report(&mut *out, report)?;
             out.write_all(b"\n")?;
         }
         OutputFormat::Sarif => {
@@ -88,9 +88,10 @@ pub fn render(report: &AuditReport, format: OutputFormat) -> Result<String, Rend
     Ok(match format {
         OutputFormat::Table => table::render(report),
         OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(report)?;
-            s.push('\n');
-            s
+            let mut out = Vec::new();
+            json::write_report(&mut out, report)?;
+            out.push(b'\n');
+            String::from_utf8(out).map_err(|e| RenderError::Write(std::io::Error::other(e)))?
         }
         OutputFormat::Yaml => serde_yaml_ng::to_string(report)?,
         OutputFormat::Sarif => {
