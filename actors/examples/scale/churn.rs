@@ -18,6 +18,7 @@ const CHURN_BURST: usize = 20;
 /// Flips the probe pod's restarts every 100 ms for `length` and collects how long the
 /// gauge took to follow, and how long the same change took to reach a watch of the probe
 /// pod in this process (the server's write and watch path, without the controller).
+/// Prints the slowest samples with what each was waiting on.
 pub async fn probe_loop(
     handle: &ApiServerHandle,
     client: &kube::Client,
@@ -39,20 +40,39 @@ pub async fn probe_loop(
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (mut latency, mut delivery) = (Percentiles::default(), Percentiles::default());
+    let mut samples = Vec::new();
     let mut restarts = 0;
-    let end = Instant::now() + length;
+    let started = Instant::now();
+    let end = started + length;
     while Instant::now() < end {
         restarts = 5 - restarts;
         let t = Instant::now();
-        if let Some(took) = event_to_gauge(handle, port, restarts).await? {
-            latency.add(took);
-            if let Some(at) = (*arrivals.borrow()).filter(|at| *at >= t) {
-                delivery.add(at - t);
+        if let Some(sample) = event_to_gauge(handle, port, restarts).await? {
+            latency.add(sample.took);
+            let watched = (*arrivals.borrow()).filter(|at| *at >= t).map(|at| at - t);
+            if let Some(watched) = watched {
+                delivery.add(watched);
             }
+            samples.push((t - started, sample, watched));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     watching.abort();
+    samples.sort_by_key(|(_, sample, _)| std::cmp::Reverse(sample.took));
+    println!("  the slowest event-to-gauge samples:");
+    for (at, sample, watched) in samples.iter().take(3) {
+        println!(
+            "    at {:.2} s: {:.1} ms (the harness's watch saw it after {}; {} reads of /metrics, the slowest {:.1} ms)",
+            at.as_secs_f64(),
+            sample.took.as_secs_f64() * 1000.0,
+            watched.map_or("-".to_string(), |w| format!(
+                "{:.1} ms",
+                w.as_secs_f64() * 1000.0
+            )),
+            sample.polls,
+            sample.slowest_poll.as_secs_f64() * 1000.0,
+        );
+    }
     Ok((latency, delivery))
 }
 
@@ -82,20 +102,38 @@ fn running_status(restarts: u32) -> Value {
     })
 }
 
-/// Sets the probe pod's restarts and answers how long the controller's namespace gauge
+/// One event-to-gauge sample: the time the gauge took to move, and the reads of
+/// `/metrics` it took (how many, the slowest), to tell the controller's delay from the
+/// polling's.
+struct Sample {
+    took: Duration,
+    polls: u32,
+    slowest_poll: Duration,
+}
+
+/// Sets the probe pod's restarts and measures how long the controller's namespace gauge
 /// took to move (None when it did not within 10 s).
 async fn event_to_gauge(
     handle: &ApiServerHandle,
     port: u16,
     restarts: u32,
-) -> anyhow::Result<Option<Duration>> {
+) -> anyhow::Result<Option<Sample>> {
     let series = format!("kube_devops_namespace_health_score{{namespace=\"{PROBE_NAMESPACE}\"}}");
     let before = gauge(port, &series).await;
     let t = Instant::now();
     probe_pod(handle, restarts)?;
+    let (mut polls, mut slowest_poll) = (0, Duration::ZERO);
     while t.elapsed() < Duration::from_secs(10) {
-        if gauge(port, &series).await != before {
-            return Ok(Some(t.elapsed()));
+        let poll = Instant::now();
+        let now = gauge(port, &series).await;
+        polls += 1;
+        slowest_poll = slowest_poll.max(poll.elapsed());
+        if now != before {
+            return Ok(Some(Sample {
+                took: t.elapsed(),
+                polls,
+                slowest_poll,
+            }));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
