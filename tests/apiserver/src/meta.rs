@@ -120,31 +120,13 @@ pub fn generation_content(object: &Value, specless: bool) -> Value {
 /// and the `time` of managedFields entries, to detect no-op writes (compared in place,
 /// nothing copied).
 pub fn same_write(a: &Value, b: &Value) -> bool {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return a == b;
-    };
-    let volatile_meta = |map: &serde_json::Map<String, Value>| {
-        map.iter().filter(|(k, _)| *k != "resourceVersion").count()
-    };
-    a.len() == b.len()
-        && a.iter()
-            .all(|(key, left)| match (key.as_str(), b.get(key)) {
-                (_, None) => false,
-                ("metadata", Some(right)) => match (left.as_object(), right.as_object()) {
-                    (Some(l), Some(r)) => {
-                        volatile_meta(l) == volatile_meta(r)
-                            && l.iter().filter(|(k, _)| *k != "resourceVersion").all(
-                                |(k, v)| match (k.as_str(), r.get(k)) {
-                                    (_, None) => false,
-                                    ("managedFields", Some(w)) => same_managed_fields(v, w),
-                                    (_, Some(w)) => v == w,
-                                },
-                            )
-                    }
-                    _ => left == right,
-                },
-                (_, Some(right)) => left == right,
-            })
+    same_except(a, b, None, |key, l, r| match key {
+        "metadata" => same_except(l, r, Some("resourceVersion"), |key, l, r| match key {
+            "managedFields" => same_managed_fields(l, r),
+            _ => l == r,
+        }),
+        _ => l == r,
+    })
 }
 
 /// managedFields lists equal apart from their entries' `time`.
@@ -155,18 +137,25 @@ fn same_managed_fields(a: &Value, b: &Value) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)
-            .all(|(l, r)| match (l.as_object(), r.as_object()) {
-                (Some(l), Some(r)) => {
-                    let keys = |m: &serde_json::Map<String, Value>| {
-                        m.iter().filter(|(k, _)| *k != "time").count()
-                    };
-                    keys(l) == keys(r)
-                        && l.iter()
-                            .filter(|(k, _)| *k != "time")
-                            .all(|(k, v)| r.get(k) == Some(v))
-                }
-                _ => l == r,
-            })
+            .all(|(l, r)| same_except(l, r, Some("time"), |_, l, r| l == r))
+}
+
+/// Two values equal as `same` says for each key of two objects, `skipped` left out (any
+/// other values compared as they are).
+fn same_except(
+    a: &Value,
+    b: &Value,
+    skipped: Option<&str>,
+    same: impl Fn(&str, &Value, &Value) -> bool,
+) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |key: &String| Some(key.as_str()) != skipped;
+    a.keys().filter(|k| kept(k)).count() == b.keys().filter(|k| kept(k)).count()
+        && a.iter()
+            .filter(|(k, _)| kept(k))
+            .all(|(k, l)| b.get(k).is_some_and(|r| same(k, l, r)))
 }
 
 #[cfg(test)]

@@ -72,50 +72,20 @@ pub fn watched(kind: ObjectKind) -> bool {
     !matches!(kind, ObjectKind::Workload(_))
 }
 
-/// Runs `$body` with `$k` the type of the objects of `$kind`; `None` for workloads.
+/// Runs `$body` with `$k` the type of the objects of `$kind`; `None` for workloads. Each
+/// kind's variant is named as its type.
 macro_rules! with_kind {
     ($kind:expr, $k:ident => $body:expr) => {
+        with_kind!(@arms $kind, $k => $body; PodDisruptionBudget, HorizontalPodAutoscaler,
+            NetworkPolicy, Service, Ingress, ServiceAccount, Role, ClusterRole, RoleBinding,
+            ClusterRoleBinding)
+    };
+    (@arms $kind:expr, $k:ident => $body:expr; $($variant:ident),+) => {
         match $kind {
-            ObjectKind::PodDisruptionBudget => {
-                type $k = PodDisruptionBudget;
+            $(ObjectKind::$variant => {
+                type $k = $variant;
                 Some($body)
-            }
-            ObjectKind::HorizontalPodAutoscaler => {
-                type $k = HorizontalPodAutoscaler;
-                Some($body)
-            }
-            ObjectKind::NetworkPolicy => {
-                type $k = NetworkPolicy;
-                Some($body)
-            }
-            ObjectKind::Service => {
-                type $k = Service;
-                Some($body)
-            }
-            ObjectKind::Ingress => {
-                type $k = Ingress;
-                Some($body)
-            }
-            ObjectKind::ServiceAccount => {
-                type $k = ServiceAccount;
-                Some($body)
-            }
-            ObjectKind::Role => {
-                type $k = Role;
-                Some($body)
-            }
-            ObjectKind::ClusterRole => {
-                type $k = ClusterRole;
-                Some($body)
-            }
-            ObjectKind::RoleBinding => {
-                type $k = RoleBinding;
-                Some($body)
-            }
-            ObjectKind::ClusterRoleBinding => {
-                type $k = ClusterRoleBinding;
-                Some($body)
-            }
+            })+
             ObjectKind::Workload(_) => None,
         }
     };
