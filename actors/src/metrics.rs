@@ -5,10 +5,16 @@
 //! (whose series are removed when the object goes away), enums, and check ids; never error
 //! strings or pod names. The process collector (CPU, memory, file descriptors) is included.
 
+mod family;
+
+use family::Exposed;
+pub use family::GaugeFamily;
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Metric name prefix.
 pub const PREFIX: &str = "kube_devops";
@@ -18,10 +24,12 @@ pub const PREFIX: &str = "kube_devops";
 pub struct Metrics {
     registry: Registry,
     families: Vec<String>,
+    /// The length of the last exposition, to size the next one's buffer.
+    last_len: Arc<AtomicUsize>,
     /// `kube_devops_cluster_health_score`.
     pub cluster_health_score: Gauge,
     /// `kube_devops_namespace_health_score{namespace}`.
-    pub namespace_health_score: GaugeVec,
+    pub namespace_health_score: GaugeFamily<1>,
     /// `kube_devops_pod_events_total{type}` (applied, deleted, restarted, init, init_done).
     pub pod_events_total: IntCounterVec,
     /// `kube_devops_pods_tracked`.
@@ -39,16 +47,16 @@ pub struct Metrics {
     /// `kube_devops_policy_reconcile_duration_seconds`.
     pub policy_reconcile_duration_seconds: Histogram,
     /// `kube_devops_policy_health_score{namespace,policy}`.
-    pub policy_health_score: GaugeVec,
+    pub policy_health_score: GaugeFamily<2>,
     /// `kube_devops_policy_violations{namespace,policy}`.
-    pub policy_violations: GaugeVec,
+    pub policy_violations: GaugeFamily<2>,
     /// `kube_devops_policy_violations_by_severity{namespace,policy,severity}`.
-    pub policy_violations_by_severity: GaugeVec,
+    pub policy_violations_by_severity: GaugeFamily<3>,
     /// `kube_devops_policy_pods_scanned_total`.
     pub policy_pods_scanned_total: IntCounter,
     /// `kube_devops_enforcement_mode{namespace,policy}` (0 audit, 1 enforce, 2 dryRun),
     /// written from each policy's spec.
-    pub enforcement_mode: GaugeVec,
+    pub enforcement_mode: GaugeFamily<2>,
     /// `kube_devops_enforcement_remediations_applied_total` (no writer until enforcement
     /// lands: stays 0).
     pub remediations_applied_total: IntCounter,
@@ -95,12 +103,17 @@ impl Metrics {
             register(Box::new(g.clone()))?;
             Ok(g)
         };
-        let gauge_vec =
-            |n: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
-                let g = GaugeVec::new(Opts::new(name(n), help), labels)?;
-                register(Box::new(g.clone()))?;
-                Ok(g)
-            };
+        // The per-namespace and per-policy gauges are written by this module, not gathered
+        // by the registry (see `family`).
+        fn family<const N: usize>(
+            families: &std::cell::RefCell<Vec<String>>,
+            n: &str,
+            help: &str,
+            labels: [&'static str; N],
+        ) -> GaugeFamily<N> {
+            families.borrow_mut().push(name(n));
+            GaugeFamily::new(name(n), help, labels)
+        }
         let counter = |n: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
             let c = IntCounter::new(name(n), help)?;
             register(Box::new(c.clone()))?;
@@ -147,11 +160,12 @@ impl Metrics {
                 "cluster_health_score",
                 "Cluster health score (0-100), pod-weighted",
             )?,
-            namespace_health_score: gauge_vec(
+            namespace_health_score: family(
+                &families,
                 "namespace_health_score",
                 "Namespace health score (0-100); absent for namespaces with no scored pods",
-                &["namespace"],
-            )?,
+                ["namespace"],
+            ),
             pod_events_total: counter_vec(
                 "pod_events_total",
                 "Pod watch events handled, by type",
@@ -178,30 +192,34 @@ impl Metrics {
                 "DevOpsPolicy reconciliations that failed",
             )?,
             policy_reconcile_duration_seconds: reconcile,
-            policy_health_score: gauge_vec(
+            policy_health_score: family(
+                &families,
                 "policy_health_score",
                 "Health score of the namespace a policy governs",
-                &["namespace", "policy"],
-            )?,
-            policy_violations: gauge_vec(
+                ["namespace", "policy"],
+            ),
+            policy_violations: family(
+                &families,
                 "policy_violations",
                 "Counted findings under a policy",
-                &["namespace", "policy"],
-            )?,
-            policy_violations_by_severity: gauge_vec(
+                ["namespace", "policy"],
+            ),
+            policy_violations_by_severity: family(
+                &families,
                 "policy_violations_by_severity",
                 "Counted findings under a policy, by severity",
-                &["namespace", "policy", "severity"],
-            )?,
+                ["namespace", "policy", "severity"],
+            ),
             policy_pods_scanned_total: counter(
                 "policy_pods_scanned_total",
                 "Pods evaluated by policy reconciliations",
             )?,
-            enforcement_mode: gauge_vec(
+            enforcement_mode: family(
+                &families,
                 "enforcement_mode",
                 "Enforcement mode of a policy: 0 audit, 1 enforce, 2 dryRun",
-                &["namespace", "policy"],
-            )?,
+                ["namespace", "policy"],
+            ),
             remediations_applied_total: counter(
                 "enforcement_remediations_applied_total",
                 "Workload remediations written",
@@ -236,6 +254,7 @@ impl Metrics {
             )?,
             webhook_request_duration_seconds: webhook,
             families: Vec::new(),
+            last_len: Arc::default(),
             registry: registry.clone(),
         };
         Ok(Metrics {
@@ -251,15 +270,36 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Families come in name order, those of the registry and this module's alike.
     pub fn encode(&self) -> String {
-        let mut buf = Vec::new();
-        if TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buf)
-            .is_err()
-        {
-            return String::new();
+        let mut own: [&dyn Exposed; 5] = [
+            &self.namespace_health_score,
+            &self.policy_health_score,
+            &self.policy_violations,
+            &self.policy_violations_by_severity,
+            &self.enforcement_mode,
+        ];
+        own.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut own = own.into_iter().peekable();
+        let gathered = self.registry.gather();
+        let mut out = String::with_capacity(self.last_len.load(Ordering::Relaxed));
+        let encoder = TextEncoder::new();
+        for family in &gathered {
+            while let Some(next) = own.next_if(|f| f.name() < family.name()) {
+                next.encode(&mut out);
+            }
+            if encoder
+                .encode_utf8(std::slice::from_ref(family), &mut out)
+                .is_err()
+            {
+                return String::new();
+            }
         }
-        String::from_utf8(buf).unwrap_or_default()
+        for next in own {
+            next.encode(&mut out);
+        }
+        self.last_len.store(out.len(), Ordering::Relaxed);
+        out
     }
 }
 
@@ -271,7 +311,7 @@ mod tests {
     fn every_metric_carries_the_prefix_and_registers_once() {
         let m = Metrics::new().unwrap();
         m.cluster_health_score.set(97.5);
-        m.namespace_health_score.with_label_values(&["a"]).set(90.0);
+        m.namespace_health_score.set(["a"], 90.0);
         m.webhook_request_duration_seconds.observe(0.001);
         let text = m.encode();
         for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
@@ -283,5 +323,36 @@ mod tests {
         }
         assert!(text.contains("kube_devops_cluster_health_score 97.5"));
         assert!(text.contains("kube_devops_namespace_health_score{namespace=\"a\"} 90"));
+    }
+
+    #[test]
+    fn families_come_once_each_in_name_order_whoever_writes_them() {
+        let m = Metrics::new().unwrap();
+        m.namespace_health_score.set(["a"], 90.0);
+        m.policy_health_score.set(["a", "p"], 90.0);
+        m.policy_violations.set(["a", "p"], 2.0);
+        m.policy_violations_by_severity.set(["a", "p", "high"], 2.0);
+        m.enforcement_mode.set(["a", "p"], 1.0);
+        m.pod_events_total.with_label_values(&["applied"]).inc();
+        m.cluster_health_score.set(90.0);
+        let text = m.encode();
+        let families: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let mut sorted = families.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(families, sorted);
+        for family in [
+            "kube_devops_enforcement_mode",
+            "kube_devops_namespace_health_score",
+            "kube_devops_pod_events_total",
+            "kube_devops_policy_violations_by_severity",
+        ] {
+            assert!(families.contains(&family), "{family}");
+        }
+        assert!(text.contains("kube_devops_policy_violations_by_severity{namespace=\"a\",policy=\"p\",severity=\"high\"} 2\n"));
     }
 }

@@ -77,20 +77,16 @@ fn generate_all_is_the_service_monitors_dashboard_and_rules_in_order() {
 /// Gives every labelled family of the registry a child, so that each appears in the
 /// exposition (a vector without children is not exposed).
 fn touch_every_family(m: &Metrics) {
-    m.namespace_health_score.with_label_values(&["n"]).set(1.0);
+    m.namespace_health_score.set(["n"], 1.0);
     m.pod_events_total.with_label_values(&["applied"]).inc();
     m.watch_errors_total.with_label_values(&["pods"]).inc();
     m.watch_backpressure_total
         .with_label_values(&["pods"])
         .inc();
-    m.policy_health_score
-        .with_label_values(&["n", "p"])
-        .set(1.0);
-    m.policy_violations.with_label_values(&["n", "p"]).set(1.0);
-    m.policy_violations_by_severity
-        .with_label_values(&["n", "p", "high"])
-        .set(1.0);
-    m.enforcement_mode.with_label_values(&["n", "p"]).set(1.0);
+    m.policy_health_score.set(["n", "p"], 1.0);
+    m.policy_violations.set(["n", "p"], 1.0);
+    m.policy_violations_by_severity.set(["n", "p", "high"], 1.0);
+    m.enforcement_mode.set(["n", "p"], 1.0);
     m.remediations_skipped_total.with_label_values(&["r"]).inc();
     m.webhook_requests_total
         .with_label_values(&["CREATE", "true"])

@@ -120,17 +120,10 @@ impl NamespaceScoreActor {
             return;
         }
         match self.store.namespace(ns) {
-            Some(score) => self
-                .metrics
-                .namespace_health_score
-                .with_label_values(&[ns])
-                .set(score.value()),
+            Some(score) => self.metrics.namespace_health_score.set([ns], score.value()),
             None => {
                 // No scored pods: no series (never a stale 100).
-                let _ = self
-                    .metrics
-                    .namespace_health_score
-                    .remove_label_values(&[ns]);
+                self.metrics.namespace_health_score.remove([ns]);
             }
         }
         match self.store.cluster() {

@@ -96,53 +96,42 @@ impl PolicyReconcilerActor {
         }
         self.metrics
             .enforcement_mode
-            .with_label_values(&[&key.0, &key.1])
-            .set(mode_value(policy.spec.enforcement_mode));
+            .set([&key.0, &key.1], mode_value(policy.spec.enforcement_mode));
     }
 
     /// Removes every series of a policy.
     pub(super) fn remove_series(&self, ns: &str, name: &str) {
         let m = &self.metrics;
-        let _ = m.policy_health_score.remove_label_values(&[ns, name]);
-        let _ = m.policy_violations.remove_label_values(&[ns, name]);
-        let _ = m.enforcement_mode.remove_label_values(&[ns, name]);
+        m.policy_health_score.remove([ns, name]);
+        m.policy_violations.remove([ns, name]);
+        m.enforcement_mode.remove([ns, name]);
         for s in Severity::ALL {
-            let _ = m
-                .policy_violations_by_severity
-                .remove_label_values(&[ns, name, s.as_str()]);
+            m.policy_violations_by_severity
+                .remove([ns, name, s.as_str()]);
         }
     }
 
     fn record_status(&self, ns: &str, name: &str, status: &DevOpsPolicyStatus) {
         let m = &self.metrics;
         match status.health_score {
-            Some(score) => m
-                .policy_health_score
-                .with_label_values(&[ns, name])
-                .set(score),
+            Some(score) => m.policy_health_score.set([ns, name], score),
             None => {
-                let _ = m.policy_health_score.remove_label_values(&[ns, name]);
+                m.policy_health_score.remove([ns, name]);
             }
         }
         match (status.violations, status.violations_by_severity) {
             (Some(total), Some(by)) => {
-                m.policy_violations
-                    .with_label_values(&[ns, name])
-                    .set(f64::from(total));
+                m.policy_violations.set([ns, name], f64::from(total));
                 for s in Severity::ALL {
                     m.policy_violations_by_severity
-                        .with_label_values(&[ns, name, s.as_str()])
-                        .set(f64::from(by.get(s)));
+                        .set([ns, name, s.as_str()], f64::from(by.get(s)));
                 }
             }
             _ => {
-                let _ = m.policy_violations.remove_label_values(&[ns, name]);
+                m.policy_violations.remove([ns, name]);
                 for s in Severity::ALL {
-                    let _ = m.policy_violations_by_severity.remove_label_values(&[
-                        ns,
-                        name,
-                        s.as_str(),
-                    ]);
+                    m.policy_violations_by_severity
+                        .remove([ns, name, s.as_str()]);
                 }
             }
         }
