@@ -416,6 +416,11 @@ async fn measure(
     probe_pod(&handle, 0)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let churn_length = Duration::from_secs(o.churn_seconds);
+    let cpu_before = (
+        cpu_seconds(controller.child.id()).unwrap_or(0.0),
+        cpu_seconds(std::process::id()).unwrap_or(0.0),
+    );
+    let writes_before = handle.stats().writes;
     let churn = {
         let (handle, rate) = (handle.clone(), o.churn);
         tokio::task::spawn_blocking(move || churn_pods(&handle, &pods, rate, churn_length))
@@ -425,6 +430,15 @@ async fn measure(
     let (mut latency, mut delivery) =
         probe_loop(&handle, client, controller.port, churn_length).await?;
     let churned = churn.await??;
+    println!(
+        "during churn: CPU controller {:.2} s, test server and harness {:.2} s; the controller's writes {:?}",
+        cpu_seconds(controller.child.id()).unwrap_or(0.0) - cpu_before.0,
+        cpu_seconds(std::process::id()).unwrap_or(0.0) - cpu_before.1,
+        write_counts(&writes_before, &handle.stats().writes)
+            .into_iter()
+            .filter(|(resource, _)| resource != "pods")
+            .collect::<Vec<_>>(),
+    );
     admission::report("during churn", reviews, handled, controller.port).await?;
     during.await??;
     println!(
