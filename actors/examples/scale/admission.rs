@@ -169,8 +169,12 @@ pub struct Samples {
     /// How late the sampling thread woke from its 10 ms sleeps: the scheduling delay any
     /// thread of the harness sees, which the latencies include.
     pub late: Percentiles,
-    /// Reviews without a 200 answer (refused connections, errors, other statuses).
+    /// Reviews without a 200 answer (errors, other statuses, connections lost or refused
+    /// after the webhook first answered).
     pub failed: usize,
+    /// Connections refused before the webhook first accepted one (the controller's
+    /// process starts listening a few milliseconds after it starts).
+    pub not_listening: usize,
     /// Reviews slower than [`SLOW`]: (start since the window opened, phases).
     slow: Vec<(Duration, Phases)>,
 }
@@ -243,11 +247,18 @@ async fn sample(dir: &Path, port: u16, namespace: &str, stop: &AtomicBool) -> Sa
     let mut samples = Samples::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut tls = None;
+    let mut listened = false;
     let opened = Instant::now();
     const PERIOD: Duration = Duration::from_millis(10);
     while !stop.load(Ordering::Relaxed) {
         if tls.is_none() {
             tls = connect(dir, port).await.ok();
+            if tls.is_none() && !listened {
+                samples.not_listening += 1;
+                tokio::time::sleep(PERIOD).await;
+                continue;
+            }
+            listened = true;
         }
         // A new connection's handshake is not counted; the review on it is.
         let at = opened.elapsed();
@@ -289,9 +300,10 @@ pub async fn report(
 ) -> anyhow::Result<()> {
     let mut samples = reviews.stop().await?;
     println!(
-        "admission reviews {when}: {}; {} without a 200 answer",
+        "admission reviews {when}: {}; {} without a 200 answer ({} connections refused before the webhook listened)",
         samples.latency.summary(),
-        samples.failed
+        samples.failed,
+        samples.not_listening
     );
     println!(
         "  request written: {}; written to answered: {}",
