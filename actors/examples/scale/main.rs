@@ -31,6 +31,13 @@ use kube_apiserver_test::{ApiServerHandle, ServerConfig, StoreStats, start};
 use kube_devops::policy::{DevOpsPolicy, PolicyAuditResult};
 use serde_json::{Value, json};
 
+/// The test server in this process parses and copies JSON for every write its simulation
+/// makes, into a heap of over a gigabyte at 100,000 pods: with the system allocator
+/// malloc and free were 40 % of its CPU while seeding (docs/performance.md). The
+/// controller's binary uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admission;
 mod breakdown;
 mod churn;
