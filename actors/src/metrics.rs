@@ -1,9 +1,12 @@
-//! Prometheus metrics: every series of the product, registered once in one registry.
+//! Prometheus metrics: every series of the product, created once in one place.
 //!
 //! In: nothing. Out: [`Metrics`], cloned into each component that records something, and
 //! [`Metrics::encode`] for `/metrics`. Label values are bounded: namespaces and policy names
 //! (whose series are removed when the object goes away), enums, and check ids; never error
 //! strings or pod names. The process collector (CPU, memory, file descriptors) is included.
+//! The fixed families live in one prometheus registry; the per-namespace and per-policy
+//! gauges, thousands of series in a large cluster, are [`GaugeFamily`]s that write
+//! themselves, merged with the registry's families in name order.
 
 mod family;
 
