@@ -114,8 +114,9 @@ impl Metrics {
             help: &str,
             labels: [&'static str; N],
         ) -> GaugeFamily<N> {
-            families.borrow_mut().push(name(n));
-            GaugeFamily::new(name(n), help, labels)
+            let name = name(n);
+            families.borrow_mut().push(name.clone());
+            GaugeFamily::new(name, help, labels)
         }
         let counter = |n: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
             let c = IntCounter::new(name(n), help)?;

@@ -45,7 +45,7 @@ mod pin;
 mod probe;
 
 use churn::{churn_pods, pod_names, probe_loop, probe_pod, probe_restarts};
-use probe::{Percentiles, cpu_seconds, http_get, resident_kib};
+use probe::{CpuUse, Percentiles, cpu_seconds, http_get, resident_kib};
 
 /// Pods per Deployment, and Deployments per namespace.
 const REPLICAS: usize = 10;
@@ -351,6 +351,14 @@ impl Controller {
         Ok((sampler, before))
     }
 
+    /// CPU used so far by the controller's process and by this one.
+    fn cpu(&self) -> CpuUse {
+        CpuUse {
+            controller: cpu_seconds(self.child.id()).unwrap_or(0.0),
+            harness: cpu_seconds(std::process::id()).unwrap_or(0.0),
+        }
+    }
+
     fn resident_kib(&self) -> u64 {
         resident_kib(self.child.id()).unwrap_or(0)
     }
@@ -386,7 +394,11 @@ async fn measure(
     pods: Vec<(String, String)>,
 ) -> anyhow::Result<()> {
     let start_writes = handle.stats().writes;
-    let server_cpu = cpu_seconds(std::process::id()).unwrap_or(0.0);
+    // The controller's process has just started: its CPU counts from zero.
+    let start_cpu = CpuUse {
+        controller: 0.0,
+        ..controller.cpu()
+    };
     let (reviews, handled) = controller.admission().await?;
     let sync = tokio::spawn(list_latency_owned(
         client.clone(),
@@ -395,11 +407,10 @@ async fn measure(
     let ready = controller.wait_ready(Duration::from_secs(600)).await?;
     println!(
         "controller ready after {:.2} s (process start to /readyz 200), {} KiB resident; \
-         CPU until then: controller {:.2} s, test server and harness {:.2} s",
+         CPU until then: {}",
         ready.as_secs_f64(),
         controller.resident_kib(),
-        cpu_seconds(controller.child.id()).unwrap_or(0.0),
-        cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
+        controller.cpu().since(start_cpu),
     );
     admission::report("during the sync", reviews, handled, controller.port).await?;
     sync.await??;
@@ -407,11 +418,10 @@ async fn measure(
     let writes = write_counts(&start_writes, &handle.stats().writes);
     println!(
         "controller converged {:.1} s after start with writes {writes:?}, {} KiB resident; \
-         CPU until then: controller {:.2} s, test server and harness {:.2} s",
+         CPU until then: {}",
         converged.as_secs_f64(),
         controller.resident_kib(),
-        cpu_seconds(controller.child.id()).unwrap_or(0.0),
-        cpu_seconds(std::process::id()).unwrap_or(0.0) - server_cpu,
+        controller.cpu().since(start_cpu),
     );
     let before = handle.stats().writes;
     tokio::time::sleep(Duration::from_secs(o.steady_seconds)).await;
@@ -423,10 +433,7 @@ async fn measure(
     probe_pod(&handle, 0)?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let churn_length = Duration::from_secs(o.churn_seconds);
-    let cpu_before = (
-        cpu_seconds(controller.child.id()).unwrap_or(0.0),
-        cpu_seconds(std::process::id()).unwrap_or(0.0),
-    );
+    let cpu_before = controller.cpu();
     let writes_before = handle.stats().writes;
     let churn = {
         let (handle, rate) = (handle.clone(), o.churn);
@@ -438,9 +445,8 @@ async fn measure(
         probe_loop(&handle, client, controller.port, churn_length).await?;
     let churned = churn.await??;
     println!(
-        "during churn: CPU controller {:.2} s, test server and harness {:.2} s; the controller's writes {:?}",
-        cpu_seconds(controller.child.id()).unwrap_or(0.0) - cpu_before.0,
-        cpu_seconds(std::process::id()).unwrap_or(0.0) - cpu_before.1,
+        "during churn: CPU {}; the controller's writes {:?}",
+        controller.cpu().since(cpu_before),
         write_counts(&writes_before, &handle.stats().writes)
             .into_iter()
             .filter(|(resource, _)| resource != "pods")

@@ -118,3 +118,31 @@ impl Percentiles {
         )
     }
 }
+
+/// CPU seconds used by the controller's process and by this one (the test server and the
+/// harness).
+#[derive(Clone, Copy)]
+pub struct CpuUse {
+    pub controller: f64,
+    pub harness: f64,
+}
+
+impl CpuUse {
+    /// What was used since `earlier`.
+    pub fn since(self, earlier: CpuUse) -> CpuUse {
+        CpuUse {
+            controller: self.controller - earlier.controller,
+            harness: self.harness - earlier.harness,
+        }
+    }
+}
+
+impl std::fmt::Display for CpuUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "controller {:.2} s, test server and harness {:.2} s",
+            self.controller, self.harness
+        )
+    }
+}

@@ -45,11 +45,6 @@ impl<const N: usize> GaugeFamily<N> {
         }
     }
 
-    /// The family's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Sets the series with these label values.
     pub fn set(&self, values: [&str; N], value: f64) {
         let key = values.map(str::to_string);
@@ -108,10 +103,24 @@ impl<const N: usize> GaugeFamily<N> {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// A family this module writes itself, of any number of labels.
+pub(crate) trait Exposed {
+    /// The family's name.
+    fn name(&self) -> &str;
+    /// Appends the family's text exposition.
+    fn encode(&self, out: &mut String);
+}
+
+impl<const N: usize> Exposed for GaugeFamily<N> {
+    fn name(&self) -> &str {
+        &self.name
+    }
 
     /// Appends the family's text exposition: nothing while it has no series (as the
     /// registry leaves out an empty family).
-    pub(crate) fn encode(&self, out: &mut String) {
+    fn encode(&self, out: &mut String) {
         let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
         if series.is_empty() {
             return;
@@ -130,22 +139,6 @@ impl<const N: usize> GaugeFamily<N> {
             write_value(series.value, out);
             out.push('\n');
         }
-    }
-}
-
-/// A family this module writes itself, of any number of labels.
-pub(crate) trait Exposed {
-    fn name(&self) -> &str;
-    fn encode(&self, out: &mut String);
-}
-
-impl<const N: usize> Exposed for GaugeFamily<N> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn encode(&self, out: &mut String) {
-        GaugeFamily::encode(self, out);
     }
 }
 
